@@ -1,0 +1,85 @@
+/**
+ * The options shared by `seed`, `leech`, `start`, `dht` and `kv`
+ * (../shared/DESIGN.md, "common"), and their mapping onto the settings table.
+ */
+import { Command, Option } from 'commander';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { setLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+import { resolveSettings, DEFAULT_SETTINGS, type Settings } from '../settings.js';
+import { UsageError } from '../errors.js';
+import { collect, parseHostPort, parsePort } from './parse.js';
+
+/** Where resume data and the identity key live unless `--state` says otherwise. */
+export const DEFAULT_STATE_DIR = process.env.PEER_STATE_DIR ?? join(homedir(), '.local', 'state', 'swarm-peer');
+
+export interface CommonOptions {
+  settings: Settings;
+  /** True when `--port` was given (kv uses a free port otherwise). */
+  portGiven: boolean;
+  peers: { host: string; port: number }[];
+  bootstrap: { host: string; port: number }[];
+  dht: boolean;
+  /** Embedded tracker port, or undefined when not asked for. */
+  tracker?: number;
+  /** API port, or undefined when not asked for. */
+  api?: number;
+  stateDir: string;
+  json: boolean;
+  logLevel: LogLevel;
+}
+
+export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean } = {}): Command {
+  return cmd
+    .option('--host <addr>', 'address to listen on and send from (TCP and UDP)', DEFAULT_SETTINGS.host)
+    .option('--port <n>', `peer wire TCP port; the DHT uses the same UDP port (default ${DEFAULT_SETTINGS.port})`)
+    .option('--peer <host:port>', 'connect to this peer directly (repeatable)', collect, [])
+    .option('--bootstrap <host:port>', 'DHT bootstrap node (repeatable)', collect, [])
+    .option('--no-dht', 'run no DHT node')
+    .option('--tracker [port]', `also run the embedded tracker (default port ${DEFAULT_SETTINGS.trackerPort})`)
+    .option('--api [port]', `HTTP API and dashboard on 127.0.0.1${opts.apiDefault ? ' (on by default' : ' (default port'} ${DEFAULT_SETTINGS.apiPort})`)
+    .option('--state <dir>', `resume data and identity key (default ${DEFAULT_STATE_DIR})`)
+    .option('--json', 'newline-delimited JSON events on stdout')
+    .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'));
+}
+
+interface RawCommon {
+  host: string;
+  port?: string;
+  peer: string[];
+  bootstrap: string[];
+  dht: boolean;
+  tracker?: string | boolean;
+  api?: string | boolean;
+  state?: string;
+  json?: boolean;
+  logLevel: LogLevel;
+}
+
+export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean } = {}): CommonOptions {
+  if (!/^[\w.:-]+$/.test(raw.host)) throw new UsageError(`--host: not an address: ${raw.host}`);
+  setLogLevel(raw.logLevel);
+  const portGiven = raw.port !== undefined;
+  const settings = resolveSettings({ host: raw.host, port: portGiven ? parsePort(raw.port!) : undefined });
+  const tracker = raw.tracker === undefined || raw.tracker === false ? undefined : raw.tracker === true ? settings.trackerPort : parsePort(raw.tracker, '--tracker');
+  let api: number | undefined;
+  if (raw.api === undefined) api = opts.apiDefault ? settings.apiPort : undefined;
+  else if (raw.api !== false) api = raw.api === true ? settings.apiPort : parsePort(raw.api, '--api');
+  return {
+    settings,
+    portGiven,
+    peers: raw.peer.map((p) => parseHostPort(p, '--peer')),
+    bootstrap: raw.bootstrap.map((p) => parseHostPort(p, '--bootstrap')),
+    dht: raw.dht,
+    tracker,
+    api,
+    stateDir: raw.state ?? DEFAULT_STATE_DIR,
+    json: raw.json === true,
+    logLevel: raw.logLevel,
+  };
+}
+
+/** Writes one JSON object as a line on stdout (the only thing `--json` prints there). */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
+}

@@ -1,0 +1,11 @@
+/** Builds the `peer` program: one `register*` per command file in src/cli/. */
+import { Command } from 'commander';
+
+export function buildPeerProgram(): Command {
+  const program = new Command('peer')
+    .description('A BitTorrent swarm client: make and read torrents, seed, leech, run a tracker and a DHT key-value store')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)');
+  // Commands are registered here, one line each, as they are implemented.
+  return program;
+}

@@ -1,0 +1,84 @@
+/**
+ * Typed errors with a stable `name` and `code`.
+ *
+ * Two tiers (STYLE.md habit 11): misuse of our own API throws at once; a
+ * remote's misbehaviour is caught at its connection and never escapes it.
+ * `exitCode` tells the CLI which exit status an uncaught error maps to:
+ * 2 for bad usage or bad input, 1 for a failure at run time.
+ */
+export class SwarmError extends Error {
+  readonly code: string;
+  readonly exitCode: 1 | 2;
+  constructor(message: string, code: string, exitCode: 1 | 2 = 1, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Malformed or hostile bencoded input. */
+export class BencodeError extends SwarmError {
+  /** Byte offset in the input where the problem was found. */
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super(`${message} (at byte ${offset})`, 'EBENCODE', 2);
+    this.offset = offset;
+  }
+}
+
+/** A .torrent or magnet link that breaks BEP 3/9/12/19/27; `field` names the culprit. */
+export class MetainfoError extends SwarmError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`invalid metainfo: ${field}: ${message}`, 'EMETAINFO', 2);
+    this.field = field;
+  }
+}
+
+/** Bad command-line usage or an input the user must fix (exit code 2). */
+export class UsageError extends SwarmError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'EUSAGE', 2, options);
+  }
+}
+
+/** A remote peer broke the peer wire protocol; closes that connection only. */
+export class ProtocolError extends SwarmError {
+  constructor(message: string) {
+    super(message, 'EPROTOCOL', 1);
+  }
+}
+
+/** Reading or writing torrent data or resume state failed. */
+export class StorageError extends SwarmError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ESTORAGE', 1, options);
+  }
+}
+
+/** A tracker request or reply was malformed or refused. */
+export class TrackerError extends SwarmError {
+  constructor(message: string) {
+    super(message, 'ETRACKER', 1);
+  }
+}
+
+/** A KRPC / DHT message was malformed or refused; `krpcCode` is the BEP 5/44 error code. */
+export class DhtError extends SwarmError {
+  readonly krpcCode: number;
+  constructor(message: string, krpcCode = 203) {
+    super(message, 'EDHT', 1);
+    this.krpcCode = krpcCode;
+  }
+}
+
+/** Thrown by `assertNever` when a discriminated union gains a case nobody handles. */
+export function assertNever(value: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(value)}`);
+}
+
+/** Human-readable message of anything thrown. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,88 @@
+/**
+ * One settings table with defaults (STYLE.md habit 12). Units are in the
+ * names. CLI flags and the HTTP API map onto these keys; nothing else
+ * defines a tunable. Add new keys here with a doc comment.
+ */
+export const DEFAULT_SETTINGS = {
+  // --- network identity -------------------------------------------------
+  /** Address to listen on and send from (TCP, UDP, tracker announces, DHT). */
+  host: '0.0.0.0',
+  /** Peer wire TCP port; the DHT uses the same UDP port. */
+  port: 6881,
+  /** Embedded tracker port when `--tracker` is given without a value. */
+  trackerPort: 6969,
+  /** HTTP API port when `--api` is given without a value. */
+  apiPort: 8080,
+
+  // --- peer wire ---------------------------------------------------------
+  /** Bytes per block requested (BEP 3 convention: 16 KiB; some clients refuse more). */
+  blockBytes: 16 * 1024,
+  /** Largest block a remote may request from us; larger requests close the connection. */
+  maxRequestBytes: 128 * 1024,
+  /** Time allowed for the handshake after connecting. */
+  handshakeTimeoutMs: 10_000,
+  /** Drop a connection when nothing arrives for this long (keep-alives count). */
+  idleTimeoutMs: 180_000,
+  /** Send a keep-alive when we have sent nothing for this long (BEP 3: under 2 minutes). */
+  keepAliveIntervalMs: 60_000,
+  /** A request unanswered for this long is re-issued elsewhere. */
+  requestTimeoutMs: 30_000,
+  /** Connection attempt timeout. */
+  connectTimeoutMs: 8_000,
+  /** Connected peers per torrent. */
+  maxPeersPerTorrent: 60,
+  /** Connected peers in the whole session. */
+  maxPeersTotal: 500,
+  /** Starting number of block requests in flight per peer; adapts to the link. */
+  initialQueueDepth: 64,
+  /** Upper bound of block requests in flight per peer. */
+  maxQueueDepth: 512,
+  /** Requests a remote may queue on us before we refuse more (advertised as `reqq`). */
+  maxRemoteRequests: 2000,
+  /** Hash failures after which a peer that sent bad data is banned. */
+  banAfterHashFailures: 2,
+
+  // --- choker (BEP 3 tit-for-tat) ----------------------------------------
+  /** Regular unchoke slots. */
+  unchokeSlots: 4,
+  /** Choker rounds. */
+  chokeIntervalMs: 10_000,
+  /** Optimistic unchoke rotation. */
+  optimisticUnchokeIntervalMs: 30_000,
+
+  // --- storage -----------------------------------------------------------
+  /** Open file handles kept per store (LRU). */
+  maxOpenFiles: 64,
+  /** How often dirty resume state is flushed to disk. */
+  resumeFlushIntervalMs: 5_000,
+
+  // --- trackers ----------------------------------------------------------
+  /** Peers asked of a tracker per announce. */
+  numwant: 50,
+  /** Announce interval our tracker hands out. */
+  trackerIntervalS: 120,
+  /** Largest `numwant` our tracker honours. */
+  trackerMaxNumwant: 200,
+
+  // --- DHT ---------------------------------------------------------------
+  /** Bucket size (BEP 5). */
+  dhtK: 8,
+  /** Parallel queries in a lookup. */
+  dhtAlpha: 3,
+  /** Per-query timeout. */
+  dhtQueryTimeoutMs: 2_000,
+
+  // --- progress ----------------------------------------------------------
+  /** At most one progress event per torrent per this interval. */
+  progressIntervalMs: 1_000,
+};
+
+export type Settings = typeof DEFAULT_SETTINGS;
+
+export function resolveSettings(overrides: Partial<Settings> = {}): Settings {
+  const out: Settings = { ...DEFAULT_SETTINGS };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v !== undefined && k in out) (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
