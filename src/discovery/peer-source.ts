@@ -1,0 +1,37 @@
+/**
+ * Where a torrent learns of peers: trackers, the DHT, PEX, `--peer` flags.
+ * Each adapter implements PeerSource; the torrent owns its sources and
+ * never knows which protocol found a peer.
+ */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+/** What a source may ask the torrent at any time (tracker announces report these). */
+export interface TransferStats {
+  uploaded: number;
+  downloaded: number;
+  /** Bytes still missing; 0 when seeding. */
+  left: number;
+}
+
+export interface PeerSourceContext {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  /** Our peer wire TCP port (what we announce). */
+  port: number;
+  stats(): TransferStats;
+  /** Called with every batch of peers found; duplicates are fine. */
+  onPeers(peers: PeerAddress[], source: string): void;
+}
+
+export interface PeerSource {
+  readonly name: string;
+  /** Begins announcing / looking up. Idempotent. */
+  start(): void;
+  /** The download just completed (trackers send event=completed). */
+  completed(): void;
+  /** Stops timers; trackers send event=stopped (bounded wait). Idempotent. */
+  stop(): Promise<void>;
+}
