@@ -1,0 +1,83 @@
+/**
+ * The choker (BEP 3 "tit-for-tat"): which interested peers we upload to.
+ *
+ * Every round (10 s) the `slots` interested peers that gave us the most
+ * (leeching), or that take data fastest from us (seeding, so upload
+ * capacity goes where it moves), are unchoked; one more, rotated every
+ * third round (30 s), is unchoked optimistically so newcomers with nothing
+ * to trade get a start and we discover better partners.
+ *
+ * Pure: the caller supplies rates and calls `round()` on its timer.
+ */
+
+export interface ChokeCandidate {
+  id: number;
+  interested: boolean;
+  /** Bytes/s we receive from this peer. */
+  downloadRate: number;
+  /** Bytes/s we send to this peer. */
+  uploadRate: number;
+  /** Peers that are seeds have no use for our data. */
+  isSeed: boolean;
+}
+
+export interface ChokerOptions {
+  slots: number;
+  /** Rounds between optimistic unchoke rotations (30 s / 10 s = 3). */
+  optimisticEveryRounds: number;
+  random?: () => number;
+}
+
+export class Choker {
+  readonly #slots: number;
+  readonly #optimisticEvery: number;
+  readonly #random: () => number;
+  #round = 0;
+  #optimistic: number | undefined;
+  #unchoked = new Set<number>();
+
+  constructor(opts: ChokerOptions) {
+    this.#slots = opts.slots;
+    this.#optimisticEvery = Math.max(1, opts.optimisticEveryRounds);
+    this.#random = opts.random ?? Math.random;
+  }
+
+  get unchoked(): ReadonlySet<number> {
+    return this.#unchoked;
+  }
+
+  /** Recomputes the unchoked set. `seeding`: we have everything. */
+  round(peers: ChokeCandidate[], seeding: boolean): Set<number> {
+    const interested = peers.filter((p) => p.interested && !p.isSeed);
+    const rate = (p: ChokeCandidate): number => (seeding ? p.uploadRate : p.downloadRate);
+    // Ties broken at random so equal peers take turns.
+    const jitter = new Map(interested.map((p) => [p.id, this.#random()]));
+    const ranked = [...interested].sort((a, b) => rate(b) - rate(a) || jitter.get(a.id)! - jitter.get(b.id)!);
+    const next = new Set(ranked.slice(0, this.#slots).map((p) => p.id));
+
+    const rest = interested.filter((p) => !next.has(p.id));
+    const rotate = this.#round % this.#optimisticEvery === 0 || this.#optimistic === undefined || !rest.some((p) => p.id === this.#optimistic);
+    if (rotate) this.#optimistic = rest.length ? rest[Math.floor(this.#random() * rest.length)]!.id : undefined;
+    if (this.#optimistic !== undefined) next.add(this.#optimistic);
+    this.#round++;
+    this.#unchoked = next;
+    return next;
+  }
+
+  /**
+   * A peer became interested between rounds: unchoke it now if a slot is
+   * free, so a new leecher does not wait up to 10 s for its first byte.
+   */
+  tryUnchokeNow(id: number): boolean {
+    if (this.#unchoked.has(id)) return true;
+    if (this.#unchoked.size >= this.#slots + 1) return false;
+    this.#unchoked.add(id);
+    return true;
+  }
+
+  /** A peer left or lost interest. */
+  remove(id: number): void {
+    this.#unchoked.delete(id);
+    if (this.#optimistic === id) this.#optimistic = undefined;
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The piece picker: which blocks to ask of which peer (BEP 3 leaves the
+ * policy to clients; this is the common one).
+ *
+ * - Started pieces are finished first, so few pieces sit half-done and
+ *   verified data reaches the disk early (it also shortens the resume gap).
+ * - New pieces are chosen rarest first, ties broken at random, so that the
+ *   swarm's rarest data spreads before its holders leave.
+ * - Endgame: once every missing block has been requested, a peer may ask for
+ *   blocks already requested of others; the first copy wins and the others
+ *   are cancelled. This removes the long tail where one slow peer holds the
+ *   last blocks.
+ *
+ * Pure: imports nothing but Bitfield; peers are plain numbers chosen by the
+ * caller; randomness is injectable for tests.
+ */
+import { Bitfield } from '../util/bitfield.js';
+
+export interface BlockRequest {
+  index: number;
+  begin: number;
+  length: number;
+}
+
+export interface PickerOptions {
+  pieceCount: number;
+  pieceLength: number;
+  totalLength: number;
+  blockBytes: number;
+  /** Pieces already verified. */
+  have: Bitfield;
+  /** Returns a float in [0, 1). Defaults to Math.random. */
+  random?: () => number;
+}
+
+/** What the caller learns when a block arrives. */
+export interface BlockReceipt {
+  /** False when nobody asked for this block or it already arrived (duplicate in endgame). */
+  accepted: boolean;
+  /** All blocks of the piece are in: hash it. */
+  pieceComplete: boolean;
+  /** Other peers that were asked for the same block (endgame): send them a cancel. */
+  cancelAt: number[];
+}
+
+const NONE = -1;
+
+/** Request state of one piece being downloaded. */
+class Download {
+  readonly blockCount: number;
+  /** Peer the block was first requested of, or NONE. */
+  readonly owner: Int32Array;
+  /** Extra requesters per block in endgame. */
+  readonly extra = new Map<number, Set<number>>();
+  readonly received: Uint8Array;
+  receivedCount = 0;
+  requestedCount = 0;
+
+  constructor(
+    readonly index: number,
+    readonly length: number,
+    readonly blockBytes: number,
+  ) {
+    this.blockCount = Math.ceil(length / blockBytes);
+    this.owner = new Int32Array(this.blockCount).fill(NONE);
+    this.received = new Uint8Array(this.blockCount);
+  }
+
+  blockLength(block: number): number {
+    return block === this.blockCount - 1 ? this.length - block * this.blockBytes : this.blockBytes;
+  }
+
+  requestersOf(block: number): number[] {
+    const out: number[] = [];
+    if (this.owner[block] !== NONE) out.push(this.owner[block]!);
+    const more = this.extra.get(block);
+    if (more) out.push(...more);
+    return out;
+  }
+}
+
+export class PiecePicker {
+  readonly pieceCount: number;
+  readonly pieceLength: number;
+  readonly totalLength: number;
+  readonly blockBytes: number;
+  readonly #have: Bitfield;
+  /** How many connected peers have each piece. */
+  readonly #availability: Uint32Array;
+  /** Pieces being downloaded, in the order they were started. */
+  readonly #downloads = new Map<number, Download>();
+  /** Pieces whose blocks are all in, waiting for hash and write. */
+  readonly #pending = new Set<number>();
+  /** block keys requested per peer, so a departing peer's requests can be released. */
+  readonly #byPeer = new Map<number, Set<number>>();
+  readonly #random: () => number;
+  readonly #maxBlocks: number;
+
+  constructor(opts: PickerOptions) {
+    if (opts.have.length !== opts.pieceCount) throw new RangeError('have bitfield length differs from pieceCount');
+    if (opts.blockBytes <= 0 || opts.pieceLength <= 0) throw new RangeError('blockBytes and pieceLength must be positive');
+    this.pieceCount = opts.pieceCount;
+    this.pieceLength = opts.pieceLength;
+    this.totalLength = opts.totalLength;
+    this.blockBytes = opts.blockBytes;
+    this.#have = opts.have.clone();
+    this.#availability = new Uint32Array(opts.pieceCount);
+    this.#random = opts.random ?? Math.random;
+    this.#maxBlocks = Math.ceil(opts.pieceLength / opts.blockBytes);
+  }
+
+  pieceSize(index: number): number {
+    return index === this.pieceCount - 1 ? this.totalLength - index * this.pieceLength : this.pieceLength;
+  }
+
+  // --- availability ------------------------------------------------------
+
+  peerBitfield(bits: Bitfield): void {
+    for (const i of bits.ones()) this.#availability[i]!++;
+  }
+
+  peerHave(index: number): void {
+    this.#availability[index]!++;
+  }
+
+  /** Forget a departing peer: its availability and its outstanding requests. */
+  peerGone(peer: number, bits: Bitfield): void {
+    for (const i of bits.ones()) if (this.#availability[i]! > 0) this.#availability[i]!--;
+    this.releasePeer(peer);
+  }
+
+  availability(index: number): number {
+    return this.#availability[index]!;
+  }
+
+  // --- our state ---------------------------------------------------------
+
+  has(index: number): boolean {
+    return this.#have.get(index);
+  }
+
+  get haveCount(): number {
+    return this.#have.count();
+  }
+
+  isComplete(): boolean {
+    return this.#have.isComplete();
+  }
+
+  /** True when the peer has a piece we still lack. */
+  isInteresting(peerBits: Bitfield): boolean {
+    if (this.#have.isComplete()) return false;
+    for (let i = 0; i < this.pieceCount; i++) if (peerBits.get(i) && !this.#have.get(i)) return true;
+    return false;
+  }
+
+  /** True when every missing block is requested of someone (or already in). */
+  get endgame(): boolean {
+    for (let i = 0; i < this.pieceCount; i++) {
+      if (this.#have.get(i) || this.#pending.has(i)) continue;
+      const d = this.#downloads.get(i);
+      if (!d || d.requestedCount + d.receivedCount < d.blockCount) return false;
+    }
+    return true;
+  }
+
+  // --- picking -----------------------------------------------------------
+
+  /**
+   * Up to `max` blocks to request of `peer`, marked as requested by it.
+   * Blocks of started pieces come first; then new pieces, rarest first.
+   */
+  pick(peer: number, peerBits: Bitfield, max: number): BlockRequest[] {
+    const out: BlockRequest[] = [];
+    if (max <= 0) return out;
+    for (const d of this.#downloads.values()) {
+      if (!peerBits.get(d.index)) continue;
+      this.#takeFree(peer, d, out, max);
+      if (out.length >= max) return out;
+    }
+    if (out.length < max) {
+      for (const index of this.#rarestCandidates(peerBits)) {
+        const d = new Download(index, this.pieceSize(index), this.blockBytes);
+        this.#downloads.set(index, d);
+        this.#takeFree(peer, d, out, max);
+        if (out.length >= max) return out;
+      }
+    }
+    if (out.length < max && this.endgame) this.#pickEndgame(peer, peerBits, out, max);
+    return out;
+  }
+
+  #takeFree(peer: number, d: Download, out: BlockRequest[], max: number): void {
+    if (d.requestedCount + d.receivedCount >= d.blockCount) return;
+    for (let b = 0; b < d.blockCount && out.length < max; b++) {
+      if (d.received[b] || d.owner[b] !== NONE) continue;
+      d.owner[b] = peer;
+      d.requestedCount++;
+      this.#track(peer, d.index, b);
+      out.push({ index: d.index, begin: b * this.blockBytes, length: d.blockLength(b) });
+    }
+  }
+
+  #pickEndgame(peer: number, peerBits: Bitfield, out: BlockRequest[], max: number): void {
+    for (const d of this.#downloads.values()) {
+      if (!peerBits.get(d.index) || this.#pending.has(d.index)) continue;
+      for (let b = 0; b < d.blockCount && out.length < max; b++) {
+        if (d.received[b]) continue;
+        if (d.owner[b] === peer || d.extra.get(b)?.has(peer)) continue;
+        if (d.owner[b] === NONE) {
+          d.owner[b] = peer;
+          d.requestedCount++;
+        } else {
+          let set = d.extra.get(b);
+          if (!set) d.extra.set(b, (set = new Set()));
+          set.add(peer);
+        }
+        this.#track(peer, d.index, b);
+        out.push({ index: d.index, begin: b * this.blockBytes, length: d.blockLength(b) });
+      }
+      if (out.length >= max) return;
+    }
+  }
+
+  /** Missing, unstarted pieces the peer has, rarest first with random ties. */
+  #rarestCandidates(peerBits: Bitfield): number[] {
+    const cand: number[] = [];
+    for (let i = 0; i < this.pieceCount; i++) {
+      if (!this.#have.get(i) && !this.#downloads.has(i) && !this.#pending.has(i) && peerBits.get(i)) cand.push(i);
+    }
+    if (cand.length === 0) return cand;
+    const key = new Float64Array(this.pieceCount);
+    for (const i of cand) key[i] = this.#availability[i]! + this.#random();
+    return cand.sort((a, b) => key[a]! - key[b]!);
+  }
+
+  #blockKey(index: number, block: number): number {
+    return index * this.#maxBlocks + block;
+  }
+
+  #track(peer: number, index: number, block: number): void {
+    let set = this.#byPeer.get(peer);
+    if (!set) this.#byPeer.set(peer, (set = new Set()));
+    set.add(this.#blockKey(index, block));
+  }
+
+  #untrack(peer: number, index: number, block: number): void {
+    this.#byPeer.get(peer)?.delete(this.#blockKey(index, block));
+  }
+
+  /** Blocks requested of `peer` and not yet received. */
+  outstanding(peer: number): number {
+    return this.#byPeer.get(peer)?.size ?? 0;
+  }
+
+  // --- outcomes ----------------------------------------------------------
+
+  /** A block arrived from `peer`. */
+  blockReceived(peer: number, req: BlockRequest): BlockReceipt {
+    const d = this.#downloads.get(req.index);
+    const block = Math.floor(req.begin / this.blockBytes);
+    if (!d || req.begin % this.blockBytes !== 0 || block >= d.blockCount || d.blockLength(block) !== req.length) {
+      return { accepted: false, pieceComplete: false, cancelAt: [] };
+    }
+    if (d.received[block]) {
+      this.#untrack(peer, req.index, block);
+      return { accepted: false, pieceComplete: false, cancelAt: [] };
+    }
+    const requesters = d.requestersOf(block);
+    if (!requesters.includes(peer)) return { accepted: false, pieceComplete: false, cancelAt: [] };
+    for (const p of requesters) this.#untrack(p, req.index, block);
+    d.received[block] = 1;
+    d.receivedCount++;
+    d.requestedCount--;
+    d.owner[block] = NONE;
+    d.extra.delete(block);
+    const complete = d.receivedCount === d.blockCount;
+    if (complete) {
+      this.#downloads.delete(req.index);
+      this.#pending.add(req.index);
+    }
+    return { accepted: true, pieceComplete: complete, cancelAt: requesters.filter((p) => p !== peer) };
+  }
+
+  /** A request of `peer` will not be answered (choked, rejected, timed out, cancelled). */
+  release(peer: number, req: BlockRequest): void {
+    const d = this.#downloads.get(req.index);
+    if (!d) return;
+    const block = Math.floor(req.begin / this.blockBytes);
+    if (block >= d.blockCount || d.received[block]) return;
+    this.#untrack(peer, req.index, block);
+    if (d.owner[block] === peer) {
+      const more = d.extra.get(block);
+      const next = more && more.size ? more.values().next().value! : NONE;
+      if (next !== NONE) more!.delete(next);
+      else d.requestedCount--;
+      d.owner[block] = next;
+    } else {
+      d.extra.get(block)?.delete(peer);
+    }
+  }
+
+  /** Releases every request of `peer`; returns them. */
+  releasePeer(peer: number): BlockRequest[] {
+    const keys = this.#byPeer.get(peer);
+    if (!keys) return [];
+    const released: BlockRequest[] = [];
+    for (const key of [...keys]) {
+      const index = Math.floor(key / this.#maxBlocks);
+      const block = key % this.#maxBlocks;
+      const req = { index, begin: block * this.blockBytes, length: Math.min(this.blockBytes, this.pieceSize(index) - block * this.blockBytes) };
+      this.release(peer, req);
+      released.push(req);
+    }
+    this.#byPeer.delete(peer);
+    return released;
+  }
+
+  /** The piece's hash matched and its data is written. */
+  pieceVerified(index: number): void {
+    this.#pending.delete(index);
+    this.#downloads.delete(index);
+    this.#have.set(index);
+  }
+
+  /** The piece's hash failed: forget its blocks so it is fetched again. */
+  pieceFailed(index: number): void {
+    this.#pending.delete(index);
+    const d = this.#downloads.get(index);
+    if (d) for (let b = 0; b < d.blockCount; b++) for (const p of d.requestersOf(b)) this.#untrack(p, index, b);
+    this.#downloads.delete(index);
+  }
+
+  /** Pieces started but not complete, for progress displays. */
+  get inProgress(): number {
+    return this.#downloads.size + this.#pending.size;
+  }
+}
