@@ -1,0 +1,474 @@
+/**
+ * PieceStore on the file system: the only code that touches a torrent's data
+ * files. Pieces map onto files through metainfo/layout.ts (a piece may span
+ * files); every read and write is positional (`FileHandle.read/write` at an
+ * offset, no streams), so blocks of many pieces can be in flight at once.
+ *
+ * Open handles are kept in an LRU bounded by `maxOpenFiles`: a torrent with
+ * thousands of files must not exhaust the process's descriptors. A handle in
+ * use is never closed under its user; when every slot is busy a caller waits.
+ * A handle that was written is fsynced before the LRU closes it, so `flush()`
+ * only needs to sync the handles still open.
+ *
+ * Paths: `contentPath` is the file of a single-file torrent and the folder
+ * `<name>` of a multi-file one. Metainfo already refuses `..` and absolute
+ * components; we check again (defence in depth) and also refuse a symlinked
+ * component whose target leaves the content folder, so a planted link cannot
+ * make a hostile torrent write outside it.
+ */
+import { promises as fsp, constants as fsConstants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { StorageError, errorMessage } from '../errors.js';
+import { getLogger, type Logger } from '../log.js';
+import { mapRange, pieceRange, type FileSlice } from '../metainfo/layout.js';
+import type { InfoDict } from '../metainfo/types.js';
+import { checkBlock, checkPieceData, checkRange, type FileFingerprint, type PieceStore } from './piece-store.js';
+
+export interface FileStoreOptions {
+  info: InfoDict;
+  /** The file itself (single-file torrent) or the folder `<name>` (multi-file). */
+  contentPath: string;
+  /** Bound of the open-handle LRU (default 64). */
+  maxOpenFiles?: number;
+  logger?: Logger;
+  /**
+   * true (leecher): create missing folders and files, sparse, and set each
+   * file to its length. false (seeder): every non-empty file must exist with
+   * its exact length, else open() throws a StorageError naming the file.
+   */
+  create: boolean;
+}
+
+interface Slot {
+  fileIndex: number;
+  ready: Promise<FileHandle>;
+  handle?: FileHandle;
+  refs: number;
+  /** Written since its last fsync. */
+  dirty: boolean;
+}
+
+const READ_ONLY_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export class FileStore implements PieceStore {
+  readonly info: InfoDict;
+  /** Absolute, resolved content path. */
+  readonly contentPath: string;
+  readonly #maxOpen: number;
+  readonly #log: Logger;
+  readonly #create: boolean;
+  /** Absolute path of each file, in torrent order. */
+  readonly #paths: string[];
+  readonly #created = new Set<number>();
+  #writable = true;
+  #state: 'new' | 'opening' | 'open' | 'closed' = 'new';
+  #opening?: Promise<void>;
+  #closing?: Promise<void>;
+  /** Insertion order is LRU order (oldest first). */
+  readonly #slots = new Map<number, Slot>();
+  /** Handles opened, being opened, or being closed: what the cap bounds. */
+  #live = 0;
+  #waiters: (() => void)[] = [];
+  readonly #inflight = new Set<Promise<unknown>>();
+  /** An fsync that failed while the LRU closed a handle; reported by the next flush(). */
+  #syncError?: StorageError;
+
+  constructor(opts: FileStoreOptions) {
+    this.info = opts.info;
+    this.contentPath = path.resolve(opts.contentPath);
+    this.#maxOpen = Math.max(1, Math.floor(opts.maxOpenFiles ?? 64));
+    this.#log = opts.logger ?? getLogger('storage');
+    this.#create = opts.create;
+    this.#paths = opts.info.files.map((f) => this.#resolve(f.path));
+  }
+
+  /** Absolute path of file `fileIndex`. */
+  pathOf(fileIndex: number): string {
+    const p = this.#paths[fileIndex];
+    if (p === undefined) throw new RangeError(`file ${fileIndex} out of range 0..${this.#paths.length - 1}`);
+    return p;
+  }
+
+  /** Files that open() had to create (they held no data before), for a leecher's fast fresh start. */
+  get createdFiles(): ReadonlySet<number> {
+    return this.#created;
+  }
+
+  /** Number of file handles open now (tests check the LRU bound). */
+  get openHandles(): number {
+    return this.#live;
+  }
+
+  #resolve(components: string[]): string {
+    if (!this.info.multiFile) return this.contentPath;
+    for (const c of components) {
+      if (c === '' || c === '.' || c === '..' || c.includes('/') || c.includes('\\') || c.includes('\0')) {
+        throw new StorageError(`unsafe path component ${JSON.stringify(c)} in ${JSON.stringify(components.join('/'))}`);
+      }
+    }
+    const p = path.resolve(this.contentPath, ...components);
+    if (!p.startsWith(this.contentPath + path.sep)) throw new StorageError(`path ${p} escapes the content folder ${this.contentPath}`);
+    return p;
+  }
+
+  // --- lifecycle ----------------------------------------------------------
+
+  open(): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(new StorageError(`store of ${this.contentPath} is closed`));
+    this.#opening ??= this.#openFiles().then(
+      () => {
+        if (this.#state === 'opening') this.#state = 'open';
+      },
+      (err) => {
+        this.#opening = undefined;
+        if (this.#state === 'opening') this.#state = 'new';
+        throw err;
+      },
+    );
+    if (this.#state === 'new') this.#state = 'opening';
+    return this.#opening;
+  }
+
+  async #openFiles(): Promise<void> {
+    let realRoot: string | undefined;
+    if (this.info.multiFile) {
+      if (this.#create) await this.#io(this.contentPath, 'create folder', () => fsp.mkdir(this.contentPath, { recursive: true }));
+      try {
+        realRoot = await fsp.realpath(this.contentPath);
+      } catch (err) {
+        if (code(err) === 'ENOENT') throw new StorageError(`content folder ${this.contentPath} is missing`, { cause: err });
+        throw new StorageError(`cannot resolve ${this.contentPath}: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    for (let i = 0; i < this.info.files.length; i++) {
+      const p = this.#paths[i]!;
+      const want = this.info.files[i]!.length;
+      if (realRoot !== undefined) await this.#checkInside(p, realRoot);
+      let st: Awaited<ReturnType<typeof fsp.stat>> | undefined;
+      try {
+        st = await fsp.stat(p);
+      } catch (err) {
+        if (code(err) !== 'ENOENT') throw new StorageError(`cannot stat ${p}: ${errorMessage(err)}`, { cause: err });
+      }
+      if (st && !st.isFile()) throw new StorageError(`${p} is not a regular file`);
+      if (!this.#create) {
+        if (want === 0) continue; // holds no piece data: nothing to serve from it
+        if (!st) throw new StorageError(`missing file ${p} (${want} bytes expected)`);
+        if (st.size !== want) throw new StorageError(`file ${p} has ${st.size} bytes, expected ${want}`);
+        continue;
+      }
+      if (!st) {
+        await this.#io(p, 'create folder for', () => fsp.mkdir(path.dirname(p), { recursive: true }));
+        if (realRoot !== undefined) await this.#checkInside(p, realRoot);
+        // 'wx': never follow or reuse something that appeared since the stat.
+        await this.#io(p, 'create', async () => {
+          const h = await fsp.open(p, 'wx');
+          try {
+            if (want > 0) await h.truncate(want); // sparse: no bytes are written
+          } finally {
+            await h.close();
+          }
+        });
+        this.#created.add(i);
+      } else if (st.size !== want) {
+        this.#log.info(`resizing ${p} from ${st.size} to ${want} bytes`);
+        await this.#io(p, 'resize', () => fsp.truncate(p, want));
+      }
+      if (realRoot !== undefined) await this.#checkInside(p, realRoot);
+    }
+  }
+
+  /** Refuses `p` when its deepest existing ancestor (or itself) resolves outside `realRoot`. */
+  async #checkInside(p: string, realRoot: string): Promise<void> {
+    let q = p;
+    for (;;) {
+      try {
+        const real = await fsp.realpath(q);
+        if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+          throw new StorageError(`${p} resolves outside the content folder ${this.contentPath} (through ${q} -> ${real})`);
+        }
+        return;
+      } catch (err) {
+        if (err instanceof StorageError) throw err;
+        if (code(err) !== 'ENOENT') throw new StorageError(`cannot resolve ${q}: ${errorMessage(err)}`, { cause: err });
+        const parent = path.dirname(q);
+        if (parent === q) return;
+        q = parent;
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#closeAll();
+    return this.#closing;
+  }
+
+  async #closeAll(): Promise<void> {
+    const wasOpen = this.#state !== 'new';
+    this.#state = 'closed';
+    if (!wasOpen) return;
+    await this.#opening?.catch(() => undefined);
+    await Promise.allSettled([...this.#inflight]);
+    const slots = [...this.#slots.values()];
+    this.#slots.clear();
+    const errors: unknown[] = [];
+    await Promise.all(slots.map((s) => this.#closeSlot(s).catch((e: unknown) => errors.push(e))));
+    this.#wake();
+    if (errors.length > 0) throw errors[0];
+  }
+
+  #check(): void {
+    if (this.#state !== 'open') {
+      throw new StorageError(`store of ${this.contentPath} is ${this.#state === 'closed' ? 'closed' : 'not open'}`);
+    }
+  }
+
+  // --- handle LRU ---------------------------------------------------------
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  async #acquire(i: number): Promise<Slot> {
+    for (;;) {
+      this.#check();
+      const s = this.#slots.get(i);
+      if (s) {
+        s.refs++;
+        this.#slots.delete(i); // move to the young end
+        this.#slots.set(i, s);
+        try {
+          await s.ready;
+        } catch (err) {
+          this.#release(s);
+          throw err;
+        }
+        return s;
+      }
+      if (this.#live < this.#maxOpen) break;
+      const victim = [...this.#slots.values()].find((v) => v.refs === 0 && v.handle !== undefined);
+      if (victim) {
+        this.#slots.delete(victim.fileIndex);
+        await this.#closeSlot(victim).catch((err: StorageError) => {
+          this.#syncError ??= err;
+          this.#log.error(err.message);
+        });
+      } else {
+        await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      }
+    }
+    const p = this.#paths[i]!;
+    const slot: Slot = { fileIndex: i, refs: 1, dirty: false, ready: this.#openHandle(p) };
+    this.#live++;
+    this.#slots.set(i, slot);
+    try {
+      slot.handle = await slot.ready;
+    } catch (err) {
+      if (this.#slots.get(i) === slot) this.#slots.delete(i);
+      this.#live--;
+      slot.refs--;
+      this.#wake();
+      throw err;
+    }
+    return slot;
+  }
+
+  async #openHandle(p: string): Promise<FileHandle> {
+    if (this.#writable) {
+      try {
+        return await fsp.open(p, fsConstants.O_RDWR);
+      } catch (err) {
+        // A seeder may serve from read-only media; a leecher must be able to write.
+        if (this.#create || !READ_ONLY_CODES.has(code(err) ?? '')) throw new StorageError(`cannot open ${p}: ${errorMessage(err)}`, { cause: err });
+        this.#writable = false;
+      }
+    }
+    try {
+      return await fsp.open(p, fsConstants.O_RDONLY);
+    } catch (err) {
+      throw new StorageError(`cannot open ${p}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  #release(s: Slot): void {
+    s.refs--;
+    if (s.refs === 0) this.#wake();
+  }
+
+  /** fsyncs a written handle, then closes it; `#live` drops when it is gone. */
+  async #closeSlot(s: Slot): Promise<void> {
+    const p = this.#paths[s.fileIndex]!;
+    let h: FileHandle;
+    try {
+      h = await s.ready;
+    } catch {
+      return; // never opened: #acquire already accounted for it
+    }
+    try {
+      if (s.dirty) {
+        s.dirty = false;
+        await h.sync().catch((err: unknown) => {
+          throw new StorageError(`fsync of ${p} failed: ${errorMessage(err)}`, { cause: err });
+        });
+      }
+    } finally {
+      await h.close().catch((err: unknown) => this.#log.warn(`closing ${p}: ${errorMessage(err)}`));
+      this.#live--;
+      this.#wake();
+    }
+  }
+
+  /** Runs an operation and keeps close() waiting for it. */
+  #track<T>(op: Promise<T>): Promise<T> {
+    this.#inflight.add(op);
+    const done = (): void => {
+      this.#inflight.delete(op);
+    };
+    op.then(done, done);
+    return op;
+  }
+
+  async #io<T>(p: string, what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`${what} ${p} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  // --- data ---------------------------------------------------------------
+
+  async #readSlice(s: FileSlice, buf: Uint8Array, base: number): Promise<void> {
+    const slot = await this.#acquire(s.fileIndex);
+    const p = this.#paths[s.fileIndex]!;
+    try {
+      let done = 0;
+      while (done < s.length) {
+        const { bytesRead } = await this.#io(p, 'read', () =>
+          slot.handle!.read(buf, base + s.rangeOffset + done, s.length - done, s.fileOffset + done),
+        );
+        if (bytesRead === 0) {
+          // The file is shorter than the torrent says (cut under us): zeros, so the piece fails its hash.
+          buf.fill(0, base + s.rangeOffset + done, base + s.rangeOffset + s.length);
+          break;
+        }
+        done += bytesRead;
+      }
+    } finally {
+      this.#release(slot);
+    }
+  }
+
+  async #writeSlice(s: FileSlice, data: Uint8Array): Promise<void> {
+    const slot = await this.#acquire(s.fileIndex);
+    const p = this.#paths[s.fileIndex]!;
+    try {
+      if (!this.#writable) throw new StorageError(`cannot write ${p}: the files were opened read-only`);
+      slot.dirty = true;
+      let done = 0;
+      while (done < s.length) {
+        const { bytesWritten } = await this.#io(p, 'write', () =>
+          slot.handle!.write(data, s.rangeOffset + done, s.length - done, s.fileOffset + done),
+        );
+        done += bytesWritten;
+      }
+    } finally {
+      this.#release(slot);
+    }
+  }
+
+  async #readRange(offset: number, length: number): Promise<Uint8Array> {
+    this.#check();
+    // Its own ArrayBuffer, so verification can transfer it to a hashing thread.
+    const buf = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    const slices = mapRange(this.info.files, offset, length);
+    await Promise.all(slices.map((s) => this.#readSlice(s, buf, 0)));
+    return buf;
+  }
+
+  read(index: number, begin: number, length: number): Promise<Uint8Array> {
+    checkBlock(this.info, index, begin, length);
+    return this.#track(this.#readRange(index * this.info.pieceLength + begin, length));
+  }
+
+  readPiece(index: number): Promise<Uint8Array> {
+    const { offset, length } = pieceRange(this.info, index);
+    return this.#track(this.#readRange(offset, length));
+  }
+
+  readRange(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this.info, offset, length);
+    return this.#track(this.#readRange(offset, length));
+  }
+
+  writePiece(index: number, data: Uint8Array): Promise<void> {
+    checkPieceData(this.info, index, data);
+    const { offset, length } = pieceRange(this.info, index);
+    const op = (async () => {
+      this.#check();
+      await Promise.all(mapRange(this.info.files, offset, length).map((s) => this.#writeSlice(s, data)));
+    })();
+    return this.#track(op);
+  }
+
+  async flush(): Promise<void> {
+    this.#check();
+    const pending = this.#syncError;
+    this.#syncError = undefined;
+    if (pending) throw pending;
+    const dirty = [...this.#slots.values()].filter((s) => s.dirty);
+    await Promise.all(
+      dirty.map(async (s) => {
+        s.refs++; // pin it: the LRU must not close it under the fsync
+        try {
+          const h = await s.ready;
+          s.dirty = false; // writes that land during the fsync mark it again
+          await h.sync().catch((err: unknown) => {
+            s.dirty = true;
+            throw new StorageError(`fsync of ${this.#paths[s.fileIndex]!} failed: ${errorMessage(err)}`, { cause: err });
+          });
+        } finally {
+          this.#release(s);
+        }
+      }),
+    );
+  }
+
+  /**
+   * fsyncs every non-empty file, written through this store or not: after
+   * verifying data that an earlier process wrote (and may have left only in
+   * the page cache when it died), before recording it as complete.
+   */
+  async syncAll(): Promise<void> {
+    await this.flush();
+    for (let i = 0; i < this.info.files.length; i++) {
+      if (this.info.files[i]!.length === 0) continue;
+      const slot = await this.#acquire(i);
+      try {
+        await this.#io(this.#paths[i]!, 'fsync', () => slot.handle!.sync());
+      } finally {
+        this.#release(slot);
+      }
+    }
+  }
+
+  async fingerprint(): Promise<FileFingerprint[]> {
+    this.#check();
+    const out: FileFingerprint[] = [];
+    for (let i = 0; i < this.info.files.length; i++) {
+      if (this.info.files[i]!.length === 0) continue;
+      const p = this.#paths[i]!;
+      const st = await this.#io(p, 'stat', () => fsp.stat(p));
+      out.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A PieceStore in memory, for tests and for torrents whose data never needs
+ * to outlive the process. Same contract as FileStore (piece-store.ts): the
+ * shared compliance suite runs against both.
+ *
+ * Its fingerprint uses a per-file write counter as the "mtime", so a resume
+ * state taken from it goes stale exactly when a file is written, like a
+ * file's mtime does.
+ */
+import { StorageError } from '../errors.js';
+import { mapRange, pieceRange } from '../metainfo/layout.js';
+import type { InfoDict } from '../metainfo/types.js';
+import { checkBlock, checkPieceData, checkRange, type FileFingerprint, type PieceStore } from './piece-store.js';
+
+let clock = 0;
+
+export class MemoryStore implements PieceStore {
+  readonly info: InfoDict;
+  readonly #data: Uint8Array;
+  readonly #mtimes: number[];
+  #state: 'new' | 'open' | 'closed' = 'new';
+
+  /** `data`: the whole payload to start from (copied); otherwise all zeros. */
+  constructor(opts: { info: InfoDict; data?: Uint8Array }) {
+    this.info = opts.info;
+    if (opts.data && opts.data.length !== opts.info.length) {
+      throw new RangeError(`prefill is ${opts.data.length} bytes, the torrent holds ${opts.info.length}`);
+    }
+    this.#data = new Uint8Array(opts.info.length);
+    if (opts.data) this.#data.set(opts.data);
+    this.#mtimes = opts.info.files.map(() => ++clock);
+  }
+
+  async open(): Promise<void> {
+    if (this.#state === 'closed') throw new StorageError(`memory store of ${this.info.name} is closed`);
+    this.#state = 'open';
+  }
+
+  #check(): void {
+    if (this.#state !== 'open') throw new StorageError(`memory store of ${this.info.name} is ${this.#state === 'new' ? 'not open' : 'closed'}`);
+  }
+
+  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
+    checkBlock(this.info, index, begin, length);
+    this.#check();
+    const start = index * this.info.pieceLength + begin;
+    return this.#data.slice(start, start + length);
+  }
+
+  async readPiece(index: number): Promise<Uint8Array> {
+    const { offset, length } = pieceRange(this.info, index);
+    this.#check();
+    return this.#data.slice(offset, offset + length);
+  }
+
+  async readRange(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this.info, offset, length);
+    this.#check();
+    return this.#data.slice(offset, offset + length);
+  }
+
+  async writePiece(index: number, data: Uint8Array): Promise<void> {
+    checkPieceData(this.info, index, data);
+    this.#check();
+    const { offset, length } = pieceRange(this.info, index);
+    this.#data.set(data, offset);
+    for (const s of mapRange(this.info.files, offset, length)) this.#mtimes[s.fileIndex] = ++clock;
+  }
+
+  async flush(): Promise<void> {
+    this.#check();
+  }
+
+  async fingerprint(): Promise<FileFingerprint[]> {
+    this.#check();
+    const out: FileFingerprint[] = [];
+    this.info.files.forEach((f, i) => {
+      if (f.length > 0) out.push({ path: f.path.join('/'), size: f.length, mtimeMs: this.#mtimes[i]! });
+    });
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#state = 'closed';
+  }
+
+  /** A copy of the whole payload (tests compare it with the source data). */
+  snapshot(): Uint8Array {
+    return this.#data.slice();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The storage interface the swarm talks to (STYLE.md habit 4): pieces in,
+ * pieces out. `FileStore` maps them onto files, `MemoryStore` keeps them in
+ * memory for tests; one compliance suite (test/storage-compliance.test.ts)
+ * runs against both.
+ *
+ * Contract shared by every implementation:
+ * - `open()` before anything else; `open()` and `close()` are idempotent, and
+ *   any read or write after `close()` (or before `open()`) throws StorageError.
+ * - Reads of regions never written return zeros (a leecher's files are
+ *   sparse; a file cut short under us reads as zeros past its end), so a
+ *   missing piece shows up as a hash mismatch, never as a crash.
+ * - Failures of the medium are StorageError naming the file's path.
+ *   Misuse (a piece index or block range outside the torrent, a piece of the
+ *   wrong length) throws RangeError at once: the wire codec refuses such
+ *   ranges from remotes before they get here.
+ * - Data is never marked complete here: completion lives apart, in the
+ *   resume state (habit 5), and a piece enters it only after `flush()`.
+ */
+import type { InfoDict } from '../metainfo/types.js';
+import { pieceLengthAt } from '../metainfo/layout.js';
+
+/** What is recorded about each data file so a restart can trust the resume state. */
+export interface FileFingerprint {
+  /** FileStore: the resolved absolute path; MemoryStore: the torrent-relative path. */
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface PieceStore {
+  readonly info: InfoDict;
+  open(): Promise<void>;
+  /** `length` bytes from offset `begin` inside piece `index` (a block, or the whole piece). */
+  read(index: number, begin: number, length: number): Promise<Uint8Array>;
+  readPiece(index: number): Promise<Uint8Array>;
+  /** Writes a whole piece; `data.length` must equal the piece's length. */
+  writePiece(index: number, data: Uint8Array): Promise<void>;
+  /** Make every write completed so far durable (fsync). */
+  flush(): Promise<void>;
+  /** Sizes and mtimes of the non-empty files, for resume. */
+  fingerprint(): Promise<FileFingerprint[]>;
+  /** Idempotent. Makes pending writes durable before releasing handles. */
+  close(): Promise<void>;
+  /**
+   * Optional fast path for verification: `length` bytes at torrent offset
+   * `offset`, across pieces and files, in a fresh buffer that owns its whole
+   * ArrayBuffer (so it can be transferred to a hashing thread without a copy).
+   */
+  readRange?(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** Checks a block request against the torrent (RangeError on misuse). */
+export function checkBlock(info: InfoDict, index: number, begin: number, length: number): void {
+  const size = pieceLengthAt(info, index);
+  if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length) || begin < 0 || length < 0 || begin + length > size) {
+    throw new RangeError(`block ${begin}+${length} is outside piece ${index} (${size} bytes)`);
+  }
+}
+
+/** Checks that `data` is exactly piece `index` long (RangeError on misuse). */
+export function checkPieceData(info: InfoDict, index: number, data: Uint8Array): void {
+  const size = pieceLengthAt(info, index);
+  if (data.length !== size) throw new RangeError(`piece ${index} is ${size} bytes, got ${data.length}`);
+}
+
+/** Checks a torrent byte range (RangeError on misuse). */
+export function checkRange(info: InfoDict, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > info.length) {
+    throw new RangeError(`range ${offset}+${length} is outside the payload (${info.length} bytes)`);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Verification: read pieces and compare their SHA-1 with the metainfo
+ * (BEP 3), on every core. Reads are batched into runs of consecutive pieces
+ * (a few MiB each) so a torrent of small pieces costs few system calls; the
+ * hashing runs in the HashPool's worker threads (the buffer is transferred,
+ * not copied), with a bounded number of batches in flight so memory stays
+ * flat whatever the torrent's size.
+ *
+ * A piece that cannot be read (a missing or short file, an I/O error) is
+ * simply not had: verification answers "which pieces are good", it does not
+ * fail because some are not.
+ */
+import { StorageError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { pieceRange } from '../metainfo/layout.js';
+import type { InfoDict } from '../metainfo/types.js';
+import { Bitfield } from '../util/bitfield.js';
+import type { HashPool } from '../util/hash-pool.js';
+import type { PieceStore } from './piece-store.js';
+
+/** Target bytes per read-and-hash batch. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+export interface VerifyOptions {
+  /** Pieces to check (default: all). Others stay unset in the result. */
+  pieces?: Iterable<number>;
+  signal?: AbortSignal;
+  /** Called after each batch with pieces checked so far and the total to check. */
+  onProgress?: (done: number, total: number) => void;
+  /** Batches in flight (default: twice the pool's threads, so reads overlap hashing). */
+  concurrency?: number;
+  logger?: Logger;
+}
+
+interface Batch {
+  first: number;
+  count: number;
+}
+
+function makeBatches(info: InfoDict, pieces: number[]): Batch[] {
+  const perBatch = Math.max(1, Math.floor(BATCH_BYTES / info.pieceLength));
+  const out: Batch[] = [];
+  for (const p of pieces) {
+    const last = out[out.length - 1];
+    if (last && last.first + last.count === p && last.count < perBatch) last.count++;
+    else out.push({ first: p, count: 1 });
+  }
+  return out;
+}
+
+function digestMatches(info: InfoDict, index: number, digests: Uint8Array, at: number): boolean {
+  const want = info.pieces.subarray(index * 20, index * 20 + 20);
+  for (let k = 0; k < 20; k++) if (digests[at * 20 + k] !== want[k]) return false;
+  return true;
+}
+
+export async function verifyPieces(store: PieceStore, info: InfoDict, pool: HashPool, opts: VerifyOptions = {}): Promise<Bitfield> {
+  const have = new Bitfield(info.pieceCount);
+  let list: number[];
+  if (opts.pieces) {
+    const set = new Set<number>();
+    for (const p of opts.pieces) {
+      if (!Number.isInteger(p) || p < 0 || p >= info.pieceCount) throw new RangeError(`piece ${p} out of range 0..${info.pieceCount - 1}`);
+      set.add(p);
+    }
+    list = [...set].sort((a, b) => a - b);
+  } else {
+    list = Array.from({ length: info.pieceCount }, (_, i) => i);
+  }
+  const total = list.length;
+  const batches = makeBatches(info, list);
+  const lanes = Math.max(1, opts.concurrency ?? pool.threads * 2);
+  const signal = opts.signal;
+  let next = 0;
+  let done = 0;
+
+  const checkBatch = async (b: Batch): Promise<void> => {
+    const start = pieceRange(info, b.first).offset;
+    const end = b.first + b.count === info.pieceCount ? info.length : (b.first + b.count) * info.pieceLength;
+    let buf: Uint8Array;
+    try {
+      buf = store.readRange ? await store.readRange(start, end - start) : await readPieces(store, b);
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      if (b.count === 1) {
+        opts.logger?.debug(`piece ${b.first} unreadable: ${errorMessage(err)}`);
+        return;
+      }
+      // Some file of the run is missing: find out piece by piece which ones are readable.
+      for (let i = 0; i < b.count; i++) await checkBatch({ first: b.first + i, count: 1 });
+      return;
+    }
+    signal?.throwIfAborted();
+    const { digests } = await pool.hashPieces(buf, info.pieceLength);
+    for (let i = 0; i < b.count; i++) if (digestMatches(info, b.first + i, digests, i)) have.set(b.first + i);
+  };
+
+  let failed = false;
+  const lane = async (): Promise<void> => {
+    while (next < batches.length && !failed) {
+      signal?.throwIfAborted();
+      const b = batches[next++]!;
+      await checkBatch(b);
+      done += b.count;
+      opts.onProgress?.(done, total);
+    }
+  };
+
+  signal?.throwIfAborted();
+  // allSettled, not all: on the first failure the other lanes stop at their
+  // next batch, and none is left reading a store its owner is about to close.
+  const results = await Promise.allSettled(
+    Array.from({ length: Math.min(lanes, batches.length) }, () =>
+      lane().catch((err: unknown) => {
+        failed = true;
+        throw err;
+      }),
+    ),
+  );
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  return have;
+}
+
+/** Fallback for stores without readRange: the pieces of a batch, one read each, into one buffer. */
+async function readPieces(store: PieceStore, b: Batch): Promise<Uint8Array> {
+  const parts = await Promise.all(Array.from({ length: b.count }, (_, i) => store.readPiece(b.first + i)));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
