@@ -63,6 +63,14 @@ export const DEFAULT_SETTINGS = {
   trackerIntervalS: 120,
   /** Largest `numwant` our tracker honours. */
   trackerMaxNumwant: 200,
+  /** Info-hashes our tracker tracks at once; announces for new ones are refused beyond this. */
+  trackerMaxTorrents: 10_000,
+  /** Peers our tracker records per info-hash; more are answered but not recorded. */
+  trackerMaxPeersPerTorrent: 5_000,
+  /** Requests per second our tracker accepts from one address (token bucket refill). */
+  trackerRateLimitPerS: 50,
+  /** Requests one quiet address may send to our tracker at once (token bucket size). */
+  trackerRateBurst: 200,
 
   // --- DHT ---------------------------------------------------------------
   /** Bucket size (BEP 5). */

@@ -1,5 +1,8 @@
 /** Builds the `peer` program: one `register*` per command file in src/cli/. */
 import { Command } from 'commander';
+import { registerMakeTorrent } from './make-torrent.js';
+import { registerInfo } from './info.js';
+import { registerTracker } from './tracker.js';
 
 export function buildPeerProgram(): Command {
   const program = new Command('peer')
@@ -7,5 +10,8 @@ export function buildPeerProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
   // Commands are registered here, one line each, as they are implemented.
+  registerTracker(program);
+  registerMakeTorrent(program);
+  registerInfo(program);
   return program;
 }

@@ -1,0 +1,226 @@
+/**
+ * PeerSource over trackers, with BEP 12 `announce-list` tiers: each tier is
+ * shuffled once; trackers are tried in order, tier after tier, until one
+ * answers; the one that answered moves to the front of its tier so it is
+ * asked first next time.
+ *
+ * Events: `started` goes to each tracker the first time we reach it,
+ * `completed` to the current tracker when the download completes (never
+ * when we started complete, as BEP 3 says), `stopped` to every tracker that
+ * saw `started`, on stop(), bounded to about 3 s so shutdown never hangs.
+ *
+ * Timing: the next announce comes after the tracker's `interval`. While
+ * downloading with fewer peers than asked for, a few early re-announces
+ * come sooner, but never before `min interval`. When every tracker fails,
+ * retries back off exponentially from 5 s to the interval.
+ */
+import { errorMessage } from '../errors.js';
+import { getLogger, type Logger } from '../log.js';
+import { announce, type AnnounceResult } from '../tracker/client.js';
+import type { AnnounceEvent } from '../tracker/http-codec.js';
+import type { PeerSource, PeerSourceContext } from './peer-source.js';
+
+export interface TrackerSourceOptions {
+  /** BEP 12 tiers of announce URLs (a plain `announce` is one tier of one). */
+  tiers: string[][];
+  /** Our --host: announces are sent from it so trackers record our listening address. */
+  localAddress?: string;
+  /** Peers asked for per announce (default 50). */
+  numwant?: number;
+  logger?: Logger;
+  /** Per-announce bound (default 15 s). */
+  timeoutMs?: number;
+  /** Bound on the `stopped` announces at stop() (default 3 s). */
+  stopTimeoutMs?: number;
+  /** First retry delay after every tracker failed (default 5 s); doubles per failure. */
+  retryBaseMs?: number;
+  /** Interval assumed when no tracker has answered yet, and the cap of the backoff (default 1800 s). */
+  defaultIntervalS?: number;
+}
+
+export interface TrackerSourceStatus {
+  /** The tracker that answered last, if any. */
+  url?: string;
+  lastError?: string;
+  complete?: number;
+  incomplete?: number;
+  warning?: string;
+  failuresInARow: number;
+}
+
+/** Early re-announces allowed while a download has few peers. */
+const MAX_EAGER_ANNOUNCES = 4;
+
+function shuffle<T>(list: T[]): T[] {
+  const out = [...list];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+export class TrackerPeerSource implements PeerSource {
+  readonly name = 'tracker';
+  readonly #ctx: PeerSourceContext;
+  readonly #opts: TrackerSourceOptions;
+  readonly #log: Logger;
+  readonly #tiers: string[][];
+  readonly #key = Math.floor(Math.random() * 0x1_0000_0000);
+  /** Trackers that have seen our `started` (and get `stopped` at the end). */
+  readonly #startedAt = new Set<string>();
+  readonly #ac = new AbortController();
+  #running = false;
+  #stopping: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight = false;
+  #inFlightUrl: string | undefined;
+  #again = false;
+  #completedPending = false;
+  #eager = 0;
+  #status: TrackerSourceStatus = { failuresInARow: 0 };
+
+  constructor(ctx: PeerSourceContext, opts: TrackerSourceOptions) {
+    this.#ctx = ctx;
+    this.#opts = opts;
+    this.#log = opts.logger ?? getLogger('tracker-source');
+    // Only http(s) and udp trackers are usable; others (wss:) are dropped here, once.
+    this.#tiers = opts.tiers
+      .map((tier) => shuffle(tier.filter((u) => /^(https?|udp):\/\//i.test(u))))
+      .filter((tier) => tier.length > 0);
+  }
+
+  /** The tiers in their current order (a copy). */
+  get tiers(): string[][] {
+    return this.#tiers.map((t) => [...t]);
+  }
+
+  status(): TrackerSourceStatus {
+    return { ...this.#status };
+  }
+
+  start(): void {
+    if (this.#running || this.#stopping) return;
+    this.#running = true;
+    if (this.#tiers.length === 0) return;
+    this.#schedule(0);
+  }
+
+  completed(): void {
+    if (!this.#running || this.#stopping || this.#startedAt.size === 0) return;
+    this.#completedPending = true;
+    this.#schedule(0);
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#ac.abort(new Error('tracker source stopped'));
+    const targets = new Set(this.#startedAt);
+    // An announce cut short may still have been recorded: tell that tracker too.
+    if (this.#inFlightUrl) targets.add(this.#inFlightUrl);
+    const timeoutMs = this.#opts.stopTimeoutMs ?? 3000;
+    await Promise.all(
+      [...targets].map((url) =>
+        announce(url, this.#request('stopped'), { timeoutMs }).then(
+          () => this.#log.debug(`stopped announced to ${url}`),
+          (err: unknown) => this.#log.debug(`stopped announce to ${url} failed: ${errorMessage(err)}`),
+        ),
+      ),
+    );
+  }
+
+  #schedule(ms: number): void {
+    if (!this.#running) return;
+    if (this.#inFlight) {
+      this.#again = ms === 0 || this.#again;
+      return;
+    }
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#tick();
+    }, ms);
+  }
+
+  #request(event: AnnounceEvent | undefined): Parameters<typeof announce>[1] {
+    const s = this.#ctx.stats();
+    return {
+      infoHash: this.#ctx.infoHash,
+      peerId: this.#ctx.peerId,
+      port: this.#ctx.port,
+      uploaded: s.uploaded,
+      downloaded: s.downloaded,
+      left: s.left,
+      event,
+      numwant: event === 'stopped' ? 0 : (this.#opts.numwant ?? 50),
+      key: this.#key,
+      localAddress: this.#opts.localAddress,
+    };
+  }
+
+  /** One announce round: the first tracker, in tier order, that answers. */
+  async #tick(): Promise<void> {
+    this.#inFlight = true;
+    let result: AnnounceResult | undefined;
+    let lastError = '';
+    try {
+      outer: for (const tier of this.#tiers) {
+        for (let i = 0; i < tier.length; i++) {
+          if (!this.#running) return;
+          const url = tier[i]!;
+          const event: AnnounceEvent | undefined = !this.#startedAt.has(url) ? 'started' : this.#completedPending ? 'completed' : undefined;
+          this.#inFlightUrl = event === 'started' ? url : undefined;
+          try {
+            result = await announce(url, this.#request(event), { signal: this.#ac.signal, timeoutMs: this.#opts.timeoutMs });
+          } catch (err) {
+            if (!this.#running) return;
+            lastError = `${url}: ${errorMessage(err)}`;
+            this.#log.debug(`announce failed: ${lastError}`);
+            continue;
+          } finally {
+            this.#inFlightUrl = undefined;
+          }
+          this.#startedAt.add(url);
+          if (event === 'completed' || this.#ctx.stats().left === 0) this.#completedPending = false;
+          // BEP 12: a tracker that answered moves to the front of its tier.
+          tier.splice(i, 1);
+          tier.unshift(url);
+          this.#status = { url, complete: result.complete, incomplete: result.incomplete, warning: result.warning, failuresInARow: 0 };
+          if (result.warning) this.#log.info(`tracker ${url} warns: ${result.warning}`);
+          break outer;
+        }
+      }
+    } finally {
+      this.#inFlight = false;
+    }
+    if (!this.#running) return;
+    const maxS = this.#opts.defaultIntervalS ?? 1800;
+    if (!result) {
+      const failures = this.#status.failuresInARow + 1;
+      this.#status = { ...this.#status, lastError, failuresInARow: failures };
+      if (failures === 1) this.#log.warn(`no tracker answered: ${lastError}`);
+      const backoff = Math.min((this.#opts.retryBaseMs ?? 5000) * 2 ** (failures - 1), maxS * 1000);
+      this.#schedule(this.#again ? 0 : backoff);
+      this.#again = false;
+      return;
+    }
+    if (result.peers.length > 0) this.#ctx.onPeers(result.peers, this.name);
+    const intervalS = Math.max(1, Math.min(result.interval || maxS, maxS));
+    const minS = Math.max(1, result.minInterval ?? Math.min(intervalS, 30));
+    let nextS = intervalS;
+    const fewPeers = result.peers.length < (this.#opts.numwant ?? 50) && this.#ctx.stats().left > 0;
+    if (fewPeers && this.#eager < MAX_EAGER_ANNOUNCES) {
+      this.#eager++;
+      nextS = Math.min(intervalS, minS);
+    }
+    this.#schedule(this.#again ? 0 : nextS * 1000);
+    this.#again = false;
+  }
+}

@@ -1,0 +1,426 @@
+/**
+ * Pure codec of the HTTP tracker protocol (BEP 3 announce, BEP 23 compact
+ * peers, BEP 48 scrape): query strings in, typed requests out on the server
+ * side; typed requests in, URLs out and bencoded replies in, typed replies
+ * out on the client side. No sockets, no timers.
+ *
+ * `info_hash` and `peer_id` travel as percent-encoded raw bytes, which is not
+ * UTF-8: URLSearchParams would turn them into U+FFFD, so queries are split
+ * and percent-decoded here byte by byte.
+ */
+import { decode, dictEntries, encode, isBytes, isDict, isInt, isList, type BDict, type BValue } from '../bencode/index.js';
+import { BencodeError, TrackerError } from '../errors.js';
+import { toHex, utf8OrUndefined } from '../util/bytes.js';
+
+export type AnnounceEvent = 'started' | 'completed' | 'stopped';
+
+/** One peer as a tracker hands it out. `peerId` is absent in compact and `no_peer_id` replies. */
+export interface TrackerPeer {
+  host: string;
+  port: number;
+  peerId?: Uint8Array;
+}
+
+/** An announce as the server reads it from the query string. */
+export interface HttpAnnounceRequest {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  port: number;
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  event?: AnnounceEvent;
+  /** Absent when the client did not say; the registry applies its default. */
+  numwant?: number;
+  /** BEP 23: compact unless the client sends `compact=0`. */
+  compact: boolean;
+  noPeerId: boolean;
+  key?: string;
+  trackerId?: string;
+  /** The `ip` parameter as given; the server ignores it (see server.ts). */
+  ip?: string;
+}
+
+export interface AnnounceReply {
+  interval: number;
+  minInterval?: number;
+  complete?: number;
+  incomplete?: number;
+  trackerId?: string;
+  warning?: string;
+  peers: TrackerPeer[];
+}
+
+export interface ScrapeCounts {
+  complete: number;
+  incomplete: number;
+  downloaded: number;
+}
+
+export interface ScrapeEntry extends ScrapeCounts {
+  infoHash: Uint8Array;
+}
+
+/** Longest query string the server parses; real announces are a few hundred bytes. */
+export const MAX_QUERY_BYTES = 8 * 1024;
+/** BEP 48 scrapes of more hashes than this are refused (a URL holds about this many anyway). */
+export const MAX_SCRAPE_HASHES = 100;
+
+// --- query strings ------------------------------------------------------------
+
+function hexVal(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/** Percent-decodes to raw bytes (`+` is a space, as in forms). Throws on a broken escape. */
+export function percentDecode(text: string, field: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x25) {
+      const hi = hexVal(text.charCodeAt(i + 1));
+      const lo = hexVal(text.charCodeAt(i + 2));
+      if (hi < 0 || lo < 0) throw new TrackerError(`${field}: broken percent escape`);
+      out[n++] = (hi << 4) | lo;
+      i += 2;
+    } else if (c === 0x2b) {
+      out[n++] = 0x20;
+    } else if (c > 0x7e || c < 0x20) {
+      // A URL is ASCII; anything else came through unencoded and is refused.
+      throw new TrackerError(`${field}: character outside URL ASCII`);
+    } else {
+      out[n++] = c;
+    }
+  }
+  return out.subarray(0, n);
+}
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+/** Percent-encodes raw bytes, leaving RFC 3986 unreserved characters as they are. */
+export function percentEncode(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) {
+    const ch = String.fromCharCode(b);
+    s += UNRESERVED.test(ch) ? ch : '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+  }
+  return s;
+}
+
+/** Splits a query string (without `?`) into raw-byte values per key. Keys are ASCII. */
+export function parseQuery(query: string): Map<string, Uint8Array[]> {
+  if (query.length > MAX_QUERY_BYTES) throw new TrackerError(`query string longer than ${MAX_QUERY_BYTES} bytes`);
+  const out = new Map<string, Uint8Array[]>();
+  if (query === '') return out;
+  for (const part of query.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const rawKey = eq < 0 ? part : part.slice(0, eq);
+    const key = Buffer.from(percentDecode(rawKey, 'query key')).toString('latin1');
+    const value = percentDecode(eq < 0 ? '' : part.slice(eq + 1), key);
+    const list = out.get(key);
+    if (list) list.push(value);
+    else out.set(key, [value]);
+  }
+  return out;
+}
+
+function one(q: Map<string, Uint8Array[]>, key: string): Uint8Array | undefined {
+  const list = q.get(key);
+  if (!list) return undefined;
+  if (list.length > 1) throw new TrackerError(`${key}: given more than once`);
+  return list[0];
+}
+
+function text(q: Map<string, Uint8Array[]>, key: string): string | undefined {
+  const v = one(q, key);
+  return v === undefined ? undefined : Buffer.from(v).toString('latin1');
+}
+
+function requireBytes20(q: Map<string, Uint8Array[]>, key: string): Uint8Array {
+  const v = one(q, key);
+  if (v === undefined) throw new TrackerError(`missing ${key}`);
+  if (v.length !== 20) throw new TrackerError(`${key}: expected 20 bytes, got ${v.length}`);
+  return v;
+}
+
+/** A decimal integer within [0, max]; absent -> undefined. */
+function optInt(q: Map<string, Uint8Array[]>, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const s = text(q, key);
+  if (s === undefined) return undefined;
+  if (!/^\d{1,16}$/.test(s)) throw new TrackerError(`${key}: not a non-negative integer`);
+  const n = Number(s);
+  if (n > max) throw new TrackerError(`${key}: out of range`);
+  return n;
+}
+
+function reqInt(q: Map<string, Uint8Array[]>, key: string, max?: number): number {
+  const n = optInt(q, key, max);
+  if (n === undefined) throw new TrackerError(`missing ${key}`);
+  return n;
+}
+
+/** Parses an announce query (BEP 3). Anything malformed throws a TrackerError naming the field. */
+export function parseAnnounceQuery(query: string): HttpAnnounceRequest {
+  const q = parseQuery(query);
+  const infoHash = requireBytes20(q, 'info_hash');
+  const peerId = requireBytes20(q, 'peer_id');
+  const port = reqInt(q, 'port', 65535);
+  if (port === 0) throw new TrackerError('port: 0 is not a listening port');
+  const ev = text(q, 'event');
+  let event: AnnounceEvent | undefined;
+  if (ev === 'started' || ev === 'completed' || ev === 'stopped') event = ev;
+  else if (ev !== undefined && ev !== '' && ev !== 'empty') throw new TrackerError(`event: unknown value`);
+  const compact = text(q, 'compact');
+  const req: HttpAnnounceRequest = {
+    infoHash,
+    peerId,
+    port,
+    // Some clients omit the counters on `stopped`; treat a missing one as 0.
+    uploaded: optInt(q, 'uploaded') ?? 0,
+    downloaded: optInt(q, 'downloaded') ?? 0,
+    left: optInt(q, 'left') ?? 0,
+    compact: compact !== '0',
+    noPeerId: text(q, 'no_peer_id') === '1',
+  };
+  if (event) req.event = event;
+  const numwant = optInt(q, 'numwant');
+  if (numwant !== undefined) req.numwant = numwant;
+  const key = text(q, 'key');
+  if (key !== undefined) req.key = key;
+  const trackerId = text(q, 'trackerid');
+  if (trackerId !== undefined) req.trackerId = trackerId;
+  const ip = text(q, 'ip');
+  if (ip !== undefined) req.ip = ip;
+  return req;
+}
+
+/** Parses a scrape query: zero or more `info_hash` values (zero = all, which we refuse at the server). */
+export function parseScrapeQuery(query: string): Uint8Array[] {
+  const q = parseQuery(query);
+  const list = q.get('info_hash') ?? [];
+  if (list.length > MAX_SCRAPE_HASHES) throw new TrackerError(`info_hash: more than ${MAX_SCRAPE_HASHES} in one scrape`);
+  for (const h of list) if (h.length !== 20) throw new TrackerError(`info_hash: expected 20 bytes, got ${h.length}`);
+  return list;
+}
+
+// --- server replies -------------------------------------------------------------
+
+/** BEP 23 compact form: 4 address bytes + 2 port bytes per IPv4 peer. */
+export function encodeCompactPeers(peers: TrackerPeer[]): Uint8Array {
+  const v4 = peers.filter((p) => isIPv4(p.host));
+  const out = Buffer.alloc(v4.length * 6);
+  v4.forEach((p, i) => {
+    const parts = p.host.split('.');
+    for (let k = 0; k < 4; k++) out[i * 6 + k] = Number(parts[k]);
+    out.writeUInt16BE(p.port, i * 6 + 4);
+  });
+  return out;
+}
+
+export function decodeCompactPeers(buf: Uint8Array, field = 'peers'): TrackerPeer[] {
+  if (buf.length % 6 !== 0) throw new TrackerError(`${field}: compact length ${buf.length} is not a multiple of 6`);
+  const out: TrackerPeer[] = [];
+  for (let i = 0; i < buf.length; i += 6) {
+    const port = (buf[i + 4]! << 8) | buf[i + 5]!;
+    if (port === 0) continue; // an unusable entry, not a reason to drop the others
+    out.push({ host: `${buf[i]}.${buf[i + 1]}.${buf[i + 2]}.${buf[i + 3]}`, port });
+  }
+  return out;
+}
+
+export function isIPv4(host: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
+}
+
+export function encodeAnnounceReply(reply: AnnounceReply, opts: { compact: boolean; noPeerId: boolean }): Uint8Array {
+  const d: Record<string, unknown> = { interval: reply.interval };
+  if (reply.minInterval !== undefined) d['min interval'] = reply.minInterval;
+  if (reply.complete !== undefined) d.complete = reply.complete;
+  if (reply.incomplete !== undefined) d.incomplete = reply.incomplete;
+  if (reply.trackerId !== undefined) d['tracker id'] = reply.trackerId;
+  if (reply.warning !== undefined) d['warning message'] = reply.warning;
+  if (opts.compact) {
+    d.peers = encodeCompactPeers(reply.peers);
+  } else {
+    d.peers = reply.peers.map((p) => {
+      const e: Record<string, unknown> = { ip: p.host, port: p.port };
+      if (!opts.noPeerId && p.peerId) e['peer id'] = p.peerId;
+      return e;
+    });
+  }
+  return encode(d);
+}
+
+export function encodeFailure(reason: string): Uint8Array {
+  return encode({ 'failure reason': reason });
+}
+
+function bstr(s: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${s.length}:`), Buffer.from(s)]);
+}
+
+/**
+ * BEP 48 scrape reply. Written by hand because its keys are raw 20-byte
+ * info-hashes, which a JS object cannot hold as keys without mangling them.
+ * Keys are sorted as raw bytes, as bencode requires.
+ */
+export function encodeScrapeReply(entries: ScrapeEntry[]): Uint8Array {
+  const sorted = [...entries].sort((a, b) => Buffer.compare(a.infoHash, b.infoHash));
+  const parts: Buffer[] = [Buffer.from('d5:filesd')];
+  for (const e of sorted) {
+    parts.push(bstr(e.infoHash));
+    parts.push(Buffer.from(encode({ complete: e.complete, downloaded: e.downloaded, incomplete: e.incomplete })));
+  }
+  parts.push(Buffer.from('ee'));
+  return Buffer.concat(parts);
+}
+
+// --- client side ------------------------------------------------------------------
+
+export interface AnnounceParams {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  port: number;
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  event?: AnnounceEvent;
+  numwant?: number;
+  key?: number;
+  trackerId?: string;
+}
+
+/** The announce URL with our query appended (keeps any query the URL already has, e.g. a passkey). */
+export function buildAnnounceUrl(base: string, p: AnnounceParams): string {
+  const parts = [
+    `info_hash=${percentEncode(p.infoHash)}`,
+    `peer_id=${percentEncode(p.peerId)}`,
+    `port=${p.port}`,
+    `uploaded=${p.uploaded}`,
+    `downloaded=${p.downloaded}`,
+    `left=${p.left}`,
+    'compact=1',
+  ];
+  if (p.event) parts.push(`event=${p.event}`);
+  if (p.numwant !== undefined) parts.push(`numwant=${p.numwant}`);
+  if (p.key !== undefined) parts.push(`key=${(p.key >>> 0).toString(16).padStart(8, '0')}`);
+  if (p.trackerId !== undefined) parts.push(`trackerid=${percentEncode(Buffer.from(p.trackerId, 'latin1'))}`);
+  return base + (base.includes('?') ? '&' : '?') + parts.join('&');
+}
+
+/** BEP 48: the scrape URL is the announce URL with its last `announce` path segment renamed; undefined if it has none. */
+export function scrapeUrlFor(announceUrl: string): string | undefined {
+  const u = new URL(announceUrl);
+  const slash = u.pathname.lastIndexOf('/');
+  const last = u.pathname.slice(slash + 1);
+  if (!last.startsWith('announce')) return undefined;
+  u.pathname = u.pathname.slice(0, slash + 1) + 'scrape' + last.slice('announce'.length);
+  return u.toString();
+}
+
+export function buildScrapeUrl(scrapeBase: string, infoHashes: Uint8Array[]): string {
+  const q = infoHashes.map((h) => `info_hash=${percentEncode(h)}`).join('&');
+  return scrapeBase + (scrapeBase.includes('?') ? '&' : '?') + q;
+}
+
+function textField(v: BValue | undefined): string | undefined {
+  return isBytes(v) ? Buffer.from(v).toString('utf8') : undefined;
+}
+
+function failureOf(d: BDict): void {
+  const f = d['failure reason'];
+  if (f !== undefined) throw new TrackerError(`tracker refused: ${textField(f) ?? 'unreadable failure reason'}`);
+}
+
+function nonNegInt(d: BDict, key: string): number | undefined {
+  const v = d[key];
+  if (v === undefined) return undefined;
+  if (!isInt(v) || v < 0) throw new TrackerError(`reply ${key}: not a non-negative integer`);
+  return v;
+}
+
+function decodeDict(body: Uint8Array, what: string): BDict {
+  let v: BValue;
+  try {
+    v = decode(body, { maxDepth: 8 });
+  } catch (err) {
+    if (err instanceof BencodeError) throw new TrackerError(`${what}: not bencoded: ${err.message}`);
+    throw err;
+  }
+  if (!isDict(v)) throw new TrackerError(`${what}: not a dictionary`);
+  return v;
+}
+
+/** Parses an announce reply; a `failure reason` becomes a TrackerError carrying it. */
+export function parseAnnounceReply(body: Uint8Array): AnnounceReply {
+  const d = decodeDict(body, 'announce reply');
+  failureOf(d);
+  const interval = nonNegInt(d, 'interval');
+  if (interval === undefined) throw new TrackerError('reply interval: missing');
+  const reply: AnnounceReply = { interval, peers: [] };
+  const mi = nonNegInt(d, 'min interval');
+  if (mi !== undefined) reply.minInterval = mi;
+  const complete = nonNegInt(d, 'complete');
+  if (complete !== undefined) reply.complete = complete;
+  const incomplete = nonNegInt(d, 'incomplete');
+  if (incomplete !== undefined) reply.incomplete = incomplete;
+  const tid = textField(d['tracker id']);
+  if (tid !== undefined) reply.trackerId = tid;
+  const warning = textField(d['warning message']);
+  if (warning !== undefined) reply.warning = warning;
+  const peers = d.peers;
+  if (isBytes(peers)) reply.peers = decodeCompactPeers(peers);
+  else if (isList(peers)) {
+    for (const p of peers) {
+      if (!isDict(p)) continue;
+      const ip = isBytes(p.ip) ? utf8OrUndefined(p.ip) : undefined;
+      const port = p.port;
+      if (ip === undefined || !isInt(port) || port <= 0 || port > 65535) continue; // skip one bad entry, keep the rest
+      const peer: TrackerPeer = { host: ip, port };
+      if (isBytes(p['peer id'])) peer.peerId = p['peer id'];
+      reply.peers.push(peer);
+    }
+  } else if (peers !== undefined) throw new TrackerError('reply peers: neither a string nor a list');
+  // BEP 7 IPv6 peers: 18 bytes each.
+  const peers6 = d.peers6;
+  if (isBytes(peers6) && peers6.length % 18 === 0) {
+    for (let i = 0; i < peers6.length; i += 18) {
+      const a = Buffer.from(peers6.subarray(i, i + 16));
+      const groups: string[] = [];
+      for (let k = 0; k < 16; k += 2) groups.push(a.readUInt16BE(k).toString(16));
+      const port = (peers6[i + 16]! << 8) | peers6[i + 17]!;
+      if (port !== 0) reply.peers.push({ host: groups.join(':'), port });
+    }
+  }
+  return reply;
+}
+
+/** Parses a BEP 48 scrape reply into counts per hex info-hash. */
+export function parseScrapeReply(body: Uint8Array): Map<string, ScrapeCounts> {
+  const d = decodeDict(body, 'scrape reply');
+  failureOf(d);
+  // `files` has binary keys: walk it with dictEntries on the raw bytes.
+  let filesStart = -1;
+  for (const e of dictEntries(body, 0)) {
+    if (Buffer.from(e.key).toString('latin1') === 'files') filesStart = e.value.start;
+  }
+  const out = new Map<string, ScrapeCounts>();
+  if (filesStart < 0) return out;
+  if (body[filesStart] !== 0x64) throw new TrackerError('scrape reply files: not a dictionary');
+  for (const e of dictEntries(body, filesStart)) {
+    if (e.key.length !== 20) continue;
+    const v = decode(body.subarray(e.value.start, e.value.end));
+    if (!isDict(v)) continue;
+    out.set(toHex(e.key), {
+      complete: nonNegInt(v, 'complete') ?? 0,
+      incomplete: nonNegInt(v, 'incomplete') ?? 0,
+      downloaded: nonNegInt(v, 'downloaded') ?? 0,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,278 @@
+/**
+ * The tracker's swarm state, pure: which peers announced which info-hash,
+ * when, and whether they are seeds. No sockets and no timers; time comes
+ * from an injected clock so expiry is tested without waiting.
+ *
+ * A peer is identified by peer id *and* address, so a stranger who learns a
+ * peer id cannot move that peer's entry to another address (the HTTP
+ * protocol has no authentication; BEP 3 `key` is informational here).
+ *
+ * Empty swarms are forgotten, including their `downloaded` count: keeping
+ * them would let anyone fill the torrent limit with one announce each.
+ */
+import { TrackerError } from '../errors.js';
+import { toHex } from '../util/bytes.js';
+import type { AnnounceEvent, TrackerPeer } from './http-codec.js';
+
+export interface RegistryOptions {
+  /** Milliseconds since some epoch; `Date.now` in production, a fake in tests. */
+  clock?: () => number;
+  /** Announce interval handed out; peers expire after two of them without an announce. */
+  intervalS: number;
+  /** Info-hashes tracked at once; new ones are refused beyond this. */
+  maxTorrents?: number;
+  /** Peers recorded per info-hash; more are answered but not recorded. */
+  maxPeersPerTorrent?: number;
+  /** Largest numwant honoured. */
+  maxNumwant?: number;
+  /** Peers returned when the client does not say. */
+  defaultNumwant?: number;
+  /** Only these info-hashes (hex, lower case) are served, when given. */
+  allowList?: Set<string>;
+  /** Random integer in [0, n); injectable for deterministic tests. */
+  random?: (n: number) => number;
+}
+
+export interface RegistryAnnounce {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  /** The request's source address (never a client-supplied `ip`). */
+  host: string;
+  port: number;
+  left: number;
+  event?: AnnounceEvent;
+  /** Undefined or negative -> the default. */
+  numwant?: number;
+}
+
+export interface RegistryReply {
+  interval: number;
+  complete: number;
+  incomplete: number;
+  peers: TrackerPeer[];
+  /** Set when the announce was answered but not recorded (swarm full). */
+  warning?: string;
+}
+
+export interface SwarmCounts {
+  complete: number;
+  incomplete: number;
+  downloaded: number;
+}
+
+interface PeerEntry {
+  key: string;
+  peerId: Uint8Array;
+  host: string;
+  port: number;
+  seed: boolean;
+  lastSeenMs: number;
+  completedCounted: boolean;
+}
+
+/** One info-hash's peers: an array for O(1) random picks plus an index by key. */
+class Swarm {
+  readonly list: PeerEntry[] = [];
+  readonly index = new Map<string, number>();
+  seeds = 0;
+  downloaded = 0;
+
+  get(key: string): PeerEntry | undefined {
+    const i = this.index.get(key);
+    return i === undefined ? undefined : this.list[i];
+  }
+
+  add(e: PeerEntry): void {
+    this.index.set(e.key, this.list.length);
+    this.list.push(e);
+    if (e.seed) this.seeds++;
+  }
+
+  /** Swap-remove: O(1). */
+  remove(key: string): void {
+    const i = this.index.get(key);
+    if (i === undefined) return;
+    const e = this.list[i]!;
+    if (e.seed) this.seeds--;
+    const last = this.list.pop()!;
+    this.index.delete(key);
+    if (last !== e) {
+      this.list[i] = last;
+      this.index.set(last.key, i);
+    }
+  }
+
+  setSeed(e: PeerEntry, seed: boolean): void {
+    if (e.seed === seed) return;
+    this.seeds += seed ? 1 : -1;
+    e.seed = seed;
+  }
+}
+
+const DEFAULTS = { maxTorrents: 10_000, maxPeersPerTorrent: 5_000, maxNumwant: 200, defaultNumwant: 50 };
+
+export class SwarmRegistry {
+  readonly intervalS: number;
+  readonly #clock: () => number;
+  readonly #maxTorrents: number;
+  readonly #maxPeers: number;
+  readonly #maxNumwant: number;
+  readonly #defaultNumwant: number;
+  readonly #allow: Set<string> | undefined;
+  readonly #random: (n: number) => number;
+  readonly #swarms = new Map<string, Swarm>();
+
+  constructor(opts: RegistryOptions) {
+    if (!(opts.intervalS > 0)) throw new RangeError('SwarmRegistry: intervalS must be positive');
+    this.intervalS = opts.intervalS;
+    this.#clock = opts.clock ?? Date.now;
+    this.#maxTorrents = opts.maxTorrents ?? DEFAULTS.maxTorrents;
+    this.#maxPeers = opts.maxPeersPerTorrent ?? DEFAULTS.maxPeersPerTorrent;
+    this.#maxNumwant = opts.maxNumwant ?? DEFAULTS.maxNumwant;
+    this.#defaultNumwant = Math.min(opts.defaultNumwant ?? DEFAULTS.defaultNumwant, this.#maxNumwant);
+    this.#allow = opts.allowList ? new Set([...opts.allowList].map((h) => h.toLowerCase())) : undefined;
+    this.#random = opts.random ?? ((n) => Math.floor(Math.random() * n));
+  }
+
+  /** A peer not heard from for this long is dropped (two intervals, as the issue asks). */
+  get expiryMs(): number {
+    return 2 * this.intervalS * 1000;
+  }
+
+  /**
+   * Records an announce and picks peers for the reply. Throws a TrackerError
+   * (and changes nothing) when the request is refused.
+   */
+  announce(a: RegistryAnnounce): RegistryReply {
+    if (a.infoHash.length !== 20) throw new TrackerError('info_hash: expected 20 bytes');
+    if (a.peerId.length !== 20) throw new TrackerError('peer_id: expected 20 bytes');
+    if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) throw new TrackerError('port: not in 1-65535');
+    if (!Number.isSafeInteger(a.left) || a.left < 0) throw new TrackerError('left: not a non-negative integer');
+    const ih = toHex(a.infoHash);
+    if (this.#allow && !this.#allow.has(ih)) throw new TrackerError('info_hash: not served by this tracker');
+    const now = this.#clock();
+    let swarm = this.#swarms.get(ih);
+    if (swarm) this.#expire(ih, swarm, now);
+    swarm = this.#swarms.get(ih);
+    const key = `${toHex(a.peerId)}@${a.host}`;
+    const seed = a.left === 0;
+    let warning: string | undefined;
+
+    if (a.event === 'stopped') {
+      // A stopped peer leaves; it gets no peers (it is going away).
+      if (swarm) {
+        swarm.remove(key);
+        if (swarm.list.length === 0) this.#swarms.delete(ih);
+      }
+      const c = swarm ? this.#counts(swarm) : { complete: 0, incomplete: 0 };
+      return { interval: this.intervalS, ...c, peers: [] };
+    }
+
+    if (!swarm) {
+      if (this.#swarms.size >= this.#maxTorrents) {
+        this.sweep();
+        if (this.#swarms.size >= this.#maxTorrents) throw new TrackerError('tracker is full: too many torrents');
+      }
+      swarm = new Swarm();
+      this.#swarms.set(ih, swarm);
+    }
+    let entry = swarm.get(key);
+    if (entry) {
+      entry.port = a.port;
+      entry.lastSeenMs = now;
+      swarm.setSeed(entry, seed);
+    } else if (swarm.list.length < this.#maxPeers) {
+      entry = { key, peerId: a.peerId.slice(), host: a.host, port: a.port, seed, lastSeenMs: now, completedCounted: false };
+      swarm.add(entry);
+    } else {
+      warning = 'swarm is full: this announce was answered but not recorded';
+    }
+    if (entry && a.event === 'completed' && !entry.completedCounted) {
+      entry.completedCounted = true;
+      swarm.downloaded++;
+    }
+    const peers = this.#pick(swarm, a, key, seed);
+    if (swarm.list.length === 0) this.#swarms.delete(ih); // only when the asker was not recorded
+    const reply: RegistryReply = { interval: this.intervalS, ...this.#counts(swarm), peers };
+    if (warning) reply.warning = warning;
+    return reply;
+  }
+
+  /** Counts for one info-hash (zeros when unknown). Expired peers are not counted. */
+  scrape(infoHash: Uint8Array): SwarmCounts {
+    const ih = toHex(infoHash);
+    const swarm = this.#swarms.get(ih);
+    if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0 };
+    this.#expire(ih, swarm, this.#clock());
+    return { ...this.#counts(swarm), downloaded: swarm.downloaded };
+  }
+
+  /** Drops every expired peer and empty swarm; the server calls this on a timer. */
+  sweep(): void {
+    const now = this.#clock();
+    for (const [ih, swarm] of [...this.#swarms]) this.#expire(ih, swarm, now);
+  }
+
+  /** Totals, for logs, tests and the benchmark. */
+  stats(): { torrents: number; peers: number; seeds: number } {
+    let peers = 0;
+    let seeds = 0;
+    for (const s of this.#swarms.values()) {
+      peers += s.list.length;
+      seeds += s.seeds;
+    }
+    return { torrents: this.#swarms.size, peers, seeds };
+  }
+
+  /** The recorded peers of one info-hash (a copy), for tests and diagnostics. */
+  peersOf(infoHash: Uint8Array): TrackerPeer[] {
+    const swarm = this.#swarms.get(toHex(infoHash));
+    return swarm ? swarm.list.map((e) => ({ host: e.host, port: e.port, peerId: e.peerId.slice() })) : [];
+  }
+
+  #counts(swarm: Swarm): { complete: number; incomplete: number } {
+    return { complete: swarm.seeds, incomplete: swarm.list.length - swarm.seeds };
+  }
+
+  #expire(ih: string, swarm: Swarm, now: number): void {
+    const cutoff = now - this.expiryMs;
+    for (let i = swarm.list.length - 1; i >= 0; i--) {
+      const e = swarm.list[i];
+      if (e && e.lastSeenMs < cutoff) swarm.remove(e.key);
+    }
+    if (swarm.list.length === 0) this.#swarms.delete(ih);
+  }
+
+  /**
+   * Up to numwant random peers, never the asker (by key, and by address in
+   * case the asker re-announced under a new peer id). A seed asking gets no
+   * seeds: it has nothing to gain from them.
+   */
+  #pick(swarm: Swarm, a: RegistryAnnounce, askerKey: string, askerSeed: boolean): TrackerPeer[] {
+    const want = a.numwant === undefined || a.numwant < 0 ? this.#defaultNumwant : Math.min(a.numwant, this.#maxNumwant);
+    const out: TrackerPeer[] = [];
+    if (want === 0) return out;
+    const n = swarm.list.length;
+    const usable = (e: PeerEntry): boolean => e.key !== askerKey && !(e.host === a.host && e.port === a.port) && !(askerSeed && e.seed);
+    if (n <= want * 2) {
+      // Small swarm: shuffle a copy of the candidates and take the head.
+      const cands = swarm.list.filter(usable);
+      for (let i = cands.length - 1; i > 0; i--) {
+        const j = this.#random(i + 1);
+        [cands[i], cands[j]] = [cands[j]!, cands[i]!];
+      }
+      for (const e of cands.slice(0, want)) out.push({ host: e.host, port: e.port, peerId: e.peerId });
+      return out;
+    }
+    // Large swarm: sample random positions without replacement, bounded tries.
+    const seen = new Set<number>();
+    for (let tries = 0; out.length < want && tries < want * 4; tries++) {
+      const i = this.#random(n);
+      if (seen.has(i)) continue;
+      seen.add(i);
+      const e = swarm.list[i]!;
+      if (usable(e)) out.push({ host: e.host, port: e.port, peerId: e.peerId });
+    }
+    return out;
+  }
+}
