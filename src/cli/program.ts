@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { registerMakeTorrent } from './make-torrent.js';
 import { registerInfo } from './info.js';
+import { registerMakeTorrent } from './make-torrent.js';
+import { registerInfo } from './info.js';
 import { registerTracker } from './tracker.js';
 
 export function buildPeerProgram(): Command {
@@ -11,6 +13,8 @@ export function buildPeerProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   // Commands are registered here, one line each, as they are implemented.
   registerTracker(program);
+  registerMakeTorrent(program);
+  registerInfo(program);
   registerMakeTorrent(program);
   registerInfo(program);
   return program;
