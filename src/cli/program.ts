@@ -2,8 +2,6 @@
 import { Command } from 'commander';
 import { registerMakeTorrent } from './make-torrent.js';
 import { registerInfo } from './info.js';
-import { registerMakeTorrent } from './make-torrent.js';
-import { registerInfo } from './info.js';
 import { registerTracker } from './tracker.js';
 
 export function buildPeerProgram(): Command {
@@ -13,8 +11,6 @@ export function buildPeerProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   // Commands are registered here, one line each, as they are implemented.
   registerTracker(program);
-  registerMakeTorrent(program);
-  registerInfo(program);
   registerMakeTorrent(program);
   registerInfo(program);
   return program;
