@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { registerMakeTorrent } from './make-torrent.js';
 import { registerInfo } from './info.js';
 import { registerTracker } from './tracker.js';
+import { registerSeed } from './seed.js';
+import { registerLeech } from './leech.js';
 
 export function buildPeerProgram(): Command {
   const program = new Command('peer')
@@ -13,5 +15,7 @@ export function buildPeerProgram(): Command {
   registerTracker(program);
   registerMakeTorrent(program);
   registerInfo(program);
+  registerSeed(program);
+  registerLeech(program);
   return program;
 }

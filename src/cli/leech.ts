@@ -1,0 +1,24 @@
+import { Command } from 'commander';
+import { addCommonOptions } from './common.js';
+import { runSwarm } from './swarm.js';
+
+export function registerLeech(program: Command): void {
+  addCommonOptions(
+    program
+      .command('leech')
+      .description('download a torrent, then keep seeding it (resumes where it stopped after a crash or restart)')
+      .argument('<torrent>', 'the .torrent file or a magnet link')
+      .option('--out <dir>', 'save the content as DIR/<name>', 'downloads')
+      .option('--exit-on-complete', 'exit once the download is complete and verified instead of seeding')
+      .option('--recheck', 'verify every piece on disk even when the resume state is trusted'),
+  ).action(async (torrent: string, opts: Record<string, unknown>) => {
+    await runSwarm({
+      mode: 'leech',
+      target: torrent,
+      outDir: opts.out as string,
+      exitOnComplete: opts.exitOnComplete === true,
+      recheck: opts.recheck === true,
+      raw: opts as never,
+    });
+  });
+}

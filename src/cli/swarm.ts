@@ -1,0 +1,142 @@
+/**
+ * What `peer seed` and `peer leech` share: resolve options, start a session
+ * with one torrent, render its events (JSON lines on stdout with --json, a
+ * progress bar on a terminal otherwise), and stop cleanly on SIGINT/SIGTERM
+ * (trackers told, resume state saved, exit 0).
+ */
+import { resolve } from 'node:path';
+import { getLogger } from '../log.js';
+import { UsageError, errorMessage } from '../errors.js';
+import { loadTorrentFile } from '../metainfo/load.js';
+import { isMagnet } from '../metainfo/magnet.js';
+import type { Metainfo } from '../metainfo/types.js';
+import { Session, contentPathIn } from '../session/session.js';
+import type { Torrent, TorrentStats } from '../session/torrent.js';
+import { parseCommonOptions, printJson, type CommonOptions } from './common.js';
+import { createProgress, formatBytes, type Progress } from './progress.js';
+
+export interface SwarmCommandOptions {
+  mode: 'seed' | 'leech';
+  target: string;
+  /** seed: the content itself; leech: the folder the content is saved in. */
+  dataPath?: string;
+  outDir?: string;
+  exitOnComplete?: boolean;
+  recheck?: boolean;
+  raw: Parameters<typeof parseCommonOptions>[0];
+}
+
+function progressEvent(s: TorrentStats): Record<string, unknown> {
+  return {
+    event: 'progress',
+    infoHash: s.infoHash,
+    have: s.have,
+    pieces: s.pieces,
+    downloaded: s.downloaded,
+    uploaded: s.uploaded,
+    peers: s.peers,
+    downloadRate: s.downloadRate,
+    uploadRate: s.uploadRate,
+  };
+}
+
+export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
+  const common = parseCommonOptions(cmd.raw);
+  const log = getLogger(cmd.mode);
+  if (isMagnet(cmd.target)) {
+    throw new UsageError('magnet links need the DHT and metadata exchange, which this build does not have yet: pass a .torrent file');
+  }
+  const metainfo = await loadTorrentFile(cmd.target);
+  const contentPath =
+    cmd.mode === 'seed'
+      ? resolve(cmd.dataPath ?? contentPathIn('downloads', metainfo))
+      : resolve(contentPathIn(cmd.outDir ?? 'downloads', metainfo));
+
+  const session = new Session({ settings: common.settings, stateDir: common.stateDir, logger: log });
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => (stopping ??= session.stop());
+  const onSignal = (): void => {
+    if (!common.json) process.stderr.write('\nstopping: telling peers and trackers, saving state...\n');
+    void shutdown().then(() => process.exit(0));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    await session.start();
+    const torrent = await addWithVerifyProgress(session, metainfo, contentPath, cmd, common);
+    await watch(torrent, metainfo, common, cmd, session, shutdown);
+  } catch (err) {
+    await shutdown();
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function addWithVerifyProgress(session: Session, metainfo: Metainfo, contentPath: string, cmd: SwarmCommandOptions, common: CommonOptions): Promise<Torrent> {
+  let bar: Progress | undefined;
+  try {
+    return await session.addTorrent(metainfo, {
+      contentPath,
+      mode: cmd.mode,
+      recheck: cmd.recheck ?? false,
+      peers: common.peers,
+      onVerifyProgress: (done, total) => {
+        if (common.json) return;
+        bar ??= createProgress({ label: 'verifying', total, unit: 'items' });
+        bar.update(done);
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`cannot ${cmd.mode} ${metainfo.info.name}: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    bar?.stop();
+  }
+}
+
+function watch(
+  torrent: Torrent,
+  metainfo: Metainfo,
+  common: CommonOptions,
+  cmd: SwarmCommandOptions,
+  session: Session,
+  shutdown: () => Promise<void>,
+): Promise<void> {
+  const name = metainfo.info.name;
+  const where = `${common.settings.host}:${session.port}`;
+  if (!common.json) {
+    process.stderr.write(`${cmd.mode === 'seed' ? 'seeding' : 'downloading'} ${name} (${metainfo.infoHashHex}) — listening on ${where}\n`);
+  }
+  const total = metainfo.info.length;
+  let bar: Progress | undefined;
+  if (!common.json && cmd.mode === 'leech' && !torrent.complete) bar = createProgress({ label: name.slice(0, 24), total });
+
+  return new Promise<void>((resolveDone) => {
+    const finish = (): void => {
+      bar?.stop();
+      void shutdown().then(resolveDone);
+    };
+    torrent.on('torrent:progress', (s) => {
+      if (common.json) return printJson(progressEvent(s));
+      const doneBytes = Math.min(total, s.have * metainfo.info.pieceLength);
+      bar?.update(doneBytes, { peers: s.peers, down: `${formatBytes(s.downloadRate)}/s`, up: `${formatBytes(s.uploadRate)}/s` });
+    });
+    torrent.on('torrent:error', (err) => {
+      if (common.json) printJson({ event: 'error', message: err.message });
+      else process.stderr.write(`error: ${err.message}\n`);
+    });
+    const onComplete = (c: { infoHash: string; downloaded: number; elapsedMs: number }): void => {
+      if (common.json) printJson({ event: 'complete', infoHash: c.infoHash, downloaded: c.downloaded, elapsedMs: c.elapsedMs });
+      else {
+        bar?.stop();
+        bar = undefined;
+        process.stderr.write(`complete: ${name}, ${formatBytes(c.downloaded)} downloaded in ${(c.elapsedMs / 1000).toFixed(1)} s${cmd.exitOnComplete ? '' : '; seeding (Ctrl-C to stop)'}\n`);
+      }
+      if (cmd.exitOnComplete) finish();
+    };
+    torrent.on('torrent:complete', onComplete);
+    if (cmd.mode === 'leech' && torrent.complete) onComplete({ infoHash: torrent.infoHashHex, downloaded: 0, elapsedMs: 0 });
+  });
+}

@@ -1,0 +1,458 @@
+/**
+ * One connection to one remote peer (BEP 3): the handshake, framing, the
+ * four choke/interest flags, our outstanding requests and the remote's
+ * queue of requests to us, keep-alives and timeouts.
+ *
+ * The connection enforces the protocol: anything malformed or out of order
+ * closes this connection only, with a logged reason. Policy (what to
+ * request, whom to unchoke, what a piece means) belongs to the torrent,
+ * which listens to the events and calls the verbs.
+ */
+import type { Socket } from 'node:net';
+import { TypedEmitter } from '../events.js';
+import { ProtocolError, assertNever, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { Bitfield } from '../util/bitfield.js';
+import { toHex } from '../util/bytes.js';
+import { FrameDecoder, maxFrameBytesFor } from '../wire/framer.js';
+import { HandshakeReader, encodeHandshake, type Handshake } from '../wire/handshake.js';
+import { decodeMessage, encodeMessage, encodePieceHeader, type PeerMessage } from '../wire/messages.js';
+import { checkMessage, type TorrentShape } from '../wire/validate.js';
+import { RateMeter } from './rate.js';
+import type { BlockRequest } from '../picker/piece-picker.js';
+
+export interface ConnectionSettings {
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  keepAliveIntervalMs: number;
+  requestTimeoutMs: number;
+  maxRequestBytes: number;
+  maxRemoteRequests: number;
+}
+
+export interface PeerConnectionEvents {
+  /** The remote's handshake arrived and matched our torrent. */
+  'peer:handshake': Handshake;
+  'peer:bitfield': Bitfield;
+  'peer:have': number;
+  'peer:choke': BlockRequest[];
+  'peer:unchoke': undefined;
+  'peer:interested': undefined;
+  'peer:not-interested': undefined;
+  /** A block we asked for. `block` is only valid during the callback (copy it). */
+  'peer:piece': { index: number; begin: number; block: Uint8Array };
+  /** The remote asked for a block while unchoked; call `serve` to answer it. */
+  'peer:request': BlockRequest;
+  'peer:cancel': BlockRequest;
+  'peer:port': number;
+  'peer:extended': { id: number; payload: Uint8Array };
+  /** Requests that timed out; they are forgotten here and should be re-issued elsewhere. */
+  'peer:timeout': BlockRequest[];
+  /** Closed for any reason; `requests` were outstanding and are released. */
+  'peer:close': { reason: string; requests: BlockRequest[]; protocolError: boolean };
+}
+
+export interface PeerConnectionOptions {
+  /** Caller-chosen id, unique in the process (the picker and choker key on it). */
+  id: number;
+  socket: Socket;
+  outgoing: boolean;
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  shape: TorrentShape;
+  settings: ConnectionSettings;
+  logger: Logger;
+  /** Reserved bits we announce. */
+  extensionProtocol?: boolean;
+  dht?: boolean;
+  /** For incoming connections: the handshake the listener read, and any bytes after it. */
+  remoteHandshake?: Handshake;
+  initialBytes?: Uint8Array;
+}
+
+const key = (index: number, begin: number): string => `${index}:${begin}`;
+
+export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
+  readonly id: number;
+  readonly outgoing: boolean;
+  readonly address: string;
+  readonly remoteHost: string;
+  readonly remotePort: number;
+  remote: Handshake | undefined;
+  readonly bits: Bitfield;
+
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  /** Largest number of requests the remote will queue (BEP 10 `reqq`), when it said. */
+  remoteQueueLimit: number | undefined;
+
+  readonly downloadRate = new RateMeter();
+  readonly uploadRate = new RateMeter();
+  readonly connectedAt = Date.now();
+
+  readonly #socket: Socket;
+  readonly #opts: PeerConnectionOptions;
+  readonly #log: Logger;
+  readonly #decoder: FrameDecoder;
+  #handshakeReader: HandshakeReader | undefined = new HandshakeReader();
+  #gotMessage = false;
+  #closed = false;
+  /** Our requests in flight: key -> request and when it was sent. */
+  readonly #outstanding = new Map<string, { req: BlockRequest; sentAt: number }>();
+  /** Requests cancelled or dropped by a choke; a block for them may still arrive. */
+  #late = new Set<string>();
+  /** The remote's requests we have not answered yet. */
+  readonly #remoteRequests = new Map<string, BlockRequest>();
+  #lastReceived = Date.now();
+  #lastSent = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: PeerConnectionOptions) {
+    super();
+    this.id = opts.id;
+    this.outgoing = opts.outgoing;
+    this.#opts = opts;
+    this.#socket = opts.socket;
+    this.remoteHost = opts.socket.remoteAddress ?? '?';
+    this.remotePort = opts.socket.remotePort ?? 0;
+    this.address = `${this.remoteHost}:${this.remotePort}`;
+    this.#log = opts.logger.child({ peer: this.address });
+    this.bits = new Bitfield(opts.shape.pieceCount);
+    // A frame can never be larger than a 128 KiB block message or our bitfield; refusing
+    // longer length prefixes at once keeps a hostile peer from making us buffer gigabytes.
+    this.#decoder = new FrameDecoder({ maxFrameBytes: maxFrameBytesFor(opts.shape.pieceLength, opts.shape.pieceCount) });
+  }
+
+  /** Sends our handshake and starts reading. */
+  start(): void {
+    const s = this.#socket;
+    s.setNoDelay(true);
+    s.on('data', (chunk: Buffer) => this.#onData(chunk));
+    s.on('error', (err) => this.close(`socket error: ${err.message}`));
+    s.on('close', () => this.close('connection closed by remote'));
+    this.#write(
+      encodeHandshake({
+        infoHash: this.#opts.infoHash,
+        peerId: this.#opts.peerId,
+        extensionProtocol: this.#opts.extensionProtocol ?? true,
+        dht: this.#opts.dht ?? false,
+      }),
+    );
+    if (this.#opts.remoteHandshake) {
+      this.#acceptHandshake(this.#opts.remoteHandshake);
+      if (this.#opts.initialBytes?.length) this.#onFrames(this.#opts.initialBytes);
+    } else {
+      this.#handshakeTimer = setTimeout(() => this.close('handshake timeout'), this.#opts.settings.handshakeTimeoutMs);
+    }
+    this.#timer = setInterval(() => this.#tick(), 1000);
+    this.#timer.unref();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get handshaken(): boolean {
+    return this.remote !== undefined;
+  }
+
+  /** True when the socket's buffer is full: wait for 'drain' before sending more pieces. */
+  get congested(): boolean {
+    return this.#socket.writableNeedDrain;
+  }
+
+  get outstandingCount(): number {
+    return this.#outstanding.size;
+  }
+
+  get remoteRequestCount(): number {
+    return this.#remoteRequests.size;
+  }
+
+  get remotePeerIdHex(): string {
+    return this.remote ? toHex(this.remote.peerId) : '';
+  }
+
+  // --- reading -----------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    this.#lastReceived = Date.now();
+    if (this.#handshakeReader) {
+      let rest: Uint8Array | undefined;
+      try {
+        rest = this.#handshakeReader.push(chunk);
+        if (!rest) return;
+        this.#acceptHandshake(this.#handshakeReader.handshake!);
+      } catch (err) {
+        this.#protocolError(err);
+        return;
+      }
+      if (rest.length) this.#onFrames(rest);
+      return;
+    }
+    this.#onFrames(chunk);
+  }
+
+  #acceptHandshake(h: Handshake): void {
+    this.#handshakeReader = undefined;
+    clearTimeout(this.#handshakeTimer);
+    if (Buffer.compare(h.infoHash, this.#opts.infoHash) !== 0) {
+      throw new ProtocolError('handshake is for another torrent');
+    }
+    this.remote = h;
+    this.emit('peer:handshake', h);
+  }
+
+  #onFrames(chunk: Uint8Array): void {
+    try {
+      for (const frame of this.#decoder.push(chunk)) {
+        if (this.#closed) return;
+        const msg = decodeMessage(frame);
+        this.#onMessage(msg);
+      }
+    } catch (err) {
+      this.#protocolError(err);
+    }
+  }
+
+  #protocolError(err: unknown): void {
+    const reason = `protocol error: ${errorMessage(err)}`;
+    this.#log.warn(reason);
+    this.close(reason, true);
+  }
+
+  #onMessage(msg: PeerMessage): void {
+    if (msg.type !== 'keep-alive' && msg.type !== 'unknown') {
+      checkMessage(msg, this.#opts.shape, this.#opts.settings.maxRequestBytes);
+    }
+    const first = !this.#gotMessage;
+    if (msg.type !== 'keep-alive' && msg.type !== 'extended' && msg.type !== 'unknown') this.#gotMessage = true;
+    switch (msg.type) {
+      case 'keep-alive':
+      case 'unknown':
+        return;
+      case 'choke':
+        return this.#onPeerChoke();
+      case 'unchoke':
+        this.peerChoking = false;
+        return void this.emit('peer:unchoke', undefined);
+      case 'interested':
+        this.peerInterested = true;
+        return void this.emit('peer:interested', undefined);
+      case 'not-interested':
+        this.peerInterested = false;
+        return void this.emit('peer:not-interested', undefined);
+      case 'have':
+        if (this.bits.set(msg.index)) this.emit('peer:have', msg.index);
+        return;
+      case 'bitfield':
+        return this.#onPeerBitfield(msg.bytes, first);
+      case 'request':
+        return this.#onPeerRequest(msg);
+      case 'piece':
+        return this.#onPeerPiece(msg.index, msg.begin, msg.block);
+      case 'cancel':
+        if (this.#remoteRequests.delete(key(msg.index, msg.begin))) this.emit('peer:cancel', msg);
+        return;
+      case 'port':
+        return void this.emit('peer:port', msg.port);
+      case 'extended':
+        return void this.emit('peer:extended', { id: msg.id, payload: msg.payload });
+      case 'suggest':
+      case 'have-all':
+      case 'have-none':
+      case 'reject':
+      case 'allowed-fast':
+        // We do not set the fast extension bit (BEP 6), so these are not allowed.
+        throw new ProtocolError(`${msg.type} sent without the fast extension`);
+      default:
+        assertNever(msg);
+    }
+  }
+
+  #onPeerBitfield(bytes: Uint8Array, first: boolean): void {
+    if (!first) throw new ProtocolError('bitfield was not the first message');
+    const incoming = new Bitfield(this.bits.length, bytes); // validated by checkMessage: size, spare bits
+    for (const i of incoming.ones()) this.bits.set(i);
+    this.emit('peer:bitfield', this.bits);
+  }
+
+  #onPeerChoke(): void {
+    this.peerChoking = true;
+    // Without the fast extension a choke discards every pending request (BEP 3).
+    const dropped = this.#dropOutstanding();
+    this.emit('peer:choke', dropped);
+  }
+
+  #dropOutstanding(): BlockRequest[] {
+    const dropped = [...this.#outstanding.values()].map((o) => o.req);
+    for (const k of this.#outstanding.keys()) this.#markLate(k);
+    this.#outstanding.clear();
+    return dropped;
+  }
+
+  #markLate(k: string): void {
+    if (this.#late.size > 8192) this.#late = new Set();
+    this.#late.add(k);
+  }
+
+  #onPeerRequest(req: BlockRequest): void {
+    if (this.amChoking) return; // BEP 3: requests while choked are ignored
+    if (this.#remoteRequests.size >= this.#opts.settings.maxRemoteRequests) {
+      this.#log.debug('remote exceeded its request queue; dropping a request');
+      return;
+    }
+    const k = key(req.index, req.begin);
+    if (this.#remoteRequests.has(k)) return;
+    const r = { index: req.index, begin: req.begin, length: req.length };
+    this.#remoteRequests.set(k, r);
+    this.emit('peer:request', r);
+  }
+
+  #onPeerPiece(index: number, begin: number, block: Uint8Array): void {
+    const k = key(index, begin);
+    const o = this.#outstanding.get(k);
+    if (o) {
+      if (o.req.length !== block.length) throw new ProtocolError(`piece ${index}:${begin} has ${block.length} bytes, ${o.req.length} were requested`);
+      this.#outstanding.delete(k);
+    } else if (this.#late.has(k)) {
+      this.#late.delete(k);
+    } else {
+      throw new ProtocolError(`piece ${index}:${begin} was not requested`);
+    }
+    this.downloadRate.add(block.length);
+    this.emit('peer:piece', { index, begin, block });
+  }
+
+  // --- writing -----------------------------------------------------------
+
+  #write(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#lastSent = Date.now();
+    this.#socket.write(bytes);
+  }
+
+  send(msg: PeerMessage): void {
+    this.#write(encodeMessage(msg));
+  }
+
+  choke(): void {
+    if (this.amChoking) return;
+    this.amChoking = true;
+    this.#remoteRequests.clear();
+    this.send({ type: 'choke' });
+  }
+
+  unchoke(): void {
+    if (!this.amChoking) return;
+    this.amChoking = false;
+    this.send({ type: 'unchoke' });
+  }
+
+  interested(): void {
+    if (this.amInterested) return;
+    this.amInterested = true;
+    this.send({ type: 'interested' });
+  }
+
+  notInterested(): void {
+    if (!this.amInterested) return;
+    this.amInterested = false;
+    this.send({ type: 'not-interested' });
+  }
+
+  have(index: number): void {
+    this.send({ type: 'have', index });
+  }
+
+  bitfield(bits: Bitfield): void {
+    this.send({ type: 'bitfield', bytes: bits.toBytes() });
+  }
+
+  extended(id: number, payload: Uint8Array): void {
+    this.send({ type: 'extended', id, payload });
+  }
+
+  /** Sends requests (the caller picked them); several go out in one write. */
+  request(reqs: BlockRequest[]): void {
+    if (this.#closed || reqs.length === 0) return;
+    const now = Date.now();
+    this.#socket.cork();
+    for (const r of reqs) {
+      this.#outstanding.set(key(r.index, r.begin), { req: r, sentAt: now });
+      this.send({ type: 'request', index: r.index, begin: r.begin, length: r.length });
+    }
+    process.nextTick(() => this.#socket.uncork());
+  }
+
+  cancel(req: BlockRequest): void {
+    const k = key(req.index, req.begin);
+    if (!this.#outstanding.delete(k)) return;
+    this.#markLate(k);
+    this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
+  }
+
+  /** True when the request is still wanted (not cancelled, not choked since). */
+  stillRequested(req: BlockRequest): boolean {
+    return this.#remoteRequests.has(key(req.index, req.begin));
+  }
+
+  /**
+   * Answers a request of the remote with its block (written without copying
+   * it). Returns false when the request was cancelled or we choked meanwhile.
+   */
+  serve(req: BlockRequest, block: Uint8Array): boolean {
+    if (this.#closed || !this.#remoteRequests.delete(key(req.index, req.begin))) return false;
+    this.#lastSent = Date.now();
+    this.#socket.cork();
+    this.#socket.write(encodePieceHeader(req.index, req.begin, block.length));
+    this.#socket.write(block);
+    this.#socket.uncork();
+    this.uploadRate.add(block.length);
+    return true;
+  }
+
+  /** Forgets a request of the remote we could not serve. */
+  dropRemoteRequest(req: BlockRequest): void {
+    this.#remoteRequests.delete(key(req.index, req.begin));
+  }
+
+  onDrain(listener: () => void): void {
+    this.#socket.on('drain', listener);
+  }
+
+  // --- timers and teardown -------------------------------------------------
+
+  #tick(): void {
+    const now = Date.now();
+    if (now - this.#lastReceived > this.#opts.settings.idleTimeoutMs) return this.close('idle timeout');
+    if (now - this.#lastSent > this.#opts.settings.keepAliveIntervalMs) this.send({ type: 'keep-alive' });
+    const timedOut: BlockRequest[] = [];
+    for (const [k, o] of this.#outstanding) {
+      if (now - o.sentAt > this.#opts.settings.requestTimeoutMs) {
+        timedOut.push(o.req);
+        this.#outstanding.delete(k);
+        this.#markLate(k);
+      }
+    }
+    if (timedOut.length) this.emit('peer:timeout', timedOut);
+  }
+
+  /** Idempotent. */
+  close(reason: string, protocolError = false): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#handshakeTimer);
+    this.#log.debug(`closing: ${reason}`);
+    const requests = [...this.#outstanding.values()].map((o) => o.req);
+    this.#outstanding.clear();
+    this.#remoteRequests.clear();
+    this.#socket.destroy();
+    this.emit('peer:close', { reason, requests, protocolError });
+  }
+}

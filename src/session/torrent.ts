@@ -1,0 +1,682 @@
+/**
+ * One swarm: peers <-> picker <-> storage (the orchestrator of DESIGN.md).
+ *
+ * Download path: a connection yields a block -> the picker accepts it -> it
+ * is copied into its piece's buffer -> a complete piece is hashed off the
+ * event loop -> written -> recorded for the resume state -> announced with
+ * `have`. Nothing is marked complete before its SHA-1 matched and it was
+ * written; it enters the resume file only after the next fsync.
+ *
+ * Upload path: a request of an unchoked peer -> the piece is read whole into
+ * a small cache (read-ahead: the next requests hit memory) -> the block is
+ * written to the socket without a copy, respecting backpressure.
+ */
+import net from 'node:net';
+import { TypedEmitter } from '../events.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings.js';
+import type { Metainfo } from '../metainfo/types.js';
+import type { PeerAddress, PeerSource, PeerSourceContext } from '../discovery/peer-source.js';
+import { PiecePicker, type BlockRequest } from '../picker/piece-picker.js';
+import { Choker } from '../picker/choker.js';
+import { PeerConnection } from '../peer/connection.js';
+import { RateMeter } from '../peer/rate.js';
+import type { HashPool } from '../util/hash-pool.js';
+import { sha1Hex } from '../util/hash.js';
+import type { TorrentStorage } from '../storage/torrent-storage.js';
+import type { Handshake } from '../wire/handshake.js';
+import type { TorrentShape } from '../wire/validate.js';
+import { ExtensionHub } from './extensions.js';
+
+export interface TorrentStats {
+  infoHash: string;
+  name: string;
+  have: number;
+  pieces: number;
+  /** Payload bytes received and accepted in this run. */
+  downloaded: number;
+  /** Payload bytes sent in this run. */
+  uploaded: number;
+  peers: number;
+  downloadRate: number;
+  uploadRate: number;
+  complete: boolean;
+}
+
+export interface PeerInfo {
+  address: string;
+  peerId: string;
+  client: string;
+  outgoing: boolean;
+  have: number;
+  amChoking: boolean;
+  amInterested: boolean;
+  peerChoking: boolean;
+  peerInterested: boolean;
+  downloadRate: number;
+  uploadRate: number;
+  downloaded: number;
+  uploaded: number;
+}
+
+export interface TorrentEvents {
+  'torrent:progress': TorrentStats;
+  'torrent:complete': { infoHash: string; downloaded: number; elapsedMs: number };
+  'torrent:error': Error;
+  'peer:connected': { address: string; outgoing: boolean };
+  'peer:disconnected': { address: string; reason: string };
+  'peer:banned': { host: string; reason: string };
+  'piece:verified': number;
+  'piece:failed': { index: number; hosts: string[] };
+}
+
+export interface TorrentDeps {
+  storage: TorrentStorage;
+  pool: HashPool;
+  logger: Logger;
+}
+
+export interface TorrentOptions {
+  metainfo: Metainfo;
+  settings: Settings;
+  peerId: Uint8Array;
+  /** The TCP port we listen on (announced to trackers, the DHT and in the BEP 10 handshake). */
+  listenPort: number;
+  /** Address outgoing connections are made from (`--host`), unless 0.0.0.0. */
+  localAddress?: string;
+}
+
+interface KnownPeer {
+  host: string;
+  port: number;
+  connecting: boolean;
+  connectionId?: number;
+  failures: number;
+  nextTryAt: number;
+  /** Given by the user: retried forever (with backoff). */
+  pinned: boolean;
+}
+
+interface PieceBuffer {
+  data: Uint8Array;
+  /** Host that sent each block (for smart banning). */
+  from: string[];
+}
+
+let nextConnectionId = 1;
+const CLIENT_VERSION = 'swarm-peer 0.1.0';
+
+export class Torrent extends TypedEmitter<TorrentEvents> {
+  readonly metainfo: Metainfo;
+  readonly infoHashHex: string;
+  readonly #deps: TorrentDeps;
+  readonly #opts: TorrentOptions;
+  readonly #settings: Settings;
+  readonly #log: Logger;
+  readonly #shape: TorrentShape;
+  readonly #picker: PiecePicker;
+  readonly #choker: Choker;
+  readonly #conns = new Map<number, PeerConnection>();
+  readonly #known = new Map<string, KnownPeer>();
+  /** Pieces the peer has that we lack, per connection: interest without rescanning bitfields. */
+  readonly #interesting = new Map<number, number>();
+  readonly #buffers = new Map<number, PieceBuffer>();
+  readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; reading: number }>();
+  readonly #pieceCache = new Map<number, Promise<Uint8Array>>();
+  readonly #pieceCacheMax: number;
+  readonly #strikes = new Map<string, number>();
+  readonly #banned = new Set<string>();
+  readonly #failedPieces = new Map<number, { blockHashes: string[]; from: string[] }>();
+  readonly #sources: PeerSource[] = [];
+  readonly #down = new RateMeter();
+  readonly #up = new RateMeter();
+  readonly #extensions: ExtensionHub;
+  #downloaded = 0;
+  #uploaded = 0;
+  #startedAt = Date.now();
+  #completeEmitted = false;
+  #started = false;
+  #stopped = false;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(deps: TorrentDeps, opts: TorrentOptions) {
+    super();
+    this.#deps = deps;
+    this.#opts = opts;
+    this.metainfo = opts.metainfo;
+    this.infoHashHex = opts.metainfo.infoHashHex;
+    this.#settings = opts.settings;
+    this.#log = deps.logger.child({ torrent: this.infoHashHex.slice(0, 8) });
+    const info = opts.metainfo.info;
+    this.#shape = { pieceCount: info.pieceCount, pieceLength: info.pieceLength, totalLength: info.length };
+    this.#picker = new PiecePicker({
+      pieceCount: info.pieceCount,
+      pieceLength: info.pieceLength,
+      totalLength: info.length,
+      blockBytes: opts.settings.blockBytes,
+      have: deps.storage.have,
+    });
+    this.#choker = new Choker({
+      slots: opts.settings.unchokeSlots,
+      optimisticEveryRounds: Math.round(opts.settings.optimisticUnchokeIntervalMs / opts.settings.chokeIntervalMs),
+    });
+    this.#pieceCacheMax = Math.max(4, Math.floor((32 * 1024 * 1024) / info.pieceLength));
+    this.#extensions = new ExtensionHub({
+      metainfo: opts.metainfo,
+      logger: this.#log,
+      listenPort: opts.listenPort,
+      clientVersion: CLIENT_VERSION,
+      maxRemoteRequests: opts.settings.maxRemoteRequests,
+    });
+  }
+
+  get complete(): boolean {
+    return this.#picker.isComplete();
+  }
+
+  get have(): number {
+    return this.#picker.haveCount;
+  }
+
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  isBanned(host: string): boolean {
+    return this.#banned.has(host);
+  }
+
+  /** Idempotent. Starts timers and peer sources. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#startedAt = Date.now();
+    const every = (ms: number, fn: () => void): void => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.#timers.push(t);
+    };
+    every(1000, () => this.#tick());
+    every(this.#settings.chokeIntervalMs, () => this.#chokeRound());
+    every(this.#settings.progressIntervalMs, () => this.emit('torrent:progress', this.stats()));
+    every(this.#settings.resumeFlushIntervalMs, () => void this.#flush());
+    for (const s of this.#sources) s.start();
+    if (this.complete) this.#completeEmitted = true; // seeding from the start: no 'complete' event
+  }
+
+  /** Adds a peer source (tracker, DHT, ...); started with the torrent. */
+  addSource(source: PeerSource): void {
+    this.#sources.push(source);
+    if (this.#started && !this.#stopped) source.start();
+  }
+
+  sourceContext(): PeerSourceContext {
+    return {
+      infoHash: this.metainfo.infoHash,
+      peerId: this.#opts.peerId,
+      port: this.#opts.listenPort,
+      stats: () => ({ uploaded: this.#uploaded, downloaded: this.#downloaded, left: this.#bytesLeft() }),
+      onPeers: (peers, source) => this.addPeers(peers, { source }),
+    };
+  }
+
+  #bytesLeft(): number {
+    let left = 0;
+    for (let i = 0; i < this.#shape.pieceCount; i++) if (!this.#picker.has(i)) left += this.#picker.pieceSize(i);
+    return left;
+  }
+
+  /** Learns of peers; they are connected as slots allow. `pinned` peers are retried forever. */
+  addPeers(peers: PeerAddress[], opts: { source?: string; pinned?: boolean } = {}): void {
+    for (const p of peers) {
+      if (!Number.isInteger(p.port) || p.port <= 0 || p.port > 65535) continue;
+      const k = `${p.host}:${p.port}`;
+      if (this.#isSelf(p)) continue;
+      const known = this.#known.get(k);
+      if (known) {
+        if (opts.pinned) known.pinned = true;
+        continue;
+      }
+      if (this.#known.size >= 2000) continue;
+      this.#known.set(k, { host: p.host, port: p.port, connecting: false, failures: 0, nextTryAt: 0, pinned: opts.pinned ?? false });
+    }
+    if (this.#started) this.#connectMore();
+  }
+
+  #isSelf(p: PeerAddress): boolean {
+    const local = this.#opts.localAddress;
+    return p.port === this.#opts.listenPort && (p.host === local || (local === undefined && (p.host === '127.0.0.1' || p.host === 'localhost')));
+  }
+
+  stats(): TorrentStats {
+    return {
+      infoHash: this.infoHashHex,
+      name: this.metainfo.info.name,
+      have: this.#picker.haveCount,
+      pieces: this.#shape.pieceCount,
+      downloaded: this.#downloaded,
+      uploaded: this.#uploaded,
+      peers: [...this.#conns.values()].filter((c) => c.handshaken).length,
+      downloadRate: Math.round(this.#down.rate()),
+      uploadRate: Math.round(this.#up.rate()),
+      complete: this.complete,
+    };
+  }
+
+  peers(): PeerInfo[] {
+    return [...this.#conns.values()]
+      .filter((c) => c.handshaken)
+      .map((c) => ({
+        address: c.address,
+        peerId: c.remotePeerIdHex,
+        client: this.#extensions.clientOf(c.id) ?? '',
+        outgoing: c.outgoing,
+        have: c.bits.count(),
+        amChoking: c.amChoking,
+        amInterested: c.amInterested,
+        peerChoking: c.peerChoking,
+        peerInterested: c.peerInterested,
+        downloadRate: Math.round(c.downloadRate.rate()),
+        uploadRate: Math.round(c.uploadRate.rate()),
+        downloaded: c.downloadRate.total,
+        uploaded: c.uploadRate.total,
+      }));
+  }
+
+  // --- connections -------------------------------------------------------
+
+  #connectMore(): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    const want = this.complete ? this.#settings.maxPeersPerTorrent : this.#settings.maxPeersPerTorrent;
+    let slots = want - this.#conns.size;
+    for (const [k, p] of this.#known) {
+      if (slots <= 0) break;
+      if (p.connecting || p.connectionId !== undefined || p.nextTryAt > now || this.#banned.has(p.host)) continue;
+      this.#connect(k, p);
+      slots--;
+    }
+  }
+
+  #connect(k: string, p: KnownPeer): void {
+    p.connecting = true;
+    const local = this.#opts.localAddress;
+    const socket = net.connect({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
+    const fail = (why: string): void => {
+      socket.destroy();
+      if (!p.connecting) return;
+      p.connecting = false;
+      p.failures++;
+      p.nextTryAt = Date.now() + Math.min(60_000, 1000 * 2 ** Math.min(p.failures, 6));
+      this.#log.debug(`connect to ${k} failed: ${why}`);
+      if (!p.pinned && p.failures >= 5) this.#known.delete(k);
+    };
+    socket.setTimeout(this.#settings.connectTimeoutMs, () => fail('timeout'));
+    socket.once('error', (err) => fail(err.message));
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      socket.removeAllListeners('error');
+      p.connecting = false;
+      if (this.#stopped || this.#conns.size >= this.#settings.maxPeersPerTorrent) return void socket.destroy();
+      const conn = this.#attach(socket, true);
+      p.connectionId = conn.id;
+      conn.on('peer:close', () => {
+        p.connectionId = undefined;
+        p.nextTryAt = Date.now() + (p.pinned ? 5000 : 30_000);
+      });
+      conn.on('peer:handshake', () => (p.failures = 0));
+    });
+  }
+
+  /** An incoming connection whose handshake the listener read and routed here. */
+  acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Uint8Array): void {
+    const host = socket.remoteAddress ?? '';
+    if (this.#stopped || this.#banned.has(host) || this.#conns.size >= this.#settings.maxPeersPerTorrent) {
+      socket.destroy();
+      return;
+    }
+    this.#attach(socket, false, handshake, rest);
+  }
+
+  #attach(socket: net.Socket, outgoing: boolean, handshake?: Handshake, rest?: Uint8Array): PeerConnection {
+    const conn = new PeerConnection({
+      id: nextConnectionId++,
+      socket,
+      outgoing,
+      infoHash: this.metainfo.infoHash,
+      peerId: this.#opts.peerId,
+      shape: this.#shape,
+      settings: this.#settings,
+      logger: this.#log,
+      extensionProtocol: true,
+      ...(handshake ? { remoteHandshake: handshake } : {}),
+      ...(rest ? { initialBytes: rest } : {}),
+    });
+    this.#conns.set(conn.id, conn);
+    this.#wire(conn);
+    conn.start();
+    return conn;
+  }
+
+  #wire(conn: PeerConnection): void {
+    conn.on('peer:handshake', (h) => this.#onHandshake(conn, h));
+    conn.on('peer:bitfield', (bits) => {
+      this.#picker.peerBitfield(bits);
+      let count = 0;
+      for (const i of bits.ones()) if (!this.#picker.has(i)) count++;
+      this.#interesting.set(conn.id, count);
+      this.#updateInterest(conn);
+      this.#dropIfBothSeeds(conn);
+    });
+    conn.on('peer:have', (index) => {
+      this.#picker.peerHave(index);
+      if (!this.#picker.has(index)) {
+        this.#interesting.set(conn.id, (this.#interesting.get(conn.id) ?? 0) + 1);
+        this.#updateInterest(conn);
+        this.#fill(conn);
+      }
+      this.#dropIfBothSeeds(conn);
+    });
+    conn.on('peer:unchoke', () => this.#fill(conn));
+    conn.on('peer:choke', (dropped) => {
+      for (const r of dropped) this.#picker.release(conn.id, r);
+      this.#fillAll();
+    });
+    conn.on('peer:timeout', (reqs) => {
+      for (const r of reqs) this.#picker.release(conn.id, r);
+      this.#fillAll();
+    });
+    conn.on('peer:interested', () => {
+      if (this.#choker.tryUnchokeNow(conn.id)) conn.unchoke();
+    });
+    conn.on('peer:not-interested', () => {
+      this.#choker.remove(conn.id);
+      conn.choke();
+    });
+    conn.on('peer:piece', (p) => this.#onBlock(conn, p.index, p.begin, p.block));
+    conn.on('peer:request', (req) => this.#enqueueUpload(conn, req));
+    conn.on('peer:extended', (m) => this.#extensions.onMessage(conn, m.id, m.payload));
+    conn.onDrain(() => this.#pumpUploads(conn));
+    conn.on('peer:close', (c) => this.#onClose(conn, c.reason, c.requests));
+  }
+
+  #onHandshake(conn: PeerConnection, h: Handshake): void {
+    if (Buffer.compare(h.peerId, this.#opts.peerId) === 0) return conn.close('connected to ourselves');
+    for (const other of this.#conns.values()) {
+      if (other !== conn && other.remote && Buffer.compare(other.remote.peerId, h.peerId) === 0) {
+        return conn.close('duplicate connection to the same peer');
+      }
+    }
+    this.#interesting.set(conn.id, 0);
+    if (this.#picker.haveCount > 0) conn.bitfield(this.#deps.storage.have.clone());
+    if (h.extensionProtocol) this.#extensions.sendHandshake(conn);
+    this.emit('peer:connected', { address: conn.address, outgoing: conn.outgoing });
+  }
+
+  #onClose(conn: PeerConnection, reason: string, requests: BlockRequest[]): void {
+    if (!this.#conns.delete(conn.id)) return;
+    for (const r of requests) this.#picker.release(conn.id, r);
+    this.#picker.peerGone(conn.id, conn.bits);
+    this.#choker.remove(conn.id);
+    this.#interesting.delete(conn.id);
+    this.#uploadQueues.delete(conn.id);
+    this.#extensions.forget(conn.id);
+    if (conn.handshaken) this.emit('peer:disconnected', { address: conn.address, reason });
+    if (!this.#stopped) {
+      this.#fillAll();
+      this.#connectMore();
+    }
+  }
+
+  #dropIfBothSeeds(conn: PeerConnection): void {
+    if (this.complete && conn.bits.isComplete()) conn.close('both sides are seeds');
+  }
+
+  #updateInterest(conn: PeerConnection): void {
+    if ((this.#interesting.get(conn.id) ?? 0) > 0) conn.interested();
+    else conn.notInterested();
+  }
+
+  // --- downloading ---------------------------------------------------------
+
+  /** How many requests to keep in flight with this peer: about half a second of its rate. */
+  #depthFor(conn: PeerConnection): number {
+    const s = this.#settings;
+    const byRate = Math.ceil((conn.downloadRate.rate() * 0.5) / s.blockBytes);
+    let depth = Math.min(s.maxQueueDepth, Math.max(s.initialQueueDepth, byRate));
+    if (conn.remoteQueueLimit !== undefined) depth = Math.min(depth, Math.max(1, conn.remoteQueueLimit));
+    return depth;
+  }
+
+  #fill(conn: PeerConnection): void {
+    if (conn.closed || conn.peerChoking || !conn.amInterested || !conn.handshaken) return;
+    const depth = this.#depthFor(conn);
+    const want = depth - conn.outstandingCount;
+    // Ask in batches rather than one block per arrival: fewer, larger writes.
+    if (want < Math.max(1, depth >> 3)) return;
+    const reqs = this.#picker.pick(conn.id, conn.bits, want);
+    conn.request(reqs);
+  }
+
+  #fillAll(): void {
+    for (const c of this.#conns.values()) this.#fill(c);
+  }
+
+  #onBlock(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
+    const receipt = this.#picker.blockReceived(conn.id, { index, begin, length: block.length });
+    if (!receipt.accepted) return;
+    this.#downloaded += block.length;
+    this.#down.add(block.length);
+    let buf = this.#buffers.get(index);
+    if (!buf) {
+      const size = this.#picker.pieceSize(index);
+      buf = { data: new Uint8Array(size), from: new Array<string>(Math.ceil(size / this.#settings.blockBytes)) };
+      this.#buffers.set(index, buf);
+    }
+    buf.data.set(block, begin);
+    buf.from[Math.floor(begin / this.#settings.blockBytes)] = conn.remoteHost;
+    for (const other of receipt.cancelAt) this.#conns.get(other)?.cancel({ index, begin, length: block.length });
+    if (receipt.pieceComplete) void this.#verify(index);
+    this.#fill(conn);
+  }
+
+  async #verify(index: number): Promise<void> {
+    const buf = this.#buffers.get(index)!;
+    this.#buffers.delete(index);
+    const expected = this.metainfo.info.pieces.subarray(index * 20, index * 20 + 20);
+    let data: Uint8Array;
+    let ok: boolean;
+    try {
+      const r = await this.#deps.pool.hashPieces(buf.data, buf.data.length);
+      data = r.buf;
+      ok = Buffer.compare(r.digests, expected) === 0;
+    } catch (err) {
+      if (this.#stopped) return;
+      this.#log.error(`hashing piece ${index} failed: ${errorMessage(err)}`);
+      this.#picker.pieceFailed(index);
+      return;
+    }
+    if (this.#stopped) return;
+    if (!ok) return this.#onHashFailure(index, data, buf.from);
+    try {
+      await this.#deps.storage.store.writePiece(index, data);
+    } catch (err) {
+      this.#log.error(`writing piece ${index} failed: ${errorMessage(err)}`);
+      this.emit('torrent:error', err instanceof Error ? err : new Error(String(err)));
+      this.#picker.pieceFailed(index);
+      this.#fillAll();
+      return;
+    }
+    if (this.#stopped) return;
+    this.#deps.storage.pieceWritten(index);
+    this.#picker.pieceVerified(index);
+    this.#judgeFailedPiece(index, data);
+    this.#onPieceVerified(index);
+  }
+
+  #onPieceVerified(index: number): void {
+    this.emit('piece:verified', index);
+    for (const c of this.#conns.values()) {
+      if (!c.handshaken) continue;
+      if (c.bits.get(index)) {
+        const n = (this.#interesting.get(c.id) ?? 1) - 1;
+        this.#interesting.set(c.id, n);
+        if (n <= 0) this.#updateInterest(c);
+      } else {
+        c.have(index);
+      }
+    }
+    if (this.complete && !this.#completeEmitted) {
+      this.#completeEmitted = true;
+      void this.#flush();
+      for (const s of this.#sources) s.completed();
+      this.emit('torrent:complete', { infoHash: this.infoHashHex, downloaded: this.#downloaded, elapsedMs: Date.now() - this.#startedAt });
+      for (const c of [...this.#conns.values()]) {
+        c.notInterested();
+        this.#dropIfBothSeeds(c);
+      }
+    }
+  }
+
+  /**
+   * Smart ban: a failed piece remembers who sent each block. A sole sender
+   * is struck at once; otherwise, when the piece later passes, the senders
+   * whose blocks differ from the good data are struck. Honest peers that
+   * shared a piece with a liar are never struck.
+   */
+  #onHashFailure(index: number, data: Uint8Array, from: string[]): void {
+    const hosts = [...new Set(from.filter(Boolean))];
+    this.#log.warn(`piece ${index} failed its hash check (blocks from ${hosts.join(', ')})`);
+    this.#picker.pieceFailed(index);
+    this.emit('piece:failed', { index, hosts });
+    if (hosts.length === 1) this.#strike(hosts[0]!, `sent piece ${index} that failed its hash`);
+    else {
+      const bb = this.#settings.blockBytes;
+      this.#failedPieces.set(index, { blockHashes: from.map((_, b) => sha1Hex(data.subarray(b * bb, (b + 1) * bb))), from });
+    }
+    this.#fillAll();
+  }
+
+  #judgeFailedPiece(index: number, good: Uint8Array): void {
+    const record = this.#failedPieces.get(index);
+    if (!record) return;
+    this.#failedPieces.delete(index);
+    const bb = this.#settings.blockBytes;
+    const liars = new Set<string>();
+    record.from.forEach((host, b) => {
+      if (host && record.blockHashes[b] !== sha1Hex(good.subarray(b * bb, (b + 1) * bb))) liars.add(host);
+    });
+    for (const host of liars) this.#strike(host, `sent corrupt data in piece ${index}`);
+  }
+
+  #strike(host: string, reason: string): void {
+    const n = (this.#strikes.get(host) ?? 0) + 1;
+    this.#strikes.set(host, n);
+    if (n < this.#settings.banAfterHashFailures || this.#banned.has(host)) return;
+    this.#banned.add(host);
+    this.#log.warn(`banning ${host}: ${reason} (${n} times)`);
+    this.emit('peer:banned', { host, reason });
+    for (const c of [...this.#conns.values()]) if (c.remoteHost === host) c.close('banned');
+  }
+
+  // --- uploading -----------------------------------------------------------
+
+  #enqueueUpload(conn: PeerConnection, req: BlockRequest): void {
+    if (!this.#picker.has(req.index)) return conn.dropRemoteRequest(req);
+    let q = this.#uploadQueues.get(conn.id);
+    if (!q) this.#uploadQueues.set(conn.id, (q = { queue: [], reading: 0 }));
+    q.queue.push(req);
+    this.#pumpUploads(conn);
+  }
+
+  #pumpUploads(conn: PeerConnection): void {
+    const q = this.#uploadQueues.get(conn.id);
+    if (!q) return;
+    while (q.queue.length && q.reading < 16 && !conn.congested && !conn.closed) {
+      const req = q.queue.shift()!;
+      if (!conn.stillRequested(req)) continue;
+      q.reading++;
+      this.#readPiece(req.index).then(
+        (piece) => {
+          q.reading--;
+          if (conn.serve(req, piece.subarray(req.begin, req.begin + req.length))) {
+            this.#uploaded += req.length;
+            this.#up.add(req.length);
+          }
+          this.#pumpUploads(conn);
+        },
+        (err: unknown) => {
+          q.reading--;
+          conn.dropRemoteRequest(req);
+          this.#log.error(`reading piece ${req.index} to serve it failed: ${errorMessage(err)}`);
+        },
+      );
+    }
+  }
+
+  /** Whole pieces are read and cached, so a peer's run of block requests hits memory. */
+  #readPiece(index: number): Promise<Uint8Array> {
+    let p = this.#pieceCache.get(index);
+    if (p) {
+      this.#pieceCache.delete(index);
+      this.#pieceCache.set(index, p);
+      return p;
+    }
+    p = this.#deps.storage.store.readPiece(index);
+    p.catch(() => this.#pieceCache.delete(index));
+    this.#pieceCache.set(index, p);
+    while (this.#pieceCache.size > this.#pieceCacheMax) this.#pieceCache.delete(this.#pieceCache.keys().next().value!);
+    return p;
+  }
+
+  // --- timers ----------------------------------------------------------------
+
+  #tick(): void {
+    this.#connectMore();
+    this.#fillAll();
+  }
+
+  #chokeRound(): void {
+    const cands = [...this.#conns.values()]
+      .filter((c) => c.handshaken)
+      .map((c) => ({
+        id: c.id,
+        interested: c.peerInterested,
+        downloadRate: c.downloadRate.rate(),
+        uploadRate: c.uploadRate.rate(),
+        isSeed: c.bits.isComplete(),
+      }));
+    const unchoke = this.#choker.round(cands, this.complete);
+    for (const c of this.#conns.values()) {
+      if (!c.handshaken) continue;
+      if (unchoke.has(c.id)) c.unchoke();
+      else c.choke();
+    }
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      await this.#deps.storage.flush();
+    } catch (err) {
+      this.#log.error(`saving resume state failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Flushes and closes the data files (after stop()). */
+  async closeStorage(): Promise<void> {
+    await this.#deps.storage.close();
+  }
+
+  /** Idempotent: tells sources we stopped, closes every connection, saves state. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    for (const c of [...this.#conns.values()]) c.close('shutting down');
+    await Promise.allSettled(this.#sources.map((s) => s.stop()));
+    await this.#flush();
+  }
+}
+
