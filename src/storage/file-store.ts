@@ -394,22 +394,22 @@ export class FileStore implements PieceStore {
     return buf;
   }
 
-  read(index: number, begin: number, length: number): Promise<Uint8Array> {
+  async read(index: number, begin: number, length: number): Promise<Uint8Array> {
     checkBlock(this.info, index, begin, length);
     return this.#track(this.#readRange(index * this.info.pieceLength + begin, length));
   }
 
-  readPiece(index: number): Promise<Uint8Array> {
+  async readPiece(index: number): Promise<Uint8Array> {
     const { offset, length } = pieceRange(this.info, index);
     return this.#track(this.#readRange(offset, length));
   }
 
-  readRange(offset: number, length: number): Promise<Uint8Array> {
+  async readRange(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this.info, offset, length);
     return this.#track(this.#readRange(offset, length));
   }
 
-  writePiece(index: number, data: Uint8Array): Promise<void> {
+  async writePiece(index: number, data: Uint8Array): Promise<void> {
     checkPieceData(this.info, index, data);
     const { offset, length } = pieceRange(this.info, index);
     const op = (async () => {

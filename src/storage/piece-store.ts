@@ -10,10 +10,10 @@
  * - Reads of regions never written return zeros (a leecher's files are
  *   sparse; a file cut short under us reads as zeros past its end), so a
  *   missing piece shows up as a hash mismatch, never as a crash.
- * - Failures of the medium are StorageError naming the file's path.
- *   Misuse (a piece index or block range outside the torrent, a piece of the
- *   wrong length) throws RangeError at once: the wire codec refuses such
- *   ranges from remotes before they get here.
+ * - Failures of the medium reject with a StorageError naming the file's
+ *   path. Misuse (a piece index or block range outside the torrent, a piece
+ *   of the wrong length) rejects with a RangeError before any I/O: the wire
+ *   codec refuses such ranges from remotes before they get here.
  * - Data is never marked complete here: completion lives apart, in the
  *   resume state (habit 5), and a piece enters it only after `flush()`.
  */
