@@ -128,12 +128,14 @@ export function parseQuery(query: string): Map<string, Uint8Array[]> {
   return out;
 }
 
+/** The value of `key`; identity fields given twice are ambiguous and refused, others take the last. */
 function one(q: Map<string, Uint8Array[]>, key: string): Uint8Array | undefined {
   const list = q.get(key);
   if (!list) return undefined;
-  if (list.length > 1) throw new TrackerError(`${key}: given more than once`);
-  return list[0];
+  if (list.length > 1 && STRICT_KEYS.has(key)) throw new TrackerError(`${key}: given more than once`);
+  return list[list.length - 1];
 }
+const STRICT_KEYS = new Set(['info_hash', 'peer_id', 'port']);
 
 function text(q: Map<string, Uint8Array[]>, key: string): string | undefined {
   const v = one(q, key);
