@@ -52,7 +52,12 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       ? resolve(cmd.dataPath ?? contentPathIn('downloads', metainfo))
       : resolve(contentPathIn(cmd.outDir ?? 'downloads', metainfo));
 
-  const session = new Session({ settings: common.settings, stateDir: common.stateDir, logger: log });
+  const session = new Session({
+    settings: common.settings,
+    stateDir: common.stateDir,
+    logger: log,
+    ...(common.tracker !== undefined ? { trackerPort: common.tracker } : {}),
+  });
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (stopping ??= session.stop());
   const onSignal = (): void => {
@@ -108,6 +113,7 @@ function watch(
   const where = `${common.settings.host}:${session.port}`;
   if (!common.json) {
     process.stderr.write(`${cmd.mode === 'seed' ? 'seeding' : 'downloading'} ${name} (${metainfo.infoHashHex}) — listening on ${where}\n`);
+    if (session.tracker) process.stderr.write(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)\n`);
   }
   const total = metainfo.info.length;
   let bar: Progress | undefined;

@@ -14,6 +14,8 @@ import { HashPool } from '../util/hash-pool.js';
 import { randomBytes } from '../util/hash.js';
 import { openTorrentStorage } from '../storage/torrent-storage.js';
 import type { PieceStore } from '../storage/piece-store.js';
+import { TrackerPeerSource } from '../discovery/tracker-source.js';
+import { TrackerServer } from '../tracker/server.js';
 import { PeerListener } from './listener.js';
 import { Torrent } from './torrent.js';
 
@@ -31,6 +33,10 @@ export interface SessionOptions {
   stateDir: string;
   logger: Logger;
   peerId?: Uint8Array;
+  /** Run the embedded tracker (HTTP and UDP) on this port (`--tracker`). */
+  trackerPort?: number;
+  /** Announce to the torrents' trackers (default true). */
+  useTrackers?: boolean;
 }
 
 export interface AddTorrentOptions {
@@ -58,6 +64,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #opts: SessionOptions;
   readonly #listener: PeerListener;
   readonly #torrents = new Map<string, Torrent>();
+  #tracker: TrackerServer | undefined;
   #started = false;
   #stopped = false;
 
@@ -101,6 +108,21 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`--host ${this.settings.host} is not an address of this machine`);
       throw err;
     }
+    if (this.#opts.trackerPort !== undefined) {
+      this.#tracker = new TrackerServer({ host: this.settings.host, port: this.#opts.trackerPort, logger: this.#opts.logger.child({ component: 'tracker' }) });
+      try {
+        await this.#tracker.start();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE') throw new UsageError(`tracker port ${this.#opts.trackerPort} is in use: choose another with --tracker PORT`);
+        throw err;
+      }
+    }
+  }
+
+  /** The embedded tracker, when `--tracker` asked for one. */
+  get tracker(): TrackerServer | undefined {
+    return this.#tracker;
   }
 
   async addTorrent(metainfo: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
@@ -132,6 +154,16 @@ export class Session extends TypedEmitter<SessionEvents> {
       },
     );
     this.#torrents.set(metainfo.infoHashHex, torrent);
+    if (this.#opts.useTrackers !== false && metainfo.announceList.length) {
+      torrent.addSource(
+        new TrackerPeerSource(torrent.sourceContext(), {
+          tiers: metainfo.announceList,
+          numwant: this.settings.numwant,
+          logger: logger.child({ component: 'tracker-client' }),
+          ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
+        }),
+      );
+    }
     torrent.start();
     if (opts.peers?.length) torrent.addPeers(opts.peers, { pinned: true, source: 'cli' });
     this.emit('torrent:added', torrent);
@@ -153,6 +185,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#stopped = true;
     await Promise.allSettled([...this.#torrents.keys()].map((k) => this.removeTorrent(k)));
     await this.#listener.stop();
+    await this.#tracker?.stop();
     await this.pool.close();
   }
 }
