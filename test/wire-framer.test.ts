@@ -1,0 +1,176 @@
+import test from 'ava';
+import { ProtocolError } from '../src/errors.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, MAX_EXTENDED_FRAME_BYTES, maxFrameBytesFor } from '../src/wire/framer.js';
+import { decodeMessage, encodeMessage, type PeerMessage } from '../src/wire/messages.js';
+import { SHAPE, block, concat, normalize, recordedStream, sameValue } from './wire-fixtures.js';
+
+const MAX = maxFrameBytesFor(SHAPE.pieceLength, SHAPE.pieceCount);
+
+function decodeChunks(chunks: Uint8Array[], max = MAX): PeerMessage[] {
+  const dec = new FrameDecoder({ maxFrameBytes: max });
+  const out: PeerMessage[] = [];
+  for (const c of chunks) {
+    for (const f of dec.push(c)) out.push(decodeMessage(f));
+    if (dec.buffered > max + 4) throw new Error(`buffered ${dec.buffered} over the bound`);
+  }
+  if (dec.buffered !== 0) throw new Error(`${dec.buffered} bytes left over`);
+  return out;
+}
+
+// xorshift32, seeded: failures replay.
+function prng(seed: number): (n: number) => number {
+  let s = seed >>> 0 || 1;
+  return (n) => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s % n;
+  };
+}
+
+test('the recorded stream in one chunk decodes to the recorded messages', (t) => {
+  const { messages, bytes } = recordedStream();
+  t.deepEqual(normalize(decodeChunks([bytes])), normalize(messages));
+});
+
+test('split in two and in three at every offset, the recorded stream (1 KiB blocks) decodes identically', (t) => {
+  const { messages, bytes } = recordedStream(false);
+  let bad = 0;
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    if (!sameValue(decodeChunks([bytes.subarray(0, cut), bytes.subarray(cut)]), messages)) bad++;
+    // A second cut a few bytes later puts a short chunk (often a lone header piece) in the middle.
+    const cut2 = Math.min(bytes.length, cut + 1 + (cut % 7));
+    if (!sameValue(decodeChunks([bytes.subarray(0, cut), bytes.subarray(cut, cut2), bytes.subarray(cut2)]), messages)) bad++;
+  }
+  t.is(bad, 0, `${bytes.length + 1} offsets`);
+});
+
+test('split in two at every offset around each frame boundary of the stream with the 128 KiB block', (t) => {
+  const { messages, bytes } = recordedStream();
+  const boundaries: number[] = [0];
+  for (const m of messages) boundaries.push(boundaries[boundaries.length - 1]! + encodeMessage(m).length);
+  let cuts = 0;
+  for (const b of boundaries) {
+    for (let cut = Math.max(0, b - 12); cut <= Math.min(bytes.length, b + 12); cut++) {
+      t.true(sameValue(decodeChunks([bytes.subarray(0, cut), bytes.subarray(cut)]), messages), `cut at ${cut}`);
+      cuts++;
+    }
+  }
+  t.true(cuts > 500);
+});
+
+test('split at random points (2000 runs of mixed chunk sizes), the stream with the 128 KiB block decodes identically', (t) => {
+  const { messages, bytes } = recordedStream();
+  const rand = prng(42);
+  for (let run = 0; run < 2000; run++) {
+    const chunks: Uint8Array[] = [];
+    let pos = 0;
+    while (pos < bytes.length) {
+      // Mostly small chunks, sometimes large ones, sometimes empty ones.
+      const kind = rand(4);
+      const n = kind === 0 ? rand(8) : kind === 1 ? rand(200) : kind === 2 ? rand(20000) : rand(70000);
+      chunks.push(bytes.subarray(pos, pos + n));
+      pos += n;
+    }
+    if (!sameValue(decodeChunks(chunks), messages)) return t.fail(`run ${run} differs`);
+  }
+  t.pass();
+});
+
+test('one byte at a time, the recorded stream decodes identically', (t) => {
+  const { messages, bytes } = recordedStream();
+  const chunks = Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1));
+  t.true(sameValue(decodeChunks(chunks), messages));
+});
+
+test('a frame inside one chunk is a view of it; a split frame is copied once into an exact-size buffer', (t) => {
+  const piece = encodeMessage({ type: 'piece', index: 0, begin: 0, block: block(16384) });
+  const dec = new FrameDecoder({ maxFrameBytes: MAX });
+  const [whole] = dec.push(piece);
+  t.is(whole!.buffer, piece.buffer, 'no copy');
+  t.is(dec.push(piece.subarray(0, 100)).length, 0);
+  const [joined] = dec.push(piece.subarray(100));
+  t.not(joined!.buffer, piece.buffer);
+  t.is(joined!.buffer.byteLength, piece.length - 4, 'buffer of exactly the frame size');
+  t.deepEqual(Buffer.from(joined!), Buffer.from(piece.subarray(4)));
+});
+
+test('a length over maxFrameBytes is refused at its header, before any payload is buffered', (t) => {
+  const dec = new FrameDecoder({ maxFrameBytes: 1000 });
+  t.deepEqual(dec.push(Uint8Array.from([0, 0, 3])), []);
+  t.is(dec.buffered, 3);
+  const err = t.throws(() => dec.push(Uint8Array.from([0xe9])), { instanceOf: ProtocolError, message: /frame of 1001 bytes exceeds the limit of 1000/ });
+  t.is(err?.code, 'EPROTOCOL');
+  // The stream has lost sync: later bytes are refused too.
+  t.throws(() => dec.push(Uint8Array.from([0, 0, 0, 0])), { instanceOf: ProtocolError });
+});
+
+test('a 2^31 length prefix is refused at once under the default bound', (t) => {
+  const dec = new FrameDecoder({ maxFrameBytes: DEFAULT_MAX_FRAME_BYTES });
+  t.throws(() => dec.push(Uint8Array.from([0x80, 0, 0, 0, 7])), { instanceOf: ProtocolError, message: /frame of 2147483648 bytes/ });
+  t.throws(() => new FrameDecoder({ maxFrameBytes: MAX }).push(Uint8Array.from([0xff, 0xff, 0xff, 0xff])), { instanceOf: ProtocolError });
+});
+
+test('a frame exactly at the bound is accepted', (t) => {
+  const max = 300_000;
+  const frame = concat([Uint8Array.from([0, 0x04, 0x93, 0xe0, 20, 9]), new Uint8Array(max - 2)]);
+  const dec = new FrameDecoder({ maxFrameBytes: max });
+  let frames: Uint8Array[] = [];
+  for (let i = 0; i < frame.length; i += 1000) {
+    frames = frames.concat(dec.push(frame.subarray(i, i + 1000)));
+    t.true(dec.buffered <= max + 4);
+  }
+  t.is(frames.length, 1);
+  t.is(frames[0]!.length, max);
+});
+
+test('buffered counts partial bytes and returns to 0 after a whole frame', (t) => {
+  const dec = new FrameDecoder({ maxFrameBytes: MAX });
+  const have = encodeMessage({ type: 'have', index: 3 });
+  dec.push(have.subarray(0, 2));
+  t.is(dec.buffered, 2);
+  dec.push(have.subarray(2, 6));
+  t.is(dec.buffered, 6);
+  t.is(dec.push(have.subarray(6)).length, 1);
+  t.is(dec.buffered, 0);
+});
+
+test('setMaxFrameBytes tightens the bound for later frames', (t) => {
+  const dec = new FrameDecoder({ maxFrameBytes: DEFAULT_MAX_FRAME_BYTES });
+  t.is(dec.push(encodeMessage({ type: 'bitfield', bytes: new Uint8Array(5000) })).length, 1);
+  dec.setMaxFrameBytes(100);
+  t.is(dec.maxFrameBytes, 100);
+  t.throws(() => dec.push(encodeMessage({ type: 'bitfield', bytes: new Uint8Array(5000) })), { instanceOf: ProtocolError });
+});
+
+test('many tiny frames in many tiny chunks stay linear: 200k keep-alives, 1 byte per push', (t) => {
+  // Not a timing assertion: an O(n^2) decoder would take minutes here and hit the test timeout.
+  const dec = new FrameDecoder({ maxFrameBytes: MAX });
+  const one = new Uint8Array(1);
+  let frames = 0;
+  for (let i = 0; i < 800_000; i++) frames += dec.push(one).length;
+  t.is(frames, 200_000);
+});
+
+test('a 1 MiB extension frame fed in 1-byte chunks arrives whole', (t) => {
+  const payload = block(MAX_EXTENDED_FRAME_BYTES - 2);
+  const framed = encodeMessage({ type: 'extended', id: 7, payload });
+  const dec = new FrameDecoder({ maxFrameBytes: MAX_EXTENDED_FRAME_BYTES });
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < framed.length; i++) {
+    const got = dec.push(framed.subarray(i, i + 1));
+    for (const f of got) frames.push(f);
+  }
+  t.is(frames.length, 1);
+  t.true(Buffer.from(frames[0]!).equals(Buffer.from(framed.subarray(4))));
+});
+
+test('maxFrameBytesFor: at least a piece message with a 128 KiB block, a bitfield, an extension message', (t) => {
+  t.is(maxFrameBytesFor(16384, 10), MAX_EXTENDED_FRAME_BYTES);
+  t.true(maxFrameBytesFor(4 * 1024 * 1024, 100) >= 9 + 128 * 1024);
+  t.is(maxFrameBytesFor(16384, 10_000_000), 1 + 1_250_000, 'a bitfield of 10M pieces');
+  t.is(maxFrameBytesFor(1 << 20, 1, 4 << 20), 9 + (1 << 20), 'a block never exceeds the piece');
+  t.throws(() => maxFrameBytesFor(0, 1), { instanceOf: RangeError });
+});
