@@ -70,7 +70,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
   try {
     await session.start();
     const torrent = await addWithVerifyProgress(session, metainfo, contentPath, cmd, common);
-    await watch(torrent, metainfo, common, cmd, session, shutdown);
+    await watch(log, torrent, metainfo, common, cmd, session, shutdown);
   } catch (err) {
     await shutdown();
     throw err;
@@ -102,6 +102,7 @@ async function addWithVerifyProgress(session: Session, metainfo: Metainfo, conte
 }
 
 function watch(
+  log: ReturnType<typeof getLogger>,
   torrent: Torrent,
   metainfo: Metainfo,
   common: CommonOptions,
@@ -129,6 +130,9 @@ function watch(
       const doneBytes = Math.min(total, s.have * metainfo.info.pieceLength);
       bar?.update(doneBytes, { peers: s.peers, down: `${formatBytes(s.downloadRate)}/s`, up: `${formatBytes(s.uploadRate)}/s` });
     });
+    torrent.on('peer:connected', (p) => log.info(`peer connected: ${p.address} (${p.outgoing ? 'outgoing' : 'incoming'})`));
+    torrent.on('peer:disconnected', (p) => log.info(`peer disconnected: ${p.address}: ${p.reason}`));
+    torrent.on('peer:banned', (p) => log.warn(`banned ${p.host}: ${p.reason}`));
     torrent.on('torrent:error', (err) => {
       if (common.json) printJson({ event: 'error', message: err.message });
       else process.stderr.write(`error: ${err.message}\n`);

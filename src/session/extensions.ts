@@ -2,7 +2,9 @@
  * The BEP 10 extension protocol of one torrent: our extension handshake,
  * the remote's (its ids, client name, request queue limit), and the
  * extensions we serve: ut_metadata (BEP 9) hands our info dict to peers
- * that came with a magnet link.
+ * that came with a magnet link; ut_pex (BEP 11) tells each peer, at most
+ * once a minute, which peers joined and left our swarm (never for private
+ * torrents, BEP 27).
  *
  * Ids: we receive each extension under the id we announce in `m`; we send
  * it under the id the *remote* announced (PROTOCOL.md).
@@ -10,9 +12,12 @@
 import type { Logger } from '../log.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { PeerConnection } from '../peer/connection.js';
+import type { PeerAddress } from '../discovery/peer-source.js';
+import { decodePex, encodePex, PexFlags } from '../wire/ut-pex.js';
 import {
   EXTENDED_HANDSHAKE_ID,
   UT_METADATA,
+  UT_PEX,
   decodeExtendedHandshake,
   encodeExtendedHandshake,
   extensionId,
@@ -21,7 +26,10 @@ import {
 import { METADATA_PIECE_BYTES, decodeMetadataMessage, encodeMetadataMessage, metadataPieceCount } from '../wire/ut-metadata.js';
 
 /** The ids we receive extensions under (announced in our `m`). */
-export const LOCAL_EXTENSION_IDS = { [UT_METADATA]: 1 } as const;
+export const LOCAL_EXTENSION_IDS = { [UT_METADATA]: 1, [UT_PEX]: 2 } as const;
+
+/** BEP 11: at most 50 added and 50 dropped per message. */
+const PEX_MAX_PER_MESSAGE = 50;
 
 export interface ExtensionHubOptions {
   metainfo: Metainfo;
@@ -29,22 +37,37 @@ export interface ExtensionHubOptions {
   listenPort: number;
   clientVersion: string;
   maxRemoteRequests: number;
+  /** Peers learned through PEX. */
+  onPexPeers?: (peers: PeerAddress[]) => void;
+}
+
+/** What we last told one peer through PEX, to send only the changes. */
+interface PexState {
+  sent: Set<string>;
+  lastSentAt: number;
 }
 
 export class ExtensionHub {
   readonly #opts: ExtensionHubOptions;
   readonly #remote = new Map<number, ExtendedHandshake>();
+  readonly #pex = new Map<number, PexState>();
 
   constructor(opts: ExtensionHubOptions) {
     this.#opts = opts;
   }
 
+  get #pexEnabled(): boolean {
+    return !this.#opts.metainfo.info.private;
+  }
+
   sendHandshake(conn: PeerConnection): void {
+    const m: Record<string, number> = { ...LOCAL_EXTENSION_IDS };
+    if (!this.#pexEnabled) delete m[UT_PEX];
     const ip = conn.remoteHost.split('.').map(Number);
     conn.extended(
       EXTENDED_HANDSHAKE_ID,
       encodeExtendedHandshake({
-        m: { ...LOCAL_EXTENSION_IDS },
+        m,
         p: this.#opts.listenPort > 0 ? this.#opts.listenPort : undefined,
         v: this.#opts.clientVersion,
         reqq: this.#opts.maxRemoteRequests,
@@ -60,6 +83,50 @@ export class ExtensionHub {
 
   forget(connId: number): void {
     this.#remote.delete(connId);
+    this.#pex.delete(connId);
+  }
+
+  /**
+   * Where a connected peer accepts connections: the address we dialled, or
+   * for an incoming connection its address with the port from its BEP 10 `p`.
+   */
+  listenAddressOf(conn: PeerConnection): PeerAddress | undefined {
+    if (conn.outgoing) return { host: conn.remoteHost, port: conn.remotePort };
+    const p = this.#remote.get(conn.id)?.p;
+    return p ? { host: conn.remoteHost, port: p } : undefined;
+  }
+
+  /**
+   * Sends each PEX-capable peer the swarm's changes since we last told it,
+   * at most once a minute per peer (the first message goes out at once).
+   * `swarm` maps connection ids to the peers' listen addresses and flags.
+   */
+  sendPex(conns: Iterable<PeerConnection>, swarm: Map<number, { addr: PeerAddress; seed: boolean; outgoing: boolean }>, now = Date.now()): void {
+    if (!this.#pexEnabled) return;
+    for (const conn of conns) {
+      const remote = this.#remote.get(conn.id);
+      const id = remote ? extensionId(remote, UT_PEX) : undefined;
+      if (id === undefined || conn.closed) continue;
+      let state = this.#pex.get(conn.id);
+      if (state && now - state.lastSentAt < 60_000) continue;
+      if (!state) this.#pex.set(conn.id, (state = { sent: new Set(), lastSentAt: 0 }));
+      const current = new Map<string, { addr: PeerAddress; flags: number }>();
+      for (const [otherId, p] of swarm) {
+        if (otherId === conn.id) continue;
+        current.set(`${p.addr.host}:${p.addr.port}`, { addr: p.addr, flags: (p.seed ? PexFlags.seed : 0) | (p.outgoing ? PexFlags.reachable : 0) });
+      }
+      const added = [...current].filter(([k]) => !state.sent.has(k)).slice(0, PEX_MAX_PER_MESSAGE);
+      const dropped = [...state.sent].filter((k) => !current.has(k)).slice(0, PEX_MAX_PER_MESSAGE);
+      if (added.length === 0 && dropped.length === 0) continue;
+      for (const [k] of added) state.sent.add(k);
+      for (const k of dropped) state.sent.delete(k);
+      state.lastSentAt = now;
+      const toAddr = (k: string): PeerAddress => {
+        const i = k.lastIndexOf(':');
+        return { host: k.slice(0, i), port: Number(k.slice(i + 1)) };
+      };
+      conn.extended(id, encodePex({ added: added.map(([, v]) => v.addr), addedFlags: added.map(([, v]) => v.flags), dropped: dropped.map(toAddr) }));
+    }
   }
 
   /** Throws ProtocolError on malformed payloads (the connection closes). */
@@ -71,6 +138,12 @@ export class ExtensionHub {
       return;
     }
     if (id === LOCAL_EXTENSION_IDS[UT_METADATA]) return this.#onMetadata(conn, payload);
+    if (id === LOCAL_EXTENSION_IDS[UT_PEX]) {
+      if (!this.#pexEnabled) return; // BEP 27: private torrents take peers from trackers only
+      const msg = decodePex(payload);
+      if (msg.added.length) this.#opts.onPexPeers?.(msg.added);
+      return;
+    }
     // An id we never announced: ignore it, as BEP 10 allows extensions to be disabled.
   }
 

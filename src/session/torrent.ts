@@ -168,6 +168,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       listenPort: opts.listenPort,
       clientVersion: CLIENT_VERSION,
       maxRemoteRequests: opts.settings.maxRemoteRequests,
+      onPexPeers: (peers) => this.addPeers(peers, { source: 'pex' }),
     });
   }
 
@@ -635,6 +636,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #tick(): void {
     this.#connectMore();
     this.#fillAll();
+    this.#sendPex();
+  }
+
+  #sendPex(): void {
+    const swarm = new Map<number, { addr: PeerAddress; seed: boolean; outgoing: boolean }>();
+    for (const c of this.#conns.values()) {
+      if (!c.handshaken) continue;
+      const addr = this.#extensions.listenAddressOf(c);
+      if (addr) swarm.set(c.id, { addr, seed: c.bits.isComplete(), outgoing: c.outgoing });
+    }
+    this.#extensions.sendPex(this.#conns.values(), swarm);
   }
 
   #chokeRound(): void {
