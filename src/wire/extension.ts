@@ -12,9 +12,11 @@
  * (say `p` = 0, a `yourip` of 7 bytes) is ignored as if absent, since the
  * rest of the connection is still fine. It refuses what cannot be used: a
  * payload that is not a bencoded dict, an `m` that is not a dict of ids
- * 0..255, and nesting deeper than a handshake ever needs.
+ * 0..255, and nesting deeper than a handshake ever needs. Every refusal,
+ * bencode errors included, is a ProtocolError.
  */
-import { decode, encode, isBytes, isDict, isInt, type BDict, type BValue } from '../bencode/index.js';
+import { encode, isBytes, isDict, isInt, type BDict, type BValue } from '../bencode/index.js';
+import { decodePayload } from './bencoded-payload.js';
 import { ProtocolError } from '../errors.js';
 import { utf8OrUndefined } from '../util/bytes.js';
 import { encodeExtendedFrame } from './messages.js';
@@ -69,7 +71,7 @@ function intIn(v: BValue | undefined, min: number, max: number): number | undefi
 
 /** Decodes the payload of an extension handshake; see the file comment for what is refused. */
 export function decodeExtendedHandshake(payload: Uint8Array): ExtendedHandshake {
-  const raw = decode(payload, { maxDepth: MAX_HANDSHAKE_DEPTH });
+  const raw = decodePayload(payload, 'extension handshake', { maxDepth: MAX_HANDSHAKE_DEPTH });
   if (!isDict(raw)) throw new ProtocolError('extension handshake is not a dictionary');
   const m: Record<string, number> = {};
   if (raw.m !== undefined) {

@@ -13,7 +13,8 @@
  * should be ignored; none exist in practice, so they are refused here and the
  * caller may choose to drop such a message instead of the connection.
  */
-import { decodePrefix, encode, isDict, isInt } from '../bencode/index.js';
+import { encode, isDict, isInt } from '../bencode/index.js';
+import { decodePayloadPrefix } from './bencoded-payload.js';
 import { ProtocolError, assertNever } from '../errors.js';
 
 /** BEP 9: metadata pieces are 16 KiB. */
@@ -65,7 +66,7 @@ export function encodeMetadataMessage(msg: MetadataMessage): Uint8Array {
 
 /** Decodes a ut_metadata payload; `data` is a view into `payload`. */
 export function decodeMetadataMessage(payload: Uint8Array): MetadataMessage {
-  const { value, end } = decodePrefix(payload, { maxDepth: 2 });
+  const { value, end } = decodePayloadPrefix(payload, 'ut_metadata message', { maxDepth: 2 });
   if (!isDict(value)) throw new ProtocolError('ut_metadata message is not a dictionary');
   const piece = value.piece;
   if (!isInt(piece) || piece < 0 || piece >= MAX_METADATA_PIECES) throw new ProtocolError(`ut_metadata piece must be 0..${MAX_METADATA_PIECES - 1}, got ${String(piece)}`);

@@ -10,7 +10,8 @@
  * senders for at most 50 peers per list per minute; the limit of 200 leaves
  * room for lenient clients. Pacing is the sender's job, not the codec's.
  */
-import { decode, encode, isBytes, isDict, type BValue } from '../bencode/index.js';
+import { encode, isBytes, isDict, type BValue } from '../bencode/index.js';
+import { decodePayload } from './bencoded-payload.js';
 import { ProtocolError } from '../errors.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
 import { COMPACT_PEER_BYTES, isIPv4, readCompactPeer, writeCompactPeer } from './compact.js';
@@ -66,7 +67,7 @@ function peerList(value: BValue | undefined, field: string): Uint8Array {
 }
 
 export function decodePex(payload: Uint8Array): PexMessage {
-  const value = decode(payload, { maxDepth: 2 });
+  const value = decodePayload(payload, 'ut_pex message', { maxDepth: 2 });
   if (!isDict(value)) throw new ProtocolError('ut_pex message is not a dictionary');
   const addedBytes = peerList(value.added, 'added');
   const droppedBytes = peerList(value.dropped, 'dropped');
