@@ -172,3 +172,10 @@ test('UDP request refusals: short packets, wrong protocol id, unknown action, ba
   badScrape.writeUInt32BE(2, 8);
   t.throws(() => decodeUdpRequest(badScrape), { instanceOf: TrackerError, message: /multiple of 20/ });
 });
+
+test('scrape reply keys written as UTF-8 of Latin-1 (bittorrent-tracker server) are recovered', (t) => {
+  const mangled = Buffer.from(Buffer.from(binHash).toString('latin1'), 'utf8');
+  t.true(mangled.length > 20);
+  const body = Buffer.concat([Buffer.from(`d5:filesd${mangled.length}:`), mangled, Buffer.from('d8:completei1e10:downloadedi2e10:incompletei3eeee')]);
+  t.deepEqual(parseScrapeReply(body).get(toHex(binHash)), { complete: 1, incomplete: 3, downloaded: 2 });
+});

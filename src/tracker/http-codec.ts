@@ -415,14 +415,28 @@ export function parseScrapeReply(body: Uint8Array): Map<string, ScrapeCounts> {
   if (filesStart < 0) return out;
   if (body[filesStart] !== 0x64) throw new TrackerError('scrape reply files: not a dictionary');
   for (const e of dictEntries(body, filesStart)) {
-    if (e.key.length !== 20) continue;
+    const key = scrapeKey(e.key);
+    if (!key) continue;
     const v = decode(body.subarray(e.value.start, e.value.end));
     if (!isDict(v)) continue;
-    out.set(toHex(e.key), {
+    out.set(toHex(key), {
       complete: nonNegInt(v, 'complete') ?? 0,
       incomplete: nonNegInt(v, 'incomplete') ?? 0,
       downloaded: nonNegInt(v, 'downloaded') ?? 0,
     });
   }
   return out;
+}
+
+/**
+ * A scrape key as 20 raw bytes. Some trackers (bittorrent-tracker's server
+ * among them) write the info-hash's bytes as Latin-1 characters re-encoded
+ * in UTF-8, giving 20 to 40 bytes; undoing that recovers the hash.
+ */
+function scrapeKey(raw: Uint8Array): Uint8Array | undefined {
+  if (raw.length === 20) return raw;
+  const text = utf8OrUndefined(raw);
+  if (text === undefined || text.length !== 20) return undefined;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return undefined;
+  return Buffer.from(text, 'latin1');
 }
