@@ -79,6 +79,29 @@ export const DEFAULT_SETTINGS = {
   dhtAlpha: 3,
   /** Per-query timeout. */
   dhtQueryTimeoutMs: 2_000,
+  /** Most queries one iterative lookup may send (bounds a lookup in a hostile or huge network). */
+  dhtMaxLookupQueries: 200,
+  /** A node quiet this long is questionable; a bucket untouched this long is refreshed (BEP 5: 15 min). */
+  dhtQuestionableAfterMs: 15 * 60_000,
+  /** How often the node pings questionable nodes, refreshes quiet buckets and sweeps its stores. */
+  dhtMaintenanceIntervalMs: 60_000,
+  /** The token secret rotates this often; tokens from the previous secret are still accepted (BEP 5). */
+  dhtTokenRotateMs: 5 * 60_000,
+  /** Announced peers are forgotten after this long unless announced again. */
+  dhtPeerTtlMs: 30 * 60_000,
+  /** Info-hashes and peers per info-hash kept for announce_peer (memory caps). */
+  dhtMaxInfoHashes: 5_000,
+  dhtMaxPeersPerInfoHash: 500,
+  /** BEP 44 items expire after this long unless put again (BEP 44: about 2 hours). */
+  dhtItemTtlMs: 2 * 60 * 60_000,
+  /** BEP 44 items stored for others (a memory cap: new items are refused when full). */
+  dhtMaxItems: 5_000,
+  /** BEP 44 puts accepted from one IP address per minute. */
+  dhtMaxPutsPerAddressPerMinute: 60,
+  /** A running publisher puts its items again this often, well before dhtItemTtlMs (BEP 44: hourly). */
+  dhtRepublishIntervalMs: 60 * 60_000,
+  /** A torrent's DHT source looks up and announces this often (BEP 5 peers expire after 30 min). */
+  dhtAnnounceIntervalMs: 15 * 60_000,
 
   // --- progress ----------------------------------------------------------
   /** At most one progress event per torrent per this interval. */

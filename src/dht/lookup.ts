@@ -1,0 +1,139 @@
+/**
+ * The iterative lookup of BEP 5 (Kademlia): keep the closest nodes heard of
+ * so far, query up to `alpha` of the `k` closest unqueried ones at a time,
+ * learn closer nodes from each answer, and stop when the `k` closest known
+ * nodes have all answered (or failed), or after `maxQueries` queries.
+ *
+ * The transport is a callback, so the algorithm is tested without sockets.
+ * Each node is queried at most once per lookup; nodes that time out drop
+ * out of the closest set, which is what routes around dead nodes.
+ */
+import type { PeerAddress } from '../discovery/peer-source.js';
+import { bytesEqual } from '../util/bytes.js';
+import type { KrpcResponse, NodeInfo } from './krpc.js';
+import { compareDistance } from './routing-table.js';
+
+export interface LookupOptions {
+  target: Uint8Array;
+  /** Where to start: known nodes, and bootstrap addresses whose id we do not know yet. */
+  seeds: (NodeInfo | PeerAddress)[];
+  k: number;
+  alpha: number;
+  /** Hard bound on queries sent by one lookup. */
+  maxQueries: number;
+  /** Our own id and address, never queried. */
+  self: { id: Uint8Array; host: string; port: number };
+  query: (to: PeerAddress, signal: AbortSignal) => Promise<KrpcResponse>;
+  /** Called for every answer; return true to end the lookup early (e.g. an immutable item was found). */
+  onResponse?: (node: NodeInfo, response: KrpcResponse) => boolean | void;
+  signal?: AbortSignal;
+}
+
+export interface LookupReply {
+  node: NodeInfo;
+  response: KrpcResponse;
+  /** Queries on the path from a seed to this node (a seed's answer is hop 1). */
+  hop: number;
+}
+
+export interface LookupResult {
+  /** Up to k nodes that answered, closest first. */
+  closest: LookupReply[];
+  queried: number;
+  responded: number;
+  /** Hops to the closest node that answered. */
+  hops: number;
+  stoppedEarly: boolean;
+}
+
+interface Candidate {
+  id: Uint8Array | undefined;
+  host: string;
+  port: number;
+  hop: number;
+  state: 'new' | 'inflight' | 'ok' | 'failed';
+  response?: KrpcResponse;
+}
+
+export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult> {
+  const { target, k, alpha } = opts;
+  const candidates = new Map<string, Candidate>();
+  const addrKey = (h: string, p: number): string => `${h}:${p}`;
+  const isSelf = (c: { id?: Uint8Array; host: string; port: number }): boolean =>
+    (c.id !== undefined && bytesEqual(c.id, opts.self.id)) || (c.host === opts.self.host && c.port === opts.self.port);
+
+  const add = (n: { id?: Uint8Array; host: string; port: number }, hop: number): void => {
+    if (isSelf(n) || n.port <= 0 || n.port > 65535) return;
+    const key = addrKey(n.host, n.port);
+    if (candidates.has(key)) return;
+    candidates.set(key, { id: n.id, host: n.host, port: n.port, hop, state: 'new' });
+  };
+  for (const s of opts.seeds) add(s, 1);
+
+  const controller = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
+  let inflight = 0;
+  let queried = 0;
+  let responded = 0;
+  let stoppedEarly = false;
+  let wake: (() => void) | undefined;
+
+  // Unknown-id seeds first (we must ask them to learn anything), then by distance.
+  const ranked = (): Candidate[] =>
+    [...candidates.values()]
+      .filter((c) => c.state !== 'failed')
+      .sort((a, b) => (a.id === undefined ? (b.id === undefined ? 0 : -1) : b.id === undefined ? 1 : compareDistance(a.id, b.id, target)));
+
+  const launch = (c: Candidate): void => {
+    c.state = 'inflight';
+    inflight++;
+    queried++;
+    opts
+      .query({ host: c.host, port: c.port }, signal)
+      .then(
+        (response) => {
+          c.state = 'ok';
+          c.response = response;
+          c.id = response.id;
+          responded++;
+          if (isSelf(c)) c.state = 'failed';
+          for (const n of response.nodes ?? []) add(n, c.hop + 1);
+          if (c.state === 'ok' && opts.onResponse?.({ id: response.id, host: c.host, port: c.port }, response) === true) {
+            stoppedEarly = true;
+            controller.abort();
+          }
+        },
+        () => {
+          c.state = 'failed';
+        },
+      )
+      .finally(() => {
+        inflight--;
+        wake?.();
+      });
+  };
+
+  for (;;) {
+    if (opts.signal?.aborted) {
+      controller.abort();
+      throw opts.signal.reason;
+    }
+    if (!stoppedEarly && queried < opts.maxQueries) {
+      const top = ranked().slice(0, k);
+      for (const c of top) {
+        if (inflight >= alpha || queried >= opts.maxQueries) break;
+        if (c.state === 'new') launch(c);
+      }
+    }
+    if (inflight === 0) break;
+    await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
+  }
+  controller.abort();
+
+  const closest = ranked()
+    .filter((c) => c.state === 'ok' && c.id !== undefined && c.response !== undefined)
+    .slice(0, k)
+    .map((c) => ({ node: { id: c.id!, host: c.host, port: c.port }, response: c.response!, hop: c.hop }));
+  return { closest, queried, responded, hops: closest[0]?.hop ?? 0, stoppedEarly };
+}

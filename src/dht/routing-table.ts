@@ -1,0 +1,288 @@
+/**
+ * The BEP 5 routing table: buckets of at most k contacts that split around
+ * our own id, so we know many nodes near us and a few far away.
+ *
+ * Buckets are indexed by the length of the prefix a contact's id shares
+ * with ours: bucket i holds ids sharing exactly i bits, and the last bucket
+ * holds everything that shares more (it contains our own id, so it is the
+ * only one that may split). A full bucket that cannot split replaces a bad
+ * contact, or pings the least recently seen questionable one and keeps the
+ * newcomer in a small replacement cache until the ping says whether the old
+ * one is gone (BEP 5: good nodes are never evicted for new ones).
+ *
+ * No sockets or timers here: pinging is a callback, time an injected clock.
+ */
+import type { NodeInfo } from './krpc.js';
+import { ID_BYTES } from './krpc.js';
+import { randomBytes } from '../util/hash.js';
+import { toHex } from '../util/bytes.js';
+
+export interface Contact extends NodeInfo {
+  /** Last time it answered one of our queries (0: never). */
+  lastResponseAt: number;
+  /** Last time it queried us. */
+  lastQueryAt: number;
+  /** Queries in a row that timed out. */
+  failures: number;
+}
+
+export type ContactState = 'good' | 'questionable' | 'bad';
+
+export interface RoutingTableOptions {
+  localId: Uint8Array;
+  k: number;
+  now?: () => number;
+  /** BEP 5: a node quiet this long is questionable. */
+  questionableAfterMs?: number;
+  /** Timeouts in a row after which a node is bad. */
+  badAfterFailures?: number;
+  /** Pings a contact; resolves true when it answered. Without it, full buckets just drop newcomers. */
+  ping?: (contact: Contact) => Promise<boolean>;
+}
+
+interface Bucket {
+  contacts: Contact[];
+  /** Candidates for this bucket while it is full, most recent last. */
+  replacements: NodeInfo[];
+  lastChangedAt: number;
+}
+
+const MAX_BUCKETS = ID_BYTES * 8;
+
+/** Length of the common bit prefix of two ids. */
+export function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]! ^ b[i]!;
+    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
+  }
+  return a.length * 8;
+}
+
+/** Negative when `a` is closer to `target` than `b` (XOR metric, BEP 5). */
+export function compareDistance(a: Uint8Array, b: Uint8Array, target: Uint8Array): number {
+  for (let i = 0; i < target.length; i++) {
+    const da = a[i]! ^ target[i]!;
+    const db = b[i]! ^ target[i]!;
+    if (da !== db) return da - db;
+  }
+  return 0;
+}
+
+export class RoutingTable {
+  readonly localId: Uint8Array;
+  readonly k: number;
+  readonly #now: () => number;
+  readonly #questionableAfterMs: number;
+  readonly #badAfterFailures: number;
+  readonly #ping: ((c: Contact) => Promise<boolean>) | undefined;
+  readonly #buckets: Bucket[];
+  readonly #byId = new Map<string, Contact>();
+  readonly #pinging = new Set<Contact>();
+
+  constructor(opts: RoutingTableOptions) {
+    this.localId = opts.localId;
+    this.k = opts.k;
+    this.#now = opts.now ?? Date.now;
+    this.#questionableAfterMs = opts.questionableAfterMs ?? 15 * 60_000;
+    this.#badAfterFailures = opts.badAfterFailures ?? 3;
+    this.#ping = opts.ping;
+    this.#buckets = [{ contacts: [], replacements: [], lastChangedAt: this.#now() }];
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get bucketCount(): number {
+    return this.#buckets.length;
+  }
+
+  stateOf(c: Contact): ContactState {
+    if (c.failures >= this.#badAfterFailures) return 'bad';
+    const now = this.#now();
+    if (c.lastResponseAt > 0 && (now - c.lastResponseAt < this.#questionableAfterMs || (now - c.lastQueryAt < this.#questionableAfterMs && c.lastQueryAt > 0))) return 'good';
+    return 'questionable';
+  }
+
+  get(id: Uint8Array): Contact | undefined {
+    return this.#byId.get(toHex(id));
+  }
+
+  all(): Contact[] {
+    return [...this.#byId.values()];
+  }
+
+  #indexOf(id: Uint8Array): number {
+    return Math.min(commonPrefixBits(id, this.localId), this.#buckets.length - 1);
+  }
+
+  /**
+   * Records that a node answered us (`response`) or queried us (`query`);
+   * inserts it when there is room. Returns the contact if it is in the table.
+   */
+  seen(node: NodeInfo, how: 'response' | 'query'): Contact | undefined {
+    if (node.id.length !== ID_BYTES || commonPrefixBits(node.id, this.localId) === MAX_BUCKETS) return undefined;
+    const now = this.#now();
+    const existing = this.#byId.get(toHex(node.id));
+    if (existing) {
+      // An id that moved to another address is more likely spoofed than moved: keep the one we know.
+      if (existing.host !== node.host || existing.port !== node.port) return existing;
+      if (how === 'response') {
+        existing.lastResponseAt = now;
+        existing.failures = 0;
+      } else existing.lastQueryAt = now;
+      this.#buckets[this.#indexOf(node.id)]!.lastChangedAt = now;
+      return existing;
+    }
+    if (how === 'response') this.#dropAddress(node.host, node.port);
+    const contact: Contact = { id: node.id, host: node.host, port: node.port, lastResponseAt: how === 'response' ? now : 0, lastQueryAt: how === 'query' ? now : 0, failures: 0 };
+    return this.#insert(contact) ? contact : undefined;
+  }
+
+  /** Re-inserts a node saved by an earlier run; it is questionable until it answers. */
+  restore(node: NodeInfo): void {
+    if (node.id.length !== ID_BYTES || commonPrefixBits(node.id, this.localId) === MAX_BUCKETS || this.#byId.has(toHex(node.id))) return;
+    this.#insert({ id: node.id, host: node.host, port: node.port, lastResponseAt: 0, lastQueryAt: 0, failures: 0 });
+  }
+
+  /** A node restarted with a new id on the same address: forget the old id. */
+  #dropAddress(host: string, port: number): void {
+    for (const c of this.#byId.values()) if (c.host === host && c.port === port) this.remove(c.id);
+  }
+
+  #insert(contact: Contact): boolean {
+    for (;;) {
+      const index = this.#indexOf(contact.id);
+      const bucket = this.#buckets[index]!;
+      if (bucket.contacts.length < this.k) {
+        bucket.contacts.push(contact);
+        bucket.lastChangedAt = this.#now();
+        this.#byId.set(toHex(contact.id), contact);
+        return true;
+      }
+      if (index === this.#buckets.length - 1 && this.#buckets.length < MAX_BUCKETS) {
+        this.#split();
+        continue;
+      }
+      const bad = bucket.contacts.find((c) => this.stateOf(c) === 'bad');
+      if (bad) {
+        this.remove(bad.id);
+        continue;
+      }
+      this.#addReplacement(bucket, contact);
+      this.#pingQuestionable(bucket);
+      return false;
+    }
+  }
+
+  #split(): void {
+    const last = this.#buckets[this.#buckets.length - 1]!;
+    const next: Bucket = { contacts: [], replacements: [], lastChangedAt: last.lastChangedAt };
+    this.#buckets.push(next);
+    const newIndex = this.#buckets.length - 1;
+    const keep: Contact[] = [];
+    for (const c of last.contacts) (commonPrefixBits(c.id, this.localId) >= newIndex ? next.contacts : keep).push(c);
+    last.contacts = keep;
+    const keepR: NodeInfo[] = [];
+    for (const r of last.replacements) (commonPrefixBits(r.id, this.localId) >= newIndex ? next.replacements : keepR).push(r);
+    last.replacements = keepR;
+  }
+
+  #addReplacement(bucket: Bucket, node: NodeInfo): void {
+    bucket.replacements = bucket.replacements.filter((r) => toHex(r.id) !== toHex(node.id));
+    bucket.replacements.push({ id: node.id, host: node.host, port: node.port });
+    if (bucket.replacements.length > this.k) bucket.replacements.shift();
+  }
+
+  /** Ping before eviction (BEP 5): only a questionable node that fails to answer makes room. */
+  #pingQuestionable(bucket: Bucket): void {
+    if (!this.#ping) return;
+    const candidates = bucket.contacts
+      .filter((c) => !this.#pinging.has(c) && this.stateOf(c) === 'questionable')
+      .sort((a, b) => Math.max(a.lastResponseAt, a.lastQueryAt) - Math.max(b.lastResponseAt, b.lastQueryAt));
+    const oldest = candidates[0];
+    if (!oldest) return;
+    this.#pinging.add(oldest);
+    this.#ping(oldest)
+      .catch(() => false)
+      .then((alive) => {
+        this.#pinging.delete(oldest);
+        if (alive) return;
+        if (this.#byId.get(toHex(oldest.id)) !== oldest) return;
+        this.remove(oldest.id);
+      });
+  }
+
+  /** A query to host:port timed out. */
+  failed(id: Uint8Array | undefined, host: string, port: number): void {
+    const c = id ? this.#byId.get(toHex(id)) : [...this.#byId.values()].find((x) => x.host === host && x.port === port);
+    if (!c || c.host !== host || c.port !== port) return;
+    c.failures++;
+    if (this.stateOf(c) === 'bad') {
+      const bucket = this.#buckets[this.#indexOf(c.id)]!;
+      if (bucket.replacements.length > 0) this.remove(c.id);
+    }
+  }
+
+  /** Removes a contact, promoting the most recent replacement into its bucket. */
+  remove(id: Uint8Array): void {
+    const key = toHex(id);
+    const c = this.#byId.get(key);
+    if (!c) return;
+    this.#byId.delete(key);
+    const bucket = this.#buckets[this.#indexOf(id)]!;
+    bucket.contacts = bucket.contacts.filter((x) => x !== c);
+    const promoted = bucket.replacements.pop();
+    if (promoted) {
+      bucket.contacts.push({ ...promoted, lastResponseAt: 0, lastQueryAt: 0, failures: 0 });
+      this.#byId.set(toHex(promoted.id), bucket.contacts[bucket.contacts.length - 1]!);
+    }
+  }
+
+  /** The `n` closest contacts to `target` that are not bad. */
+  closest(target: Uint8Array, n: number): Contact[] {
+    return [...this.#byId.values()]
+      .filter((c) => this.stateOf(c) !== 'bad')
+      .sort((a, b) => compareDistance(a.id, b.id, target))
+      .slice(0, n);
+  }
+
+  /** Contacts that should be pinged to learn whether they are still there. */
+  questionable(limit: number): Contact[] {
+    return [...this.#byId.values()].filter((c) => !this.#pinging.has(c) && this.stateOf(c) === 'questionable').slice(0, limit);
+  }
+
+  /**
+   * Buckets nobody touched for `quietMs` (BEP 5 refresh: look up a random id
+   * in their range), each with such an id; marks them as refreshed.
+   */
+  takeQuietBuckets(quietMs: number): Uint8Array[] {
+    const now = this.#now();
+    const out: Uint8Array[] = [];
+    this.#buckets.forEach((b, i) => {
+      if (now - b.lastChangedAt < quietMs) return;
+      b.lastChangedAt = now;
+      out.push(this.randomIdInBucket(i));
+    });
+    return out;
+  }
+
+  /** A random id that falls in bucket `i`: our first i bits, then bit i flipped (except in the last bucket). */
+  randomIdInBucket(i: number): Uint8Array {
+    const id = randomBytes(ID_BYTES);
+    const last = i === this.#buckets.length - 1;
+    const fixedBits = last ? i : i + 1;
+    for (let bit = 0; bit < fixedBits && bit < MAX_BUCKETS; bit++) {
+      const byte = bit >> 3;
+      const mask = 0x80 >> (bit & 7);
+      let want = this.localId[byte]! & mask;
+      if (!last && bit === i) want ^= mask;
+      id[byte] = (id[byte]! & ~mask) | want;
+    }
+    return id;
+  }
+
+  bucketSizes(): number[] {
+    return this.#buckets.map((b) => b.contacts.length);
+  }
+}

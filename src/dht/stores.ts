@@ -1,0 +1,200 @@
+/**
+ * What a DHT node keeps for others: announce/write tokens, announced peers
+ * (BEP 5) and BEP 44 items, each with expiry and hard caps so that hostile
+ * traffic cannot grow our memory. Time comes from an injected clock and
+ * expiry is lazy (checked on access, plus `sweep()` from the node's
+ * maintenance timer): no timers here.
+ */
+import { createHash } from 'node:crypto';
+import type { PeerAddress } from '../discovery/peer-source.js';
+import { randomBytes } from '../util/hash.js';
+import { bytesEqual, toHex } from '../util/bytes.js';
+import type { MutableItem } from './bep44.js';
+
+type Clock = () => number;
+
+/**
+ * Tokens (BEP 5): SHA-1 of a secret, the requester's IP and the target. The
+ * secret rotates every `rotateMs`; a token from the current or the previous
+ * secret is accepted, so a token lives between one and two rotations.
+ * Tying it to the target (BEP 44 allows this) means a token handed out for
+ * one key cannot be spent on another.
+ */
+export class TokenIssuer {
+  #current = randomBytes(16);
+  #previous = randomBytes(16);
+  #rotatedAt: number;
+  constructor(
+    private readonly rotateMs: number,
+    private readonly now: Clock = Date.now,
+  ) {
+    this.#rotatedAt = now();
+  }
+
+  #rotate(): void {
+    const now = this.now();
+    const elapsed = now - this.#rotatedAt;
+    if (elapsed < this.rotateMs) return;
+    // After two or more periods both secrets are stale.
+    this.#previous = elapsed >= 2 * this.rotateMs ? randomBytes(16) : this.#current;
+    this.#current = randomBytes(16);
+    this.#rotatedAt = now;
+  }
+
+  #make(secret: Uint8Array, host: string, target: Uint8Array): Uint8Array {
+    return new Uint8Array(createHash('sha1').update(secret).update(host).update(target).digest()).subarray(0, 8);
+  }
+
+  issue(host: string, target: Uint8Array): Uint8Array {
+    this.#rotate();
+    return this.#make(this.#current, host, target);
+  }
+
+  valid(token: Uint8Array, host: string, target: Uint8Array): boolean {
+    this.#rotate();
+    return bytesEqual(token, this.#make(this.#current, host, target)) || bytesEqual(token, this.#make(this.#previous, host, target));
+  }
+}
+
+/** Peers announced to us per info-hash (BEP 5 announce_peer), each expiring. */
+export class PeerStore {
+  readonly #swarms = new Map<string, Map<string, { peer: PeerAddress; expiresAt: number }>>();
+  constructor(
+    private readonly opts: { ttlMs: number; maxInfoHashes: number; maxPeersPerInfoHash: number },
+    private readonly now: Clock = Date.now,
+  ) {}
+
+  /** Returns false when a cap refused it. */
+  add(infoHash: Uint8Array, peer: PeerAddress): boolean {
+    const key = toHex(infoHash);
+    let swarm = this.#swarms.get(key);
+    if (!swarm) {
+      if (this.#swarms.size >= this.opts.maxInfoHashes) {
+        this.sweep();
+        if (this.#swarms.size >= this.opts.maxInfoHashes) return false;
+      }
+      swarm = new Map();
+      this.#swarms.set(key, swarm);
+    }
+    const addr = `${peer.host}:${peer.port}`;
+    if (!swarm.has(addr) && swarm.size >= this.opts.maxPeersPerInfoHash) {
+      // Full: the oldest entry makes way (Map keeps insertion order), so a swarm stays fresh.
+      const oldest = swarm.keys().next().value;
+      if (oldest !== undefined) swarm.delete(oldest);
+    }
+    swarm.delete(addr);
+    swarm.set(addr, { peer: { host: peer.host, port: peer.port }, expiresAt: this.now() + this.opts.ttlMs });
+    return true;
+  }
+
+  /** Up to `max` live peers, in random order. */
+  get(infoHash: Uint8Array, max: number): PeerAddress[] {
+    const swarm = this.#swarms.get(toHex(infoHash));
+    if (!swarm) return [];
+    const now = this.now();
+    const out: PeerAddress[] = [];
+    for (const [addr, e] of swarm) {
+      if (e.expiresAt <= now) swarm.delete(addr);
+      else out.push(e.peer);
+    }
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out.slice(0, max);
+  }
+
+  sweep(): void {
+    const now = this.now();
+    for (const [key, swarm] of this.#swarms) {
+      for (const [addr, e] of swarm) if (e.expiresAt <= now) swarm.delete(addr);
+      if (swarm.size === 0) this.#swarms.delete(key);
+    }
+  }
+
+  get infoHashes(): number {
+    return this.#swarms.size;
+  }
+
+  get peers(): number {
+    let n = 0;
+    for (const s of this.#swarms.values()) n += s.size;
+    return n;
+  }
+}
+
+/** A BEP 44 item: immutable (just `v`) or mutable. */
+export type Item = { kind: 'immutable'; v: Uint8Array } | ({ kind: 'mutable' } & MutableItem);
+export type StoredItem = Item & { expiresAt: number };
+
+/** BEP 44 items held for others (expire after `ttlMs`, about 2 hours, unless put again). */
+export class ItemStore {
+  readonly #items = new Map<string, StoredItem>();
+  constructor(
+    private readonly opts: { ttlMs: number; maxItems: number },
+    private readonly now: Clock = Date.now,
+  ) {}
+
+  get(target: Uint8Array): StoredItem | undefined {
+    const key = toHex(target);
+    const item = this.#items.get(key);
+    if (item && item.expiresAt <= this.now()) {
+      this.#items.delete(key);
+      return undefined;
+    }
+    return item;
+  }
+
+  /**
+   * Stores or refreshes an item already checked by the caller. Returns false
+   * when the store is full: new items are refused rather than evicting live
+   * ones, so a flood of puts cannot push out everybody else's items.
+   */
+  set(target: Uint8Array, item: Item): boolean {
+    const key = toHex(target);
+    if (!this.#items.has(key) && this.#items.size >= this.opts.maxItems) {
+      this.sweep();
+      if (this.#items.size >= this.opts.maxItems) return false;
+    }
+    this.#items.set(key, { ...item, expiresAt: this.now() + this.opts.ttlMs });
+    return true;
+  }
+
+  sweep(): void {
+    const now = this.now();
+    for (const [key, item] of this.#items) if (item.expiresAt <= now) this.#items.delete(key);
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+}
+
+/** Fixed-window counter per address: at most `max` events per `windowMs` (puts per address). */
+export class RateLimiter {
+  readonly #windows = new Map<string, { start: number; count: number }>();
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly maxAddresses = 10_000,
+    private readonly now: Clock = Date.now,
+  ) {}
+
+  allow(address: string): boolean {
+    const now = this.now();
+    let w = this.#windows.get(address);
+    if (!w || now - w.start >= this.windowMs) {
+      if (!w && this.#windows.size >= this.maxAddresses) this.sweep();
+      if (!w && this.#windows.size >= this.maxAddresses) return false;
+      w = { start: now, count: 0 };
+      this.#windows.set(address, w);
+    }
+    w.count++;
+    return w.count <= this.max;
+  }
+
+  sweep(): void {
+    const now = this.now();
+    for (const [a, w] of this.#windows) if (now - w.start >= this.windowMs) this.#windows.delete(a);
+  }
+}
