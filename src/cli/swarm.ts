@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { getLogger } from '../log.js';
 import { UsageError, errorMessage } from '../errors.js';
 import { loadTorrentFile } from '../metainfo/load.js';
-import { isMagnet } from '../metainfo/magnet.js';
+import { isMagnet, parseMagnet } from '../metainfo/magnet.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { Session, contentPathIn } from '../session/session.js';
 import type { Torrent, TorrentStats } from '../session/torrent.js';
@@ -43,14 +43,9 @@ function progressEvent(s: TorrentStats): Record<string, unknown> {
 export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
   const common = parseCommonOptions(cmd.raw);
   const log = getLogger(cmd.mode);
-  if (isMagnet(cmd.target)) {
-    throw new UsageError('magnet links need the DHT and metadata exchange, which this build does not have yet: pass a .torrent file');
-  }
-  const metainfo = await loadTorrentFile(cmd.target);
-  const contentPath =
-    cmd.mode === 'seed'
-      ? resolve(cmd.dataPath ?? contentPathIn('downloads', metainfo))
-      : resolve(contentPathIn(cmd.outDir ?? 'downloads', metainfo));
+  const magnet = isMagnet(cmd.target) ? parseMagnet(cmd.target) : undefined;
+  if (magnet && cmd.mode === 'seed') throw new UsageError('seed needs the .torrent file, not a magnet link');
+  const metainfo = magnet ? undefined : await loadTorrentFile(cmd.target);
 
   const session = new Session({
     settings: common.settings,
@@ -69,8 +64,18 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
 
   try {
     await session.start();
-    const torrent = await addWithVerifyProgress(session, metainfo, contentPath, cmd, common);
-    await watch(log, torrent, metainfo, common, cmd, session, shutdown);
+    let torrent: Torrent;
+    if (magnet) {
+      if (!common.json) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n`);
+      torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false });
+    } else {
+      const contentPath =
+        cmd.mode === 'seed'
+          ? resolve(cmd.dataPath ?? contentPathIn('downloads', metainfo!))
+          : resolve(contentPathIn(cmd.outDir ?? 'downloads', metainfo!));
+      torrent = await addWithVerifyProgress(session, metainfo!, contentPath, cmd, common);
+    }
+    await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown);
   } catch (err) {
     await shutdown();
     throw err;

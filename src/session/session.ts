@@ -4,11 +4,16 @@
  * one torrent; the daemon (`peer start`) runs many.
  */
 import { join } from 'node:path';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { TypedEmitter } from '../events.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
-import type { Metainfo } from '../metainfo/types.js';
+import type { MagnetLink, Metainfo } from '../metainfo/types.js';
+import { parseTorrent } from '../metainfo/parse.js';
+import { torrentFromInfo } from '../metainfo/from-info.js';
+import { MetadataFetcher } from './metadata-fetch.js';
+import { errorMessage } from '../errors.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
 import { HashPool } from '../util/hash-pool.js';
 import { randomBytes } from '../util/hash.js';
@@ -168,6 +173,80 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (opts.peers?.length) torrent.addPeers(opts.peers, { pinned: true, source: 'cli' });
     this.emit('torrent:added', torrent);
     return torrent;
+  }
+
+  /**
+   * Resolves a magnet link to a torrent: its info dictionary is fetched from
+   * the peers its trackers, its `x.pe` peers and `peers` lead to (BEP 9),
+   * checked against the info-hash, cached in `<stateDir>/torrents/`, then
+   * the download starts like any other.
+   */
+  async addMagnet(magnet: MagnetLink, opts: { outDir: string; peers?: PeerAddress[]; signal?: AbortSignal; recheck?: boolean }): Promise<Torrent> {
+    const cachePath = join(this.#opts.stateDir, 'torrents', `${magnet.infoHashHex}.torrent`);
+    let metainfo: Metainfo | undefined;
+    try {
+      metainfo = parseTorrent(await readFile(cachePath));
+      if (metainfo.infoHashHex !== magnet.infoHashHex) metainfo = undefined;
+    } catch {
+      metainfo = undefined;
+    }
+    const xpe = magnet.peers.flatMap((p) => {
+      const i = p.lastIndexOf(':');
+      const port = Number(p.slice(i + 1));
+      return i > 0 && Number.isInteger(port) && port > 0 && port < 65536 ? [{ host: p.slice(0, i).replace(/^\[|\]$/g, ''), port }] : [];
+    });
+    const peers = [...xpe, ...(opts.peers ?? [])];
+    if (!metainfo) {
+      const logger = this.#opts.logger.child({ component: 'metadata' });
+      const host = this.settings.host;
+      const fetcher = new MetadataFetcher({
+        infoHash: magnet.infoHash,
+        peerId: this.peerId,
+        logger,
+        connectTimeoutMs: this.settings.connectTimeoutMs,
+        clientVersion: 'swarm-peer 0.1.0',
+        ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
+      });
+      fetcher.addPeers(peers);
+      const sources = magnet.trackers.length
+        ? [
+            new TrackerPeerSource(
+              {
+                infoHash: magnet.infoHash,
+                peerId: this.peerId,
+                port: this.port,
+                stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
+                onPeers: (found) => fetcher.addPeers(found),
+              },
+              { tiers: magnet.trackers.map((t) => [t]), logger, ...(host !== '0.0.0.0' ? { localAddress: host } : {}) },
+            ),
+          ]
+        : [];
+      for (const s of sources) s.start();
+      let info: Uint8Array;
+      try {
+        info = await fetcher.fetch(opts.signal);
+      } finally {
+        fetcher.stop();
+        await Promise.allSettled(sources.map((s) => s.stop()));
+      }
+      const bytes = torrentFromInfo(info, magnet.trackers);
+      metainfo = parseTorrent(bytes);
+      try {
+        await mkdir(join(this.#opts.stateDir, 'torrents'), { recursive: true });
+        await writeFile(`${cachePath}.tmp`, bytes);
+        await rename(`${cachePath}.tmp`, cachePath);
+      } catch (err) {
+        logger.warn(`could not cache the torrent at ${cachePath}: ${errorMessage(err)}`);
+      }
+    }
+    return this.addTorrent(metainfo, {
+      contentPath: contentPathIn(opts.outDir, metainfo),
+      mode: 'leech',
+      peers,
+      recheck: opts.recheck ?? false,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
   }
 
   async removeTorrent(infoHashHex: string): Promise<void> {

@@ -1,0 +1,189 @@
+/**
+ * Fetches a torrent's info dictionary from peers (BEP 9) for a magnet link.
+ *
+ * Each connection does the handshake with the extension bit, the BEP 10
+ * handshake, then asks for every 16 KiB metadata piece. The assembled
+ * bytes are accepted only when their SHA-1 equals the info-hash, so a peer
+ * cannot feed us a different torrent; a peer whose pieces fail the check,
+ * or that rejects, is dropped. Other peer wire messages are ignored here.
+ */
+import net from 'node:net';
+import { ProtocolError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { PeerAddress } from '../discovery/peer-source.js';
+import { sha1 } from '../util/hash.js';
+import { bytesEqual } from '../util/bytes.js';
+import { HandshakeReader, encodeHandshake } from '../wire/handshake.js';
+import { FrameDecoder, MAX_EXTENDED_FRAME_BYTES } from '../wire/framer.js';
+import { decodeMessage, encodeMessage } from '../wire/messages.js';
+import { EXTENDED_HANDSHAKE_ID, UT_METADATA, decodeExtendedHandshake, encodeExtendedHandshake, extensionId } from '../wire/extension.js';
+import {
+  MAX_METADATA_BYTES,
+  decodeMetadataMessage,
+  encodeMetadataMessage,
+  metadataPieceCount,
+} from '../wire/ut-metadata.js';
+
+const LOCAL_UT_METADATA = 1;
+/** Connections tried at once. */
+const PARALLEL = 8;
+
+export interface MetadataFetchOptions {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  localAddress?: string;
+  logger: Logger;
+  connectTimeoutMs: number;
+  /** A peer that has not delivered the metadata in this time is dropped. */
+  peerTimeoutMs?: number;
+  clientVersion: string;
+}
+
+export class MetadataFetcher {
+  readonly #opts: MetadataFetchOptions;
+  readonly #known = new Map<string, PeerAddress & { tried: boolean }>();
+  readonly #sockets = new Set<net.Socket>();
+  #active = 0;
+  #done = false;
+  #resolve!: (info: Uint8Array) => void;
+  #reject!: (err: Error) => void;
+  readonly #result: Promise<Uint8Array>;
+
+  constructor(opts: MetadataFetchOptions) {
+    this.#opts = opts;
+    this.#result = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#result.catch(() => {});
+  }
+
+  addPeers(peers: PeerAddress[]): void {
+    for (const p of peers) {
+      const k = `${p.host}:${p.port}`;
+      if (!this.#known.has(k) && this.#known.size < 1000) this.#known.set(k, { ...p, tried: false });
+    }
+    this.#connectMore();
+  }
+
+  /** Resolves with the verified info dictionary bytes. */
+  fetch(signal?: AbortSignal): Promise<Uint8Array> {
+    signal?.addEventListener('abort', () => this.#finish(undefined, new Error('metadata fetch aborted')), { once: true });
+    this.#connectMore();
+    return this.#result;
+  }
+
+  /** Peers known and not yet tried or still connected. */
+  get pendingPeers(): number {
+    return this.#active + [...this.#known.values()].filter((p) => !p.tried).length;
+  }
+
+  stop(): void {
+    this.#finish(undefined, new Error('metadata fetch stopped'));
+  }
+
+  #finish(info: Uint8Array | undefined, err?: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    for (const s of this.#sockets) s.destroy();
+    this.#sockets.clear();
+    if (info) this.#resolve(info);
+    else this.#reject(err ?? new Error('metadata fetch failed'));
+  }
+
+  #connectMore(): void {
+    if (this.#done) return;
+    for (const p of this.#known.values()) {
+      if (this.#active >= PARALLEL) return;
+      if (p.tried) continue;
+      p.tried = true;
+      this.#active++;
+      this.#try(p);
+    }
+  }
+
+  #try(peer: PeerAddress): void {
+    const o = this.#opts;
+    const log = o.logger;
+    const local = o.localAddress;
+    const socket = net.connect({ host: peer.host, port: peer.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
+    this.#sockets.add(socket);
+    const reader = new HandshakeReader();
+    const decoder = new FrameDecoder({ maxFrameBytes: MAX_EXTENDED_FRAME_BYTES });
+    let remoteId: number | undefined;
+    let size = 0;
+    let pieces: (Uint8Array | undefined)[] = [];
+    let ended = false;
+    const end = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      this.#sockets.delete(socket);
+      socket.destroy();
+      this.#active--;
+      if (!this.#done) log.debug(`metadata from ${peer.host}:${peer.port}: ${why}`);
+      this.#connectMore();
+    };
+    const timer = setTimeout(() => end('timed out'), o.peerTimeoutMs ?? 20_000);
+    socket.setTimeout(o.connectTimeoutMs, () => end('connect timeout'));
+    socket.on('error', (err) => end(err.message));
+    socket.on('close', () => end('closed'));
+    socket.on('connect', () => {
+      socket.setTimeout(0);
+      socket.write(encodeHandshake({ infoHash: o.infoHash, peerId: o.peerId, extensionProtocol: true }));
+    });
+    const onExtended = (id: number, payload: Uint8Array): void => {
+      if (id === EXTENDED_HANDSHAKE_ID) {
+        const h = decodeExtendedHandshake(payload);
+        remoteId = extensionId(h, UT_METADATA);
+        if (remoteId === undefined) throw new ProtocolError('peer does not offer ut_metadata');
+        if (!h.metadataSize || h.metadataSize > MAX_METADATA_BYTES) throw new ProtocolError('peer gave no usable metadata_size');
+        size = h.metadataSize;
+        pieces = new Array(metadataPieceCount(size)).fill(undefined);
+        for (let i = 0; i < pieces.length; i++) {
+          socket.write(encodeMessage({ type: 'extended', id: remoteId, payload: encodeMetadataMessage({ msgType: 'request', piece: i }) }));
+        }
+        return;
+      }
+      if (id !== LOCAL_UT_METADATA || remoteId === undefined) return;
+      const msg = decodeMetadataMessage(payload);
+      if (msg.msgType === 'reject') throw new ProtocolError(`peer rejected metadata piece ${msg.piece}`);
+      if (msg.msgType !== 'data') return;
+      if (msg.totalSize !== size || msg.piece >= pieces.length) throw new ProtocolError('metadata piece does not match the announced size');
+      pieces[msg.piece] = Uint8Array.from(msg.data);
+      if (pieces.some((p) => p === undefined)) return;
+      const info = new Uint8Array(Buffer.concat(pieces as Uint8Array[]));
+      if (!bytesEqual(sha1(info), o.infoHash)) throw new ProtocolError('metadata does not hash to the info-hash');
+      log.info(`metadata (${info.length} bytes) received from ${peer.host}:${peer.port}`);
+      this.#finish(info);
+      end('done');
+    };
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        let rest: Uint8Array = chunk;
+        if (!reader.done) {
+          const r = reader.push(chunk);
+          if (!r) return;
+          const h = reader.handshake!;
+          if (!bytesEqual(h.infoHash, o.infoHash)) throw new ProtocolError('handshake is for another torrent');
+          if (!h.extensionProtocol) throw new ProtocolError('peer does not support the extension protocol (BEP 10)');
+          socket.write(
+            encodeMessage({
+              type: 'extended',
+              id: EXTENDED_HANDSHAKE_ID,
+              payload: encodeExtendedHandshake({ m: { [UT_METADATA]: LOCAL_UT_METADATA }, v: o.clientVersion }),
+            }),
+          );
+          rest = r;
+        }
+        for (const frame of decoder.push(rest)) {
+          const msg = decodeMessage(frame);
+          if (msg.type === 'extended') onExtended(msg.id, msg.payload);
+        }
+      } catch (err) {
+        log.warn(`metadata from ${peer.host}:${peer.port} refused: ${errorMessage(err)}`);
+        end(errorMessage(err));
+      }
+    });
+  }
+}
