@@ -1,0 +1,145 @@
+/** `make-torrent` and `peer make-torrent` run as child processes. */
+import test from 'ava';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseTorrent } from '../src/metainfo/parse.js';
+import { pseudoRandom, runExe, tempDir } from './fixtures/metainfo-cli.js';
+
+const MAKE_KEYS = ['infoHash', 'magnet', 'output', 'name', 'length', 'pieceLength', 'pieces'];
+
+test.serial('single file: default output torrents/<name>.torrent in the cwd, --json with the contract keys', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  await writeFile(join(dir, 'movie.bin'), pseudoRandom(100_000));
+  const r = await runExe('make-torrent', ['movie.bin', '--json', '-a', 'http://127.0.0.1:6969/announce'], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.is(lines.length, 1);
+  const out = JSON.parse(lines[0]!) as Record<string, unknown>;
+  t.deepEqual(Object.keys(out), MAKE_KEYS);
+  const file = join(dir, 'torrents', 'movie.bin.torrent');
+  t.is(out.output, file);
+  const meta = parseTorrent(await readFile(file));
+  t.is(out.infoHash, meta.infoHashHex);
+  t.is(out.name, 'movie.bin');
+  t.is(out.length, 100_000);
+  t.is(out.pieceLength, 16384);
+  t.is(out.pieces, 7);
+  t.true(String(out.magnet).startsWith(`magnet:?xt=urn:btih:${meta.infoHashHex}&dn=movie.bin&tr=`));
+  t.is(meta.announce, 'http://127.0.0.1:6969/announce');
+  t.is(meta.createdBy, 'swarm-peer/0.1.0');
+  t.is(typeof meta.creationDate, 'number');
+  // Atomic write leaves no temporary file behind.
+  t.deepEqual(await readdir(join(dir, 'torrents')), ['movie.bin.torrent']);
+});
+
+test.serial('folder with every option; human summary on stdout', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  await mkdir(join(dir, 'share', 'sub'), { recursive: true });
+  await writeFile(join(dir, 'share', 'sub', 'x.bin'), pseudoRandom(300_000));
+  await writeFile(join(dir, 'share', 'a.txt'), 'hello');
+  const r = await runExe('make-torrent', [
+    'share', '-o', 'out/my.torrent', '-l', '32K', '--private', '--comment', 'a test',
+    '-a', 'http://127.0.0.1:6969/announce', '-a', 'udp://127.0.0.1:6969', '--web-seed', 'http://127.0.0.1:8000/', '--no-date',
+  ], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  const meta = parseTorrent(await readFile(join(dir, 'out', 'my.torrent')));
+  t.true(r.stdout.includes(meta.infoHashHex));
+  t.true(r.stdout.includes('magnet:?xt=urn:btih:'));
+  t.is(meta.info.name, 'share');
+  t.is(meta.info.pieceLength, 32 * 1024);
+  t.true(meta.info.private);
+  t.is(meta.comment, 'a test');
+  t.is(meta.creationDate, undefined);
+  t.deepEqual(meta.announceList, [['http://127.0.0.1:6969/announce'], ['udp://127.0.0.1:6969']]);
+  t.deepEqual(meta.urlList, ['http://127.0.0.1:8000/']);
+  t.deepEqual(meta.info.files.map((f) => [f.path.join('/'), f.length]), [['a.txt', 5], ['sub/x.bin', 300_000]]);
+});
+
+test.serial('--no-date makes the same bytes from the same input, and peer make-torrent is the same command', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  await writeFile(join(dir, 'f'), pseudoRandom(40_000, 9));
+  const a = await runExe('make-torrent', ['f', '-o', 'a.torrent', '--no-date'], { cwd: dir });
+  const b = await runExe('peer', ['make-torrent', 'f', '-o', 'b.torrent', '--no-date'], { cwd: dir });
+  t.is(a.code, 0, a.stderr);
+  t.is(b.code, 0, b.stderr);
+  t.deepEqual(await readFile(join(dir, 'a.torrent')), await readFile(join(dir, 'b.torrent')));
+});
+
+test.serial('refuses to overwrite without --force (exit 2, file untouched); --force overwrites', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  await writeFile(join(dir, 'f'), 'data');
+  await writeFile(join(dir, 'f.torrent'), 'precious');
+  const r = await runExe('make-torrent', ['f', '-o', 'f.torrent'], { cwd: dir });
+  t.is(r.code, 2);
+  t.regex(r.stderr, /already exists.*--force/);
+  t.is(r.stdout, '');
+  t.is(await readFile(join(dir, 'f.torrent'), 'utf8'), 'precious');
+  const j = await runExe('make-torrent', ['f', '-o', 'f.torrent', '--json'], { cwd: dir });
+  t.is(j.code, 2);
+  t.deepEqual(Object.keys(JSON.parse(j.stdout) as object), ['event', 'message']);
+  const f = await runExe('make-torrent', ['f', '-o', 'f.torrent', '--force'], { cwd: dir });
+  t.is(f.code, 0, f.stderr);
+  t.is(parseTorrent(await readFile(join(dir, 'f.torrent'))).info.length, 4);
+});
+
+const usageErrors: [string, (dir: string) => Promise<string[]>, RegExp][] = [
+  ['a missing path', async () => ['nothing-here'], /no such file or folder/],
+  ['an empty folder', async (dir) => {
+    await mkdir(join(dir, 'empty'));
+    return ['empty'];
+  }, /holds no files/],
+  ['only empty files', async (dir) => {
+    await mkdir(join(dir, 'z'));
+    await writeFile(join(dir, 'z', 'e'), '');
+    return ['z'];
+  }, /empty files/],
+  ['a piece length that is not a power of two', async (dir) => {
+    await writeFile(join(dir, 'f'), 'x');
+    return ['f', '-l', '100000'];
+  }, /--piece-length/],
+  ['a tracker that is not a URL', async (dir) => {
+    await writeFile(join(dir, 'f'), 'x');
+    return ['f', '-a', 'not a url'];
+  }, /--announce/],
+  ['an unknown option', async (dir) => {
+    await writeFile(join(dir, 'f'), 'x');
+    return ['f', '--bogus'];
+  }, /unknown option/],
+];
+for (const [what, setup, re] of usageErrors) {
+  test.serial(`exit 2 and a clear message for ${what}, nothing written`, async (t) => {
+    const { dir, cleanup } = await tempDir();
+    t.teardown(cleanup);
+    const args = await setup(dir);
+    const before = await readdir(dir);
+    const r = await runExe('make-torrent', args, { cwd: dir });
+    t.is(r.code, 2);
+    t.regex(r.stderr, re);
+    t.is(r.stdout, '');
+    t.deepEqual(await readdir(dir), before);
+  });
+}
+
+test.serial('an unreadable file is refused with exit 2', async (t) => {
+  if (process.getuid?.() === 0) {
+    t.pass('running as root: every file is readable, nothing to check');
+    return;
+  }
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  await writeFile(join(dir, 'secret'), 'x', { mode: 0o000 });
+  const r = await runExe('make-torrent', ['secret', '-o', 'x.torrent'], { cwd: dir });
+  t.is(r.code, 2);
+  t.regex(r.stderr, /permission denied/);
+  await t.throwsAsync(stat(join(dir, 'x.torrent')));
+});
+
+test.serial('--help documents the options and exits 0', async (t) => {
+  const r = await runExe('make-torrent', ['--help']);
+  t.is(r.code, 0);
+  for (const opt of ['--announce', '--output', '--piece-length', '--private', '--comment', '--web-seed', '--no-date', '--force', '--json', 'Hidden files']) t.true(r.stdout.includes(opt), opt);
+});
