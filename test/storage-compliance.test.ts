@@ -91,6 +91,22 @@ for (const [impl, make] of IMPLEMENTATIONS) {
       t.is((await store.read(0, 5, 0)).length, 0);
     });
 
+    test(`${impl} ${shape}: readRange crosses pieces and files, into a fresh or a given buffer`, async (t) => {
+      const fx = fixture();
+      const store = await make(t, fx, true);
+      t.truthy(store.readRange);
+      const all = await store.readRange!(0, fx.info.length);
+      t.true(Buffer.from(all).equals(Buffer.from(fx.data)));
+      t.is(all.buffer.byteLength, all.byteLength, 'a fresh buffer owns its memory (transferable)');
+      const into = new Uint8Array(30000).fill(0xaa);
+      const mid = await store.readRange!(10000, 25000, into);
+      t.is(mid.buffer, into.buffer);
+      t.true(Buffer.from(mid).equals(Buffer.from(fx.data.subarray(10000, 35000))));
+      t.is(into[25000], 0xaa, 'nothing written past the range');
+      await t.throwsAsync(store.readRange!(fx.info.length - 1, 2), { instanceOf: RangeError });
+      await t.throwsAsync(store.readRange!(0, 100, new Uint8Array(99)), { instanceOf: RangeError });
+    });
+
     test(`${impl} ${shape}: a prefilled store reads the data; verifyPieces finds every piece`, async (t) => {
       const fx = fixture();
       const store = await make(t, fx, true);

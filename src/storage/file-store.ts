@@ -23,7 +23,7 @@ import { StorageError, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { mapRange, pieceRange, type FileSlice } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
-import { checkBlock, checkPieceData, checkRange, type FileFingerprint, type PieceStore } from './piece-store.js';
+import { checkBlock, checkPieceData, checkRange, rangeTarget, type FileFingerprint, type PieceStore } from './piece-store.js';
 
 export interface FileStoreOptions {
   info: InfoDict;
@@ -385,10 +385,9 @@ export class FileStore implements PieceStore {
     }
   }
 
-  async #readRange(offset: number, length: number): Promise<Uint8Array> {
+  async #readRange(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.#check();
-    // Its own ArrayBuffer, so verification can transfer it to a hashing thread.
-    const buf = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    const buf = rangeTarget(length, into);
     const slices = mapRange(this.info.files, offset, length);
     await Promise.all(slices.map((s) => this.#readSlice(s, buf, 0)));
     return buf;
@@ -404,9 +403,9 @@ export class FileStore implements PieceStore {
     return this.#track(this.#readRange(offset, length));
   }
 
-  async readRange(offset: number, length: number): Promise<Uint8Array> {
+  async readRange(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     checkRange(this.info, offset, length);
-    return this.#track(this.#readRange(offset, length));
+    return this.#track(this.#readRange(offset, length, into));
   }
 
   async writePiece(index: number, data: Uint8Array): Promise<void> {

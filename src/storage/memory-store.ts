@@ -10,7 +10,7 @@
 import { StorageError } from '../errors.js';
 import { mapRange, pieceRange } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
-import { checkBlock, checkPieceData, checkRange, type FileFingerprint, type PieceStore } from './piece-store.js';
+import { checkBlock, checkPieceData, checkRange, rangeTarget, type FileFingerprint, type PieceStore } from './piece-store.js';
 
 let clock = 0;
 
@@ -53,10 +53,12 @@ export class MemoryStore implements PieceStore {
     return this.#data.slice(offset, offset + length);
   }
 
-  async readRange(offset: number, length: number): Promise<Uint8Array> {
+  async readRange(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     checkRange(this.info, offset, length);
     this.#check();
-    return this.#data.slice(offset, offset + length);
+    const out = rangeTarget(length, into);
+    out.set(this.#data.subarray(offset, offset + length));
+    return out;
   }
 
   async writePiece(index: number, data: Uint8Array): Promise<void> {

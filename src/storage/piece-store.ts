@@ -44,10 +44,12 @@ export interface PieceStore {
   close(): Promise<void>;
   /**
    * Optional fast path for verification: `length` bytes at torrent offset
-   * `offset`, across pieces and files, in a fresh buffer that owns its whole
-   * ArrayBuffer (so it can be transferred to a hashing thread without a copy).
+   * `offset`, across pieces and files. Without `into`, in a fresh buffer that
+   * owns its whole ArrayBuffer (so it can be transferred to a hashing thread
+   * without a copy); with `into` (at least `length` bytes), read into its
+   * start and returned as a view of it, so callers can recycle buffers.
    */
-  readRange?(offset: number, length: number): Promise<Uint8Array>;
+  readRange?(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Checks a block request against the torrent (RangeError on misuse). */
@@ -69,4 +71,11 @@ export function checkRange(info: InfoDict, offset: number, length: number): void
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > info.length) {
     throw new RangeError(`range ${offset}+${length} is outside the payload (${info.length} bytes)`);
   }
+}
+
+/** The view `readRange` reads into: `into`'s first `length` bytes, or a fresh buffer owning its memory. */
+export function rangeTarget(length: number, into?: Uint8Array): Uint8Array {
+  if (!into) return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+  if (into.length < length) throw new RangeError(`target of ${into.length} bytes is smaller than the ${length} bytes to read`);
+  return into.subarray(0, length);
 }

@@ -73,13 +73,26 @@ export async function verifyPieces(store: PieceStore, info: InfoDict, pool: Hash
   const signal = opts.signal;
   let next = 0;
   let done = 0;
+  // Recycled read buffers, by size: the hash pool hands each one back, and
+  // reusing it spares the page faults of fresh multi-MiB allocations.
+  const spare = new Map<number, ArrayBuffer[]>();
+  const take = (size: number): Uint8Array | undefined => {
+    const ab = spare.get(size)?.pop();
+    return ab ? new Uint8Array(ab) : undefined;
+  };
+  const give = (buf: Uint8Array): void => {
+    if (buf.byteOffset !== 0 || buf.byteLength !== buf.buffer.byteLength || !(buf.buffer instanceof ArrayBuffer)) return;
+    const list = spare.get(buf.byteLength) ?? [];
+    if (list.length < lanes) list.push(buf.buffer);
+    spare.set(buf.byteLength, list);
+  };
 
   const checkBatch = async (b: Batch): Promise<void> => {
     const start = pieceRange(info, b.first).offset;
     const end = b.first + b.count === info.pieceCount ? info.length : (b.first + b.count) * info.pieceLength;
     let buf: Uint8Array;
     try {
-      buf = store.readRange ? await store.readRange(start, end - start) : await readPieces(store, b);
+      buf = store.readRange ? await store.readRange(start, end - start, take(end - start)) : await readPieces(store, b);
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
       if (b.count === 1) {
@@ -91,7 +104,9 @@ export async function verifyPieces(store: PieceStore, info: InfoDict, pool: Hash
       return;
     }
     signal?.throwIfAborted();
-    const { digests } = await pool.hashPieces(buf, info.pieceLength);
+    const hashed = await pool.hashPieces(buf, info.pieceLength);
+    const digests = hashed.digests;
+    give(hashed.buf);
     for (let i = 0; i < b.count; i++) if (digestMatches(info, b.first + i, digests, i)) have.set(b.first + i);
   };
 
