@@ -175,7 +175,9 @@ export class TorrentStorage {
    */
   pieceWritten(index: number): void {
     if (this.#closing) throw new StorageError(`pieceWritten(${index}) after close of ${this.info.name}`);
-    if (this.have.set(index)) this.#pending.add(index);
+    this.have.set(index);
+    // Keyed on what is saved, not on `have`: a bit someone set in `have` directly must still reach the state.
+    if (!this.#durable.get(index)) this.#pending.add(index);
   }
 
   /**
