@@ -223,3 +223,66 @@ test('an aborted verification rejects with the signal reason and closes the stor
   t.true(progress < fx.info.pieceCount);
   await t.throwsAsync(store.readPiece(0), { instanceOf: StorageError, message: /closed/ });
 });
+
+test('SIGKILL after unflushed writes: the restart verifies and keeps every piece written', async (t) => {
+  const fx = makeFixture({ files: [{ path: ['p.bin'], length: 100000 }, { path: ['q.bin'], length: 70000 }], pieceLength: 16384 });
+  const { dir, stateDir, contentPath } = await setup(t, fx);
+  const { writeFile: wf } = await import('node:fs/promises');
+  const { spawn } = await import('node:child_process');
+  const fixtureFile = path.join(dir, 'fixture.json');
+  await wf(fixtureFile, JSON.stringify({ info: { ...fx.info, pieces: Buffer.from(fx.info.pieces).toString('hex') }, data: Buffer.from(fx.data).toString('base64'), infoHashHex: fx.infoHashHex }));
+  // The child flushes pieces 0-2, then writes 6 and 9 and never flushes again before it is killed.
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `
+      import { readFileSync } from 'node:fs';
+      import { openTorrentStorage } from './src/storage/torrent-storage.js';
+      import { HashPool } from './src/util/hash-pool.js';
+      import { silentLogger } from './src/log.js';
+      const f = JSON.parse(readFileSync(${JSON.stringify(fixtureFile)}, 'utf8'));
+      const info = { ...f.info, pieces: Buffer.from(f.info.pieces, 'hex') };
+      const data = Buffer.from(f.data, 'base64');
+      const piece = (i) => data.subarray(i * info.pieceLength, Math.min(info.length, (i + 1) * info.pieceLength));
+      const ts = await openTorrentStorage({ info, infoHashHex: f.infoHashHex, contentPath: ${JSON.stringify(contentPath)},
+        stateDir: ${JSON.stringify(stateDir)}, mode: 'leech', pool: new HashPool({ threads: 1 }), logger: silentLogger });
+      for (const i of [0, 1, 2]) { await ts.store.writePiece(i, piece(i)); ts.pieceWritten(i); }
+      await ts.flush();
+      await new Promise((r) => setTimeout(r, 20));
+      for (const i of [6, 9]) { await ts.store.writePiece(i, piece(i)); ts.pieceWritten(i); }
+      process.stdout.write('ready\\n');
+      setInterval(() => {}, 1000);
+      `,
+    ],
+    { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child not ready in 60 s: ${stderr}`)), 60_000);
+    child.stdout.on('data', (c: Buffer) => {
+      if (c.toString().includes('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited early (${code}): ${stderr}`));
+    });
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  const b = await openTorrentStorage({ info: fx.info, infoHashHex: fx.infoHashHex, contentPath, stateDir, mode: 'leech', pool, logger: log });
+  t.teardown(() => b.close());
+  t.is(b.resumed, 'verified');
+  t.deepEqual([...b.have.ones()], [0, 1, 2, 6, 9]);
+});
