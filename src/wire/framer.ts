@@ -64,6 +64,15 @@ export function maxFrameBytesFor(pieceLength: number, pieceCount: number, maxBlo
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * A frame buffer of its own (never a slice of Node's shared pool), not
+ * zero-filled: every byte is written before the frame is handed out, and
+ * skipping the fill is measurable at hundreds of MB/s.
+ */
+function allocFrame(size: number): Uint8Array {
+  return Buffer.allocUnsafeSlow(size);
+}
+
 export interface FrameDecoderOptions {
   /** Largest frame accepted, not counting the 4-byte length prefix. */
   maxFrameBytes: number;
@@ -150,12 +159,12 @@ export class FrameDecoder {
         }
         this.#frameLength = length;
         this.#frameFill = 0;
-        this.#frame = new Uint8Array(length <= EAGER_ALLOC_BYTES ? length : Math.max(EAGER_ALLOC_BYTES, end - pos));
+        this.#frame = allocFrame(length <= EAGER_ALLOC_BYTES ? length : Math.max(EAGER_ALLOC_BYTES, end - pos));
       }
       const n = Math.min(this.#frameLength - this.#frameFill, end - pos);
       if (this.#frameFill + n > this.#frame.length) {
         // Grow geometrically (bounded by the frame's length) so a long frame in tiny chunks stays linear.
-        const grown = new Uint8Array(Math.min(this.#frameLength, Math.max(this.#frame.length * 2, this.#frameFill + n)));
+        const grown = allocFrame(Math.min(this.#frameLength, Math.max(this.#frame.length * 2, this.#frameFill + n)));
         grown.set(this.#frame.subarray(0, this.#frameFill));
         this.#frame = grown;
       }
