@@ -42,6 +42,9 @@ export interface TorrentStats {
   downloadRate: number;
   uploadRate: number;
   complete: boolean;
+  state: 'paused' | 'seeding' | 'downloading';
+  /** Total payload bytes of the torrent. */
+  length: number;
 }
 
 export interface PeerInfo {
@@ -138,6 +141,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #completeEmitted = false;
   #started = false;
   #stopped = false;
+  #paused = false;
   #timers: NodeJS.Timeout[] = [];
 
   constructor(deps: TorrentDeps, opts: TorrentOptions) {
@@ -178,6 +182,29 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   get have(): number {
     return this.#picker.haveCount;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get state(): 'paused' | 'seeding' | 'downloading' {
+    return this.#paused ? 'paused' : this.complete ? 'seeding' : 'downloading';
+  }
+
+  /** Closes every connection and makes no new ones until resume(); idempotent. */
+  pause(): void {
+    if (this.#paused || this.#stopped) return;
+    this.#paused = true;
+    for (const c of [...this.#conns.values()]) c.close('paused');
+  }
+
+  /** Idempotent. */
+  resume(): void {
+    if (!this.#paused || this.#stopped) return;
+    this.#paused = false;
+    for (const p of this.#known.values()) p.nextTryAt = 0;
+    this.#connectMore();
   }
 
   get connectionCount(): number {
@@ -262,6 +289,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       downloadRate: Math.round(this.#down.rate()),
       uploadRate: Math.round(this.#up.rate()),
       complete: this.complete,
+      state: this.state,
+      length: this.#shape.totalLength,
     };
   }
 
@@ -288,7 +317,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   // --- connections -------------------------------------------------------
 
   #connectMore(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#paused) return;
     const now = Date.now();
     const want = this.complete ? this.#settings.maxPeersPerTorrent : this.#settings.maxPeersPerTorrent;
     let slots = want - this.#conns.size;
@@ -333,7 +362,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** An incoming connection whose handshake the listener read and routed here. */
   acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Uint8Array): void {
     const host = socket.remoteAddress ?? '';
-    if (this.#stopped || this.#banned.has(host) || this.#conns.size >= this.#settings.maxPeersPerTorrent) {
+    if (this.#stopped || this.#paused || this.#banned.has(host) || this.#conns.size >= this.#settings.maxPeersPerTorrent) {
       socket.destroy();
       return;
     }
