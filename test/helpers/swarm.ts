@@ -13,7 +13,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExecutionContext } from 'ava';
 import { makeTorrent } from '../../src/cli/make-torrent.js';
 import type { Metainfo } from '../../src/metainfo/types.js';
 
@@ -23,10 +22,30 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** Every wait in these tests is bounded by this unless a test says otherwise. */
 export const WAIT_MS = 60_000;
 
+/**
+ * Where cleanups are registered: an ava ExecutionContext, or a `Cleanup` for
+ * things a whole file shares (a `before` hook's own teardown would run as
+ * soon as the hook ends).
+ */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** Cleanups run last-registered first, e.g. from `test.after.always`. */
+export class Cleanup implements Teardown {
+  readonly #fns: (() => unknown)[] = [];
+  teardown(fn: () => unknown): void {
+    this.#fns.push(fn);
+  }
+  async run(): Promise<void> {
+    while (this.#fns.length) await this.#fns.pop()!();
+  }
+}
+
 // --- temp dirs and fixtures -------------------------------------------------
 
 /** A fresh folder under os.tmpdir(), removed when the test ends. */
-export async function tempDir(t: ExecutionContext, prefix = 'swarm-test-'): Promise<string> {
+export async function tempDir(t: Teardown, prefix = 'swarm-test-'): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
@@ -227,7 +246,7 @@ export const isComplete = (e: PeerEvent): e is Extract<PeerEvent, { event: 'comp
  * child is SIGKILLed in teardown if it still runs; its stdout is parsed as
  * JSON lines.
  */
-export function spawnPeer(t: ExecutionContext, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): PeerProcess {
+export function spawnPeer(t: Teardown, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): PeerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/peer.ts', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },

@@ -6,13 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import type { ExecutionContext } from 'ava';
 import { encodeHandshake, HandshakeReader, type Handshake } from '../../src/wire/handshake.js';
 import { decodeMessage, encodeMessage, encodePieceHeader, type PeerMessage } from '../../src/wire/messages.js';
 import { FrameDecoder, maxFrameBytesFor } from '../../src/wire/framer.js';
 import { pieceSize, torrentShape, type TorrentShape } from '../../src/wire/validate.js';
 import { Bitfield } from '../../src/util/bitfield.js';
-import { within, WAIT_MS } from './swarm.js';
+import { within, WAIT_MS, type Teardown } from './swarm.js';
 
 export function testPeerId(tag: string): Uint8Array {
   const id = Buffer.alloc(20, 0x30);
@@ -42,7 +41,7 @@ export interface RawPeer {
  * `infoHash` (unless `sendHandshake` is false). Destroyed in teardown.
  */
 export async function connectRaw(
-  t: ExecutionContext,
+  t: Teardown,
   opts: { host: string; port: number; localAddress: string; infoHash: Uint8Array; shape: TorrentShape; sendHandshake?: boolean },
 ): Promise<RawPeer> {
   const socket = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
@@ -115,7 +114,7 @@ export async function connectRaw(
  * Resolves once `host:port` answers a handshake for `infoHash`: the peer
  * listens and has the torrent added (a seeder verifies its data first).
  */
-export async function waitPeerReady(t: ExecutionContext, host: string, port: number, infoHash: Uint8Array, shape: TorrentShape, localAddress = '127.0.0.1', ms = WAIT_MS): Promise<void> {
+export async function waitPeerReady(t: Teardown, host: string, port: number, infoHash: Uint8Array, shape: TorrentShape, localAddress = '127.0.0.1', ms = WAIT_MS): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
@@ -153,7 +152,7 @@ export interface Liar {
  * It speaks just enough of BEP 3: handshake, full bitfield, unchoke on
  * interested, piece for request. Closed in teardown.
  */
-export async function startLiar(t: ExecutionContext, opts: { host: string; port: number; infoHash: Uint8Array; shape: TorrentShape }): Promise<Liar> {
+export async function startLiar(t: Teardown, opts: { host: string; port: number; infoHash: Uint8Array; shape: TorrentShape }): Promise<Liar> {
   const sockets = new Set<net.Socket>();
   const liar: Liar = {
     host: opts.host,
@@ -234,7 +233,7 @@ export interface GateProxy {
  * connection alive: a test can act "during the transfer" without racing it.
  * Outgoing connections are made from `host`, so the target sees it there.
  */
-export async function startGateProxy(t: ExecutionContext, opts: { host: string; target: { host: string; port: number }; budget: number }): Promise<GateProxy> {
+export async function startGateProxy(t: Teardown, opts: { host: string; target: { host: string; port: number }; budget: number }): Promise<GateProxy> {
   let budget = opts.budget;
   let forwarded = 0;
   let holding = false;
