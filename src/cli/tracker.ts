@@ -63,6 +63,16 @@ export function registerTracker(program: Command): void {
         maxNumwant: DEFAULT_SETTINGS.trackerMaxNumwant,
         logger: getLogger('tracker'),
       });
+      // Listen for Ctrl-C before binding, so an early one still stops cleanly (exit 0).
+      const stopRequested = new Promise<void>((resolve) => {
+        const onSignal = (): void => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          resolve();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
       await server.start();
       const info = {
         event: 'listening',
@@ -78,15 +88,7 @@ export function registerTracker(program: Command): void {
         process.stdout.write(`  announce: ${server.announceUrl}\n  udp:      ${server.udpAnnounceUrl}\n`);
         if (allowList) process.stdout.write(`  serving only ${allowList.size} allowed info-hash(es)\n`);
       }
-      await new Promise<void>((resolve) => {
-        const onSignal = (): void => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          resolve();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      });
+      await stopRequested;
       await server.stop();
       if (flags.json) printJson({ event: 'stopped', ...server.registry.stats() });
       else process.stdout.write('tracker stopped\n');

@@ -266,9 +266,10 @@ export class TrackerServer {
     try {
       send(200, path === '/announce' ? this.#httpAnnounce(addr, query) : this.#httpScrape(query));
     } catch (err) {
-      if (!(err instanceof TrackerError)) throw err;
-      this.#log.warn(`tracker http: refused ${path} from ${addr}: ${err.message}`);
-      send(200, encodeFailure(err.message));
+      // Whatever went wrong, only this request fails: a bug must not let a remote crash the process.
+      if (err instanceof TrackerError) this.#log.warn(`tracker http: refused ${path} from ${addr}: ${err.message}`);
+      else this.#log.error(`tracker http: internal error on ${path} from ${addr}: ${errorMessage(err)}`);
+      send(200, encodeFailure(err instanceof TrackerError ? err.message : 'internal tracker error'));
     }
   }
 
@@ -329,9 +330,9 @@ export class TrackerServer {
     try {
       reply = this.#udpHandle(decodeUdpRequest(msg), addr);
     } catch (err) {
-      if (!(err instanceof TrackerError)) throw err;
-      this.#log.warn(`tracker udp: refused packet from ${addr}:${rinfo.port}: ${err.message}`);
-      reply = { action: 'error', transactionId: tid, message: err.message };
+      if (err instanceof TrackerError) this.#log.warn(`tracker udp: refused packet from ${addr}:${rinfo.port}: ${err.message}`);
+      else this.#log.error(`tracker udp: internal error on a packet from ${addr}:${rinfo.port}: ${errorMessage(err)}`);
+      reply = { action: 'error', transactionId: tid, message: err instanceof TrackerError ? err.message : 'internal tracker error' };
     }
     this.#udp?.send(encodeUdpResponse(reply), rinfo.port, rinfo.address);
   }

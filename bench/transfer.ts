@@ -1,0 +1,455 @@
+/**
+ * `npm run bench:transfer [-- --size 1G|4G|256M] [--keep] [--piece-length N]
+ *                          [--only ours|webtorrent] [--cpu-prof] [--no-build] [--no-check]`
+ *
+ * One seeder to one leecher over loopback, a single-file torrent, for our
+ * pair (`peer seed` on 127.0.0.2, `peer leech` on 127.0.0.3, both from dist/)
+ * and for a webtorrent@1.9.7 pair, each side in its own process. Prints, per
+ * pair: MB/s from the leecher's spawn to its verified completion, CPU seconds
+ * (user+sys) and peak RSS of each side, and the ratio ours/WebTorrent next to
+ * the targets of issue 3 (>= 350 MB/s, >= 2x WebTorrent, < 150 MB RSS).
+ *
+ * CPU: the leecher's whole life (it starts with the clock and exits on
+ * completion); the seeder's CPU during the transfer only (sampled from
+ * /proc/<pid>/stat), since its start-up verification is not transfer work.
+ * Peak RSS: getrusage of each child, written by the child at exit
+ * (bench/lib/usage-report.ts).
+ *
+ * The data lives in bench/.data/ (git-ignored) and is deleted afterwards
+ * unless --keep; a kept file of the right size is reused.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createReadStream, existsSync, openSync, closeSync, readSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { randomFillSync } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
+import type { UsageReport } from './lib/usage-report.js';
+
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const DATA = join(ROOT, 'bench', '.data');
+const MB = 1e6;
+const MiB = 1024 * 1024;
+const CLK_TCK = 100; // Linux USER_HZ: the unit of utime/stime in /proc/<pid>/stat
+const SEEDER_READY_MS = 15 * 60_000;
+
+interface Args {
+  sizeBytes: number;
+  sizeLabel: string;
+  keep: boolean;
+  pieceLength?: string;
+  only?: 'ours' | 'webtorrent';
+  cpuProf: boolean;
+  build: boolean;
+  check: boolean;
+  timeoutMs: number;
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(s);
+  if (!m) throw new Error(`--size: not a size: ${s} (use 256M, 1G, 4G)`);
+  const mult = { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { sizeBytes: 1024 * MiB, sizeLabel: '1G', keep: false, cpuProf: false, build: true, check: true, timeoutMs: 10 * 60_000 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = (): string => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--size') {
+      a.sizeLabel = v();
+      a.sizeBytes = parseSize(a.sizeLabel);
+    } else if (k === '--keep') a.keep = true;
+    else if (k === '--piece-length') a.pieceLength = v();
+    else if (k === '--only') {
+      const o = v();
+      if (o !== 'ours' && o !== 'webtorrent') throw new Error('--only: ours or webtorrent');
+      a.only = o;
+    } else if (k === '--cpu-prof') a.cpuProf = true;
+    else if (k === '--no-build') a.build = false;
+    else if (k === '--no-check') a.check = false;
+    else if (k === '--timeout') a.timeoutMs = Number(v()) * 1000;
+    else throw new Error(`unknown option ${k}`);
+  }
+  return a;
+}
+
+const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`);
+
+// --- data ---------------------------------------------------------------
+
+/** Random bytes (incompressible, like real media), written in 4 MiB chunks. */
+async function ensurePayload(path: string, size: number): Promise<void> {
+  if (existsSync(path) && statSync(path).size === size) return log(`reusing ${path}`);
+  log(`writing ${(size / MiB).toFixed(0)} MiB of random data to ${path}`);
+  const fd = openSync(path, 'w');
+  try {
+    const chunk = Buffer.alloc(4 * MiB);
+    for (let off = 0; off < size; off += chunk.length) {
+      randomFillSync(chunk);
+      const n = Math.min(chunk.length, size - off);
+      writeSync(fd, chunk, 0, n, off);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function readThrough(path: string): Promise<void> {
+  for await (const _ of createReadStream(path, { highWaterMark: 4 * MiB })) void _;
+}
+
+/** Chunk-by-chunk comparison (the clients verified every piece already; this checks the file as stored). */
+function sameFile(a: string, b: string): boolean {
+  if (statSync(a).size !== statSync(b).size) return false;
+  const fa = openSync(a, 'r');
+  const fb = openSync(b, 'r');
+  try {
+    const ba = Buffer.alloc(8 * MiB);
+    const bb = Buffer.alloc(8 * MiB);
+    for (let off = 0; ; ) {
+      const na = readSync(fa, ba, 0, ba.length, off);
+      const nb = readSync(fb, bb, 0, bb.length, off);
+      if (na !== nb) return false;
+      if (na === 0) return true;
+      if (!ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+      off += na;
+    }
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+}
+
+/** The children run as plain JavaScript (no loader in their CPU or RSS): transpile bench/lib/*.ts. */
+async function transpileChildren(outDir: string): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  const libDir = join(ROOT, 'bench', 'lib');
+  for (const f of await readdir(libDir)) {
+    if (!f.endsWith('.ts') || f.endsWith('.d.ts')) continue;
+    const src = await readFile(join(libDir, f), 'utf8');
+    const out = ts.transpileModule(src, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      fileName: f,
+    });
+    await writeFile(join(outDir, f.replace(/\.ts$/, '.js')), out.outputText);
+  }
+}
+
+// --- processes ------------------------------------------------------------
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  reportPath: string;
+  events: Array<Record<string, unknown>>;
+  stderrTail: string;
+  exited: Promise<number | string>;
+  /** Resolves with the first JSON event for which `pred` holds. */
+  waitFor(pred: (e: Record<string, unknown>) => boolean, ms: number, what: string): Promise<Record<string, unknown>>;
+}
+
+function startChild(name: string, args: string[], env: Record<string, string>, reportPath: string): Child {
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, BENCH_REPORT: reportPath },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }> = [];
+  const child: Child = {
+    name,
+    proc,
+    reportPath,
+    events,
+    stderrTail: '',
+    exited: new Promise((res) => proc.on('close', (code, sig) => res(code ?? sig ?? 'unknown'))),
+    waitFor(pred, ms, what) {
+      const seen = events.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`${name}: timed out after ${ms / 1000} s waiting for ${what}; stderr: ${child.stderrTail}`)), ms);
+        void child.exited.then((code) => {
+          clearTimeout(timer);
+          rej(new Error(`${name} exited (${code}) before ${what}; stderr: ${child.stderrTail}`));
+        });
+        waiters.push({
+          pred,
+          resolve: (e) => {
+            clearTimeout(timer);
+            res(e);
+          },
+        });
+      });
+    },
+  };
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return log(`${name} stdout: ${line}`);
+    }
+    events.push(e);
+    if (e.event === 'error') log(`${name} error event: ${String(e.message)}`);
+    for (const w of [...waiters]) {
+      if (w.pred(e)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(e);
+      }
+    }
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    child.stderrTail = (child.stderrTail + d.toString()).slice(-4000);
+  });
+  return child;
+}
+
+/** utime+stime of a live process, seconds. */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ", field 3 (state) is index 0; utime and stime are fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+async function stopChild(c: Child, ms = 30_000): Promise<void> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  c.proc.kill('SIGTERM');
+  const t = setTimeout(() => c.proc.kill('SIGKILL'), ms);
+  await c.exited;
+  clearTimeout(t);
+}
+
+function usageOf(c: Child): UsageReport | undefined {
+  try {
+    return JSON.parse(readFileSync(c.reportPath, 'utf8')) as UsageReport;
+  } catch {
+    return undefined;
+  }
+}
+
+// --- one pair ---------------------------------------------------------------
+
+interface PairResult {
+  label: string;
+  ok: boolean;
+  error?: string;
+  seconds: number;
+  mbps: number;
+  /** What the leecher itself reported, from its own start to completion. */
+  selfReportedMs?: number;
+  seederCpuSec: number;
+  leecherCpuSec: number;
+  seederRssBytes?: number;
+  leecherRssBytes?: number;
+  dataOk?: boolean;
+}
+
+interface PairSpec {
+  label: string;
+  seeder: { args: string[]; env: Record<string, string> };
+  /** Called with the seeder's ready event. */
+  leecher: (ready: Record<string, unknown>) => { args: string[]; env: Record<string, string> };
+  seederReady: (e: Record<string, unknown>) => boolean;
+  outFile: string;
+}
+
+async function runPair(spec: PairSpec, work: string, args: Args, payload: string): Promise<PairResult> {
+  const seeder = startChild(`${spec.label} seeder`, spec.seeder.args, spec.seeder.env, join(work, `${spec.label}-seeder.usage.json`));
+  let leecher: Child | undefined;
+  try {
+    const ready = await seeder.waitFor(spec.seederReady, SEEDER_READY_MS, 'the seeder to verify its data and listen');
+    const l = spec.leecher(ready);
+    const seederCpu0 = cpuSecondsOf(seeder.proc.pid!);
+    const t0 = process.hrtime.bigint();
+    leecher = startChild(`${spec.label} leecher`, l.args, l.env, join(work, `${spec.label}-leecher.usage.json`));
+    const done = await leecher.waitFor((e) => e.event === 'complete', args.timeoutMs, 'completion');
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const seederCpuSec = cpuSecondsOf(seeder.proc.pid!) - seederCpu0;
+    const code = await leecher.exited;
+    await stopChild(seeder);
+    const lu = usageOf(leecher);
+    const su = usageOf(seeder);
+    const result: PairResult = {
+      label: spec.label,
+      ok: code === 0,
+      ...(code === 0 ? {} : { error: `leecher exited ${code}` }),
+      seconds,
+      mbps: args.sizeBytes / MB / seconds,
+      ...(typeof done.elapsedMs === 'number' ? { selfReportedMs: done.elapsedMs } : {}),
+      seederCpuSec,
+      leecherCpuSec: lu ? lu.userSec + lu.systemSec : NaN,
+      ...(su ? { seederRssBytes: su.maxRssBytes } : {}),
+      ...(lu ? { leecherRssBytes: lu.maxRssBytes } : {}),
+    };
+    if (args.check) {
+      log(`${spec.label}: comparing the downloaded file with the source`);
+      result.dataOk = sameFile(payload, spec.outFile);
+      if (!result.dataOk) result.ok = false;
+    }
+    return result;
+  } catch (err) {
+    return { label: spec.label, ok: false, error: (err as Error).message, seconds: NaN, mbps: NaN, seederCpuSec: NaN, leecherCpuSec: NaN };
+  } finally {
+    if (leecher) await stopChild(leecher, 5000);
+    await stopChild(seeder, 5000);
+  }
+}
+
+// --- main -------------------------------------------------------------------
+
+function fmtMB(bytes: number | undefined): string {
+  return bytes === undefined ? 'n/a' : `${(bytes / MiB).toFixed(0)} MiB`;
+}
+
+function randomPort(): number {
+  return 20_000 + Math.floor(Math.random() * 40_000);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.build) {
+    log('npm run build');
+    const b = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (b.status !== 0) throw new Error('npm run build failed');
+  }
+  const peerJs = join(ROOT, 'dist', 'peer.js');
+  const makeTorrentJs = join(ROOT, 'dist', 'make-torrent.js');
+  if (!existsSync(peerJs)) throw new Error(`${peerJs} is missing: run npm run build`);
+
+  await mkdir(DATA, { recursive: true });
+  const work = join(DATA, `run-${process.pid}`);
+  await mkdir(work, { recursive: true });
+  const childJs = join(work, 'lib');
+  await transpileChildren(childJs);
+
+  const name = `payload-${args.sizeLabel}.bin`;
+  const payload = join(DATA, name);
+  const results: PairResult[] = [];
+  try {
+    await ensurePayload(payload, args.sizeBytes);
+    const torrent = join(work, `${name}.torrent`);
+    const mk = spawnSync(process.execPath, [makeTorrentJs, payload, '-o', torrent, '--force', '--json', ...(args.pieceLength ? ['-l', args.pieceLength] : [])], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    if (mk.status !== 0) throw new Error(`make-torrent failed: ${mk.stderr}`);
+    const meta = JSON.parse(mk.stdout) as { infoHash: string; pieceLength: number; pieces: number };
+    log(`torrent ${meta.infoHash}: ${meta.pieces} pieces of ${meta.pieceLength / 1024} KiB`);
+    log('warming the page cache');
+    await readThrough(payload);
+
+    const profDir = join(ROOT, 'bench', '.data', 'profiles');
+    const nodeOpts = args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    const launch = join(childJs, 'launch-peer.js');
+    const wtPeer = join(childJs, 'webtorrent-peer.js');
+
+    if (args.only !== 'webtorrent') {
+      const sPort = randomPort();
+      const lPort = sPort + 1;
+      const outDir = join(work, 'ours-out');
+      const common = ['--json', '--no-dht', '--log-level', 'warn'];
+      results.push(
+        await runPair(
+          {
+            label: 'ours',
+            seeder: {
+              args: [...nodeOpts, launch, 'seed', torrent, '--data', payload, '--host', '127.0.0.2', '--port', String(sPort), '--state', join(work, 'ours-seed-state'), ...common],
+              env: { BENCH_PEER_JS: peerJs },
+            },
+            seederReady: (e) => e.event === 'progress' && e.have === e.pieces,
+            leecher: () => ({
+              args: [
+                ...nodeOpts, launch, 'leech', torrent, '--out', outDir, '--exit-on-complete',
+                '--host', '127.0.0.3', '--port', String(lPort), '--peer', `127.0.0.2:${sPort}`,
+                '--state', join(work, 'ours-leech-state'), ...common,
+              ],
+              env: { BENCH_PEER_JS: peerJs },
+            }),
+            outFile: join(outDir, name),
+          },
+          work,
+          args,
+          payload,
+        ),
+      );
+      await rm(outDir, { recursive: true, force: true });
+    }
+
+    if (args.only !== 'ours') {
+      const outDir = join(work, 'wt-out');
+      results.push(
+        await runPair(
+          {
+            label: 'webtorrent',
+            seeder: { args: [wtPeer, 'seed', torrent, DATA], env: {} },
+            seederReady: (e) => e.event === 'ready',
+            leecher: (ready) => ({ args: [wtPeer, 'leech', torrent, outDir, `127.0.0.1:${String(ready.port)}`], env: {} }),
+            outFile: join(outDir, name),
+          },
+          work,
+          args,
+          payload,
+        ),
+      );
+      await rm(outDir, { recursive: true, force: true });
+    }
+  } finally {
+    if (!args.keep) {
+      await rm(work, { recursive: true, force: true });
+      await rm(payload, { force: true });
+    } else log(`kept ${payload} and ${work}`);
+  }
+
+  printResults(results, args);
+  if (args.cpuProf) log(`CPU profiles of our children: ${join(ROOT, 'bench', '.data', 'profiles')}`);
+  if (results.some((r) => !r.ok)) process.exitCode = 1;
+}
+
+function printResults(results: PairResult[], args: Args): void {
+  const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const lines: string[] = [];
+  lines.push(`transfer benchmark: ${args.sizeLabel} (${args.sizeBytes} bytes), one seeder -> one leecher on loopback, load average ${load}`);
+  lines.push('pair        MB/s     time     leecher-self  seeder CPU  leecher CPU  seeder RSS  leecher RSS  data');
+  for (const r of results) {
+    if (!Number.isFinite(r.seconds)) {
+      lines.push(`${r.label.padEnd(11)} FAILED: ${r.error ?? ''}`);
+      continue;
+    }
+    lines.push(
+      [
+        r.label.padEnd(11),
+        r.mbps.toFixed(1).padStart(7),
+        `${r.seconds.toFixed(2)} s`.padStart(8),
+        (r.selfReportedMs !== undefined ? `${(r.selfReportedMs / 1000).toFixed(2)} s` : 'n/a').padStart(13),
+        `${r.seederCpuSec.toFixed(2)} s`.padStart(11),
+        `${r.leecherCpuSec.toFixed(2)} s`.padStart(12),
+        fmtMB(r.seederRssBytes).padStart(11),
+        fmtMB(r.leecherRssBytes).padStart(12),
+        r.dataOk === undefined ? ' unchecked' : r.dataOk ? ' equal' : ' DIFFERENT',
+      ].join(' ') + (r.error ? `  (${r.error})` : ''),
+    );
+  }
+  const ours = results.find((r) => r.label === 'ours');
+  const wt = results.find((r) => r.label === 'webtorrent');
+  if (ours && Number.isFinite(ours.mbps)) {
+    const rss = Math.max(ours.seederRssBytes ?? 0, ours.leecherRssBytes ?? 0);
+    lines.push(`targets: ours >= 350 MB/s: ${ours.mbps >= 350 ? 'met' : 'NOT met'} (${ours.mbps.toFixed(1)})`);
+    lines.push(`         peak RSS < 150 MB per process: ${rss < 150 * MB ? 'met' : 'NOT met'} (${(rss / MB).toFixed(0)} MB)`);
+    if (wt && Number.isFinite(wt.mbps)) {
+      const ratio = ours.mbps / wt.mbps;
+      lines.push(`         ours/WebTorrent >= 2x: ${ratio >= 2 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`);
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+await main();
