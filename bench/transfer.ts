@@ -20,7 +20,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync, openSync, closeSync, readSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { randomFillSync } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -128,12 +128,13 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
+const CHILD_SOURCES = ['launch-peer.ts', 'webtorrent-peer.ts', 'usage-report.ts'];
+
 /** The children run as plain JavaScript (no loader in their CPU or RSS): transpile bench/lib/*.ts. */
 async function transpileChildren(outDir: string): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const libDir = join(ROOT, 'bench', 'lib');
-  for (const f of await readdir(libDir)) {
-    if (!f.endsWith('.ts') || f.endsWith('.d.ts')) continue;
+  for (const f of CHILD_SOURCES) {
     const src = await readFile(join(libDir, f), 'utf8');
     const out = ts.transpileModule(src, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
