@@ -42,6 +42,11 @@ export const DEFAULT_SETTINGS = {
   /** Hash failures after which a peer that sent bad data is banned. */
   banAfterHashFailures: 2,
 
+  /** Global upload limit of a session in bytes/s; 0 = unlimited. Changeable at run time. */
+  uploadLimitBytesPerS: 0,
+  /** Global download limit of a session in bytes/s; 0 = unlimited. Changeable at run time. */
+  downloadLimitBytesPerS: 0,
+
   // --- choker (BEP 3 tit-for-tat) ----------------------------------------
   /** Regular unchoke slots. */
   unchokeSlots: 4,

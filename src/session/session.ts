@@ -16,6 +16,7 @@ import { MetadataFetcher } from './metadata-fetch.js';
 import { errorMessage } from '../errors.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
 import { HashPool } from '../util/hash-pool.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { randomBytes } from '../util/hash.js';
 import { openTorrentStorage } from '../storage/torrent-storage.js';
 import type { PieceStore } from '../storage/piece-store.js';
@@ -69,6 +70,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #opts: SessionOptions;
   readonly #listener: PeerListener;
   readonly #torrents = new Map<string, Torrent>();
+  /** Global rate limits in bytes/s (0 = unlimited), shared by every torrent; change with setRateLimits(). */
+  readonly limits = { upload: new TokenBucket(0), download: new TokenBucket(0) };
   #tracker: TrackerServer | undefined;
   #started = false;
   #stopped = false;
@@ -79,6 +82,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.settings = opts.settings;
     this.peerId = opts.peerId ?? makePeerId();
     this.pool = new HashPool();
+    this.setRateLimits({ uploadBytesPerS: opts.settings.uploadLimitBytesPerS, downloadBytesPerS: opts.settings.downloadLimitBytesPerS });
     this.#listener = new PeerListener({
       host: opts.settings.host,
       port: opts.settings.port,
@@ -125,6 +129,12 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
+  /** Changes the global limits at run time (bytes/s; 0 = unlimited). */
+  setRateLimits(limits: { uploadBytesPerS?: number; downloadBytesPerS?: number }): void {
+    if (limits.uploadBytesPerS !== undefined) this.limits.upload.setRate(limits.uploadBytesPerS);
+    if (limits.downloadBytesPerS !== undefined) this.limits.download.setRate(limits.downloadBytesPerS);
+  }
+
   /** The embedded tracker, when `--tracker` asked for one. */
   get tracker(): TrackerServer | undefined {
     return this.#tracker;
@@ -149,7 +159,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     });
     const host = this.settings.host;
     const torrent = new Torrent(
-      { storage, pool: this.pool, logger },
+      { storage, pool: this.pool, logger, limits: this.limits },
       {
         metainfo,
         settings: this.settings,

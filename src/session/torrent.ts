@@ -23,6 +23,7 @@ import { Choker } from '../picker/choker.js';
 import { PeerConnection } from '../peer/connection.js';
 import { RateMeter } from '../peer/rate.js';
 import type { HashPool } from '../util/hash-pool.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { sha1Hex } from '../util/hash.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { Handshake } from '../wire/handshake.js';
@@ -78,6 +79,8 @@ export interface TorrentDeps {
   storage: TorrentStorage;
   pool: HashPool;
   logger: Logger;
+  /** Global rate limits shared by every torrent of the session (rate 0 = unlimited). */
+  limits?: { upload: TokenBucket; download: TokenBucket };
 }
 
 export interface TorrentOptions {
@@ -135,6 +138,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #down = new RateMeter();
   readonly #up = new RateMeter();
   readonly #extensions: ExtensionHub;
+  readonly #limits: { upload: TokenBucket; download: TokenBucket };
+  #limitTimer: NodeJS.Timeout | undefined;
   #downloaded = 0;
   #uploaded = 0;
   #startedAt = Date.now();
@@ -165,6 +170,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       slots: opts.settings.unchokeSlots,
       optimisticEveryRounds: Math.round(opts.settings.optimisticUnchokeIntervalMs / opts.settings.chokeIntervalMs),
     });
+    this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
     this.#pieceCacheMax = Math.max(4, Math.floor((32 * 1024 * 1024) / info.pieceLength));
     this.#extensions = new ExtensionHub({
       metainfo: opts.metainfo,
@@ -485,7 +491,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const want = depth - conn.outstandingCount;
     // Ask in batches rather than one block per arrival: fewer, larger writes.
     if (want < Math.max(1, depth >> 3)) return;
-    const reqs = this.#picker.pick(conn.id, conn.bits, want);
+    let allowed = want;
+    const budget = this.#limits.download;
+    if (!budget.unlimited) {
+      // Ask only for what the download limit lets in; the rest waits for tokens.
+      allowed = Math.min(want, Math.floor(budget.available() / this.#settings.blockBytes));
+      if (allowed <= 0) return this.#retryLimited(budget.msUntil(this.#settings.blockBytes));
+    }
+    const reqs = this.#picker.pick(conn.id, conn.bits, allowed);
+    if (!budget.unlimited) for (const r of reqs) budget.take(r.length);
     conn.request(reqs);
   }
 
@@ -624,8 +638,13 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const q = this.#uploadQueues.get(conn.id);
     if (!q) return;
     while (q.queue.length && q.reading < 16 && !conn.congested && !conn.closed) {
-      const req = q.queue.shift()!;
-      if (!conn.stillRequested(req)) continue;
+      const req = q.queue[0]!;
+      if (!conn.stillRequested(req)) {
+        q.queue.shift();
+        continue;
+      }
+      if (!this.#limits.upload.take(req.length)) return this.#retryLimited(this.#limits.upload.msUntil(req.length));
+      q.queue.shift();
       q.reading++;
       this.#readPiece(req.index).then(
         (piece) => {
@@ -661,6 +680,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   // --- timers ----------------------------------------------------------------
+
+  /** When a rate limit held work back, try again once tokens are there. */
+  #retryLimited(ms: number): void {
+    if (this.#limitTimer || this.#stopped) return;
+    this.#limitTimer = setTimeout(() => {
+      this.#limitTimer = undefined;
+      this.#fillAll();
+      for (const c of this.#conns.values()) this.#pumpUploads(c);
+    }, Math.max(10, Math.min(ms, 1000)));
+    this.#limitTimer.unref();
+  }
 
   #tick(): void {
     this.#connectMore();
@@ -715,6 +745,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    clearTimeout(this.#limitTimer);
     for (const c of [...this.#conns.values()]) c.close('shutting down');
     await Promise.allSettled(this.#sources.map((s) => s.stop()));
     await this.#flush();
