@@ -230,7 +230,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
       checkMessage(msg, this.#opts.shape, this.#opts.settings.maxRequestBytes);
     }
     const first = !this.#gotMessage;
-    if (msg.type !== 'keep-alive' && msg.type !== 'extended' && msg.type !== 'unknown') this.#gotMessage = true;
+    if (msg.type !== 'keep-alive' && msg.type !== 'extended' && msg.type !== 'port' && msg.type !== 'unknown') this.#gotMessage = true;
     switch (msg.type) {
       case 'keep-alive':
       case 'unknown':
