@@ -10,6 +10,9 @@
  * it under the id the *remote* announced (PROTOCOL.md).
  */
 import type { Logger } from '../log.js';
+import { decode, encode, isBytes, isDict } from '../bencode/index.js';
+import { ProtocolError } from '../errors.js';
+import { utf8OrUndefined } from '../util/bytes.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { PeerConnection } from '../peer/connection.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
@@ -26,7 +29,13 @@ import {
 import { METADATA_PIECE_BYTES, decodeMetadataMessage, encodeMetadataMessage, metadataPieceCount } from '../wire/ut-metadata.js';
 
 /** The ids we receive extensions under (announced in our `m`). */
-export const LOCAL_EXTENSION_IDS = { [UT_METADATA]: 1, [UT_PEX]: 2 } as const;
+/** Our own extension: short text messages between peers (the daemon's /api/messages). */
+export const SWARM_MSG = 'swarm_msg';
+export const LOCAL_EXTENSION_IDS = { [UT_METADATA]: 1, [UT_PEX]: 2, [SWARM_MSG]: 3 } as const;
+/** Longest text accepted in one swarm_msg, in UTF-8 bytes. */
+export const MAX_MESSAGE_BYTES = 1024;
+/** Messages accepted from one peer per minute; more are dropped with a warning. */
+const MESSAGES_PER_MINUTE = 20;
 
 /** BEP 11: at most 50 added and 50 dropped per message. */
 const PEX_MAX_PER_MESSAGE = 50;
@@ -39,6 +48,8 @@ export interface ExtensionHubOptions {
   maxRemoteRequests: number;
   /** Peers learned through PEX. */
   onPexPeers?: (peers: PeerAddress[]) => void;
+  /** A swarm_msg text arrived from a peer. */
+  onText?: (from: PeerConnection, text: string) => void;
 }
 
 /** What we last told one peer through PEX, to send only the changes. */
@@ -51,6 +62,8 @@ export class ExtensionHub {
   readonly #opts: ExtensionHubOptions;
   readonly #remote = new Map<number, ExtendedHandshake>();
   readonly #pex = new Map<number, PexState>();
+  /** Arrival times of recent messages per connection (rate limit, both directions). */
+  readonly #textTimes = new Map<string, number[]>();
 
   constructor(opts: ExtensionHubOptions) {
     this.#opts = opts;
@@ -84,6 +97,33 @@ export class ExtensionHub {
   forget(connId: number): void {
     this.#remote.delete(connId);
     this.#pex.delete(connId);
+    this.#textTimes.delete(`in:${connId}`);
+    this.#textTimes.delete(`out:${connId}`);
+  }
+
+  /** True when the peer announced swarm_msg. */
+  canText(conn: PeerConnection): boolean {
+    const remote = this.#remote.get(conn.id);
+    return remote !== undefined && extensionId(remote, SWARM_MSG) !== undefined;
+  }
+
+  #allow(key: string, now: number): boolean {
+    const times = (this.#textTimes.get(key) ?? []).filter((t) => now - t < 60_000);
+    if (times.length >= MESSAGES_PER_MINUTE) return false;
+    times.push(now);
+    this.#textTimes.set(key, times);
+    return true;
+  }
+
+  /** Sends a text (at most 1 KiB) if the peer speaks swarm_msg and the rate allows; returns whether it went. */
+  sendText(conn: PeerConnection, text: string, now = Date.now()): boolean {
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length > MAX_MESSAGE_BYTES) throw new RangeError(`a message is at most ${MAX_MESSAGE_BYTES} bytes of UTF-8, got ${bytes.length}`);
+    const remote = this.#remote.get(conn.id);
+    const id = remote ? extensionId(remote, SWARM_MSG) : undefined;
+    if (id === undefined || conn.closed || !this.#allow(`out:${conn.id}`, now)) return false;
+    conn.extended(id, encode({ text: bytes }));
+    return true;
   }
 
   /**
@@ -138,6 +178,7 @@ export class ExtensionHub {
       return;
     }
     if (id === LOCAL_EXTENSION_IDS[UT_METADATA]) return this.#onMetadata(conn, payload);
+    if (id === LOCAL_EXTENSION_IDS[SWARM_MSG]) return this.#onText(conn, payload);
     if (id === LOCAL_EXTENSION_IDS[UT_PEX]) {
       if (!this.#pexEnabled) return; // BEP 27: private torrents take peers from trackers only
       const msg = decodePex(payload);
@@ -145,6 +186,20 @@ export class ExtensionHub {
       return;
     }
     // An id we never announced: ignore it, as BEP 10 allows extensions to be disabled.
+  }
+
+  #onText(conn: PeerConnection, payload: Uint8Array): void {
+    if (payload.length > MAX_MESSAGE_BYTES + 64) throw new ProtocolError(`swarm_msg of ${payload.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`);
+    const value = decode(payload, { maxDepth: 2 });
+    if (!isDict(value) || !isBytes(value.text)) throw new ProtocolError('swarm_msg is not a dictionary with a text string');
+    if (value.text.length > MAX_MESSAGE_BYTES) throw new ProtocolError(`swarm_msg text is over ${MAX_MESSAGE_BYTES} bytes`);
+    const text = utf8OrUndefined(value.text);
+    if (text === undefined) throw new ProtocolError('swarm_msg text is not UTF-8');
+    if (!this.#allow(`in:${conn.id}`, Date.now())) {
+      this.#opts.logger.warn(`dropping messages from ${conn.address}: more than ${MESSAGES_PER_MINUTE} a minute`);
+      return;
+    }
+    this.#opts.onText?.(conn, text);
   }
 
   #onMetadata(conn: PeerConnection, payload: Uint8Array): void {

@@ -58,10 +58,21 @@ export interface AddTorrentOptions {
   store?: PieceStore;
 }
 
+export interface ReceivedMessage {
+  from: string;
+  text: string;
+  at: number;
+  infoHash: string;
+}
+
 export interface SessionEvents {
   'torrent:added': Torrent;
   'torrent:removed': string;
+  'message:received': ReceivedMessage;
 }
+
+/** Received messages kept for GET /api/messages. */
+const MAX_KEPT_MESSAGES = 200;
 
 export class Session extends TypedEmitter<SessionEvents> {
   readonly settings: Settings;
@@ -70,6 +81,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #opts: SessionOptions;
   readonly #listener: PeerListener;
   readonly #torrents = new Map<string, Torrent>();
+  /** Messages received from peers, oldest first (bounded). */
+  readonly messages: ReceivedMessage[] = [];
   /** Global rate limits in bytes/s (0 = unlimited), shared by every torrent; change with setRateLimits(). */
   readonly limits = { upload: new TokenBucket(0), download: new TokenBucket(0) };
   #tracker: TrackerServer | undefined;
@@ -129,6 +142,17 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
+  /**
+   * Sends a short text (at most 1 KiB) to a connected peer ('host:port') or
+   * to every connected peer ('all'), once per peer even when it shares
+   * several torrents with us. Returns the number of peers it went to.
+   */
+  sendMessage(to: string, text: string): number {
+    const sent = new Set<string>();
+    for (const t of this.#torrents.values()) for (const a of t.sendMessage(to, text, sent)) sent.add(a);
+    return sent.size;
+  }
+
   /** Changes the global limits at run time (bytes/s; 0 = unlimited). */
   setRateLimits(limits: { uploadBytesPerS?: number; downloadBytesPerS?: number }): void {
     if (limits.uploadBytesPerS !== undefined) this.limits.upload.setRate(limits.uploadBytesPerS);
@@ -169,6 +193,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       },
     );
     this.#torrents.set(metainfo.infoHashHex, torrent);
+    torrent.on('message:received', (m) => {
+      const msg = { ...m, at: Date.now(), infoHash: metainfo.infoHashHex };
+      this.messages.push(msg);
+      if (this.messages.length > MAX_KEPT_MESSAGES) this.messages.shift();
+      this.#opts.logger.info(`Received message from ${m.from}: ${m.text}`);
+      this.emit('message:received', msg);
+    });
     if (this.#opts.useTrackers !== false && metainfo.announceList.length) {
       torrent.addSource(
         new TrackerPeerSource(torrent.sourceContext(), {

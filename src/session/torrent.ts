@@ -73,6 +73,8 @@ export interface TorrentEvents {
   'peer:banned': { host: string; reason: string };
   'piece:verified': number;
   'piece:failed': { index: number; hosts: string[] };
+  /** A text message (swarm_msg extension) from a peer; `from` is its address. */
+  'message:received': { from: string; text: string };
 }
 
 export interface TorrentDeps {
@@ -179,6 +181,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       clientVersion: CLIENT_VERSION,
       maxRemoteRequests: opts.settings.maxRemoteRequests,
       onPexPeers: (peers) => this.addPeers(peers, { source: 'pex' }),
+      onText: (conn, text) => {
+        const addr = this.#extensions.listenAddressOf(conn);
+        this.emit('message:received', { from: addr ? `${addr.host}:${addr.port}` : conn.address, text });
+      },
     });
   }
 
@@ -318,6 +324,25 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         downloaded: c.downloadRate.total,
         uploaded: c.uploadRate.total,
       }));
+  }
+
+  /**
+   * Sends a text to connected peers speaking swarm_msg: `to` is a peer's
+   * address (as listed by peers(), or its listen address) or 'all'.
+   * Returns the addresses it went to.
+   */
+  sendMessage(to: string, text: string, skip: ReadonlySet<string> = new Set()): string[] {
+    const sent: string[] = [];
+    for (const c of this.#conns.values()) {
+      if (!c.handshaken) continue;
+      const listen = this.#extensions.listenAddressOf(c);
+      const names = [c.address, ...(listen ? [`${listen.host}:${listen.port}`] : [])];
+      if (to !== 'all' && !names.includes(to)) continue;
+      const key = names[names.length - 1]!;
+      if (skip.has(key)) continue;
+      if (this.#extensions.sendText(c, text)) sent.push(key);
+    }
+    return sent;
   }
 
   // --- connections -------------------------------------------------------
