@@ -4,7 +4,12 @@
  * stderr is a terminal; otherwise nothing until an optional final line, so
  * logs and pipes stay clean. Never writes to stdout (kept for `--json`).
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
+
+// Loaded only when a bar is drawn: a non-interactive run (a pipe, a
+// benchmark, a daemon) does not pay for the module's start-up.
+const require = createRequire(import.meta.url);
 
 export type ProgressUnit = 'bytes' | 'items';
 
@@ -57,7 +62,7 @@ export function createProgress(opts: ProgressOptions): Progress {
   const started = Date.now();
   let done = 0;
   let stopped = false;
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: CliProgress.SingleBar | undefined;
 
   const rateText = (): string => {
     const secs = (Date.now() - started) / 1000;
@@ -67,6 +72,7 @@ export function createProgress(opts: ProgressOptions): Progress {
     extra ? Object.entries(extra).map(([k, v]) => ` | ${k} ${v}`).join('') : '';
 
   if (enabled) {
+    const cliProgress = require('cli-progress') as typeof CliProgress;
     bar = new cliProgress.SingleBar(
       {
         stream,

@@ -25,13 +25,20 @@ export interface HashFilesOptions {
   signal?: AbortSignal;
   /** Called after each hashed chunk with the bytes hashed so far and the total. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
-  /** Target chunk size; rounded to a multiple of the piece length (default 4 MiB). */
+  /** Target chunk size; rounded down to a multiple of the piece length, at least one piece (default 2 MiB). */
   chunkBytes?: number;
-  /** Chunks read ahead of the hashers (default: two per worker thread). */
+  /** Chunks read ahead of the hashers (default: two per worker thread, fewer when chunks are large). */
   maxInFlight?: number;
 }
 
-const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Big enough that per-job overhead (a message to a worker) is noise, small enough to keep RSS low. */
+const DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024;
+/**
+ * Bytes of chunks in flight we aim under. A chunk holds whole pieces (the
+ * pool hashes a piece in one go), so with 16 MiB pieces this is exceeded, but
+ * only to one chunk per worker plus the one being read.
+ */
+const IN_FLIGHT_BUDGET_BYTES = 16 * 1024 * 1024;
 
 /** Returns the concatenated 20-byte SHA-1 of every piece of the files' data. */
 export async function hashFiles(files: readonly HashFileInput[], pieceLength: number, opts: HashFilesOptions): Promise<Uint8Array> {
@@ -45,7 +52,7 @@ export async function hashFiles(files: readonly HashFileInput[], pieceLength: nu
 
   const piecesPerChunk = Math.max(1, Math.floor((opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) / pieceLength));
   const chunkBytes = piecesPerChunk * pieceLength;
-  const maxInFlight = Math.max(1, opts.maxInFlight ?? pool.threads * 2);
+  const maxInFlight = Math.max(1, opts.maxInFlight ?? Math.max(pool.threads, Math.min(pool.threads * 2, Math.floor(IN_FLIGHT_BUDGET_BYTES / chunkBytes))));
   const free: Uint8Array[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
