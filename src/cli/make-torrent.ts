@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { SwarmError, UsageError } from '../errors.js';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { buildTorrent, autoPieceLength, CREATED_BY } from '../metainfo/create.js';
@@ -162,6 +162,9 @@ export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise
   const content = await listContent(path);
   const output = resolve(raw.output ?? join('torrents', `${content.name}.torrent`));
   if (!raw.force && (await exists(output))) throw existsError(output);
+  if (content.multiFile && output.startsWith(resolve(path) + sep)) {
+    process.stderr.write(`note: ${output} lies inside the folder being shared; it is not in this torrent, but a later run would include it\n`);
+  }
 
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new SwarmError('interrupted: no torrent was written', 'EINTERRUPTED', 1));
