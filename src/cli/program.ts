@@ -5,6 +5,8 @@ import { registerInfo } from './info.js';
 import { registerTracker } from './tracker.js';
 import { registerSeed } from './seed.js';
 import { registerLeech } from './leech.js';
+import { registerDht } from './dht.js';
+import { registerKv } from './kv.js';
 
 export function buildPeerProgram(): Command {
   const program = new Command('peer')
@@ -17,5 +19,7 @@ export function buildPeerProgram(): Command {
   registerInfo(program);
   registerSeed(program);
   registerLeech(program);
+  registerDht(program);
+  registerKv(program);
   return program;
 }

@@ -215,6 +215,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   }
 
   async #join(): Promise<void> {
+    // Let start() return (and its caller report it) before 'dht:ready' fires.
+    await new Promise((resolve) => setImmediate(resolve));
     if (this.#table.size === 0 && this.#bootstrap.length === 0) {
       this.emit('dht:ready', { nodes: 0 });
       return;

@@ -1,0 +1,42 @@
+/**
+ * `peer dht [common]`: a DHT node alone, e.g. a LAN's bootstrap node. Runs
+ * until SIGINT/SIGTERM, then saves its routing table in --state and exits 0.
+ * With --json: {"event":"listening","host","port","nodeId"}, then
+ * {"event":"ready","nodes"} once joined, {"event":"stats",...} every minute
+ * and {"event":"stopped"}.
+ */
+import { Command } from 'commander';
+import { addCommonOptions, parseCommonOptions, printJson } from './common.js';
+import { DhtNode } from '../dht/node.js';
+import { UsageError } from '../errors.js';
+import { getLogger } from '../log.js';
+
+const STATS_INTERVAL_MS = 60_000;
+
+export function registerDht(program: Command): void {
+  addCommonOptions(program.command('dht').description('run a DHT node alone (BEP 5 + BEP 44), e.g. as a LAN bootstrap node')).action(async (raw: Record<string, unknown>) => {
+    const common = parseCommonOptions(raw as never);
+    if (!common.dht) throw new UsageError('peer dht: --no-dht leaves nothing to run');
+    const s = common.settings;
+    const node = new DhtNode({ host: s.host, port: s.port, bootstrap: common.bootstrap, stateDir: common.stateDir, settings: s, logger: getLogger('dht') });
+    node.on('dht:ready', ({ nodes }) => {
+      if (common.json) printJson({ event: 'ready', nodes });
+      else process.stderr.write(`DHT joined: ${nodes} nodes known\n`);
+    });
+    await node.start();
+    const a = node.address;
+    if (common.json) printJson({ event: 'listening', host: a.host, port: a.port, nodeId: node.stats().nodeId });
+    else process.stderr.write(`DHT node ${node.stats().nodeId} listening on ${a.host}:${a.port} (UDP)\n`);
+    const stats = setInterval(() => {
+      if (common.json) printJson({ event: 'stats', ...node.stats() });
+    }, STATS_INTERVAL_MS);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    clearInterval(stats);
+    await node.stop();
+    if (common.json) printJson({ event: 'stopped' });
+    else process.stderr.write('DHT node stopped\n');
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * `peer kv put|get`: the DHT key-value layer (BEP 44) as a user sees it.
+ *
+ *   peer kv put <key> <value> [--namespace NAME | --identity] [common]
+ *   peer kv put --immutable <value> [common]
+ *   peer kv get <key> [--namespace NAME | --owner PUBKEY_HEX] [common]
+ *   peer kv get --immutable <target_hex> [common]
+ *
+ * A key is the BEP 44 salt of a mutable item signed by the namespace's key
+ * pair (derived from its name, see src/dht/bep44.ts) or by the node's own
+ * identity key in --state (the default when neither --namespace nor --owner
+ * is given). Values given on the command line are UTF-8 strings stored as
+ * bencoded byte strings. Each run starts a short-lived node (on a free port
+ * unless --port is given) that needs --bootstrap to reach anyone; `put
+ * --republish` keeps it running and puts the item again every
+ * dhtRepublishIntervalMs until interrupted.
+ *
+ * --json: put -> {"target","publicKey","seq","stored"}; get -> {"target","value","seq","publicKey"}.
+ */
+import { Command } from 'commander';
+import { addCommonOptions, parseCommonOptions, printJson, type CommonOptions } from './common.js';
+import { DhtNode, type DhtItem } from '../dht/node.js';
+import { encode } from '../bencode/index.js';
+import { DhtError, UsageError } from '../errors.js';
+import { getLogger } from '../log.js';
+import { fromHex, toHex, utf8 } from '../util/bytes.js';
+import { MAX_SALT_BYTES, MAX_VALUE_BYTES, mutableTarget, namespaceKeyPair, type Ed25519KeyPair } from '../dht/bep44.js';
+import { loadOrCreateIdentity } from '../dht/state.js';
+
+interface KvRaw {
+  namespace?: string;
+  identity?: boolean;
+  owner?: string;
+  immutable?: boolean;
+  republish?: boolean;
+}
+
+export function registerKv(program: Command): void {
+  // exitOverride is inherited by the subcommands: bad usage throws to runCli (exit 2) instead of exiting here.
+  const kv = program.command('kv').description('store and look up small values on the DHT (BEP 44)').exitOverride();
+  addCommonOptions(
+    kv
+      .command('put')
+      .description('store a value under a key (or, with --immutable, under its own hash)')
+      .argument('<key>', 'the key (BEP 44 salt, at most 64 bytes), or the value with --immutable')
+      .argument('[value]', 'the value, a UTF-8 string (at most 1000 bytes bencoded)')
+      .option('--namespace <name>', 'sign with the key pair derived from this name (anyone who knows it can write)')
+      .option('--identity', "sign with this node's own key in --state (the default)")
+      .option('--immutable', 'store the value under the SHA-1 of its bencoded form')
+      .option('--republish', 'keep running and put the item again before it expires, until interrupted'),
+  ).action(async (key: string, value: string | undefined, raw: KvRaw & Record<string, unknown>) => {
+    await kvPut(key, value, raw, parseCommonOptions(raw as never));
+  });
+  addCommonOptions(
+    kv
+      .command('get')
+      .description('look a key up (or, with --immutable, a target hash)')
+      .argument('<key>', 'the key, or the 40-hex target with --immutable')
+      .option('--namespace <name>', 'the namespace the key lives in')
+      .option('--owner <pubkey_hex>', "the writer's 32-byte ed25519 public key, in hex")
+      .option('--immutable', 'look up an immutable item by its target'),
+  ).action(async (key: string, raw: KvRaw & Record<string, unknown>) => {
+    await kvGet(key, raw, parseCommonOptions(raw as never));
+  });
+}
+
+function requireDht(common: CommonOptions): void {
+  if (!common.dht) throw new UsageError('peer kv: --no-dht leaves no way to reach the DHT');
+  if (common.bootstrap.length === 0) throw new UsageError('peer kv needs --bootstrap HOST:PORT (there is no default bootstrap node)');
+}
+
+async function withNode<T>(common: CommonOptions, fn: (node: DhtNode) => Promise<T>, keepRunning = false): Promise<T> {
+  const s = common.settings;
+  const node = new DhtNode({ host: s.host, port: common.portGiven ? s.port : 0, bootstrap: common.bootstrap, settings: s, logger: getLogger('dht') });
+  await node.start();
+  try {
+    await node.ready();
+    const result = await fn(node);
+    if (keepRunning) {
+      process.stderr.write('republishing until interrupted (Ctrl-C)\n');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
+    return result;
+  } finally {
+    await node.stop();
+  }
+}
+
+function valueBytes(value: string): Uint8Array {
+  const bytes = utf8(value);
+  const size = encode(bytes).length;
+  if (size > MAX_VALUE_BYTES) {
+    throw new UsageError(`value too large: ${size} bytes bencoded, but one DHT item holds at most ${MAX_VALUE_BYTES} bytes (BEP 44)`);
+  }
+  return bytes;
+}
+
+function keySalt(key: string): Uint8Array {
+  const salt = utf8(key);
+  if (salt.length > MAX_SALT_BYTES) throw new UsageError(`key too long: ${salt.length} bytes, at most ${MAX_SALT_BYTES} (a key is the BEP 44 salt)`);
+  if (salt.length === 0) throw new UsageError('key must not be empty');
+  return salt;
+}
+
+async function kvPut(key: string, value: string | undefined, raw: KvRaw, common: CommonOptions): Promise<void> {
+  requireDht(common);
+  if (raw.immutable) {
+    if (value !== undefined) throw new UsageError('kv put --immutable takes the value only (its key is its hash)');
+    if (raw.namespace !== undefined || raw.identity) throw new UsageError('kv put --immutable cannot be combined with --namespace or --identity');
+    const v = valueBytes(key);
+    const result = await withNode(common, (node) => node.putImmutable(v, { republish: raw.republish === true }), raw.republish === true);
+    report({ target: toHex(result.target), publicKey: null, seq: null, stored: result.stored }, common);
+    return;
+  }
+  if (value === undefined) throw new UsageError('kv put needs <key> <value> (or --immutable <value>)');
+  if (raw.namespace !== undefined && raw.identity) throw new UsageError('kv put: give --namespace or --identity, not both');
+  const salt = keySalt(key);
+  const v = valueBytes(value);
+  const keyPair: Ed25519KeyPair = raw.namespace !== undefined ? namespaceKeyPair(raw.namespace) : await loadOrCreateIdentity(common.stateDir);
+  const result = await withNode(common, (node) => node.putMutable({ keyPair, salt, v }, { republish: raw.republish === true }), raw.republish === true);
+  report({ target: toHex(result.target), publicKey: toHex(keyPair.publicKey), seq: result.seq ?? null, stored: result.stored }, common);
+}
+
+function report(out: { target: string; publicKey: string | null; seq: number | null; stored: number }, common: CommonOptions): void {
+  if (out.stored === 0) throw new DhtError(`no DHT node accepted the item (target ${out.target}); are the --bootstrap nodes running?`);
+  if (common.json) printJson(out);
+  else process.stdout.write(`stored on ${out.stored} node${out.stored === 1 ? '' : 's'}: target ${out.target}${out.seq !== null ? ` seq ${out.seq}` : ''}\n`);
+}
+
+function parseHexBytes(text: string, bytes: number, option: string): Uint8Array {
+  if (text.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(text)) throw new UsageError(`${option}: expected ${bytes * 2} hex digits, got ${JSON.stringify(text)}`);
+  return fromHex(text);
+}
+
+async function kvGet(key: string, raw: KvRaw, common: CommonOptions): Promise<void> {
+  requireDht(common);
+  let target: Uint8Array;
+  let salt: Uint8Array | undefined;
+  let publicKey: Uint8Array | undefined;
+  if (raw.immutable) {
+    if (raw.namespace !== undefined || raw.owner !== undefined) throw new UsageError('kv get --immutable cannot be combined with --namespace or --owner');
+    target = parseHexBytes(key, 20, 'target');
+  } else {
+    if (raw.namespace !== undefined && raw.owner !== undefined) throw new UsageError('kv get: give --namespace or --owner, not both');
+    salt = keySalt(key);
+    if (raw.namespace !== undefined) publicKey = namespaceKeyPair(raw.namespace).publicKey;
+    else if (raw.owner !== undefined) publicKey = parseHexBytes(raw.owner, 32, '--owner');
+    else publicKey = (await loadOrCreateIdentity(common.stateDir)).publicKey;
+    target = mutableTarget(publicKey, salt);
+  }
+  const item = await withNode(common, (node) => node.get(target, { ...(salt ? { salt } : {}), ...(publicKey ? { publicKey } : {}) }));
+  if (!item) throw new DhtError(`not found: no node returned a verified item for target ${toHex(target)}`);
+  const value = valueText(item);
+  if (common.json) printJson({ target: toHex(target), value, seq: item.seq ?? null, publicKey: item.publicKey ? toHex(item.publicKey) : null });
+  else process.stdout.write(value + '\n');
+}
+
+/** Byte-string values as UTF-8 text; anything else another client stored, as its bencoded form. */
+function valueText(item: DhtItem): string {
+  const bytes = item.v instanceof Uint8Array ? item.v : item.vRaw;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
