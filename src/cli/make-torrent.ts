@@ -161,7 +161,9 @@ export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise
   // List first (cheap) so the default output name and every input error come before hashing.
   const content = await listContent(path);
   const output = resolve(raw.output ?? join('torrents', `${content.name}.torrent`));
-  if (!raw.force && (await exists(output))) throw existsError(output);
+  const existing = await stat(output).catch(() => undefined);
+  if (existing?.isDirectory()) throw new UsageError(`-o ${raw.output ?? output}: is a folder; give the path of the .torrent file to write`);
+  if (existing && !raw.force) throw existsError(output);
   if (content.multiFile && output.startsWith(resolve(path) + sep)) {
     process.stderr.write(`note: ${output} lies inside the folder being shared; it is not in this torrent, but a later run would include it\n`);
   }

@@ -37,8 +37,8 @@ export function parseTorrent(bytes: Uint8Array): Metainfo {
   refuseDuplicateKeys(bytes, 0, 'root');
   const span = dictValueSpan(bytes, 'info');
   if (!span) throw new MetainfoError('info', 'missing');
-  // A copy, so the Metainfo does not pin the whole file's buffer.
-  const infoBytes = bytes.slice(span.start, span.end);
+  // A copy (Buffer#slice would be a view), so the Metainfo does not pin the whole file's buffer.
+  const infoBytes = new Uint8Array(bytes.subarray(span.start, span.end));
   const info = parseInfoDict(infoBytes);
   const infoHash = sha1(infoBytes);
 
