@@ -13,9 +13,9 @@ import { pieceSize, torrentShape, type TorrentShape } from '../../src/wire/valid
 import { Bitfield } from '../../src/util/bitfield.js';
 import { within, WAIT_MS, type Teardown } from './swarm.js';
 
+/** A peer id unique to each call (a second connection with the same id is closed as a duplicate). */
 export function testPeerId(tag: string): Uint8Array {
-  const id = Buffer.alloc(20, 0x30);
-  Buffer.from(`-TT0001-${tag}`.slice(0, 20), 'latin1').copy(id);
+  const id = Buffer.from(`-TT0001-${tag.slice(0, 4).padEnd(4, '-')}${randomBytes(4).toString('hex')}`, 'latin1');
   return new Uint8Array(id);
 }
 
