@@ -49,8 +49,11 @@ for (const [what, size] of singleSizes) {
     t.deepEqual(Buffer.from(parsed.info.pieces), Buffer.from(referencePieces(data, PL)));
 
     // The independent implementation, same input and piece length, same info-hash and pieces.
-    const ref = await parseTorrentRef(await createTorrentRef(join(dir, 'data.bin'), { pieceLength: PL, announceList: [['http://127.0.0.1:6969/announce']] }));
+    const refBytes = await createTorrentRef(join(dir, 'data.bin'), { pieceLength: PL, announceList: [['http://127.0.0.1:6969/announce']] });
+    const ref = await parseTorrentRef(refBytes);
     t.is(ref.infoHash, parsed.infoHashHex);
+    // And our parser reads create-torrent's file to the same info-hash as parse-torrent does.
+    t.is(parseTorrent(refBytes).infoHashHex, ref.infoHash);
     t.is(Buffer.from((ref.pieces as string[]).join(''), 'hex').toString('hex'), Buffer.from(parsed.info.pieces).toString('hex'));
   });
 }

@@ -44,9 +44,7 @@ export function parseMagnet(uri: string): MagnetLink {
         if (value !== '' && !trackers.includes(value)) trackers.push(value);
         break;
       case 'x.pe':
-        if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/.test(value) || Number(value.slice(value.lastIndexOf(':') + 1)) > 65535 || Number(value.slice(value.lastIndexOf(':') + 1)) === 0) {
-          throw new MetainfoError('x.pe', `expected HOST:PORT, got ${JSON.stringify(value)}`);
-        }
+        if (!isPeerAddress(value)) throw new MetainfoError('x.pe', `expected HOST:PORT, got ${JSON.stringify(value)}`);
         if (!peers.includes(value)) peers.push(value);
         break;
       default:
@@ -57,6 +55,14 @@ export function parseMagnet(uri: string): MagnetLink {
   const link: MagnetLink = { infoHash, infoHashHex: toHex(infoHash), trackers, peers };
   if (name !== undefined && name !== '') link.name = name;
   return link;
+}
+
+/** `host:port` or `[v6]:port`, port 1-65535. */
+function isPeerAddress(value: string): boolean {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(value);
+  if (!m) return false;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535;
 }
 
 function parseBtih(text: string): Uint8Array {
