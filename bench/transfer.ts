@@ -221,6 +221,12 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** Peak RSS so far (VmHWM) of a live process, bytes. */
+function peakRssOf(pid: number): number | undefined {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : undefined;
+}
+
 async function stopChild(c: Child, ms = 30_000): Promise<void> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
   c.proc.kill('SIGTERM');
@@ -250,6 +256,8 @@ interface PairResult {
   seederCpuSec: number;
   leecherCpuSec: number;
   seederRssBytes?: number;
+  /** The seeder's peak RSS before the leecher started (its start-up verification). */
+  seederRssAtReadyBytes?: number;
   leecherRssBytes?: number;
   dataOk?: boolean;
 }
@@ -270,6 +278,7 @@ async function runPair(spec: PairSpec, work: string, args: Args, payload: string
     const ready = await seeder.waitFor(spec.seederReady, SEEDER_READY_MS, 'the seeder to verify its data and listen');
     const l = spec.leecher(ready);
     const seederCpu0 = cpuSecondsOf(seeder.proc.pid!);
+    const seederRssAtReady = peakRssOf(seeder.proc.pid!);
     const t0 = process.hrtime.bigint();
     leecher = startChild(`${spec.label} leecher`, l.args, l.env, join(work, `${spec.label}-leecher.usage.json`));
     const done = await leecher.waitFor((e) => e.event === 'complete', args.timeoutMs, 'completion');
@@ -289,6 +298,7 @@ async function runPair(spec: PairSpec, work: string, args: Args, payload: string
       seederCpuSec,
       leecherCpuSec: lu ? lu.userSec + lu.systemSec : NaN,
       ...(su ? { seederRssBytes: su.maxRssBytes } : {}),
+      ...(seederRssAtReady !== undefined ? { seederRssAtReadyBytes: seederRssAtReady } : {}),
       ...(lu ? { leecherRssBytes: lu.maxRssBytes } : {}),
     };
     if (args.check) {
@@ -441,6 +451,9 @@ function printResults(results: PairResult[], args: Args): void {
   }
   const ours = results.find((r) => r.label === 'ours');
   const wt = results.find((r) => r.label === 'webtorrent');
+  for (const r of results) {
+    if (r.seederRssAtReadyBytes !== undefined) lines.push(`${r.label}: seeder peak RSS before the leecher started (start-up verification): ${fmtMB(r.seederRssAtReadyBytes)}`);
+  }
   if (ours && Number.isFinite(ours.mbps)) {
     const rss = Math.max(ours.seederRssBytes ?? 0, ours.leecherRssBytes ?? 0);
     lines.push(`targets: ours >= 350 MB/s: ${ours.mbps >= 350 ? 'met' : 'NOT met'} (${ours.mbps.toFixed(1)})`);
