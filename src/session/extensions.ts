@@ -48,6 +48,8 @@ export interface ExtensionHubOptions {
   maxRemoteRequests: number;
   /** Peers learned through PEX. */
   onPexPeers?: (peers: PeerAddress[]) => void;
+  /** The remote's extension handshake arrived (its extension ids are known from now on). */
+  onRemoteHandshake?: (conn: PeerConnection) => void;
   /** A swarm_msg text arrived from a peer. */
   onText?: (from: PeerConnection, text: string) => void;
 }
@@ -175,6 +177,7 @@ export class ExtensionHub {
       const h = decodeExtendedHandshake(payload);
       this.#remote.set(conn.id, h);
       if (h.reqq !== undefined) conn.remoteQueueLimit = h.reqq;
+      this.#opts.onRemoteHandshake?.(conn);
       return;
     }
     if (id === LOCAL_EXTENSION_IDS[UT_METADATA]) return this.#onMetadata(conn, payload);

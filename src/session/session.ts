@@ -43,6 +43,8 @@ export interface SessionOptions {
   trackerPort?: number;
   /** Announce to the torrents' trackers (default true). */
   useTrackers?: boolean;
+  /** A hash pool shared with other sessions (tests running many in one process); not closed by stop(). */
+  pool?: HashPool;
 }
 
 export interface AddTorrentOptions {
@@ -94,15 +96,23 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#opts = opts;
     this.settings = opts.settings;
     this.peerId = opts.peerId ?? makePeerId();
-    this.pool = new HashPool();
+    this.pool = opts.pool ?? new HashPool();
     this.setRateLimits({ uploadBytesPerS: opts.settings.uploadLimitBytesPerS, downloadBytesPerS: opts.settings.downloadLimitBytesPerS });
     this.#listener = new PeerListener({
       host: opts.settings.host,
       port: opts.settings.port,
       logger: opts.logger.child({ component: 'listener' }),
       handshakeTimeoutMs: opts.settings.handshakeTimeoutMs,
-      route: (hex) => this.#torrents.get(hex),
+      // maxPeersTotal, incoming side: refused before the handshake is answered.
+      route: (hex) => (this.connectionCount < this.settings.maxPeersTotal ? this.#torrents.get(hex) : undefined),
     });
+  }
+
+  /** Connections of every torrent (handshaking ones included). */
+  get connectionCount(): number {
+    let n = 0;
+    for (const t of this.#torrents.values()) n += t.connectionCount;
+    return n;
   }
 
   /** The TCP port peers reach us on. */
@@ -306,7 +316,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     await Promise.allSettled([...this.#torrents.keys()].map((k) => this.removeTorrent(k)));
     await this.#listener.stop();
     await this.#tracker?.stop();
-    await this.pool.close();
+    if (!this.#opts.pool) await this.pool.close();
   }
 }
 

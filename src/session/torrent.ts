@@ -137,6 +137,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #banned = new Set<string>();
   readonly #failedPieces = new Map<number, { blockHashes: string[]; from: string[] }>();
   readonly #sources: PeerSource[] = [];
+  /** Seeds we disconnected from because we are a seed too (still shared through PEX for a while). */
+  readonly #seedsDropped = new Map<string, { addr: PeerAddress; at: number }>();
   readonly #down = new RateMeter();
   readonly #up = new RateMeter();
   readonly #extensions: ExtensionHub;
@@ -181,6 +183,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       clientVersion: CLIENT_VERSION,
       maxRemoteRequests: opts.settings.maxRemoteRequests,
       onPexPeers: (peers) => this.addPeers(peers, { source: 'pex' }),
+      // The first PEX message goes out as soon as we know the peer's ut_pex id, so a newcomer learns the swarm early.
+      onRemoteHandshake: () => this.#sendPex(),
       onText: (conn, text) => {
         const addr = this.#extensions.listenAddressOf(conn);
         this.emit('message:received', { from: addr ? `${addr.host}:${addr.port}` : conn.address, text });
@@ -491,7 +495,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #dropIfBothSeeds(conn: PeerConnection): void {
-    if (this.complete && conn.bits.isComplete()) conn.close('both sides are seeds');
+    if (!this.complete || !conn.bits.isComplete()) return;
+    // Still a live peer of the swarm: keep telling newcomers about it through PEX.
+    const addr = this.#extensions.listenAddressOf(conn);
+    if (addr) {
+      this.#seedsDropped.set(`${addr.host}:${addr.port}`, { addr, at: Date.now() });
+      if (this.#seedsDropped.size > 200) this.#seedsDropped.delete(this.#seedsDropped.keys().next().value!);
+    }
+    conn.close('both sides are seeds');
   }
 
   #updateInterest(conn: PeerConnection): void {
@@ -729,6 +740,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       if (!c.handshaken) continue;
       const addr = this.#extensions.listenAddressOf(c);
       if (addr) swarm.set(c.id, { addr, seed: c.bits.isComplete(), outgoing: c.outgoing });
+    }
+    let fakeId = -1;
+    const now = Date.now();
+    for (const [k, d] of this.#seedsDropped) {
+      if (now - d.at > 30 * 60_000) this.#seedsDropped.delete(k);
+      else swarm.set(fakeId--, { addr: d.addr, seed: true, outgoing: true });
     }
     this.#extensions.sendPex(this.#conns.values(), swarm);
   }

@@ -1,0 +1,494 @@
+/**
+ * The daemon of `peer start`: one Session serving many torrents, fed by a
+ * watch folder, the HTTP API and its own saved state, so that a restart
+ * resumes every torrent however it came in.
+ *
+ * What is kept where:
+ * - `<state>/session.json` (session-state.ts): which torrents run, where
+ *   their data is, paused or not, magnet links still waiting for metadata;
+ * - `<state>/torrents/<infohash>.torrent`: their metainfo;
+ * - `<state>/resume/<infohash>.resume`: per-piece progress (storage/), which
+ *   lets a restart trust the data instead of hashing or fetching it again.
+ *
+ * Torrents added by anyone (the API calls `session.addTorrent` directly) are
+ * recorded because `DaemonSession` overrides `addTorrent`/`addMagnet`: the
+ * override sees the content path and mode, which the `torrent:added` event
+ * does not carry.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings.js';
+import type { MagnetLink, Metainfo } from '../metainfo/types.js';
+import { parseTorrent } from '../metainfo/parse.js';
+import { formatMagnet, parseMagnet } from '../metainfo/magnet.js';
+import type { PeerAddress } from '../discovery/peer-source.js';
+import { randomBytes } from '../util/hash.js';
+import { toHex } from '../util/bytes.js';
+import { Session, contentPathIn, type AddTorrentOptions, type SessionOptions } from './session.js';
+import type { Torrent } from './torrent.js';
+import { SessionStateFile, type MagnetRecord, type SessionRecord, type TorrentOrigin, type TorrentRecord } from './session-state.js';
+import { WatchFolder, type WatchedFile } from './watch-folder.js';
+
+/** What the daemon's own calls tell the recording override about a torrent being added. */
+interface AddIntent {
+  origin: TorrentOrigin;
+  watchFile?: string;
+  paused?: boolean;
+}
+
+/**
+ * A Session that tells its daemon about every torrent added, whoever adds
+ * it, and scales each new store's open-file bound to the number of torrents
+ * (settings.maxOpenFilesTotal).
+ */
+export class DaemonSession extends Session {
+  /** Set by the daemon before its own adds; anything else is the API's. */
+  readonly intents = new Map<string, AddIntent>();
+  onTorrentAdded: ((torrent: Torrent, opts: AddTorrentOptions, intent: AddIntent) => void) | undefined;
+  onMagnetStarted: ((magnet: MagnetLink, outDir: string, intent: AddIntent) => void) | undefined;
+  onMagnetFailed: ((magnet: MagnetLink, err: unknown, intent: AddIntent) => void) | undefined;
+  /** How many torrents the daemon expects to run (the saved state's count while restoring). */
+  expectedTorrents = 0;
+  readonly #baseMaxOpenFiles: number;
+
+  constructor(opts: SessionOptions) {
+    // A copy: maxOpenFiles is adjusted per add below, and the caller's object must not change under it.
+    super({ ...opts, settings: { ...opts.settings } });
+    this.#baseMaxOpenFiles = opts.settings.maxOpenFiles;
+  }
+
+  override async addTorrent(metainfo: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
+    const n = Math.max(1, this.expectedTorrents, this.torrents.length + 1);
+    // Session reads maxOpenFiles when it opens the store; stores opened earlier keep their (larger) bound.
+    this.settings.maxOpenFiles = Math.max(2, Math.min(this.#baseMaxOpenFiles, Math.floor(this.settings.maxOpenFilesTotal / n)));
+    const intent = this.intents.get(metainfo.infoHashHex) ?? { origin: 'api' };
+    const torrent = await super.addTorrent(metainfo, opts);
+    if (intent.paused) torrent.pause();
+    this.onTorrentAdded?.(torrent, opts, intent);
+    return torrent;
+  }
+
+  override async addMagnet(magnet: MagnetLink, opts: Parameters<Session['addMagnet']>[1]): Promise<Torrent> {
+    const intent = this.intents.get(magnet.infoHashHex) ?? { origin: 'api' };
+    this.onMagnetStarted?.(magnet, opts.outDir, intent);
+    try {
+      return await super.addMagnet(magnet, opts);
+    } catch (err) {
+      this.onMagnetFailed?.(magnet, err, intent);
+      throw err;
+    }
+  }
+}
+
+/** The HTTP API server as src/api/ provides it (loaded dynamically: see #startApi). */
+export interface ApiServerLike {
+  start(): Promise<unknown>;
+  stop(): Promise<unknown>;
+  readonly port: number;
+  readonly url: string;
+}
+
+export interface ApiOptions {
+  host: string;
+  port: number;
+  /** Required by the API for a non-loopback host; the daemon generates one when missing. */
+  token?: string;
+  maxUploadBytes?: number;
+}
+
+export interface DaemonOptions {
+  settings: Settings;
+  stateDir: string;
+  /** Where content is saved (leech) and looked for (seed if already complete). */
+  downloadsDir: string;
+  /** The watch folder; none when undefined. */
+  torrentsDir?: string;
+  logger: Logger;
+  /** Run the embedded tracker on this port. */
+  trackerPort?: number;
+  useTrackers?: boolean;
+  /** Peers every torrent connects to (`--peer`). */
+  peers?: PeerAddress[];
+  /** Serve the HTTP API and dashboard; none when undefined. */
+  api?: ApiOptions;
+  /** Watch folder rescan period and settle time (tests shorten them). */
+  rescanIntervalMs?: number;
+  settleMs?: number;
+  /** How often paused/resumed states are saved when they changed (default 2 s). */
+  saveIntervalMs?: number;
+  /** Torrents reopened at once on start (default 8). */
+  restoreConcurrency?: number;
+}
+
+interface PendingMagnet {
+  controller: AbortController;
+  done: Promise<unknown>;
+}
+
+export class Daemon {
+  readonly session: DaemonSession;
+  readonly state: SessionStateFile;
+  readonly #opts: DaemonOptions;
+  readonly #log: Logger;
+  readonly #records = new Map<string, SessionRecord>();
+  readonly #magnets = new Map<string, PendingMagnet>();
+  #watcher: WatchFolder | undefined;
+  #api: ApiServerLike | undefined;
+  #apiToken: string | undefined;
+  #saveTimer: NodeJS.Timeout | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #dirty = false;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  /** Set once shutdown begins: torrents leaving the session then stay in the saved state. */
+  #closing = false;
+
+  constructor(opts: DaemonOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.state = new SessionStateFile({ stateDir: opts.stateDir, logger: opts.logger.child({ component: 'session-state' }) });
+    this.session = new DaemonSession({
+      settings: opts.settings,
+      stateDir: opts.stateDir,
+      logger: opts.logger,
+      ...(opts.trackerPort !== undefined ? { trackerPort: opts.trackerPort } : {}),
+      ...(opts.useTrackers !== undefined ? { useTrackers: opts.useTrackers } : {}),
+    });
+    this.session.onTorrentAdded = (t, o, i) => this.#recordTorrent(t, o, i);
+    this.session.onMagnetStarted = (m, outDir, i) => this.#recordMagnet(m, outDir, i);
+    this.session.onMagnetFailed = (m, err, i) => this.#magnetFailed(m, err, i);
+    this.session.on('torrent:removed', (hex) => {
+      if (this.#closing) return;
+      if (this.#records.delete(hex)) this.#save();
+    });
+  }
+
+  /** The saved records (what a restart reopens). */
+  get records(): SessionRecord[] {
+    return [...this.#records.values()];
+  }
+
+  get watcher(): WatchFolder | undefined {
+    return this.#watcher;
+  }
+
+  /** The API server once started (undefined when disabled or when src/api/ is not available). */
+  get api(): ApiServerLike | undefined {
+    return this.#api;
+  }
+
+  /** The API token in force (given, or generated for a non-loopback bind). */
+  get apiToken(): string | undefined {
+    return this.#apiToken;
+  }
+
+  /**
+   * Idempotent. Binds the listener (and tracker), reopens the saved torrents,
+   * starts the watch folder and the API. Resolves when every saved torrent
+   * is open again (magnet links keep fetching in the background).
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#opts;
+    await mkdir(o.downloadsDir, { recursive: true });
+    if (o.torrentsDir) await mkdir(o.torrentsDir, { recursive: true });
+    await this.session.start();
+    // DHT hook: when the session grows a DHT node (BEP 5), start it here, after
+    // the listener is bound (it shares the TCP port number on UDP) and before
+    // torrents are restored, so that each torrent can add a DHT peer source.
+    const saved = await this.state.load();
+    for (const r of saved.records) this.#records.set(r.infoHash, r);
+    await this.#restore(saved.records);
+    this.session.expectedTorrents = 0;
+    if (o.torrentsDir) {
+      this.#watcher = new WatchFolder({
+        dir: o.torrentsDir,
+        logger: this.#log.child({ component: 'watch' }),
+        ...(o.rescanIntervalMs !== undefined ? { rescanIntervalMs: o.rescanIntervalMs } : {}),
+        ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
+      });
+      this.#watcher.adopt(this.records.flatMap((r) => (r.watchFile ? [r.watchFile] : [])));
+      this.#watcher.on('file:added', (f) => this.#enqueue(() => this.#onFileAdded(f)));
+      this.#watcher.on('file:removed', (f) => this.#enqueue(() => this.#onFileRemoved(f.path)));
+      await this.#watcher.start();
+    }
+    if (o.api) await this.#startApi(o.api);
+    const every = o.saveIntervalMs ?? 2000;
+    this.#saveTimer = setInterval(() => this.#savePausedStates(), every);
+    this.#saveTimer.unref();
+    this.#save();
+  }
+
+  /** Reopens saved torrents, a few at a time; a torrent that cannot be reopened is logged and skipped. */
+  async #restore(records: SessionRecord[]): Promise<void> {
+    this.session.expectedTorrents = records.length;
+    const torrents = records.filter((r): r is TorrentRecord => r.kind === 'torrent');
+    for (const m of records) if (m.kind === 'magnet') this.#startMagnet(parseMagnetSafe(m.magnet, this.#log), m.outDir, m);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < torrents.length && !this.#closing) {
+        const r = torrents[next++]!;
+        await this.#reopen(r);
+      }
+    };
+    const n = Math.max(1, this.#opts.restoreConcurrency ?? 8);
+    await Promise.all(Array.from({ length: Math.min(n, torrents.length) }, worker));
+    if (torrents.length) this.#log.info(`resumed ${this.session.torrents.length} of ${torrents.length} saved torrents`);
+  }
+
+  async #reopen(r: TorrentRecord): Promise<void> {
+    let meta: Metainfo;
+    try {
+      meta = parseTorrent(await readFile(this.state.torrentPath(r.infoHash)));
+      if (meta.infoHashHex !== r.infoHash) throw new Error(`it holds ${meta.infoHashHex}`);
+    } catch (err) {
+      this.#log.warn(`cannot resume ${r.name} (${r.infoHash}): its metainfo ${this.state.torrentPath(r.infoHash)} is unusable (${errorMessage(err)}); forgotten`);
+      this.#records.delete(r.infoHash);
+      return;
+    }
+    await this.#add(meta, { contentPath: r.contentPath, mode: r.mode }, { origin: r.origin, paused: r.paused, ...(r.watchFile ? { watchFile: r.watchFile } : {}) });
+  }
+
+  /** Adds through the session with the daemon's intent; failures are logged, never thrown. */
+  async #add(meta: Metainfo, opts: { contentPath: string; mode: 'seed' | 'leech' }, intent: AddIntent): Promise<Torrent | undefined> {
+    if (this.session.torrent(meta.infoHashHex)) return this.session.torrent(meta.infoHashHex);
+    this.session.intents.set(meta.infoHashHex, intent);
+    try {
+      return await this.session.addTorrent(meta, { ...opts, peers: this.#opts.peers ?? [] });
+    } catch (err) {
+      this.#log.warn(`cannot ${opts.mode} ${meta.info.name} (${meta.infoHashHex}) from ${opts.contentPath}: ${errorMessage(err)}`);
+      return undefined;
+    } finally {
+      this.session.intents.delete(meta.infoHashHex);
+    }
+  }
+
+  #startMagnet(magnet: MagnetLink | undefined, outDir: string, intent: AddIntent): void {
+    if (!magnet || this.#magnets.has(magnet.infoHashHex) || this.session.torrent(magnet.infoHashHex)) return;
+    const controller = new AbortController();
+    this.session.intents.set(magnet.infoHashHex, intent);
+    const done = this.session
+      .addMagnet(magnet, { outDir, peers: this.#opts.peers ?? [], signal: controller.signal })
+      .then(
+        (t) => this.#log.info(`metadata of ${t.metainfo.info.name} (${t.infoHashHex}) fetched; downloading`),
+        (err: unknown) => {
+          if (!controller.signal.aborted) this.#log.warn(`magnet ${magnet.infoHashHex}: ${errorMessage(err)}`);
+        },
+      )
+      .finally(() => {
+        this.#magnets.delete(magnet.infoHashHex);
+        this.session.intents.delete(magnet.infoHashHex);
+      });
+    this.#magnets.set(magnet.infoHashHex, { controller, done });
+  }
+
+  // --- records --------------------------------------------------------------
+
+  #recordTorrent(t: Torrent, opts: AddTorrentOptions, intent: AddIntent): void {
+    const hex = t.infoHashHex;
+    if (opts.store) return; // not on disk: nothing a restart could reopen
+    const prev = this.#records.get(hex);
+    const rec: TorrentRecord = {
+      kind: 'torrent',
+      infoHash: hex,
+      name: t.metainfo.info.name,
+      contentPath: path.resolve(opts.contentPath),
+      mode: opts.mode,
+      paused: t.paused,
+      origin: prev?.origin ?? intent.origin,
+      addedAt: prev?.addedAt ?? Date.now(),
+      ...((prev?.watchFile ?? intent.watchFile) ? { watchFile: prev?.watchFile ?? intent.watchFile } : {}),
+    };
+    this.#records.set(hex, rec);
+    this.state.saveTorrent(t.metainfo).catch((err: unknown) => this.#log.error(`cannot keep the metainfo of ${rec.name}: ${errorMessage(err)}`));
+    this.#save();
+  }
+
+  #recordMagnet(m: MagnetLink, outDir: string, intent: AddIntent): void {
+    if (this.#records.has(m.infoHashHex)) return;
+    const rec: MagnetRecord = {
+      kind: 'magnet',
+      infoHash: m.infoHashHex,
+      magnet: formatMagnet({ infoHashHex: m.infoHashHex, name: m.name, trackers: m.trackers, peers: m.peers }),
+      outDir: path.resolve(outDir),
+      paused: false,
+      origin: intent.origin,
+      addedAt: Date.now(),
+      ...(intent.watchFile ? { watchFile: intent.watchFile } : {}),
+    };
+    this.#records.set(m.infoHashHex, rec);
+    this.#save();
+  }
+
+  #magnetFailed(m: MagnetLink, _err: unknown, intent: AddIntent): void {
+    // Kept: a watch-folder magnet (its file is still there) and any magnet cut short by shutdown, so a restart tries again.
+    if (this.#closing || intent.origin === 'watch') return;
+    const r = this.#records.get(m.infoHashHex);
+    if (r?.kind === 'magnet') {
+      this.#records.delete(m.infoHashHex);
+      this.#save();
+    }
+  }
+
+  /** Saves soon; writes coalesce (SessionStateFile serialises them). */
+  #save(): void {
+    this.#dirty = true;
+    queueMicrotask(() => {
+      if (!this.#dirty) return;
+      this.#dirty = false;
+      this.state.save({ version: 1, records: this.records }).catch((err: unknown) => this.#log.error(`cannot save the session state: ${errorMessage(err)}`));
+    });
+  }
+
+  #savePausedStates(): void {
+    let changed = false;
+    for (const t of this.session.torrents) {
+      const r = this.#records.get(t.infoHashHex);
+      if (r && r.paused !== t.paused) {
+        r.paused = t.paused;
+        changed = true;
+      }
+    }
+    if (changed) this.#save();
+  }
+
+  // --- watch folder -----------------------------------------------------------
+
+  #enqueue(fn: () => Promise<void>): void {
+    this.#queue = this.#queue.then(fn).catch((err: unknown) => this.#log.warn(`watch folder: ${errorMessage(err)}`));
+  }
+
+  #recordOfFile(p: string): SessionRecord | undefined {
+    for (const r of this.#records.values()) if (r.watchFile === p) return r;
+    return undefined;
+  }
+
+  async #onFileAdded(f: WatchedFile): Promise<void> {
+    if (this.#closing) return;
+    const hex = f.kind === 'torrent' ? f.metainfo.infoHashHex : f.magnet.infoHashHex;
+    const prev = this.#recordOfFile(f.path);
+    if (prev && prev.infoHash === hex) {
+      // Known (resumed from the saved state); reopen it if the restore could not.
+      if (prev.kind === 'torrent' && f.kind === 'torrent' && !this.session.torrent(hex)) {
+        await this.#add(f.metainfo, { contentPath: prev.contentPath, mode: prev.mode }, { origin: 'watch', watchFile: f.path, paused: prev.paused });
+      }
+      return;
+    }
+    if (prev) await this.#forget(prev); // the file now holds another torrent
+    if (this.session.torrent(hex) || this.#magnets.has(hex)) {
+      this.#log.info(`${f.path}: ${hex} is already running`);
+      return;
+    }
+    const downloads = path.resolve(this.#opts.downloadsDir);
+    if (f.kind === 'torrent') {
+      this.#log.info(`${f.path}: adding ${f.metainfo.info.name} (${hex})`);
+      // Leech mode both ways: complete data already in downloads/ verifies and is seeded, missing data is fetched.
+      await this.#add(f.metainfo, { contentPath: contentPathIn(downloads, f.metainfo), mode: 'leech' }, { origin: 'watch', watchFile: f.path });
+    } else {
+      this.#log.info(`${f.path}: fetching the metadata of ${f.magnet.name ?? hex}`);
+      this.#startMagnet(f.magnet, downloads, { origin: 'watch', watchFile: f.path });
+    }
+  }
+
+  async #onFileRemoved(p: string): Promise<void> {
+    if (this.#closing) return;
+    const r = this.#recordOfFile(p);
+    if (!r) return;
+    this.#log.info(`${p} removed: stopping ${r.kind === 'torrent' ? r.name : r.infoHash} (its data is kept)`);
+    await this.#forget(r);
+  }
+
+  /** Stops a torrent or its magnet fetch and drops its record; data files stay. */
+  async #forget(r: SessionRecord): Promise<void> {
+    this.#records.delete(r.infoHash);
+    const m = this.#magnets.get(r.infoHash);
+    if (m) {
+      m.controller.abort();
+      await m.done;
+    }
+    await this.session.removeTorrent(r.infoHash);
+    this.#save();
+  }
+
+  // --- API ----------------------------------------------------------------------
+
+  /**
+   * The API server lives in src/api/ and is loaded by name at run time, so
+   * the daemon runs (without an API, with a warning) in a tree where it is
+   * missing or has another shape.
+   */
+  async #startApi(a: ApiOptions): Promise<void> {
+    const loopback = a.host === 'localhost' || a.host === '::1' || /^127\./.test(a.host);
+    this.#apiToken = a.token ?? (loopback ? undefined : toHex(randomBytes(16)));
+    let ApiServer: (new (opts: Record<string, unknown>) => ApiServerLike) | undefined;
+    for (const spec of ['../api/server.js', '../api/index.js', '../api/api-server.js']) {
+      try {
+        const mod = (await import(spec)) as Record<string, unknown>;
+        if (typeof mod.ApiServer === 'function') {
+          ApiServer = mod.ApiServer as typeof ApiServer;
+          break;
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') this.#log.warn(`loading ${spec}: ${errorMessage(err)}`);
+      }
+    }
+    if (!ApiServer) {
+      this.#log.warn('the HTTP API is not available in this build; running without it');
+      return;
+    }
+    const api = new ApiServer({
+      session: this.session,
+      host: a.host,
+      port: a.port,
+      ...(this.#apiToken ? { token: this.#apiToken } : {}),
+      downloadsDir: path.resolve(this.#opts.downloadsDir),
+      // Uploaded files are content like any other: they sit beside the downloads, so /download serves them too.
+      uploadsDir: path.resolve(this.#opts.downloadsDir),
+      ...(a.maxUploadBytes !== undefined ? { maxUploadBytes: a.maxUploadBytes } : {}),
+      logger: this.#log.child({ component: 'api' }),
+    });
+    await api.start();
+    this.#api = api;
+  }
+
+  /**
+   * Idempotent. Stops taking new work (watch folder, API), records which
+   * torrents are paused, stops every torrent (trackers told, resume state
+   * flushed) and closes the sockets. The saved state keeps every torrent.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#closing = true;
+    await this.#starting?.catch(() => undefined);
+    clearInterval(this.#saveTimer);
+    await this.#watcher?.stop();
+    await this.#queue;
+    await this.#api?.stop().catch((err: unknown) => this.#log.warn(`stopping the API: ${errorMessage(err)}`));
+    this.#savePausedStates();
+    const magnets = [...this.#magnets.values()];
+    for (const m of magnets) m.controller.abort();
+    await Promise.allSettled(magnets.map((m) => m.done));
+    await this.session.stop();
+    this.#dirty = false;
+    await this.state.save({ version: 1, records: this.records }).catch((err: unknown) => this.#log.error(`cannot save the session state: ${errorMessage(err)}`));
+  }
+}
+
+function parseMagnetSafe(link: string, log: Logger): MagnetLink | undefined {
+  try {
+    return parseMagnet(link);
+  } catch (err) {
+    log.warn(`saved magnet link ${link.slice(0, 80)} is unusable: ${errorMessage(err)}`);
+    return undefined;
+  }
+}
