@@ -1,0 +1,38 @@
+/**
+ * What the API needs of a session: a narrow view of `Session`
+ * (STYLE.md habit 7), plus the parts the session grows later (DHT summary,
+ * peer messages, the key-value layer), optional so that the API answers
+ * 503 or `{enabled:false}` until they exist.
+ */
+import type { Session } from '../session/session.js';
+
+/** A text message from a peer (BEP 10 extension message). */
+export interface PeerMessageRecord {
+  from: string;
+  text: string;
+  /** Milliseconds since the epoch. */
+  at: number;
+  infoHash: string;
+}
+
+/** The DHT key-value layer (BEP 44) as the session exposes it. */
+export interface KvLike {
+  get(key: string, opts?: { namespace?: string }): Promise<unknown>;
+  put(key: string, value: string, opts?: { namespace?: string }): Promise<unknown>;
+}
+
+export interface SessionExtras {
+  /** The session's DHT node, when it runs one. */
+  dht?: { stats(): object } | undefined;
+  /** Sends `text` to the connected peer at `to` ('host:port') or to every one ('all'); returns how many got it. */
+  sendMessage?(to: string, text: string): number;
+  /** Messages received from peers, oldest first. */
+  messages?: readonly PeerMessageRecord[];
+  kv?: KvLike | undefined;
+}
+
+export type SessionLike = Pick<
+  Session,
+  'port' | 'peerId' | 'torrents' | 'torrent' | 'addTorrent' | 'addMagnet' | 'removeTorrent' | 'setRateLimits' | 'limits' | 'pool' | 'tracker' | 'on' | 'off'
+> &
+  SessionExtras;
