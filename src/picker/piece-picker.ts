@@ -169,24 +169,30 @@ export class PiecePicker {
   /**
    * Up to `max` blocks to request of `peer`, marked as requested by it.
    * Blocks of started pieces come first; then new pieces, rarest first.
+   * `maxAvailability` limits the pick to pieces at most that many connected
+   * peers have: asked of a seed with the number of seeds, it takes from the
+   * seed only what no other leecher can give, so a seed's upload goes into
+   * data the swarm lacks and leechers trade the rest among themselves.
    */
-  pick(peer: number, peerBits: Bitfield, max: number): BlockRequest[] {
+  pick(peer: number, peerBits: Bitfield, max: number, opts: { maxAvailability?: number } = {}): BlockRequest[] {
     const out: BlockRequest[] = [];
     if (max <= 0) return out;
+    const cap = opts.maxAvailability ?? Infinity;
     for (const d of this.#downloads.values()) {
-      if (!peerBits.get(d.index)) continue;
+      if (!peerBits.get(d.index) || this.#availability[d.index]! > cap) continue;
       this.#takeFree(peer, d, out, max);
       if (out.length >= max) return out;
     }
     if (out.length < max) {
       for (const index of this.#rarestCandidates(peerBits)) {
+        if (this.#availability[index]! > cap) break; // sorted by availability: the rest are commoner
         const d = new Download(index, this.pieceSize(index), this.blockBytes);
         this.#downloads.set(index, d);
         this.#takeFree(peer, d, out, max);
         if (out.length >= max) return out;
       }
     }
-    if (out.length < max && this.endgame) this.#pickEndgame(peer, peerBits, out, max);
+    if (out.length < max && cap === Infinity && this.endgame) this.#pickEndgame(peer, peerBits, out, max);
     return out;
   }
 

@@ -534,9 +534,26 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       allowed = Math.min(want, Math.floor(budget.available() / this.#settings.blockBytes));
       if (allowed <= 0) return this.#retryLimited(budget.msUntil(this.#settings.blockBytes));
     }
-    const reqs = this.#picker.pick(conn.id, conn.bits, allowed);
+    const reqs = this.#picker.pick(conn.id, conn.bits, allowed, this.#pickLimits(conn));
     if (!budget.unlimited) for (const r of reqs) budget.take(r.length);
     conn.request(reqs);
+  }
+
+  /**
+   * From a seed, ask only for what no other connected leecher has, as long
+   * as some leecher that unchokes us still has pieces we need: the seed's
+   * upload then goes into data new to the swarm.
+   */
+  #pickLimits(conn: PeerConnection): { maxAvailability?: number } {
+    if (!conn.bits.isComplete()) return {};
+    let seeds = 0;
+    let otherSource = false;
+    for (const c of this.#conns.values()) {
+      if (!c.handshaken) continue;
+      if (c.bits.isComplete()) seeds++;
+      else if (!c.peerChoking && (this.#interesting.get(c.id) ?? 0) > 0) otherSource = true;
+    }
+    return otherSource ? { maxAvailability: seeds } : {};
   }
 
   #fillAll(): void {
