@@ -7,6 +7,7 @@ import { registerSeed } from './seed.js';
 import { registerLeech } from './leech.js';
 import { registerDht } from './dht.js';
 import { registerKv } from './kv.js';
+import { registerMessage } from './message.js';
 
 export function buildPeerProgram(): Command {
   const program = new Command('peer')
@@ -21,5 +22,6 @@ export function buildPeerProgram(): Command {
   registerLeech(program);
   registerDht(program);
   registerKv(program);
+  registerMessage(program);
   return program;
 }
