@@ -151,3 +151,16 @@ test('a lookup honours its abort signal', async (t) => {
   setTimeout(() => ac.abort(new Error('cancelled')), 50);
   await t.throwsAsync(p, { message: 'cancelled' });
 });
+
+test('a read-only node (BEP 43) can look things up but is not added to routing tables and does not answer', async (t) => {
+  const nodes = await network(5);
+  t.teardown(() => stopAll(nodes));
+  const before = nodes.map((n) => n.stats().nodes);
+  const client = new DhtNode({ host: '127.0.0.1', port: 0, bootstrap: [nodes[0]!.address], logger: silentLogger, settings, readOnly: true });
+  await client.start();
+  t.teardown(() => client.stop());
+  const put = await client.putImmutable(utf8('from a read-only client'));
+  t.true(put.stored >= 4);
+  t.deepEqual(nodes.map((n) => n.stats().nodes), before);
+  await t.throwsAsync(nodes[1]!.ping(client.address), { message: /no answer/ });
+});

@@ -71,10 +71,11 @@ function requireDht(common: CommonOptions): void {
 
 async function withNode<T>(common: CommonOptions, fn: (node: DhtNode) => Promise<T>, keepRunning = false): Promise<T> {
   const s = common.settings;
-  const node = new DhtNode({ host: s.host, port: common.portGiven ? s.port : 0, bootstrap: common.bootstrap, settings: s, logger: getLogger('dht') });
+  // A short-lived client: read-only (BEP 43), so it leaves no dead entries in other nodes' tables.
+  // With --republish it stays and answers like any node.
+  const node = new DhtNode({ host: s.host, port: common.portGiven ? s.port : 0, bootstrap: common.bootstrap, settings: s, logger: getLogger('dht'), readOnly: !keepRunning });
   await node.start();
   try {
-    await node.ready();
     const result = await fn(node);
     if (keepRunning) {
       process.stderr.write('republishing until interrupted (Ctrl-C)\n');

@@ -45,6 +45,13 @@ export interface DhtNodeOptions {
   logger?: Logger;
   settings?: Partial<Settings>;
   now?: () => number;
+  /**
+   * BEP 43 read-only node: its queries carry `ro=1` so nobody adds it to a
+   * routing table, it answers no queries, and it does not join on start
+   * (lookups start from the bootstrap nodes). For short-lived clients such as
+   * `peer kv`, which would otherwise leave dead entries in others' tables.
+   */
+  readOnly?: boolean;
 }
 
 export interface DhtEvents {
@@ -203,7 +210,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.#maintenanceTimer.unref();
     this.#republishTimer = setInterval(() => void this.#republish(), this.settings.dhtRepublishIntervalMs);
     this.#republishTimer.unref();
-    this.#ready = this.#join();
+    if (!this.#opts.readOnly) this.#ready = this.#join();
   }
 
   /** Resolves when the first join (a lookup of our own id) has finished. */
@@ -288,7 +295,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   async #query(to: PeerAddress, query: KrpcQuery, signal?: AbortSignal): Promise<KrpcResponse> {
     const sig = signal ? AbortSignal.any([signal, this.#shutdown.signal]) : this.#shutdown.signal;
     try {
-      const r = await this.#rpc.query(to, query, { signal: sig });
+      const r = await this.#rpc.query(to, query, { signal: sig, readOnly: this.#opts.readOnly === true });
       this.#table.seen({ id: r.id, host: to.host, port: to.port }, 'response');
       return r;
     } catch (err) {
@@ -458,7 +465,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     for (const target of this.#table.takeQuietBuckets(this.settings.dhtQuestionableAfterMs)) {
       this.findNode(target).catch((err) => this.#log.debug(`bucket refresh: ${errorMessage(err)}`));
     }
-    if (this.#table.size === 0 && this.#bootstrap.length > 0) this.#ready = this.#join();
+    if (this.#table.size === 0 && this.#bootstrap.length > 0 && !this.#opts.readOnly) this.#ready = this.#join();
   }
 
   async #republish(): Promise<void> {
@@ -477,6 +484,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   // --- incoming ---------------------------------------------------------------
 
   #onQuery({ t, query, readOnly, from }: IncomingQuery): void {
+    if (this.#opts.readOnly) return; // BEP 43: a read-only node does not answer
     // BEP 43: read-only nodes ask but never answer, so they do not belong in routing tables.
     if (!readOnly) this.#table.seen({ id: query.id, host: from.host, port: from.port }, 'query');
     const k = this.settings.dhtK;
