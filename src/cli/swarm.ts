@@ -52,6 +52,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     stateDir: common.stateDir,
     logger: log,
     ...(common.tracker !== undefined ? { trackerPort: common.tracker } : {}),
+    dht: common.dht ? { bootstrap: common.bootstrap } : false,
   });
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (stopping ??= session.stop());

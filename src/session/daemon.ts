@@ -24,8 +24,6 @@ import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import { parseTorrent } from '../metainfo/parse.js';
 import { formatMagnet, parseMagnet } from '../metainfo/magnet.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
-import { randomBytes } from '../util/hash.js';
-import { toHex } from '../util/bytes.js';
 import { Session, contentPathIn, type AddTorrentOptions, type SessionOptions } from './session.js';
 import type { Torrent } from './torrent.js';
 import { SessionStateFile, type MagnetRecord, type SessionRecord, type TorrentOrigin, type TorrentRecord } from './session-state.js';
@@ -82,20 +80,16 @@ export class DaemonSession extends Session {
   }
 }
 
-/** The HTTP API server as src/api/ provides it (loaded dynamically: see #startApi). */
+/**
+ * The HTTP API server as src/api/ provides it. The front end builds it
+ * (the session layer does not import the API layer above it); the daemon
+ * starts it after the torrents are back and stops it first.
+ */
 export interface ApiServerLike {
   start(): Promise<unknown>;
   stop(): Promise<unknown>;
   readonly port: number;
   readonly url: string;
-}
-
-export interface ApiOptions {
-  host: string;
-  port: number;
-  /** Required by the API for a non-loopback host; the daemon generates one when missing. */
-  token?: string;
-  maxUploadBytes?: number;
 }
 
 export interface DaemonOptions {
@@ -111,8 +105,8 @@ export interface DaemonOptions {
   useTrackers?: boolean;
   /** Peers every torrent connects to (`--peer`). */
   peers?: PeerAddress[];
-  /** Serve the HTTP API and dashboard; none when undefined. */
-  api?: ApiOptions;
+  /** Builds the HTTP API and dashboard server over the session; none when undefined. */
+  createApi?: (session: DaemonSession) => ApiServerLike | Promise<ApiServerLike | undefined> | undefined;
   /** Watch folder rescan period and settle time (tests shorten them). */
   rescanIntervalMs?: number;
   settleMs?: number;
@@ -136,7 +130,6 @@ export class Daemon {
   readonly #magnets = new Map<string, PendingMagnet>();
   #watcher: WatchFolder | undefined;
   #api: ApiServerLike | undefined;
-  #apiToken: string | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
   #queue: Promise<void> = Promise.resolve();
   #dirty = false;
@@ -174,14 +167,9 @@ export class Daemon {
     return this.#watcher;
   }
 
-  /** The API server once started (undefined when disabled or when src/api/ is not available). */
+  /** The API server once started (undefined when none was asked for or none could be built). */
   get api(): ApiServerLike | undefined {
     return this.#api;
-  }
-
-  /** The API token in force (given, or generated for a non-loopback bind). */
-  get apiToken(): string | undefined {
-    return this.#apiToken;
   }
 
   /**
@@ -218,7 +206,13 @@ export class Daemon {
       this.#watcher.on('file:removed', (f) => this.#enqueue(() => this.#onFileRemoved(f.path)));
       await this.#watcher.start();
     }
-    if (o.api) await this.#startApi(o.api);
+    if (o.createApi) {
+      const api = await o.createApi(this.session);
+      if (api) {
+        await api.start();
+        this.#api = api;
+      }
+    }
     const every = o.saveIntervalMs ?? 2000;
     this.#saveTimer = setInterval(() => this.#savePausedStates(), every);
     this.#saveTimer.unref();
@@ -361,7 +355,7 @@ export class Daemon {
   // --- watch folder -----------------------------------------------------------
 
   #enqueue(fn: () => Promise<void>): void {
-    this.#queue = this.#queue.then(fn).catch((err: unknown) => this.#log.warn(`watch folder: ${errorMessage(err)}`));
+    this.#queue = this.#queue.then(fn).catch((err: unknown) => void this.#log.warn(`watch folder: ${errorMessage(err)}`));
   }
 
   #recordOfFile(p: string): SessionRecord | undefined {
@@ -414,47 +408,6 @@ export class Daemon {
     }
     await this.session.removeTorrent(r.infoHash);
     this.#save();
-  }
-
-  // --- API ----------------------------------------------------------------------
-
-  /**
-   * The API server lives in src/api/ and is loaded by name at run time, so
-   * the daemon runs (without an API, with a warning) in a tree where it is
-   * missing or has another shape.
-   */
-  async #startApi(a: ApiOptions): Promise<void> {
-    const loopback = a.host === 'localhost' || a.host === '::1' || /^127\./.test(a.host);
-    this.#apiToken = a.token ?? (loopback ? undefined : toHex(randomBytes(16)));
-    let ApiServer: (new (opts: Record<string, unknown>) => ApiServerLike) | undefined;
-    for (const spec of ['../api/server.js', '../api/index.js', '../api/api-server.js']) {
-      try {
-        const mod = (await import(spec)) as Record<string, unknown>;
-        if (typeof mod.ApiServer === 'function') {
-          ApiServer = mod.ApiServer as typeof ApiServer;
-          break;
-        }
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') this.#log.warn(`loading ${spec}: ${errorMessage(err)}`);
-      }
-    }
-    if (!ApiServer) {
-      this.#log.warn('the HTTP API is not available in this build; running without it');
-      return;
-    }
-    const api = new ApiServer({
-      session: this.session,
-      host: a.host,
-      port: a.port,
-      ...(this.#apiToken ? { token: this.#apiToken } : {}),
-      downloadsDir: path.resolve(this.#opts.downloadsDir),
-      // Uploaded files are content like any other: they sit beside the downloads, so /download serves them too.
-      uploadsDir: path.resolve(this.#opts.downloadsDir),
-      ...(a.maxUploadBytes !== undefined ? { maxUploadBytes: a.maxUploadBytes } : {}),
-      logger: this.#log.child({ component: 'api' }),
-    });
-    await api.start();
-    this.#api = api;
   }
 
   /**

@@ -14,7 +14,7 @@ import { parseTorrent } from '../metainfo/parse.js';
 import { torrentFromInfo } from '../metainfo/from-info.js';
 import { MetadataFetcher } from './metadata-fetch.js';
 import { errorMessage } from '../errors.js';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress, PeerSource } from '../discovery/peer-source.js';
 import { HashPool } from '../util/hash-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { randomBytes } from '../util/hash.js';
@@ -23,6 +23,8 @@ import type { PieceStore } from '../storage/piece-store.js';
 import { TrackerPeerSource } from '../discovery/tracker-source.js';
 import { TrackerServer } from '../tracker/server.js';
 import { PeerListener } from './listener.js';
+import { DhtNode } from '../dht/node.js';
+import { DhtPeerSource } from '../discovery/dht-source.js';
 import { Torrent } from './torrent.js';
 
 /** Azureus-style peer id: client code SP, version 0.1.0, then random bytes. */
@@ -43,6 +45,11 @@ export interface SessionOptions {
   trackerPort?: number;
   /** Announce to the torrents' trackers (default true). */
   useTrackers?: boolean;
+  /**
+   * Run a DHT node (BEP 5) on the UDP port of the same number as the TCP
+   * listener, bootstrapping from these nodes. Off unless given.
+   */
+  dht?: { bootstrap: PeerAddress[] } | false;
   /** A hash pool shared with other sessions (tests running many in one process); not closed by stop(). */
   pool?: HashPool;
 }
@@ -88,6 +95,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Global rate limits in bytes/s (0 = unlimited), shared by every torrent; change with setRateLimits(). */
   readonly limits = { upload: new TokenBucket(0), download: new TokenBucket(0) };
   #tracker: TrackerServer | undefined;
+  #dht: DhtNode | undefined;
   #started = false;
   #stopped = false;
 
@@ -140,6 +148,23 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`--host ${this.settings.host} is not an address of this machine`);
       throw err;
     }
+    if (this.#opts.dht) {
+      this.#dht = new DhtNode({
+        host: this.settings.host,
+        port: this.#listener.port,
+        bootstrap: this.#opts.dht.bootstrap,
+        stateDir: this.#opts.stateDir,
+        logger: this.#opts.logger.child({ component: 'dht' }),
+        settings: this.settings,
+      });
+      try {
+        await this.#dht.start();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE') throw new UsageError(`UDP port ${this.#listener.port} (the DHT's) is in use: choose another --port, or --no-dht`);
+        throw err;
+      }
+    }
     if (this.#opts.trackerPort !== undefined) {
       this.#tracker = new TrackerServer({ host: this.settings.host, port: this.#opts.trackerPort, logger: this.#opts.logger.child({ component: 'tracker' }) });
       try {
@@ -167,6 +192,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   setRateLimits(limits: { uploadBytesPerS?: number; downloadBytesPerS?: number }): void {
     if (limits.uploadBytesPerS !== undefined) this.limits.upload.setRate(limits.uploadBytesPerS);
     if (limits.downloadBytesPerS !== undefined) this.limits.download.setRate(limits.downloadBytesPerS);
+  }
+
+  /** The DHT node, when the session runs one. */
+  get dht(): DhtNode | undefined {
+    return this.#dht;
   }
 
   /** The embedded tracker, when `--tracker` asked for one. */
@@ -200,6 +230,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         peerId: this.peerId,
         listenPort: this.port,
         ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
+        ...(this.#dht ? { dhtPort: this.#dht.address.port, onDhtNode: (addr: PeerAddress) => this.#dht?.addNode(addr) } : {}),
       },
     );
     this.#torrents.set(metainfo.infoHashHex, torrent);
@@ -219,6 +250,10 @@ export class Session extends TypedEmitter<SessionEvents> {
           ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
         }),
       );
+    }
+    // BEP 27: a private torrent finds peers through its trackers only.
+    if (this.#dht && !metainfo.info.private) {
+      torrent.addSource(new DhtPeerSource(this.#dht, torrent.sourceContext(), { logger: logger.child({ component: 'dht-source' }) }));
     }
     torrent.start();
     if (opts.peers?.length) torrent.addPeers(opts.peers, { pinned: true, source: 'cli' });
@@ -259,20 +294,19 @@ export class Session extends TypedEmitter<SessionEvents> {
         ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
       });
       fetcher.addPeers(peers);
-      const sources = magnet.trackers.length
-        ? [
-            new TrackerPeerSource(
-              {
-                infoHash: magnet.infoHash,
-                peerId: this.peerId,
-                port: this.port,
-                stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
-                onPeers: (found) => fetcher.addPeers(found),
-              },
-              { tiers: magnet.trackers.map((t) => [t]), logger, ...(host !== '0.0.0.0' ? { localAddress: host } : {}) },
-            ),
-          ]
-        : [];
+      const ctx = {
+        infoHash: magnet.infoHash,
+        peerId: this.peerId,
+        port: this.port,
+        stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
+        onPeers: (found: PeerAddress[]) => fetcher.addPeers(found),
+      };
+      const sources: PeerSource[] = [];
+      if (magnet.trackers.length) {
+        sources.push(new TrackerPeerSource(ctx, { tiers: magnet.trackers.map((t) => [t]), logger, ...(host !== '0.0.0.0' ? { localAddress: host } : {}) }));
+      }
+      // Look the info-hash up on the DHT until the metadata is in (a few seconds apart).
+      if (this.#dht) sources.push(new DhtPeerSource(this.#dht, ctx, { announce: false, intervalMs: 5000, logger }));
       for (const s of sources) s.start();
       let info: Uint8Array;
       try {
@@ -316,6 +350,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     await Promise.allSettled([...this.#torrents.keys()].map((k) => this.removeTorrent(k)));
     await this.#listener.stop();
     await this.#tracker?.stop();
+    await this.#dht?.stop();
     if (!this.#opts.pool) await this.pool.close();
   }
 }

@@ -93,6 +93,10 @@ export interface TorrentOptions {
   listenPort: number;
   /** Address outgoing connections are made from (`--host`), unless 0.0.0.0. */
   localAddress?: string;
+  /** Our DHT's UDP port: set the DHT bit and send PORT messages (BEP 5). */
+  dhtPort?: number;
+  /** A peer told us its DHT port. */
+  onDhtNode?: (addr: PeerAddress) => void;
 }
 
 interface KnownPeer {
@@ -415,6 +419,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       settings: this.#settings,
       logger: this.#log,
       extensionProtocol: true,
+      dht: this.#opts.dhtPort !== undefined,
       ...(handshake ? { remoteHandshake: handshake } : {}),
       ...(rest ? { initialBytes: rest } : {}),
     });
@@ -461,6 +466,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     });
     conn.on('peer:piece', (p) => this.#onBlock(conn, p.index, p.begin, p.block));
     conn.on('peer:request', (req) => this.#enqueueUpload(conn, req));
+    conn.on('peer:port', (port) => {
+      if (port > 0) this.#opts.onDhtNode?.({ host: conn.remoteHost, port });
+    });
     conn.on('peer:extended', (m) => this.#extensions.onMessage(conn, m.id, m.payload));
     conn.onDrain(() => this.#pumpUploads(conn));
     conn.on('peer:close', (c) => this.#onClose(conn, c.reason, c.requests));
@@ -476,6 +484,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#interesting.set(conn.id, 0);
     if (this.#picker.haveCount > 0) conn.bitfield(this.#deps.storage.have.clone());
     if (h.extensionProtocol) this.#extensions.sendHandshake(conn);
+    if (h.dht && this.#opts.dhtPort !== undefined) conn.send({ type: 'port', port: this.#opts.dhtPort });
     this.emit('peer:connected', { address: conn.address, outgoing: conn.outgoing });
   }
 
