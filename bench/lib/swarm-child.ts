@@ -1,0 +1,160 @@
+/**
+ * Child processes of the swarm benchmark (bench/swarm.ts): each `peer`
+ * process runs from dist/ through bench/lib/launch-peer.ts, prints --json
+ * events on stdout (kept with the bench clock's time of arrival) and logs on
+ * stderr (a tail is kept for error messages; 'peer connected' lines are
+ * collected to see who talked to whom). Nothing here is timed against a
+ * target: the caller reads the records after the run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { UsageReport } from './usage-report.js';
+
+export type JsonEvent = Record<string, unknown>;
+
+export interface TimedEvent {
+  /** Milliseconds on the bench clock (performance.now()) when the line arrived. */
+  t: number;
+  e: JsonEvent;
+}
+
+export interface SwarmChild {
+  name: string;
+  proc: ChildProcess;
+  reportPath: string;
+  events: TimedEvent[];
+  /** Hosts (no port) named by 'peer connected' log lines, in order, repeats kept. */
+  connectedHosts: string[];
+  stderrTail: string;
+  /** Resolves with the exit code, or the signal name. */
+  exited: Promise<number | string>;
+  /** Resolves with the first event for which `pred` holds; rejects on exit or after `ms`. */
+  waitFor(pred: (e: JsonEvent) => boolean, ms: number, what: string): Promise<TimedEvent>;
+}
+
+// `peer connected: 127.0.0.5:6881 (outgoing)`; IPv4 only, loopback is all the bench uses.
+const CONNECTED_RE = /peer connected: (\d+\.\d+\.\d+\.\d+):\d+/;
+
+const live = new Set<SwarmChild>();
+
+export function startSwarmChild(name: string, args: string[], env: Record<string, string>, reportPath: string, cwd: string): SwarmChild {
+  const proc = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, ...env, BENCH_REPORT: reportPath },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const waiters: Array<{ pred: (e: JsonEvent) => boolean; resolve: (e: TimedEvent) => void }> = [];
+  const child: SwarmChild = {
+    name,
+    proc,
+    reportPath,
+    events: [],
+    connectedHosts: [],
+    stderrTail: '',
+    exited: new Promise((res) => {
+      proc.on('close', (code, sig) => {
+        live.delete(child);
+        res(code ?? sig ?? 'unknown');
+      });
+      // A spawn failure (no node binary, EMFILE) still settles the child.
+      proc.on('error', (err) => {
+        child.stderrTail += `\nspawn error: ${err.message}`;
+      });
+    }),
+    waitFor(pred, ms, what) {
+      const seen = child.events.find((x) => pred(x.e));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`${name}: timed out after ${ms / 1000} s waiting for ${what}; stderr: ${child.stderrTail.slice(-1000)}`)), ms);
+        void child.exited.then((code) => {
+          clearTimeout(timer);
+          rej(new Error(`${name} exited (${code}) before ${what}; stderr: ${child.stderrTail.slice(-1000)}`));
+        });
+        waiters.push({
+          pred,
+          resolve: (e) => {
+            clearTimeout(timer);
+            res(e);
+          },
+        });
+      });
+    },
+  };
+  live.add(child);
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    let e: JsonEvent;
+    try {
+      e = JSON.parse(line) as JsonEvent;
+    } catch {
+      return;
+    }
+    const te = { t: performance.now(), e };
+    child.events.push(te);
+    for (const w of [...waiters]) {
+      if (w.pred(e)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(te);
+      }
+    }
+  });
+  createInterface({ input: proc.stderr! }).on('line', (line) => {
+    const m = CONNECTED_RE.exec(line);
+    if (m) child.connectedHosts.push(m[1]!);
+    child.stderrTail = (child.stderrTail + line + '\n').slice(-4000);
+  });
+  return child;
+}
+
+export function isRunning(c: SwarmChild): boolean {
+  return c.proc.exitCode === null && c.proc.signalCode === null;
+}
+
+/** SIGINT (the peer's clean stop: trackers told, state saved, exit 0), then SIGKILL after `ms`. */
+export async function stopSwarmChild(c: SwarmChild, ms = 15_000): Promise<void> {
+  if (!isRunning(c)) return;
+  c.proc.kill('SIGINT');
+  const t = setTimeout(() => c.proc.kill('SIGKILL'), ms);
+  await c.exited;
+  clearTimeout(t);
+}
+
+/** Last resort at bench exit (also on an uncaught error): no child outlives the bench. */
+export function killAllSwarmChildren(): void {
+  for (const c of live) if (isRunning(c)) c.proc.kill('SIGKILL');
+}
+
+const CLK_TCK = 100; // Linux USER_HZ: the unit of utime/stime in /proc/<pid>/stat
+
+/** utime+stime of a live process in seconds, or NaN once it is gone. */
+export function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm) ", field 3 (state) is index 0; utime and stime are fields 14 and 15.
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Peak RSS so far (VmHWM) of a live process in bytes. */
+export function peakRssOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the child wrote about itself at exit (bench/lib/usage-report.ts); undefined if it was killed. */
+export function usageOf(c: SwarmChild): UsageReport | undefined {
+  try {
+    return JSON.parse(readFileSync(c.reportPath, 'utf8')) as UsageReport;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,398 @@
+/**
+ * `npm run bench:swarm [-- --n 1,10,20,50] [--size 128M] [--timeout S] [--stay]
+ *                        [--piece-length N] [--check] [--keep] [--no-build]`
+ *
+ * A LAN swarm on loopback (issue 4): each "machine" is its own address, as
+ * on a real LAN. `peer tracker` on 127.0.0.1, one `peer seed` on 127.0.0.2,
+ * N `peer leech --exit-on-complete` on 127.0.0.3.. (all peers on the same
+ * port), every one a child process from dist/ with --json and --no-dht, so
+ * peers meet only through the tracker (and PEX). For each N it prints the
+ * time until all leechers are complete, the seeder's upload as a multiple of
+ * the file size, CPU seconds and peak RSS per leecher, and the seeder's and
+ * tracker's too; then a summary and the targets of issue 4 (seeder uploads
+ * at most 4 file sizes at any N, CPU per leecher flat as N grows, peak RSS
+ * per leecher under 150 MB), plus where the upload went (over time and
+ * between leechers) to explain a miss.
+ *
+ * --stay keeps each leecher seeding after it completes until all have (then
+ * SIGINT), as LAN machines that stay on would; the default exits on
+ * completion, so the last leechers depend more on the seeder.
+ *
+ * Leechers' CPU and peak RSS come from getrusage at exit, written by the
+ * child itself (bench/lib/launch-peer.ts); the seeder's CPU is its /proc
+ * utime+stime during the run (its start-up verification is not swarm work).
+ * Every run is bounded (--timeout, default 180 s or 12 s per leecher,
+ * whichever is more); all children are killed when the bench exits. Data
+ * lives in bench/.data/ (git-ignored) and is removed unless --keep.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomFillSync } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
+import {
+  cpuSecondsOf,
+  isRunning,
+  killAllSwarmChildren,
+  startSwarmChild,
+  stopSwarmChild,
+  usageOf,
+  type SwarmChild,
+  type JsonEvent,
+} from './lib/swarm-child.js';
+import { details, summaryTable, targets, type LeecherResult, type RunResult } from './lib/swarm-report.js';
+
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const DATA = join(ROOT, 'bench', '.data');
+const MiB = 1024 * 1024;
+const TRACKER_HOST = '127.0.0.1';
+const SEEDER_HOST = '127.0.0.2';
+const leecherHost = (i: number): string => `127.0.0.${3 + i}`;
+/** The seeder verifies its data before serving; on a loaded machine that can take a while. */
+const SEEDER_READY_MS = 5 * 60_000;
+const MAX_N = 250; // 127.0.0.3 .. 127.0.0.252
+
+interface Args {
+  ns: number[];
+  sizeBytes: number;
+  sizeLabel: string;
+  timeoutS?: number;
+  stay: boolean;
+  pieceLength?: string;
+  check: boolean;
+  keep: boolean;
+  build: boolean;
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(s);
+  if (!m) throw new Error(`--size: not a size: ${s} (use 16M, 128M, 1G)`);
+  const mult = { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { ns: [1, 10, 20, 50], sizeBytes: 128 * MiB, sizeLabel: '128M', stay: false, check: false, keep: false, build: true };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = (): string => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--n') {
+      a.ns = v().split(',').map((s) => Number(s.trim()));
+      if (a.ns.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_N)) throw new Error(`--n: whole numbers from 1 to ${MAX_N}, comma-separated`);
+    } else if (k === '--size') {
+      a.sizeLabel = v();
+      a.sizeBytes = parseSize(a.sizeLabel);
+    } else if (k === '--timeout') {
+      a.timeoutS = Number(v());
+      if (!(a.timeoutS > 0)) throw new Error('--timeout: seconds, above 0');
+    } else if (k === '--stay') a.stay = true;
+    else if (k === '--piece-length') a.pieceLength = v();
+    else if (k === '--check') a.check = true;
+    else if (k === '--keep') a.keep = true;
+    else if (k === '--no-build') a.build = false;
+    else throw new Error(`unknown option ${k}`);
+  }
+  return a;
+}
+
+const log = (s: string): void => void process.stderr.write(`[swarm] ${s}\n`);
+
+// --- data ---------------------------------------------------------------
+
+/** Random bytes (incompressible, like real media), written in 4 MiB chunks. */
+function ensurePayload(path: string, size: number): void {
+  if (existsSync(path) && statSync(path).size === size) return log(`reusing ${path}`);
+  log(`writing ${(size / MiB).toFixed(0)} MiB of random data to ${path}`);
+  const fd = openSync(path, 'w');
+  try {
+    const chunk = Buffer.alloc(4 * MiB);
+    for (let off = 0; off < size; off += chunk.length) {
+      randomFillSync(chunk);
+      writeSync(fd, chunk, 0, Math.min(chunk.length, size - off), off);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  if (!existsSync(b) || statSync(a).size !== statSync(b).size) return false;
+  const fa = openSync(a, 'r');
+  const fb = openSync(b, 'r');
+  try {
+    const ba = Buffer.alloc(8 * MiB);
+    const bb = Buffer.alloc(8 * MiB);
+    for (let off = 0; ; ) {
+      const na = readSync(fa, ba, 0, ba.length, off);
+      const nb = readSync(fb, bb, 0, bb.length, off);
+      if (na !== nb) return false;
+      if (na === 0) return true;
+      if (!ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+      off += na;
+    }
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+}
+
+const CHILD_SOURCES = ['launch-peer.ts', 'usage-report.ts'];
+
+/** The children run as plain JavaScript (no tsx loader in their CPU or RSS). */
+async function transpileChildren(outDir: string): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  for (const f of CHILD_SOURCES) {
+    const src = await readFile(join(ROOT, 'bench', 'lib', f), 'utf8');
+    const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }, fileName: f });
+    await writeFile(join(outDir, f.replace(/\.ts$/, '.js')), out.outputText);
+  }
+}
+
+// --- one run ------------------------------------------------------------------
+
+interface Env {
+  args: Args;
+  work: string;
+  launch: string;
+  peerJs: string;
+  torrent: string;
+  payload: string;
+  name: string;
+  trackerPort: number;
+  seederState: string;
+}
+
+const randomPort = (): number => 20_000 + Math.floor(Math.random() * 40_000);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const isProgress = (e: JsonEvent): boolean => e.event === 'progress';
+const num = (x: unknown): number | undefined => (typeof x === 'number' ? x : undefined);
+
+async function waitExited(c: SwarmChild, ms: number): Promise<void> {
+  if (!isRunning(c)) return;
+  await Promise.race([c.exited, sleep(ms)]);
+}
+
+async function runOnce(env: Env, n: number): Promise<RunResult> {
+  const { args, work, launch, peerJs } = env;
+  const runDir = join(work, `n${n}`);
+  await mkdir(runDir, { recursive: true });
+  const childEnv = { BENCH_PEER_JS: peerJs };
+  const timeoutMs = (args.timeoutS ?? Math.max(180, 12 * n)) * 1000;
+  const peerPort = randomPort();
+  const common = ['--port', String(peerPort), '--json', '--no-dht', '--log-level', 'info'];
+
+  const tracker = startSwarmChild(
+    'tracker',
+    [launch, 'tracker', '--host', TRACKER_HOST, '--port', String(env.trackerPort), '--json'],
+    childEnv,
+    join(runDir, 'tracker.usage.json'),
+    ROOT,
+  );
+  let seeder: SwarmChild | undefined;
+  const leechers: SwarmChild[] = [];
+  const result: RunResult = {
+    n,
+    ok: false,
+    sizeBytes: args.sizeBytes,
+    wallSec: NaN,
+    seederUploaded: NaN,
+    seederTimeline: [],
+    seederCpuSec: NaN,
+    seederPeerHosts: [],
+    leechers: [],
+    loadAvg: '',
+  };
+  try {
+    await tracker.waitFor((e) => e.event === 'listening', 30_000, 'the tracker to listen');
+    seeder = startSwarmChild(
+      'seeder',
+      [launch, 'seed', env.torrent, '--data', env.payload, '--host', SEEDER_HOST, '--state', env.seederState, ...common],
+      childEnv,
+      join(runDir, 'seeder.usage.json'),
+      ROOT,
+    );
+    await seeder.waitFor((e) => isProgress(e) && e.have === e.pieces, SEEDER_READY_MS, 'the seeder to verify its data');
+    log(`N=${n}: seeder ready on ${SEEDER_HOST}:${peerPort}; starting ${n} leecher(s), timeout ${timeoutMs / 1000} s`);
+
+    const seederPid = seeder.proc.pid;
+    const cpu0 = cpuSecondsOf(seederPid);
+    const t0 = performance.now();
+    const deadline = t0 + timeoutMs;
+    for (let i = 0; i < n; i++) {
+      const host = leecherHost(i);
+      leechers.push(
+        startSwarmChild(
+          `leecher ${host}`,
+          [
+            launch, 'leech', env.torrent, '--out', join(runDir, `out-${i}`), ...(args.stay ? [] : ['--exit-on-complete']),
+            '--host', host, '--state', join(runDir, `state-${i}`), ...common,
+          ],
+          childEnv,
+          join(runDir, `leecher-${i}.usage.json`),
+          ROOT,
+        ),
+      );
+    }
+
+    // Every leecher's completion, each bounded by the run's deadline; a leecher that dies or times out fails the run, not the bench.
+    let reported = 0;
+    const waits = await Promise.allSettled(
+      leechers.map((l) =>
+        l.waitFor((e) => e.event === 'complete', Math.max(1, deadline - performance.now()), 'completion').then((te) => {
+          reported++;
+          if (n >= 10 && reported % Math.ceil(n / 5) === 0) log(`N=${n}: ${reported}/${n} complete after ${((te.t - t0) / 1000).toFixed(1)} s`);
+          return te;
+        }),
+      ),
+    );
+    const tEnd = Math.max(...waits.map((w) => (w.status === 'fulfilled' ? w.value.t : performance.now())));
+    result.wallSec = (tEnd - t0) / 1000;
+    result.seederCpuSec = cpuSecondsOf(seederPid) - cpu0;
+    const failures = waits.flatMap((w) => (w.status === 'rejected' ? [(w.reason as Error).message.slice(0, 300)] : []));
+
+    // The seeder reports once a second: wait for a line after the last completion, so its count includes the tail.
+    const lastLineAfterEnd = performance.now() + 5000;
+    while (!seeder.events.some((x) => x.t > tEnd && isProgress(x.e)) && performance.now() < lastLineAfterEnd && isRunning(seeder)) await sleep(100);
+
+    if (args.stay) await Promise.all(leechers.map((l) => stopSwarmChild(l, 15_000)));
+    else await Promise.all(leechers.map((l) => waitExited(l, 20_000)));
+
+    const seederProgress = seeder.events.filter((x) => isProgress(x.e) && x.t >= t0);
+    result.seederTimeline = seederProgress.map((x) => ({ sec: (x.t - t0) / 1000, uploaded: num(x.e.uploaded) ?? 0, peers: num(x.e.peers) ?? 0 }));
+    result.seederUploaded = result.seederTimeline.at(-1)?.uploaded ?? 0;
+
+    await stopSwarmChild(seeder);
+    await stopSwarmChild(tracker);
+    result.seederPeerHosts = seeder.connectedHosts;
+    const su = usageOf(seeder);
+    if (su) result.seederRssBytes = su.maxRssBytes;
+    const tu = usageOf(tracker);
+    if (tu) {
+      result.trackerRssBytes = tu.maxRssBytes;
+      result.trackerCpuSec = tu.userSec + tu.systemSec;
+    }
+
+    let dataOk = true;
+    for (let i = 0; i < n; i++) {
+      const l = leechers[i]!;
+      await stopSwarmChild(l, 5000);
+      const done = l.events.find((x) => x.e.event === 'complete');
+      const lastProgress = l.events.filter((x) => isProgress(x.e)).at(-1);
+      const u = usageOf(l);
+      const lr: LeecherResult = {
+        host: leecherHost(i),
+        exit: l.proc.exitCode ?? l.proc.signalCode ?? undefined,
+        peerHosts: [...new Set(l.connectedHosts)],
+        ...(done ? { completeSec: (done.t - t0) / 1000, selfMs: num(done.e.elapsedMs), downloaded: num(done.e.downloaded) } : {}),
+        ...(lastProgress ? { uploaded: num(lastProgress.e.uploaded) } : {}),
+        ...(u ? { cpuSec: u.userSec + u.systemSec, rssBytes: u.maxRssBytes } : {}),
+      };
+      result.leechers.push(lr);
+      if (args.check && done && !sameFile(env.payload, join(runDir, `out-${i}`, env.name))) {
+        dataOk = false;
+        failures.push(`${lr.host}: the downloaded file differs from the source`);
+      }
+    }
+    const notZero = result.leechers.filter((l) => l.exit !== 0);
+    if (notZero.length) failures.push(`${notZero.length} leecher(s) did not exit 0`);
+    result.ok = failures.length === 0 && dataOk;
+    if (failures.length) result.error = `${failures.length} problem(s); first: ${failures[0]}`;
+  } catch (err) {
+    result.error = (err as Error).message.slice(0, 600);
+  } finally {
+    await Promise.all([...leechers, ...(seeder ? [seeder] : []), tracker].map((c) => stopSwarmChild(c, 5000)));
+    result.loadAvg = loadavg().map((x) => x.toFixed(2)).join(' ');
+    // The leechers' copies are N file sizes on disk: drop them before the next N.
+    if (!args.keep) await rm(runDir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+// --- main -------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.build) {
+    log('npm run build');
+    const b = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    // tsc still emits when it reports type errors (often in another area's half-finished file).
+    if (b.status !== 0) log('WARNING: npm run build reported errors; using dist/ as emitted (--no-build skips the build)');
+  }
+  const peerJs = join(ROOT, 'dist', 'peer.js');
+  const makeTorrentJs = join(ROOT, 'dist', 'make-torrent.js');
+  if (!existsSync(peerJs)) throw new Error(`${peerJs} is missing: run npm run build`);
+
+  await mkdir(DATA, { recursive: true });
+  const work = join(DATA, `swarm-${process.pid}`);
+  const name = `swarm-payload-${args.sizeLabel}.bin`;
+  const payload = join(DATA, name);
+  const cleanup = (): void => {
+    killAllSwarmChildren();
+    if (args.keep) return;
+    rmSync(work, { recursive: true, force: true });
+    rmSync(payload, { force: true });
+  };
+  // Ctrl-C or a kill: no child outlives the bench, no data stays behind.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(`${sig}: stopping all children`);
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.on('exit', killAllSwarmChildren);
+
+  const results: RunResult[] = [];
+  try {
+    await mkdir(work, { recursive: true });
+    const childDir = join(work, 'lib');
+    await transpileChildren(childDir);
+    ensurePayload(payload, args.sizeBytes);
+
+    const trackerPort = randomPort();
+    const torrent = join(work, `${name}.torrent`);
+    const mk = spawnSync(
+      process.execPath,
+      [makeTorrentJs, payload, '-a', `http://${TRACKER_HOST}:${trackerPort}/announce`, '-o', torrent, '--force', '--json', ...(args.pieceLength ? ['-l', args.pieceLength] : [])],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    if (mk.status !== 0) throw new Error(`make-torrent failed: ${mk.stderr}`);
+    const meta = JSON.parse(mk.stdout) as { infoHash: string; pieceLength: number; pieces: number };
+    log(`torrent ${meta.infoHash}: ${meta.pieces} pieces of ${meta.pieceLength / 1024} KiB, tracker ${TRACKER_HOST}:${trackerPort}`);
+
+    const env: Env = { args, work, launch: join(childDir, 'launch-peer.js'), peerJs, torrent, payload, name, trackerPort, seederState: join(work, 'seeder-state') };
+    for (const n of args.ns) {
+      const r = await runOnce(env, n);
+      results.push(r);
+      log(
+        `N=${n}: ${r.ok ? 'ok' : `FAILED (${r.error ?? ''})`}, all complete after ${r.wallSec.toFixed(1)} s, ` +
+          `seeder uploaded ${(r.seederUploaded / args.sizeBytes).toFixed(2)}x, load average ${r.loadAvg}`,
+      );
+    }
+  } finally {
+    cleanup();
+    if (args.keep) log(`kept ${payload} and ${work}`);
+  }
+
+  const lines: string[] = [];
+  lines.push(
+    `swarm benchmark: ${args.sizeLabel} (${args.sizeBytes} bytes), 1 seeder + N leechers on 127.0.0.x, tracker on ${TRACKER_HOST}, ` +
+      `leechers ${args.stay ? 'stay until all are complete (--stay)' : 'exit on completion'}; 2-core machine load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  lines.push(...summaryTable(results));
+  lines.push('("seeder up x" and "leechers up x": payload bytes sent, in file sizes; leechers\' figures are from their last progress line, up to a second stale)');
+  lines.push('');
+  for (const r of results) lines.push(...details(r, SEEDER_HOST));
+  lines.push('');
+  lines.push(...targets(results));
+  process.stdout.write(lines.join('\n') + '\n');
+  if (results.some((r) => !r.ok)) process.exitCode = 1;
+}
+
+await main();
