@@ -8,10 +8,9 @@
  * then holds the rest until the test opens it. The payload bytes of the
  * first run are bounded by what the proxy let through.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
 import {
-  Cleanup,
   closed,
   freePort,
   isComplete,
@@ -33,40 +32,51 @@ const PROXY = '127.0.0.5';
 /** Pieces a stop may cost (partly received pieces are dropped): DESIGN's "a few pieces". */
 const SLACK_PIECES = 4;
 
-// One seeder serves every test of this file (each test has its own leecher, proxy and folders).
-const shared = new Cleanup();
-let fx: TorrentFixture;
-let seederPort: number;
+interface Swarm {
+  fx: TorrentFixture;
+  seederPort: number;
+}
 
-test.before(async () => {
-  const dir = await tempDir(shared, 'swarm-resume-');
+/**
+ * The content and a seeder of it, for one test. Each test has its own: a
+ * shared seeder would introduce the tests' leechers to each other (BEP 11
+ * PEX), and a leecher would then get pieces past its proxy.
+ */
+async function startSwarm(t: ExecutionContext, dir: string): Promise<Swarm> {
   // 8 MiB in 128 pieces of 64 KiB, and a short last piece.
-  fx = await singleFileTorrent(dir, { name: 'resume.bin', length: 8 * 1024 * 1024 - 4321, pieceLength: 65536, seed: 5 });
-  seederPort = await freePort([SEEDER]);
-  spawnPeer(shared, ['seed', fx.torrentPath, '--data', fx.contentPath, ...peerArgs(SEEDER, seederPort, path.join(dir, 'state-seed'))]);
-  await waitPeerReady(shared, SEEDER, seederPort, fx.meta.infoHash, torrentShape(fx.pieceLength, fx.totalLength));
-});
-
-test.after.always(() => shared.run());
+  const fx = await singleFileTorrent(dir, { name: 'resume.bin', length: 8 * 1024 * 1024 - 4321, pieceLength: 65536, seed: 5 });
+  const seederPort = await freePort([SEEDER]);
+  spawnPeer(t, ['seed', fx.torrentPath, '--data', fx.contentPath, ...peerArgs(SEEDER, seederPort, path.join(dir, 'state-seed'))]);
+  await waitPeerReady(t, SEEDER, seederPort, fx.meta.infoHash, torrentShape(fx.pieceLength, fx.totalLength));
+  return { fx, seederPort };
+}
 
 /** The leecher command of a test: through `via` to the seeder, resume state in `state`. */
-function leechArgs(out: string, state: string, port: number, via: { host: string; port: number }, extra: string[] = []): string[] {
+function leechArgs(fx: TorrentFixture, out: string, state: string, port: number, via: { host: string; port: number }, extra: string[] = []): string[] {
   return ['leech', fx.torrentPath, '--out', out, ...peerArgs(LEECHER, port, state, ['--peer', `${via.host}:${via.port}`, ...extra])];
 }
 
 /**
- * Waits until the leecher behind `proxy` is stalled part-way: the proxy
- * holds bytes back, and a progress event after that shows 0 < have < pieces.
+ * Waits until the leecher behind `proxy` is stalled part-way and quiet: the
+ * proxy holds bytes back, and two progress events after that agree on
+ * `have` (every piece that arrived whole has been hashed and written, which
+ * takes a while on a loaded machine). Returns that `have`.
  */
 async function stalledPartWay(leecher: PeerProcess, proxy: GateProxy): Promise<number> {
   await pollUntil(() => (proxy.holding ? true : undefined), 'the proxy to hold the transfer back');
-  const seen = leecher.events.length;
-  const e = await leecher.waitFor((ev) => isProgress(ev) && leecher.events.indexOf(ev) >= seen, 'a progress event after the stall');
-  if (!isProgress(e)) throw new Error('unreachable');
-  return e.have;
+  let seen = leecher.events.length;
+  let last: number | undefined;
+  for (;;) {
+    const from = seen;
+    const e = await leecher.waitFor((ev) => isProgress(ev) && leecher.events.indexOf(ev) >= from, 'a progress event after the stall');
+    if (!isProgress(e)) throw new Error('unreachable');
+    seen = leecher.events.indexOf(e) + 1;
+    if (e.have === last) return e.have;
+    last = e.have;
+  }
 }
 
-async function sameContent(out: string): Promise<boolean> {
+async function sameContent(fx: TorrentFixture, out: string): Promise<boolean> {
   const want = await treeDigest(fx.contentPath);
   const got = await treeDigest(path.join(out, fx.meta.info.name));
   return JSON.stringify([...got]) === JSON.stringify([...want]);
@@ -74,11 +84,12 @@ async function sameContent(out: string): Promise<boolean> {
 
 test('a leecher killed with SIGKILL part-way completes on restart without fetching much again', async (t) => {
   const dir = await tempDir(t);
+  const { fx, seederPort } = await startSwarm(t, dir);
   const out = path.join(dir, 'out');
   const state = path.join(dir, 'state');
   const port = await freePort([LEECHER]);
   const proxy = await startGateProxy(t, { host: PROXY, target: { host: SEEDER, port: seederPort }, budget: Math.floor(fx.totalLength / 2) });
-  const args = leechArgs(out, state, port, proxy, ['--exit-on-complete']);
+  const args = leechArgs(fx, out, state, port, proxy, ['--exit-on-complete']);
 
   const first = spawnPeer(t, args);
   const have = await stalledPartWay(first, proxy);
@@ -93,7 +104,8 @@ test('a leecher killed with SIGKILL part-way completes on restart without fetchi
   t.deepEqual(await closed(second), { code: 0, signal: null }, second.describe());
   const done = second.events.find(isComplete);
   t.truthy(done, second.stdout());
-  t.true(await sameContent(out), 'content byte-equal after the restart');
+  t.true(await sameContent(fx, out), 'content byte-equal after the restart');
+  t.log(`had ${have} pieces at the stall, ${firstRunBytes} bytes let through; restart downloaded ${done!.downloaded}`);
   const total = firstRunBytes + done!.downloaded;
   t.true(
     total <= fx.totalLength + SLACK_PIECES * fx.pieceLength,
@@ -103,11 +115,12 @@ test('a leecher killed with SIGKILL part-way completes on restart without fetchi
 
 test('a leecher stopped with SIGINT part-way exits 0, and its restart trusts the saved state and continues', async (t) => {
   const dir = await tempDir(t);
+  const { fx, seederPort } = await startSwarm(t, dir);
   const out = path.join(dir, 'out');
   const state = path.join(dir, 'state');
   const port = await freePort([LEECHER]);
   const proxy = await startGateProxy(t, { host: PROXY, target: { host: SEEDER, port: seederPort }, budget: Math.floor(fx.totalLength / 2) });
-  const args = leechArgs(out, state, port, proxy, ['--exit-on-complete', '--log-level', 'info']);
+  const args = leechArgs(fx, out, state, port, proxy, ['--exit-on-complete', '--log-level', 'info']);
 
   const first = spawnPeer(t, args);
   const have = await stalledPartWay(first, proxy);
@@ -125,32 +138,34 @@ test('a leecher stopped with SIGINT part-way exits 0, and its restart trusts the
   t.notRegex(second.stderr(), /verifying \d+\/\d+ pieces/, 'nothing re-verified');
   const done = second.events.find(isComplete);
   t.truthy(done, second.stdout());
-  t.true(await sameContent(out), 'content byte-equal after the restart');
+  t.true(await sameContent(fx, out), 'content byte-equal after the restart');
+  t.log(`had ${have} pieces at the stall, ${firstRunBytes} bytes let through; restart trusted ${trusted?.[1]}, downloaded ${done!.downloaded}`);
   t.true(done!.downloaded > 0, 'the restart continued the download');
   t.true(firstRunBytes + done!.downloaded <= fx.totalLength + SLACK_PIECES * fx.pieceLength, `downloaded over both runs: ${firstRunBytes} + ${done!.downloaded}`);
 });
 
 test('a complete leecher stopped with SIGINT exits 0, and its restart is trusted and downloads nothing', async (t) => {
   const dir = await tempDir(t);
+  const { fx, seederPort } = await startSwarm(t, dir);
   const out = path.join(dir, 'out');
   const state = path.join(dir, 'state');
   const port = await freePort([LEECHER]);
   const seederAddr = { host: SEEDER, port: seederPort };
 
   // Without --exit-on-complete the leecher keeps seeding once complete.
-  const first = spawnPeer(t, leechArgs(out, state, port, seederAddr));
+  const first = spawnPeer(t, leechArgs(fx, out, state, port, seederAddr));
   const done = await first.waitFor(isComplete, 'the download to complete');
   t.is(done.downloaded, fx.totalLength);
   t.is(first.exit, undefined, 'still running (seeding) after complete');
   first.kill('SIGINT');
   t.deepEqual(await closed(first), { code: 0, signal: null }, first.describe());
-  t.true(await sameContent(out));
+  t.true(await sameContent(fx, out));
 
-  const second = spawnPeer(t, leechArgs(out, state, port, seederAddr, ['--exit-on-complete', '--log-level', 'info']));
+  const second = spawnPeer(t, leechArgs(fx, out, state, port, seederAddr, ['--exit-on-complete', '--log-level', 'info']));
   t.deepEqual(await closed(second), { code: 0, signal: null }, second.describe());
   t.regex(second.stderr(), new RegExp(`resume state trusted, ${fx.pieceCount}/${fx.pieceCount} pieces`), second.describe());
   const again = second.events.find(isComplete);
   t.truthy(again, second.stdout());
   t.is(again!.downloaded, 0);
-  t.true(await sameContent(out));
+  t.true(await sameContent(fx, out));
 });
