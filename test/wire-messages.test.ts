@@ -1,6 +1,7 @@
 import test from 'ava';
 import { ProtocolError } from '../src/errors.js';
-import { MessageId, PIECE_HEADER_BYTES, decodeMessage, encodeMessage, encodePieceHeader, type PeerMessage, type PeerMessageType } from '../src/wire/messages.js';
+import { MessageId, PIECE_HEADER_BYTES, decodeMessage, encodeMessage, encodePieceHeader, encodeRequests, type PeerMessage, type PeerMessageType } from '../src/wire/messages.js';
+import { FrameDecoder } from '../src/wire/framer.js';
 import { block, everyMessage, normalize } from './wire-fixtures.js';
 
 // A Record over the union's type names: adding a message type fails to compile until it is listed here.
@@ -97,4 +98,16 @@ test('encodeMessage refuses out-of-range fields of our own (RangeError)', (t) =>
     { type: 'have', index: 1.5 },
   ];
   for (const msg of bad) t.throws(() => encodeMessage(msg), { instanceOf: RangeError });
+});
+
+test('encodeRequests writes a batch that decodes to the same requests', (t) => {
+  const reqs = [
+    { index: 0, begin: 0, length: 16384 },
+    { index: 7, begin: 16384, length: 100 },
+  ];
+  const bytes = encodeRequests(reqs);
+  t.is(bytes.length, 34);
+  const decoder = new FrameDecoder({ maxFrameBytes: 1024 });
+  const back = decoder.push(bytes).map((f) => decodeMessage(f));
+  t.deepEqual(back, reqs.map((r) => ({ type: 'request', ...r })));
 });

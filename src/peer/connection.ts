@@ -16,7 +16,7 @@ import { Bitfield } from '../util/bitfield.js';
 import { toHex } from '../util/bytes.js';
 import { FrameDecoder, maxFrameBytesFor } from '../wire/framer.js';
 import { HandshakeReader, encodeHandshake, type Handshake } from '../wire/handshake.js';
-import { decodeMessage, encodeMessage, encodePieceHeader, type PeerMessage } from '../wire/messages.js';
+import { decodeMessage, encodeMessage, encodePieceHeader, encodeRequests, type PeerMessage } from '../wire/messages.js';
 import { checkMessage, type TorrentShape } from '../wire/validate.js';
 import { RateMeter } from './rate.js';
 import type { BlockRequest } from '../picker/piece-picker.js';
@@ -70,7 +70,8 @@ export interface PeerConnectionOptions {
   initialBytes?: Uint8Array;
 }
 
-const key = (index: number, begin: number): string => `${index}:${begin}`;
+/** A block's map key: begin < 2^27 (a piece is at most 128 MiB), so this stays an exact integer. */
+const key = (index: number, begin: number): number => index * 0x8000000 + begin;
 
 export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   readonly id: number;
@@ -100,11 +101,11 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   #gotMessage = false;
   #closed = false;
   /** Our requests in flight: key -> request and when it was sent. */
-  readonly #outstanding = new Map<string, { req: BlockRequest; sentAt: number }>();
+  readonly #outstanding = new Map<number, { req: BlockRequest; sentAt: number }>();
   /** Requests cancelled or dropped by a choke; a block for them may still arrive. */
-  #late = new Set<string>();
+  #late = new Set<number>();
   /** The remote's requests we have not answered yet. */
-  readonly #remoteRequests = new Map<string, BlockRequest>();
+  readonly #remoteRequests = new Map<number, BlockRequest>();
   #lastReceived = Date.now();
   #lastSent = Date.now();
   #timer: NodeJS.Timeout | undefined;
@@ -295,7 +296,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     return dropped;
   }
 
-  #markLate(k: string): void {
+  #markLate(k: number): void {
     if (this.#late.size > 8192) this.#late = new Set();
     this.#late.add(k);
   }
@@ -381,12 +382,8 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   request(reqs: BlockRequest[]): void {
     if (this.#closed || reqs.length === 0) return;
     const now = Date.now();
-    this.#socket.cork();
-    for (const r of reqs) {
-      this.#outstanding.set(key(r.index, r.begin), { req: r, sentAt: now });
-      this.send({ type: 'request', index: r.index, begin: r.begin, length: r.length });
-    }
-    process.nextTick(() => this.#socket.uncork());
+    for (const r of reqs) this.#outstanding.set(key(r.index, r.begin), { req: r, sentAt: now });
+    this.#write(encodeRequests(reqs));
   }
 
   cancel(req: BlockRequest): void {

@@ -184,8 +184,8 @@ export class PiecePicker {
       if (out.length >= max) return out;
     }
     if (out.length < max) {
-      for (const index of this.#rarestCandidates(peerBits)) {
-        if (this.#availability[index]! > cap) break; // sorted by availability: the rest are commoner
+      const blocksPerPiece = Math.max(1, Math.floor(this.pieceLength / this.blockBytes));
+      for (const index of this.#rarestCandidates(peerBits, Math.ceil((max - out.length) / blocksPerPiece) + 1, cap)) {
         const d = new Download(index, this.pieceSize(index), this.blockBytes);
         this.#downloads.set(index, d);
         this.#takeFree(peer, d, out, max);
@@ -228,16 +228,39 @@ export class PiecePicker {
     }
   }
 
-  /** Missing, unstarted pieces the peer has, rarest first with random ties. */
-  #rarestCandidates(peerBits: Bitfield): number[] {
-    const cand: number[] = [];
+  /**
+   * Up to `need` missing, unstarted pieces the peer has (and at most `cap`
+   * peers have), rarest first with random ties. One pass, no sort: this
+   * runs on every pick, so it must stay linear in the piece count.
+   */
+  #rarestCandidates(peerBits: Bitfield, need: number, cap: number): number[] {
+    const best: number[] = [];
+    // Reservoir of the rarest level, plus the next levels only if the rarest is too small.
+    const byAvail = new Map<number, number[]>();
     for (let i = 0; i < this.pieceCount; i++) {
-      if (!this.#have.get(i) && !this.#downloads.has(i) && !this.#pending.has(i) && peerBits.get(i)) cand.push(i);
+      if (this.#have.get(i) || this.#downloads.has(i) || this.#pending.has(i) || !peerBits.get(i)) continue;
+      const a = this.#availability[i]!;
+      if (a > cap) continue;
+      let level = byAvail.get(a);
+      if (!level) byAvail.set(a, (level = []));
+      level.push(i);
     }
-    if (cand.length === 0) return cand;
-    const key = new Float64Array(this.pieceCount);
-    for (const i of cand) key[i] = this.#availability[i]! + this.#random();
-    return cand.sort((a, b) => key[a]! - key[b]!);
+    if (byAvail.size === 0) return best;
+    const levels = [...byAvail.keys()].sort((x, y) => x - y);
+    for (const a of levels) {
+      const level = byAvail.get(a)!;
+      // Partial Fisher-Yates: random picks within the level, only as many as needed.
+      const take = Math.min(level.length, need - best.length);
+      for (let k = 0; k < take; k++) {
+        const j = k + Math.floor(this.#random() * (level.length - k));
+        const t = level[k]!;
+        level[k] = level[j]!;
+        level[j] = t;
+        best.push(level[k]!);
+      }
+      if (best.length >= need) break;
+    }
+    return best;
   }
 
   #blockKey(index: number, block: number): number {

@@ -134,6 +134,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** Pieces the peer has that we lack, per connection: interest without rescanning bitfields. */
   readonly #interesting = new Map<number, number>();
   readonly #buffers = new Map<number, PieceBuffer>();
+  /** Full-size piece buffers handed back after hashing and writing, reused for the next pieces (fewer page faults, less GC). */
+  readonly #spareBuffers: Uint8Array[] = [];
   readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; reading: number }>();
   readonly #pieceCache = new Map<number, Promise<Uint8Array>>();
   readonly #pieceCacheMax: number;
@@ -179,7 +181,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       optimisticEveryRounds: Math.round(opts.settings.optimisticUnchokeIntervalMs / opts.settings.chokeIntervalMs),
     });
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
-    this.#pieceCacheMax = Math.max(4, Math.floor((32 * 1024 * 1024) / info.pieceLength));
+    // Read-ahead cache: about 16 MiB of whole pieces (at least 2), enough for a few peers' runs of requests.
+    this.#pieceCacheMax = Math.max(2, Math.floor((16 * 1024 * 1024) / info.pieceLength));
     this.#extensions = new ExtensionHub({
       metainfo: opts.metainfo,
       logger: this.#log,
@@ -577,7 +580,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     let buf = this.#buffers.get(index);
     if (!buf) {
       const size = this.#picker.pieceSize(index);
-      buf = { data: new Uint8Array(size), from: new Array<string>(Math.ceil(size / this.#settings.blockBytes)) };
+      const spare = size === this.#shape.pieceLength ? this.#spareBuffers.pop() : undefined;
+      buf = { data: spare ?? new Uint8Array(size), from: new Array<string>(Math.ceil(size / this.#settings.blockBytes)) };
       this.#buffers.set(index, buf);
     }
     buf.data.set(block, begin);
@@ -619,6 +623,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#picker.pieceVerified(index);
     this.#judgeFailedPiece(index, data);
     this.#onPieceVerified(index);
+    if (data.length === this.#shape.pieceLength && this.#spareBuffers.length < 8) this.#spareBuffers.push(data);
   }
 
   #onPieceVerified(index: number): void {

@@ -131,6 +131,30 @@ export function encodePieceHeader(index: number, begin: number, blockLength: num
   return out;
 }
 
+/** Bytes of one framed request message: length prefix 4, id 1, index, begin, length. */
+export const REQUEST_MESSAGE_BYTES = 17;
+
+/**
+ * Many request messages in one buffer, so a batch of requests is one
+ * socket write (the download path sends thousands a second).
+ */
+export function encodeRequests(reqs: readonly { index: number; begin: number; length: number }[]): Uint8Array {
+  const out = new Uint8Array(REQUEST_MESSAGE_BYTES * reqs.length);
+  let o = 0;
+  for (const r of reqs) {
+    checkUint32(r.index, 'request index');
+    checkUint32(r.begin, 'request begin');
+    checkUint32(r.length, 'request length');
+    writeUint32(out, o, 13);
+    out[o + 4] = MessageId.request;
+    writeUint32(out, o + 5, r.index);
+    writeUint32(out, o + 9, r.begin);
+    writeUint32(out, o + 13, r.length);
+    o += REQUEST_MESSAGE_BYTES;
+  }
+  return out;
+}
+
 /** One message with its 4-byte length prefix. Bad field values are our own bug: RangeError. */
 export function encodeMessage(msg: PeerMessage): Uint8Array {
   switch (msg.type) {
