@@ -35,15 +35,16 @@ test('a leecher beside a lying seeder completes with correct data and bans the l
   ]);
 
   await leecher.waitForStderr(`banning ${LIAR}`);
-  const connectionsAtBan = liar.connections;
+  // Only the leecher's own connections count: the honest seeder may learn of the liar by PEX and try it too.
+  const fromLeecher = (): number => liar.from.filter((a) => a === LEECHER).length;
+  const connectionsAtBan = fromLeecher();
   t.deepEqual(await closed(leecher), { code: 0, signal: null }, leecher.describe());
 
-  t.log(`liar: ${liar.blocksServed} blocks, ${liar.connections} connections`);
   t.true(liar.blocksServed > 0, 'the liar was asked for blocks');
   t.regex(leecher.stderr(), /piece \d+ failed its hash check/);
   t.notRegex(leecher.stderr(), new RegExp(`banning ${HONEST.replaceAll('.', '\\.')}`), 'the honest seeder is never banned');
-  t.is(liar.connections, connectionsAtBan, 'the banned liar was not connected to again');
-  t.is(liar.open, 0);
+  t.true(connectionsAtBan >= 1);
+  t.is(fromLeecher(), connectionsAtBan, 'the leecher did not connect to the banned liar again');
 
   const done = leecher.events.find(isComplete);
   t.truthy(done, leecher.stdout());

@@ -139,6 +139,8 @@ export interface Liar {
   port: number;
   /** Connections accepted so far. */
   connections: number;
+  /** Remote address of each accepted connection, in order. */
+  readonly from: string[];
   /** Connections open right now. */
   open: number;
   /** Blocks of random bytes served. */
@@ -158,6 +160,7 @@ export async function startLiar(t: Teardown, opts: { host: string; port: number;
     host: opts.host,
     port: opts.port,
     connections: 0,
+    from: [],
     open: 0,
     blocksServed: 0,
     close: async () => {
@@ -169,6 +172,7 @@ export async function startLiar(t: Teardown, opts: { host: string; port: number;
   for (let i = 0; i < opts.shape.pieceCount; i++) full.set(i);
   const server = net.createServer((socket) => {
     liar.connections++;
+    liar.from.push(socket.remoteAddress ?? '?');
     liar.open++;
     sockets.add(socket);
     socket.on('close', () => {
