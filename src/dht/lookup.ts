@@ -8,6 +8,7 @@
  * Each node is queried at most once per lookup; nodes that time out drop
  * out of the closest set, which is what routes around dead nodes.
  */
+import { setMaxListeners } from 'node:events';
 import type { PeerAddress } from '../discovery/peer-source.js';
 import { bytesEqual } from '../util/bytes.js';
 import type { KrpcResponse, NodeInfo } from './krpc.js';
@@ -72,6 +73,7 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
 
   const controller = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
+  setMaxListeners(0, signal);
   let inflight = 0;
   let queried = 0;
   let responded = 0;

@@ -15,6 +15,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { setMaxListeners } from 'node:events';
 import { TypedEmitter } from '../events.js';
 import { DhtError, assertNever, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
@@ -203,6 +204,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     await this.#rpc.bind();
     this.#running = true;
     this.#shutdown = new AbortController();
+    // Every query in flight listens to it: hundreds at once is normal, not a leak.
+    setMaxListeners(0, this.#shutdown.signal);
     const a = this.#rpc.address;
     this.#log.info(`DHT node ${toHex(this.#nodeId)} listening on ${a.host}:${a.port}`);
     this.emit('dht:listening', { host: a.host, port: a.port, nodeId: toHex(this.#nodeId) });
@@ -293,9 +296,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   // --- outgoing ---------------------------------------------------------------
 
   async #query(to: PeerAddress, query: KrpcQuery, signal?: AbortSignal): Promise<KrpcResponse> {
-    const sig = signal ? AbortSignal.any([signal, this.#shutdown.signal]) : this.#shutdown.signal;
     try {
-      const r = await this.#rpc.query(to, query, { signal: sig, readOnly: this.#opts.readOnly === true });
+      const r = await this.#rpc.query(to, query, { signals: [signal, this.#shutdown.signal], readOnly: this.#opts.readOnly === true });
       this.#table.seen({ id: r.id, host: to.host, port: to.port }, 'response');
       return r;
     } catch (err) {

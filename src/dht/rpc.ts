@@ -163,9 +163,11 @@ export class KrpcSocket {
   }
 
   /** Sends a query and resolves with the response; rejects with a QueryFailure. */
-  query(to: PeerAddress, query: KrpcQuery, opts: { signal?: AbortSignal; timeoutMs?: number; readOnly?: boolean } = {}): Promise<KrpcResponse> {
+  query(to: PeerAddress, query: KrpcQuery, opts: { signals?: (AbortSignal | undefined)[]; timeoutMs?: number; readOnly?: boolean } = {}): Promise<KrpcResponse> {
     if (!this.#socket) return Promise.reject(new QueryFailure('DHT node is not running', 'aborted'));
-    if (opts.signal?.aborted) return Promise.reject(new QueryFailure('aborted', 'aborted'));
+    // Several signals are watched directly rather than through AbortSignal.any: one query is too short-lived to create a combined signal for.
+    const signals = (opts.signals ?? []).filter((s): s is AbortSignal => s !== undefined);
+    if (signals.some((s) => s.aborted)) return Promise.reject(new QueryFailure('aborted', 'aborted'));
     const t = this.#transactionId();
     const key = toHex(t);
     const timeoutMs = opts.timeoutMs ?? this.opts.queryTimeoutMs;
@@ -183,9 +185,9 @@ export class KrpcSocket {
       };
       const cleanup = (): void => {
         clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
+        for (const s of signals) s.removeEventListener('abort', onAbort);
       };
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(key, { to, resolve, reject, cleanup });
       this.stats.queriesSent++;
       this.#send(to, encodeKrpc({ y: 'q', t, query, ...(opts.readOnly ? { readOnly: true } : {}) }));
