@@ -25,6 +25,8 @@ import { TrackerServer } from '../tracker/server.js';
 import { PeerListener } from './listener.js';
 import { DhtNode } from '../dht/node.js';
 import { DhtPeerSource } from '../discovery/dht-source.js';
+import { KvStore } from '../dht/kv.js';
+import { loadOrCreateIdentity } from '../dht/state.js';
 import { Torrent } from './torrent.js';
 
 /** Azureus-style peer id: client code SP, version 0.1.0, then random bytes. */
@@ -96,6 +98,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly limits = { upload: new TokenBucket(0), download: new TokenBucket(0) };
   #tracker: TrackerServer | undefined;
   #dht: DhtNode | undefined;
+  #kv: KvStore | undefined;
   #started = false;
   #stopped = false;
 
@@ -192,6 +195,13 @@ export class Session extends TypedEmitter<SessionEvents> {
   setRateLimits(limits: { uploadBytesPerS?: number; downloadBytesPerS?: number }): void {
     if (limits.uploadBytesPerS !== undefined) this.limits.upload.setRate(limits.uploadBytesPerS);
     if (limits.downloadBytesPerS !== undefined) this.limits.download.setRate(limits.downloadBytesPerS);
+  }
+
+  /** The key-value layer (BEP 44) of the session's DHT node; items it puts are republished while it runs. */
+  get kv(): KvStore | undefined {
+    if (!this.#dht) return undefined;
+    this.#kv ??= new KvStore(this.#dht, () => loadOrCreateIdentity(this.#opts.stateDir));
+    return this.#kv;
   }
 
   /** The DHT node, when the session runs one. */
