@@ -13,13 +13,18 @@ import { ApiServer, type ApiServerOptions } from '../src/api/server.js';
 import type { SessionExtras, SessionLike } from '../src/api/session-like.js';
 import { tempDir, type Teardown } from './helpers/swarm.js';
 
-export async function startSession(t: Teardown, opts: { host?: string; dir?: string; downloadLimit?: number } = {}): Promise<{ session: Session; dir: string }> {
+export async function startSession(
+  t: Teardown,
+  opts: { host?: string; dir?: string; downloadLimit?: number; dht?: boolean; trackerPort?: number } = {},
+): Promise<{ session: Session; dir: string }> {
   const dir = opts.dir ?? (await tempDir(t, 'api-test-'));
   const session = new Session({
     settings: resolveSettings({ host: opts.host ?? '127.0.0.1', port: 0, ...(opts.downloadLimit ? { downloadLimitBytesPerS: opts.downloadLimit } : {}) }),
     stateDir: path.join(dir, `state-${Math.random().toString(36).slice(2)}`),
     logger: silentLogger,
     useTrackers: false,
+    ...(opts.dht ? { dht: { bootstrap: [] } } : {}),
+    ...(opts.trackerPort !== undefined ? { trackerPort: opts.trackerPort } : {}),
   });
   await session.start();
   t.teardown(() => session.stop());

@@ -523,7 +523,7 @@ export class ApiServer {
       }
       throw err;
     }
-    if (sent === 0 && to !== 'all') throw new ApiError(404, `no connected peer at ${to} takes messages`);
+    if (sent === 0 && to !== 'all') throw new ApiError(404, `no connected peer at ${to} took the message (not connected, no message support, or over its rate limit)`);
     sendJson(res, 200, { to, sent });
   }
 
