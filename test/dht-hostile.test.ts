@@ -48,7 +48,7 @@ class Client {
       this.socket.send(buf, this.port, '127.0.0.1');
     });
   }
-  ask(query: KrpcQuery, waitMs = 1000): Promise<KrpcMessage | undefined> {
+  ask(query: KrpcQuery, waitMs = 3000): Promise<KrpcMessage | undefined> {
     const t = Uint8Array.of(this.#t >> 8, this.#t++ & 0xff);
     return this.raw(encodeKrpc({ y: 'q', t, query }), t, waitMs);
   }
@@ -172,7 +172,7 @@ test('puts beyond the per-address limit are dropped silently; the item cap refus
   const answers: (string | number | undefined)[] = [];
   for (let i = 0; i < 5; i++) {
     const v = encodeItemValue(utf8(`item ${i}`));
-    const r = await client.ask({ q: 'put', id: ID, token: await client.token(immutableTarget(v)), v }, 300);
+    const r = await client.ask({ q: 'put', id: ID, token: await client.token(immutableTarget(v)), v }, 1500);
     answers.push(r?.y === 'e' ? r.code : r?.y);
   }
   t.deepEqual(answers, ['r', 'r', 202, undefined, undefined]);
