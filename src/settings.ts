@@ -58,6 +58,8 @@ export const DEFAULT_SETTINGS = {
   // --- storage -----------------------------------------------------------
   /** Open file handles kept per store (LRU). */
   maxOpenFiles: 64,
+  /** Open data-file handles of a whole daemon (`peer start`): each new store gets this divided by the torrents it runs (at least 2, at most maxOpenFiles). */
+  maxOpenFilesTotal: 1024,
   /** How often dirty resume state is flushed to disk. */
   resumeFlushIntervalMs: 5_000,
 

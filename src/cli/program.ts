@@ -5,6 +5,7 @@ import { registerInfo } from './info.js';
 import { registerTracker } from './tracker.js';
 import { registerSeed } from './seed.js';
 import { registerLeech } from './leech.js';
+import { registerStart } from './start.js';
 import { registerDht } from './dht.js';
 import { registerKv } from './kv.js';
 import { registerMessage } from './message.js';
@@ -20,6 +21,7 @@ export function buildPeerProgram(): Command {
   registerInfo(program);
   registerSeed(program);
   registerLeech(program);
+  registerStart(program);
   registerDht(program);
   registerKv(program);
   registerMessage(program);

@@ -1,0 +1,224 @@
+/**
+ * `peer start`: the daemon. Serves every torrent of the watch folder
+ * (--torrents) into the download folder (--downloads) from one process,
+ * resumes what it ran before, and shows itself on the HTTP API and
+ * dashboard (on by default at 127.0.0.1:8080). SIGINT/SIGTERM stop it in
+ * order (trackers told, resume state saved) with exit code 0.
+ */
+import path from 'node:path';
+import { Command } from 'commander';
+import { getLogger, setLogLevel, type LogLevel } from '../log.js';
+import { UsageError, errorMessage } from '../errors.js';
+import { randomBytes } from '../util/hash.js';
+import { toHex } from '../util/bytes.js';
+import { Daemon, type ApiServerLike, type DaemonSession } from '../session/daemon.js';
+import type { Torrent } from '../session/torrent.js';
+import { addCommonOptions, parseCommonOptions, printJson } from './common.js';
+import { parseBytes } from './parse.js';
+import { formatBytes } from './progress.js';
+
+interface RawStart {
+  torrents: string;
+  downloads: string;
+  apiHost: string;
+  apiToken?: string;
+  uploadLimit?: string;
+  downloadLimit?: string;
+  maxPeers?: string;
+  maxPeersPerTorrent?: string;
+  maxUploadBytes?: string;
+}
+
+export function registerStart(program: Command): void {
+  const cmd = addCommonOptions(
+    program
+      .command('start')
+      .description('run the daemon: serve every torrent in the watch folder, resume after a restart, HTTP API and dashboard')
+      .option('--torrents <dir>', 'watch folder: a .torrent or .magnet file dropped in is added, one removed is stopped (its data kept)', 'torrents')
+      .option('--downloads <dir>', 'where content is saved, and looked for (complete content there is seeded)', 'downloads')
+      .option('--api-host <addr>', 'address the API listens on (any but loopback needs a token)', '127.0.0.1')
+      .option('--api-token <token>', 'bearer token the API requires (generated and printed when --api-host is not loopback)')
+      .option('--upload-limit <bytes/s>', 'global upload limit, e.g. 10M (0 = unlimited; changeable through the API)')
+      .option('--download-limit <bytes/s>', 'global download limit, e.g. 10M (0 = unlimited; changeable through the API)')
+      .option('--max-peers <n>', 'connected peers in the whole daemon')
+      .option('--max-peers-per-torrent <n>', 'connected peers per torrent')
+      .option('--max-upload-bytes <bytes>', 'largest file POST /upload accepts, e.g. 1G'),
+    { apiDefault: true },
+  );
+  cmd.action(async (opts: Record<string, unknown>) => {
+    // The daemon's log is its activity record ("Received message from ..."): info unless asked otherwise.
+    if (cmd.getOptionValueSource('logLevel') === 'default') opts.logLevel = 'info';
+    await runStart(opts as unknown as RawStart & Parameters<typeof parseCommonOptions>[0]);
+  });
+}
+
+function parseCount(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${option}: expected a positive whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+export async function runStart(raw: RawStart & Parameters<typeof parseCommonOptions>[0]): Promise<void> {
+  const common = parseCommonOptions(raw, { apiDefault: true });
+  setLogLevel(raw.logLevel as LogLevel);
+  const log = getLogger('daemon');
+  const s = common.settings;
+  if (raw.uploadLimit !== undefined) s.uploadLimitBytesPerS = parseBytes(raw.uploadLimit, '--upload-limit');
+  if (raw.downloadLimit !== undefined) s.downloadLimitBytesPerS = parseBytes(raw.downloadLimit, '--download-limit');
+  s.maxPeersTotal = parseCount(raw.maxPeers, '--max-peers') ?? s.maxPeersTotal;
+  s.maxPeersPerTorrent = parseCount(raw.maxPeersPerTorrent, '--max-peers-per-torrent') ?? s.maxPeersPerTorrent;
+  if (s.maxPeersPerTorrent > s.maxPeersTotal) s.maxPeersPerTorrent = s.maxPeersTotal;
+  const maxUploadBytes = raw.maxUploadBytes !== undefined ? parseBytes(raw.maxUploadBytes, '--max-upload-bytes') : undefined;
+  if (!/^[\w.:-]+$/.test(raw.apiHost)) throw new UsageError(`--api-host: not an address: ${raw.apiHost}`);
+  if (raw.apiToken !== undefined && !/^[\x21-\x7e]{8,256}$/.test(raw.apiToken)) {
+    throw new UsageError('--api-token: 8 to 256 printable characters without spaces');
+  }
+  const apiToken = raw.apiToken ?? (common.api !== undefined && !isLoopback(raw.apiHost) ? toHex(randomBytes(16)) : undefined);
+  const downloadsDir = path.resolve(raw.downloads);
+  const torrentsDir = path.resolve(raw.torrents);
+
+  const daemon = new Daemon({
+    settings: s,
+    stateDir: common.stateDir,
+    downloadsDir,
+    torrentsDir,
+    logger: log,
+    peers: common.peers,
+    ...(common.tracker !== undefined ? { trackerPort: common.tracker } : {}),
+    ...(common.api !== undefined
+      ? { createApi: (session: DaemonSession) => loadApi({ session, host: raw.apiHost, port: common.api!, token: apiToken, downloadsDir, maxUploadBytes, log }) }
+      : {}),
+  });
+  if (common.json) wireJsonEvents(daemon);
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => (stopping ??= daemon.stop());
+  const onSignal = (): void => {
+    if (!common.json) process.stderr.write('\nstopping: telling peers and trackers, saving state...\n');
+    void shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`error while stopping: ${errorMessage(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    await shutdown();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new UsageError(`API port ${common.api} on ${raw.apiHost} is in use: choose another with --api PORT`);
+    if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`--api-host ${raw.apiHost} is not an address of this machine`);
+    throw err;
+  }
+  if (stopping) return; // a signal came while starting
+
+  const session = daemon.session;
+  const apiUrl = daemon.api ? `${daemon.api.url.replace(/\/$/, '')}/${apiToken ? `?token=${apiToken}` : ''}` : undefined;
+  if (common.json) {
+    printJson({ event: 'started', port: session.port, torrents: session.torrents.length, api: apiUrl ?? null, tracker: session.tracker?.announceUrl ?? null });
+  } else {
+    const lines = [
+      `serving ${session.torrents.length} torrent(s) — watch folder ${torrentsDir}, downloads ${downloadsDir}`,
+      `listening for peers on ${s.host}:${session.port}`,
+    ];
+    if (session.tracker) lines.push(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)`);
+    if (apiUrl) lines.push(`dashboard: ${apiUrl}`);
+    else if (common.api !== undefined) lines.push('dashboard: not available (the HTTP API could not be started; see the log)');
+    if (apiToken && daemon.api) lines.push(`API token: ${apiToken} (send "Authorization: Bearer <token>")`);
+    lines.push('Ctrl-C to stop');
+    process.stderr.write(lines.join('\n') + '\n');
+  }
+
+  // A summary in the log now and then: what a user leaving it running looks for.
+  const summary = setInterval(() => {
+    const all = session.torrents.map((t) => t.stats());
+    const by = (st: string): number => all.filter((x) => x.state === st).length;
+    const down = all.reduce((a, x) => a + x.downloadRate, 0);
+    const up = all.reduce((a, x) => a + x.uploadRate, 0);
+    log.info(
+      `${all.length} torrents (${by('seeding')} seeding, ${by('downloading')} downloading, ${by('paused')} paused), ` +
+        `${all.reduce((a, x) => a + x.peers, 0)} peers, down ${formatBytes(down)}/s, up ${formatBytes(up)}/s`,
+    );
+  }, 60_000);
+  summary.unref();
+  // Runs until a signal: the listener keeps the event loop alive.
+}
+
+/** --json: progress (at most one a second per torrent), complete and error events of every torrent, present and future. */
+function wireJsonEvents(daemon: Daemon): void {
+  const wire = (t: Torrent): void => {
+    t.on('torrent:progress', (st) =>
+      printJson({
+        event: 'progress',
+        infoHash: st.infoHash,
+        have: st.have,
+        pieces: st.pieces,
+        downloaded: st.downloaded,
+        uploaded: st.uploaded,
+        peers: st.peers,
+        downloadRate: st.downloadRate,
+        uploadRate: st.uploadRate,
+      }),
+    );
+    t.on('torrent:complete', (c) => printJson({ event: 'complete', infoHash: c.infoHash, downloaded: c.downloaded, elapsedMs: c.elapsedMs }));
+    t.on('torrent:error', (err) => printJson({ event: 'error', message: err.message }));
+  };
+  daemon.session.on('torrent:added', wire);
+}
+
+interface LoadApiOptions {
+  session: DaemonSession;
+  host: string;
+  port: number;
+  token: string | undefined;
+  downloadsDir: string;
+  maxUploadBytes: number | undefined;
+  log: ReturnType<typeof getLogger>;
+}
+
+/**
+ * Builds the API server of src/api/. Loaded by name so that `peer start`
+ * still runs (without an API, with a warning) in a build that lacks it.
+ */
+async function loadApi(o: LoadApiOptions): Promise<ApiServerLike | undefined> {
+  type Ctor = new (opts: Record<string, unknown>) => ApiServerLike;
+  let ApiServer: Ctor | undefined;
+  for (const spec of ['../api/server.js', '../api/index.js']) {
+    try {
+      const mod = (await import(spec)) as Record<string, unknown>;
+      if (typeof mod.ApiServer === 'function') {
+        ApiServer = mod.ApiServer as Ctor;
+        break;
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') o.log.warn(`loading the API from ${spec}: ${errorMessage(err)}`);
+    }
+  }
+  if (!ApiServer) {
+    o.log.warn('the HTTP API is not part of this build; running without it');
+    return undefined;
+  }
+  return new ApiServer({
+    session: o.session,
+    host: o.host,
+    port: o.port,
+    ...(o.token ? { token: o.token } : {}),
+    downloadsDir: o.downloadsDir,
+    // Uploaded files are content like any other: beside the downloads, so /download serves them too.
+    uploadsDir: o.downloadsDir,
+    ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
+    logger: o.log.child({ component: 'api' }),
+  });
+}
