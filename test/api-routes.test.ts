@@ -325,6 +325,7 @@ test('GET / serves the dashboard with a strict CSP and only local scripts; asset
   }
   t.regex((await request(port, { path: '/assets/chart.js' })).text.slice(0, 2000), /Chart\.js v4/);
   isError(t, await request(port, { path: '/assets/nope.js' }), 404);
+  t.is((await request(port, { path: '/favicon.ico' })).status, 204, 'no icon, and no 404 in the browser console');
   isError(t, await request(port, { path: '/no/such/route' }), 404);
   t.is((await request(port, { path: '/metrics' })).status, 200);
 });

@@ -20,7 +20,7 @@ import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { Torrent } from '../session/torrent.js';
 import { hostOfHeader, isLoopbackHost, requestToken, tokenMatches } from './auth.js';
 import { downloadComponents, resolveDownload, sendFile } from './download.js';
-import { ApiError, checkInfoHash, CONTENT_SECURITY_POLICY, mediaType, readBody, readJsonObject, sendJson, sendText } from './http.js';
+import { ApiError, baseHeaders, checkInfoHash, CONTENT_SECURITY_POLICY, mediaType, readBody, readJsonObject, sendJson, sendText } from './http.js';
 import { MetricsCollector, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { receiveFile } from './multipart.js';
 import { placeUpload, torrentOfFile } from './seed-upload.js';
@@ -249,6 +249,8 @@ export class ApiServer {
     const ih = '([^/]+)';
     return [
       { pattern: /^\/$/, methods: { GET: (_q, res) => this.#dashboard(res) } },
+      // Browsers ask for it on their own; no icon, and no 404 in their console.
+      { pattern: /^\/favicon\.ico$/, public: true, methods: { GET: (_q, res) => void res.writeHead(204, baseHeaders()).end() } },
       { pattern: /^\/assets\/([a-z.]+)$/, public: true, methods: { GET: (_q, res, [name]) => this.#asset(res, name!) } },
       { pattern: /^\/api\/session$/, methods: { GET: (_q, res) => sendJson(res, 200, this.#sessionSummary()) } },
       { pattern: /^\/api\/torrents\/?$/, methods: { GET: (_q, res) => this.#listTorrents(res), POST: (req, res) => this.#addTorrent(req, res) } },
