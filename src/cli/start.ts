@@ -89,6 +89,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
     torrentsDir,
     logger: log,
     peers: common.peers,
+    dht: common.dht ? { bootstrap: common.bootstrap } : false,
     ...(common.tracker !== undefined ? { trackerPort: common.tracker } : {}),
     ...(common.api !== undefined
       ? { createApi: (session: DaemonSession) => loadApi({ session, host: raw.apiHost, port: common.api!, token: apiToken, downloadsDir, maxUploadBytes, log }) }
@@ -134,6 +135,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
       `listening for peers on ${s.host}:${session.port}`,
     ];
     if (session.tracker) lines.push(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)`);
+    if (session.dht) lines.push(`DHT node on UDP port ${session.dht.address.port}`);
     if (apiUrl) lines.push(`dashboard: ${apiUrl}`);
     else if (common.api !== undefined) lines.push('dashboard: not available (the HTTP API could not be started; see the log)');
     if (apiToken && daemon.api) lines.push(`API token: ${apiToken} (send "Authorization: Bearer <token>")`);

@@ -105,6 +105,8 @@ export interface DaemonOptions {
   useTrackers?: boolean;
   /** Peers every torrent connects to (`--peer`). */
   peers?: PeerAddress[];
+  /** Run the session's DHT node (BEP 5) from these bootstrap nodes; none when false or undefined. */
+  dht?: { bootstrap: PeerAddress[] } | false;
   /** Builds the HTTP API and dashboard server over the session; none when undefined. */
   createApi?: (session: DaemonSession) => ApiServerLike | Promise<ApiServerLike | undefined> | undefined;
   /** Watch folder rescan period and settle time (tests shorten them). */
@@ -148,6 +150,7 @@ export class Daemon {
       logger: opts.logger,
       ...(opts.trackerPort !== undefined ? { trackerPort: opts.trackerPort } : {}),
       ...(opts.useTrackers !== undefined ? { useTrackers: opts.useTrackers } : {}),
+      ...(opts.dht ? { dht: opts.dht } : {}),
     });
     this.session.onTorrentAdded = (t, o, i) => this.#recordTorrent(t, o, i);
     this.session.onMagnetStarted = (m, outDir, i) => this.#recordMagnet(m, outDir, i);
@@ -186,10 +189,8 @@ export class Daemon {
     const o = this.#opts;
     await mkdir(o.downloadsDir, { recursive: true });
     if (o.torrentsDir) await mkdir(o.torrentsDir, { recursive: true });
+    // Binds the listener, then the DHT node (if any) on the same port number over UDP, before any torrent is reopened.
     await this.session.start();
-    // DHT hook: when the session grows a DHT node (BEP 5), start it here, after
-    // the listener is bound (it shares the TCP port number on UDP) and before
-    // torrents are restored, so that each torrent can add a DHT peer source.
     const saved = await this.state.load();
     for (const r of saved.records) this.#records.set(r.infoHash, r);
     await this.#restore(saved.records);
