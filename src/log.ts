@@ -9,7 +9,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'
 export type Logger = winston.Logger;
 
 const line = winston.format.printf((info) => {
-  const component = info.component ? `[${String(info.component)}] ` : '';
+  const context = [info.component, info.torrent, info.peer].filter((v) => v !== undefined).map(String).join(' ');
+  const component = context ? `[${context}] ` : '';
   return `${String(info.timestamp)} ${info.level} ${component}${String(info.message)}`;
 });
 

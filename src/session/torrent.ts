@@ -136,6 +136,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #buffers = new Map<number, PieceBuffer>();
   /** Full-size piece buffers handed back after hashing and writing, reused for the next pieces (fewer page faults, less GC). */
   readonly #spareBuffers: Uint8Array[] = [];
+  /** Pieces being hashed and written; stop() lets them land so a clean stop loses nothing received. */
+  readonly #verifying = new Set<Promise<void>>();
   readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; reading: number }>();
   readonly #pieceCache = new Map<number, Promise<Uint8Array>>();
   readonly #pieceCacheMax: number;
@@ -587,7 +589,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     buf.data.set(block, begin);
     buf.from[Math.floor(begin / this.#settings.blockBytes)] = conn.remoteHost;
     for (const other of receipt.cancelAt) this.#conns.get(other)?.cancel({ index, begin, length: block.length });
-    if (receipt.pieceComplete) void this.#verify(index);
+    if (receipt.pieceComplete) {
+      const v = this.#verify(index)
+        .catch((err: unknown) => void this.#log.error(`piece ${index}: ${errorMessage(err)}`))
+        .finally(() => this.#verifying.delete(v));
+      this.#verifying.add(v);
+    }
     this.#fill(conn);
   }
 
@@ -607,8 +614,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#picker.pieceFailed(index);
       return;
     }
-    if (this.#stopped) return;
-    if (!ok) return this.#onHashFailure(index, data, buf.from);
+    if (!ok) return this.#stopped ? undefined : this.#onHashFailure(index, data, buf.from);
     try {
       await this.#deps.storage.store.writePiece(index, data);
     } catch (err) {
@@ -618,7 +624,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#fillAll();
       return;
     }
-    if (this.#stopped) return;
     this.#deps.storage.pieceWritten(index);
     this.#picker.pieceVerified(index);
     this.#judgeFailedPiece(index, data);
@@ -820,6 +825,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#timers = [];
     clearTimeout(this.#limitTimer);
     for (const c of [...this.#conns.values()]) c.close('shutting down');
+    // Pieces already received finish hashing and writing (bounded), so they enter the resume state.
+    await Promise.race([Promise.allSettled([...this.#verifying]), new Promise((r) => setTimeout(r, 5000).unref())]);
     await Promise.allSettled(this.#sources.map((s) => s.stop()));
     await this.#flush();
   }
