@@ -19,12 +19,11 @@
  */
 import { Command } from 'commander';
 import { addCommonOptions, parseCommonOptions, printJson, type CommonOptions } from './common.js';
-import { DhtNode, type DhtItem } from '../dht/node.js';
-import { encode } from '../bencode/index.js';
+import { DhtNode } from '../dht/node.js';
+import { KvStore, kvKeySalt, kvValueBytes, kvValueText } from '../dht/kv.js';
 import { DhtError, UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
-import { fromHex, toHex, utf8 } from '../util/bytes.js';
-import { MAX_SALT_BYTES, MAX_VALUE_BYTES, mutableTarget, namespaceKeyPair, type Ed25519KeyPair } from '../dht/bep44.js';
+import { fromHex, toHex } from '../util/bytes.js';
 import { loadOrCreateIdentity } from '../dht/state.js';
 
 interface KvRaw {
@@ -90,39 +89,24 @@ async function withNode<T>(common: CommonOptions, fn: (node: DhtNode) => Promise
   }
 }
 
-function valueBytes(value: string): Uint8Array {
-  const bytes = utf8(value);
-  const size = encode(bytes).length;
-  if (size > MAX_VALUE_BYTES) {
-    throw new UsageError(`value too large: ${size} bytes bencoded, but one DHT item holds at most ${MAX_VALUE_BYTES} bytes (BEP 44)`);
-  }
-  return bytes;
-}
-
-function keySalt(key: string): Uint8Array {
-  const salt = utf8(key);
-  if (salt.length > MAX_SALT_BYTES) throw new UsageError(`key too long: ${salt.length} bytes, at most ${MAX_SALT_BYTES} (a key is the BEP 44 salt)`);
-  if (salt.length === 0) throw new UsageError('key must not be empty');
-  return salt;
-}
-
 async function kvPut(key: string, value: string | undefined, raw: KvRaw, common: CommonOptions): Promise<void> {
   requireDht(common);
   if (raw.immutable) {
     if (value !== undefined) throw new UsageError('kv put --immutable takes the value only (its key is its hash)');
     if (raw.namespace !== undefined || raw.identity) throw new UsageError('kv put --immutable cannot be combined with --namespace or --identity');
-    const v = valueBytes(key);
+    const v = kvValueBytes(key);
     const result = await withNode(common, (node) => node.putImmutable(v, { republish: raw.republish === true }), raw.republish === true);
     report({ target: toHex(result.target), publicKey: null, seq: null, stored: result.stored }, common);
     return;
   }
   if (value === undefined) throw new UsageError('kv put needs <key> <value> (or --immutable <value>)');
   if (raw.namespace !== undefined && raw.identity) throw new UsageError('kv put: give --namespace or --identity, not both');
-  const salt = keySalt(key);
-  const v = valueBytes(value);
-  const keyPair: Ed25519KeyPair = raw.namespace !== undefined ? namespaceKeyPair(raw.namespace) : await loadOrCreateIdentity(common.stateDir);
-  const result = await withNode(common, (node) => node.putMutable({ keyPair, salt, v }, { republish: raw.republish === true }), raw.republish === true);
-  report({ target: toHex(result.target), publicKey: toHex(keyPair.publicKey), seq: result.seq ?? null, stored: result.stored }, common);
+  // Refuse bad input before starting a node (KvStore checks again).
+  kvKeySalt(key);
+  kvValueBytes(value);
+  const identity = () => loadOrCreateIdentity(common.stateDir);
+  const result = await withNode(common, (node) => new KvStore(node, identity).put(key, value, { republish: raw.republish === true, ...(raw.namespace !== undefined ? { namespace: raw.namespace } : {}) }), raw.republish === true);
+  report(result, common);
 }
 
 function report(out: { target: string; publicKey: string | null; seq: number | null; stored: number }, common: CommonOptions): void {
@@ -138,29 +122,27 @@ function parseHexBytes(text: string, bytes: number, option: string): Uint8Array 
 
 async function kvGet(key: string, raw: KvRaw, common: CommonOptions): Promise<void> {
   requireDht(common);
-  let target: Uint8Array;
-  let salt: Uint8Array | undefined;
-  let publicKey: Uint8Array | undefined;
   if (raw.immutable) {
     if (raw.namespace !== undefined || raw.owner !== undefined) throw new UsageError('kv get --immutable cannot be combined with --namespace or --owner');
-    target = parseHexBytes(key, 20, 'target');
-  } else {
-    if (raw.namespace !== undefined && raw.owner !== undefined) throw new UsageError('kv get: give --namespace or --owner, not both');
-    salt = keySalt(key);
-    if (raw.namespace !== undefined) publicKey = namespaceKeyPair(raw.namespace).publicKey;
-    else if (raw.owner !== undefined) publicKey = parseHexBytes(raw.owner, 32, '--owner');
-    else publicKey = (await loadOrCreateIdentity(common.stateDir)).publicKey;
-    target = mutableTarget(publicKey, salt);
+    const target = parseHexBytes(key, 20, 'target');
+    const item = await withNode(common, (node) => node.get(target));
+    if (!item) throw notFound(toHex(target));
+    const value = kvValueText(item);
+    if (common.json) printJson({ target: toHex(target), value, seq: null, publicKey: null });
+    else process.stdout.write(value + '\n');
+    return;
   }
-  const item = await withNode(common, (node) => node.get(target, { ...(salt ? { salt } : {}), ...(publicKey ? { publicKey } : {}) }));
-  if (!item) throw new DhtError(`not found: no node returned a verified item for target ${toHex(target)}`);
-  const value = valueText(item);
-  if (common.json) printJson({ target: toHex(target), value, seq: item.seq ?? null, publicKey: item.publicKey ? toHex(item.publicKey) : null });
-  else process.stdout.write(value + '\n');
+  if (raw.namespace !== undefined && raw.owner !== undefined) throw new UsageError('kv get: give --namespace or --owner, not both');
+  kvKeySalt(key);
+  const owner = raw.owner !== undefined ? parseHexBytes(raw.owner, 32, '--owner') : undefined;
+  const identity = () => loadOrCreateIdentity(common.stateDir);
+  const store = (node: DhtNode) => new KvStore(node, identity);
+  const result = await withNode(common, (node) => store(node).get(key, { ...(raw.namespace !== undefined ? { namespace: raw.namespace } : {}), ...(owner ? { owner } : {}) }));
+  if (!result) throw notFound('for that key');
+  if (common.json) printJson(result);
+  else process.stdout.write(result.value + '\n');
 }
 
-/** Byte-string values as UTF-8 text; anything else another client stored, as its bencoded form. */
-function valueText(item: DhtItem): string {
-  const bytes = item.v instanceof Uint8Array ? item.v : item.vRaw;
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+function notFound(what: string): DhtError {
+  return new DhtError(`not found: no node returned a verified item ${/^[0-9a-f]{40}$/.test(what) ? `for target ${what}` : what}`);
 }
