@@ -335,12 +335,15 @@ test('a token is required off loopback; with one, requests without it or with a 
   for (const host of ['0.0.0.0', '192.0.2.10', '::']) {
     t.throws(() => new ApiServer({ session, host, port: 0, downloadsDir: dir, uploadsDir: dir, logger: silentLogger }), { instanceOf: UsageError, message: /needs a token/ });
   }
-  t.throws(() => new ApiServer({ session, port: 0, token: 'short', downloadsDir: dir, uploadsDir: dir }), { instanceOf: UsageError, message: /16 characters/ });
+  for (const bad of ['short', 'has a space in it', 'x'.repeat(257)]) {
+    t.throws(() => new ApiServer({ session, port: 0, token: bad, downloadsDir: dir, uploadsDir: dir }), { instanceOf: UsageError, message: /8 to 256 printable/ });
+  }
 
   const token = 'a-long-secret-token-1234';
   const api = await startApi(t, session, dir, { token });
   const port = api.port;
-  t.is(api.url, `http://127.0.0.1:${port}/?token=${token}`);
+  t.is(api.url, `http://127.0.0.1:${port}/`);
+  t.is(api.dashboardUrl, `http://127.0.0.1:${port}/?token=${token}`);
   const none = await request(port, { path: '/api/torrents' });
   isError(t, none, 401, /token/);
   t.regex(String(none.headers['www-authenticate']), /^Bearer/);

@@ -59,7 +59,7 @@ test('the dashboard shows a downloading torrent, its progress, peers, swarm grap
     if (!req.url().startsWith(`http://127.0.0.1:${api.port}/`)) external.push(req.url());
   });
 
-  await page.goto(api.url, { timeout: 30_000 });
+  await page.goto(api.dashboardUrl, { timeout: 30_000 });
   const row = page.locator(`#torrents tbody tr[data-infohash="${fx.infoHashHex}"]`);
   await row.waitFor({ timeout: 30_000 });
   t.is(await row.locator('td.name').textContent(), 'dash <img src=x onerror=alert(1)> demo.bin', 'the name is shown as text, not HTML');

@@ -101,7 +101,7 @@ export class ApiServer {
     this.#session = opts.session;
     this.#host = opts.host ?? '127.0.0.1';
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new RangeError(`ApiServer: port out of range: ${opts.port}`);
-    if (opts.token !== undefined && opts.token.length < 16) throw new UsageError('the API token must be at least 16 characters long');
+    if (opts.token !== undefined && !/^[\x21-\x7e]{8,256}$/.test(opts.token)) throw new UsageError('the API token must be 8 to 256 printable characters without spaces');
     if (!isLoopbackHost(this.#host) && !opts.token) {
       throw new UsageError(`the API on ${this.#host} (not a loopback address) needs a token: give --api-token, or let the daemon generate one`);
     }
@@ -115,10 +115,15 @@ export class ApiServer {
     return this.#port;
   }
 
-  /** The dashboard's address (with the token, when there is one). */
+  /** The server's base address, `http://host:port/` (a wildcard bind is named by loopback). */
   get url(): string {
     const h = this.#host === '0.0.0.0' ? '127.0.0.1' : this.#host === '::' ? '[::1]' : this.#host.includes(':') ? `[${this.#host}]` : this.#host;
-    return `http://${h}:${this.#port}/${this.#opts.token ? `?token=${encodeURIComponent(this.#opts.token)}` : ''}`;
+    return `http://${h}:${this.#port}/`;
+  }
+
+  /** The dashboard's address, with `?token=` when there is a token (the page passes it on to the API). */
+  get dashboardUrl(): string {
+    return `${this.url}${this.#opts.token ? `?token=${encodeURIComponent(this.#opts.token)}` : ''}`;
   }
 
   /** Listens. Idempotent; a failed start leaves nothing open. */
