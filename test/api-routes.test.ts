@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ApiServer } from '../src/api/server.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
-import { fixtureBytes, singleFileTorrent, tempDir } from './helpers/swarm.js';
+import { fixtureBytes, pollUntil, singleFileTorrent, tempDir } from './helpers/swarm.js';
 import { multipart, request, startApi, startSession, withExtras, type RawResponse } from './api-fixtures.js';
 
 const HEX = /^[0-9a-f]{40}$/;
@@ -376,4 +376,29 @@ test('the downloads and uploads folders are created on demand', async (t) => {
   const up = multipart('x.bin', Buffer.from('some bytes'));
   t.is((await request(api.port, { method: 'POST', path: '/upload', headers: up.headers, body: up.body })).status, 201);
   t.deepEqual(await readdir(path.join(dir, 'nested', 'deeper', 'uploads')), ['x.bin']);
+});
+
+test('clients that hang up mid-request or send garbage do not disturb the server, and leave no partial upload', async (t) => {
+  const { dir, port } = await setup(t);
+  const net = await import('node:net');
+  const send = (data: string | Buffer, hangUp: boolean) =>
+    new Promise<string>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      let got = '';
+      s.on('data', (c) => (got += c.toString('latin1')));
+      s.on('error', () => resolve(got));
+      s.on('close', () => resolve(got));
+      s.write(data, () => {
+        if (hangUp) setTimeout(() => s.destroy(), 100);
+        else s.end();
+      });
+    });
+  const up = multipart('cut.bin', Buffer.alloc(200_000, 5));
+  const head = `POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${up.headers['Content-Type']}\r\nContent-Length: ${up.body.length}\r\n\r\n`;
+  await send(Buffer.concat([Buffer.from(head), up.body.subarray(0, 100_000)]), true);
+  await send(`PUT /api/limits HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"upload`, true);
+  t.regex(await send('GARBAGE\r\n\r\n', false), /^HTTP\/1\.1 400/);
+  t.regex(await send(`GET /api/torrents HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, false), /^HTTP\/1\.1 431/);
+  await pollUntil(async () => ((await readdir(path.join(dir, 'uploads')).catch(() => [])).length === 0 ? true : undefined), 'the partial upload to be removed', 10_000);
+  t.is((await request(port, { path: '/api/torrents' })).status, 200, 'still serving');
 });
