@@ -24,6 +24,8 @@ export interface PeerSourceContext {
   stats(): TransferStats;
   /** Called with every batch of peers found; duplicates are fine. */
   onPeers(peers: PeerAddress[], source: string): void;
+  /** A tracker answered an announce (for metrics and logs). */
+  onAnnounced?(info: { url: string; peers: number }): void;
 }
 
 export interface PeerSource {

@@ -211,6 +211,7 @@ export class TrackerPeerSource implements PeerSource {
       this.#again = false;
       return;
     }
+    this.#ctx.onAnnounced?.({ url: this.#status.url ?? '', peers: result.peers.length });
     if (result.peers.length > 0) this.#ctx.onPeers(result.peers, this.name);
     const intervalS = Math.max(1, Math.min(result.interval || maxS, maxS));
     const minS = Math.max(1, result.minInterval ?? Math.min(intervalS, 30));

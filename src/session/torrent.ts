@@ -73,6 +73,8 @@ export interface TorrentEvents {
   'peer:banned': { host: string; reason: string };
   'piece:verified': number;
   'piece:failed': { index: number; hosts: string[] };
+  /** A tracker answered our announce. */
+  'tracker:announced': { url: string; peers: number };
   /** A text message (swarm_msg extension) from a peer; `from` is its address. */
   'message:received': { from: string; text: string };
 }
@@ -271,6 +273,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       port: this.#opts.listenPort,
       stats: () => ({ uploaded: this.#uploaded, downloaded: this.#downloaded, left: this.#bytesLeft() }),
       onPeers: (peers, source) => this.addPeers(peers, { source }),
+      onAnnounced: (info) => this.emit('tracker:announced', info),
     };
   }
 
