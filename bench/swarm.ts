@@ -1,6 +1,6 @@
 /**
  * `npm run bench:swarm [-- --n 1,10,20,50] [--size 128M] [--timeout S] [--stay]
- *                        [--piece-length N] [--check] [--keep] [--no-build]`
+ *                        [--piece-length N] [--check] [--keep] [--no-build] [--cpu-prof]`
  *
  * A LAN swarm on loopback (issue 4): each "machine" is its own address, as
  * on a real LAN. `peer tracker` on 127.0.0.1, one `peer seed` on 127.0.0.2,
@@ -24,6 +24,8 @@
  * Every run is bounded (--timeout, default 180 s or 12 s per leecher,
  * whichever is more); all children are killed when the bench exits. Data
  * lives in bench/.data/ (git-ignored) and is removed unless --keep.
+ * --cpu-prof writes each leecher's V8 profile to bench/.data/swarm-profiles/N<n>/
+ * (kept; summarize with bench/lib/cpu-profile-summary.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -64,6 +66,7 @@ interface Args {
   check: boolean;
   keep: boolean;
   build: boolean;
+  cpuProf: boolean;
 }
 
 function parseSize(s: string): number {
@@ -74,7 +77,7 @@ function parseSize(s: string): number {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ns: [1, 10, 20, 50], sizeBytes: 128 * MiB, sizeLabel: '128M', stay: false, check: false, keep: false, build: true };
+  const a: Args = { ns: [1, 10, 20, 50], sizeBytes: 128 * MiB, sizeLabel: '128M', stay: false, check: false, keep: false, build: true, cpuProf: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -96,6 +99,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--check') a.check = true;
     else if (k === '--keep') a.keep = true;
     else if (k === '--no-build') a.build = false;
+    else if (k === '--cpu-prof') a.cpuProf = true;
     else throw new Error(`unknown option ${k}`);
   }
   return a;
@@ -230,6 +234,7 @@ async function runOnce(env: Env, n: number): Promise<RunResult> {
         startSwarmChild(
           `leecher ${host}`,
           [
+            ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(DATA, 'swarm-profiles', `N${n}`)}`] : []),
             launch, 'leech', env.torrent, '--out', join(runDir, `out-${i}`), ...(args.stay ? [] : ['--exit-on-complete']),
             '--host', host, '--state', join(runDir, `state-${i}`), ...common,
           ],

@@ -66,6 +66,11 @@ export function leecherRss(r: RunResult): { median: number; max: number } {
   return { median: median(xs), max: xs.length ? Math.max(...xs) : NaN };
 }
 
+function medianUpload(r: RunResult): number {
+  const xs = defined(r.leechers.map((l) => l.uploaded));
+  return xs.length ? median(xs) : 0;
+}
+
 const completed = (r: RunResult): number => r.leechers.filter((l) => l.completeSec !== undefined).length;
 
 const f = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -181,6 +186,12 @@ export function targets(results: RunResult[]): string[] {
       `  CPU s per leecher flat as N grows (median at N=${hi.n} <= 1.5x N=${lo.n}): ${ratio <= 1.5 ? 'met' : 'MISSED'} (` +
         withCpu.map((r) => `N=${r.n}: ${f(leecherCpu(r).median, 2)} s`).join(', ') +
         `; ratio ${f(ratio, 2)})`,
+    );
+    // A lone leecher only downloads; in a swarm each also uploads about a file size. CPU per file size moved shows whether the cost per byte grows with N.
+    out.push(
+      `    (per file size moved, down + up: ` +
+        withCpu.map((r) => `N=${r.n}: ${f(leecherCpu(r).median / (1 + medianUpload(r) / r.sizeBytes), 2)} s`).join(', ') +
+        '; a lone leecher uploads nothing, so N=1 is not the same work)',
     );
   } else out.push('  CPU s per leecher flat as N grows: n/a (run at least two values of N)');
   const worstRss = results.reduce((m, r) => Math.max(m, leecherRss(r).max), 0);
