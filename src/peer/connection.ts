@@ -106,6 +106,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   #late = new Set<number>();
   /** The remote's requests we have not answered yet. */
   readonly #remoteRequests = new Map<number, BlockRequest>();
+  #corked = false;
   #lastReceived = Date.now();
   #lastSent = Date.now();
   #timer: NodeJS.Timeout | undefined;
@@ -331,9 +332,22 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
 
   // --- writing -----------------------------------------------------------
 
+  /**
+   * Small messages written in the same tick (a HAVE per verified piece, a
+   * request batch, choke changes) leave in one writev: the socket is corked
+   * on the first write and uncorked on the next tick.
+   */
   #write(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#lastSent = Date.now();
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
     this.#socket.write(bytes);
   }
 
