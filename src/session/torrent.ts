@@ -24,6 +24,7 @@ import { PeerConnection } from '../peer/connection.js';
 import { RateMeter } from '../peer/rate.js';
 import type { HashPool } from '../util/hash-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
+import { PieceSlab } from '../util/piece-slab.js';
 import { sha1Hex } from '../util/hash.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { Handshake } from '../wire/handshake.js';
@@ -136,8 +137,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** Pieces the peer has that we lack, per connection: interest without rescanning bitfields. */
   readonly #interesting = new Map<number, number>();
   readonly #buffers = new Map<number, PieceBuffer>();
-  /** Full-size piece buffers handed back after hashing and writing, reused for the next pieces (fewer page faults, less GC). */
-  readonly #spareBuffers: Uint8Array[] = [];
+  /** Where pieces are assembled: shared memory the hash workers read in place, reused piece after piece. */
+  readonly #slab: PieceSlab;
   /** Pieces being hashed and written; stop() lets them land so a clean stop loses nothing received. */
   readonly #verifying = new Set<Promise<void>>();
   readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; reading: number }>();
@@ -184,6 +185,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       slots: opts.settings.unchokeSlots,
       optimisticEveryRounds: Math.round(opts.settings.optimisticUnchokeIntervalMs / opts.settings.chokeIntervalMs),
     });
+    this.#slab = new PieceSlab(info.pieceLength, Math.min(64, Math.max(8, Math.floor((64 * 1024 * 1024) / info.pieceLength))));
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
     // Read-ahead cache: about 16 MiB of whole pieces (at least 2), enough for a few peers' runs of requests.
     this.#pieceCacheMax = Math.max(2, Math.floor((16 * 1024 * 1024) / info.pieceLength));
@@ -585,8 +587,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     let buf = this.#buffers.get(index);
     if (!buf) {
       const size = this.#picker.pieceSize(index);
-      const spare = size === this.#shape.pieceLength ? this.#spareBuffers.pop() : undefined;
-      buf = { data: spare ?? new Uint8Array(size), from: new Array<string>(Math.ceil(size / this.#settings.blockBytes)) };
+      buf = { data: this.#slab.acquire(size) ?? new Uint8Array(size), from: new Array<string>(Math.ceil(size / this.#settings.blockBytes)) };
       this.#buffers.set(index, buf);
     }
     buf.data.set(block, begin);
@@ -604,6 +605,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   async #verify(index: number): Promise<void> {
     const buf = this.#buffers.get(index)!;
     this.#buffers.delete(index);
+    try {
+      await this.#hashAndWrite(index, buf);
+    } finally {
+      this.#slab.release(buf.data);
+    }
+  }
+
+  async #hashAndWrite(index: number, buf: PieceBuffer): Promise<void> {
     const expected = this.metainfo.info.pieces.subarray(index * 20, index * 20 + 20);
     let data: Uint8Array;
     let ok: boolean;
@@ -631,7 +640,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#picker.pieceVerified(index);
     this.#judgeFailedPiece(index, data);
     this.#onPieceVerified(index);
-    if (data.length === this.#shape.pieceLength && this.#spareBuffers.length < 8) this.#spareBuffers.push(data);
   }
 
   #onPieceVerified(index: number): void {

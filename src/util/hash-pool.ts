@@ -23,10 +23,12 @@ export interface HashResult {
 
 interface HashJob {
   id: number;
-  buf: ArrayBuffer;
+  buf: ArrayBuffer | SharedArrayBuffer;
   byteOffset: number;
   byteLength: number;
   pieceLength: number;
+  /** The buffer is a SharedArrayBuffer: the worker reads it in place and nothing is transferred. */
+  shared: boolean;
 }
 
 /**
@@ -46,7 +48,8 @@ parentPort.on('message', (job) => {
     const end = Math.min(start + job.pieceLength, job.byteLength);
     out.set(createHash('sha1').update(data.subarray(start, end)).digest(), i * 20);
   }
-  parentPort.postMessage({ id: job.id, digests: out, buf: job.buf }, [job.buf, out.buffer]);
+  if (job.shared) parentPort.postMessage({ id: job.id, digests: out, buf: null }, [out.buffer]);
+  else parentPort.postMessage({ id: job.id, digests: out, buf: job.buf }, [job.buf, out.buffer]);
 });
 `;
 
@@ -66,12 +69,12 @@ export class HashPool {
     for (let i = 0; i < this.threads; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       w.unref();
-      w.on('message', (msg: { id: number; digests: Uint8Array; buf: ArrayBuffer }) => {
+      w.on('message', (msg: { id: number; digests: Uint8Array; buf: ArrayBuffer | null }) => {
         const p = this.#pending.get(msg.id);
         if (!p) return;
         this.#pending.delete(msg.id);
         this.#load[p.worker]!--;
-        p.resolve({ digests: new Uint8Array(msg.digests), buf: new Uint8Array(msg.buf) });
+        p.resolve({ digests: new Uint8Array(msg.digests), buf: msg.buf ? new Uint8Array(msg.buf) : new Uint8Array(0) });
       });
       w.on('error', (err) => this.#failAll(err));
       this.#workers.push(w);
@@ -92,27 +95,36 @@ export class HashPool {
   /**
    * Hashes consecutive `pieceLength` slices of `data` (the last may be short).
    * `data` must own its whole ArrayBuffer when `transfer` is true (the default);
-   * pass `transfer: false` to copy instead.
+   * pass `transfer: false` to copy instead. A view on a SharedArrayBuffer is
+   * read in place by the worker (no copy, no transfer: the cheapest path) and
+   * comes back as the same view; the caller must not change it meanwhile.
    */
   hashPieces(data: Uint8Array, pieceLength: number, opts: { transfer?: boolean } = {}): Promise<HashResult> {
     if (this.#closed) return Promise.reject(new Error('HashPool is closed'));
     if (this.#workers.length === 0) this.#spawn();
+    if (data.buffer instanceof SharedArrayBuffer) return this.#post(data.buffer, data.byteOffset, data.byteLength, pieceLength, true, data);
     let buf = data.buffer as ArrayBuffer;
     let byteOffset = data.byteOffset;
-    if (opts.transfer === false || buf instanceof SharedArrayBuffer || data.byteLength !== buf.byteLength) {
+    if (opts.transfer === false || data.byteLength !== buf.byteLength) {
       const copy = new Uint8Array(data.byteLength);
       copy.set(data);
       buf = copy.buffer;
       byteOffset = 0;
     }
+    return this.#post(buf, byteOffset, data.byteLength, pieceLength, false);
+  }
+
+  #post(buf: ArrayBuffer | SharedArrayBuffer, byteOffset: number, byteLength: number, pieceLength: number, shared: boolean, view?: Uint8Array): Promise<HashResult> {
     let worker = 0;
     for (let i = 1; i < this.#workers.length; i++) if (this.#load[i]! < this.#load[worker]!) worker = i;
     const id = this.#nextId++;
     return new Promise<HashResult>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, worker });
+      // A shared buffer comes back as the caller's own view; a transferred one as a fresh view.
+      const done = shared ? (r: HashResult): void => resolve({ digests: r.digests, buf: view! }) : resolve;
+      this.#pending.set(id, { resolve: done, reject, worker });
       this.#load[worker]!++;
-      const job: HashJob = { id, buf, byteOffset, byteLength: data.byteLength, pieceLength };
-      this.#workers[worker]!.postMessage(job, [buf]);
+      const job: HashJob = { id, buf, byteOffset, byteLength, pieceLength, shared };
+      this.#workers[worker]!.postMessage(job, shared ? [] : [buf as ArrayBuffer]);
     });
   }
 
