@@ -36,7 +36,7 @@ test('a magnet link from a WebTorrent seeder found only through the DHT download
   await writeFile(file, data);
   const infoHash = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('WebTorrent did not start seeding')), 30_000);
-    client.seed(file, { announce: [], private: false } as never, (tor: { infoHash: string }) => {
+    client.seed(file, { announce: [] }, (tor) => {
       clearTimeout(timer);
       resolve(tor.infoHash);
     });

@@ -64,6 +64,7 @@ declare module 'webtorrent' {
     readonly torrents: Torrent[];
     readonly destroyed: boolean;
     add(torrentId: Buffer | Uint8Array | string, opts?: AddOptions, ontorrent?: (t: Torrent) => void): Torrent;
+    seed(input: string | Buffer, opts?: object, onseed?: (t: Torrent) => void): Torrent;
     address(): { address: string; family: string; port: number } | null;
     destroy(cb?: (err?: Error | null) => void): void;
   }
