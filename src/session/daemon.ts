@@ -405,7 +405,7 @@ export class Daemon {
     const m = this.#magnets.get(r.infoHash);
     if (m) {
       m.controller.abort();
-      await m.done;
+      await Promise.race([m.done, delay(5000)]);
     }
     await this.session.removeTorrent(r.infoHash);
     this.#save();
@@ -431,11 +431,17 @@ export class Daemon {
     this.#savePausedStates();
     const magnets = [...this.#magnets.values()];
     for (const m of magnets) m.controller.abort();
-    await Promise.allSettled(magnets.map((m) => m.done));
+    // Bounded: an abort that lands before the metadata fetch has begun listening is not seen by it (metadata-fetch.ts).
+    const settled = Promise.allSettled(magnets.map((m) => m.done)).then(() => true);
+    if (!(await Promise.race([settled, delay(5000).then(() => false)]))) this.#log.warn('a metadata fetch did not stop within 5 s; closing anyway');
     await this.session.stop();
     this.#dirty = false;
     await this.state.save({ version: 1, records: this.records }).catch((err: unknown) => this.#log.error(`cannot save the session state: ${errorMessage(err)}`));
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function parseMagnetSafe(link: string, log: Logger): MagnetLink | undefined {
