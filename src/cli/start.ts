@@ -44,7 +44,7 @@ export function registerStart(program: Command): void {
       .option('--max-peers-per-torrent <n>', 'connected peers per torrent')
       .option('--max-upload-bytes <bytes>', 'largest file POST /upload accepts, e.g. 1G'),
     { apiDefault: true },
-  );
+  ).option('--no-api', 'run without the HTTP API and dashboard');
   cmd.action(async (opts: Record<string, unknown>) => {
     // The daemon's log is its activity record ("Received message from ..."): info unless asked otherwise.
     if (cmd.getOptionValueSource('logLevel') === 'default') opts.logLevel = 'info';
