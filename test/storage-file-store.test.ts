@@ -26,7 +26,21 @@ test('leecher: creates folders and sparse files of the right sizes, zero-length 
   t.true(d.blocks * 512 < d.size, 'sparse: no blocks written for 40000 bytes of zeros');
 });
 
-test('leecher: an existing file keeps its data; a wrong-sized one is resized', async (t) => {
+test('leecher: a larger existing file is never shrunk (it is not ours): StorageError naming it, data intact', async (t) => {
+  const fx = singleFile();
+  const dir = await tempDir(t);
+  const root = await writeContent(dir, fx);
+  const { appendFile, readFile } = await import('node:fs/promises');
+  await appendFile(root, Buffer.alloc(1000, 9));
+  const before = await readFile(root);
+  const store = new FileStore({ info: fx.info, contentPath: root, create: true, logger: log });
+  t.teardown(() => store.close());
+  const err = await t.throwsAsync(store.open());
+  t.regex(err!.message, /already exists with \d+ bytes, more than/);
+  t.true((await readFile(root)).equals(before));
+});
+
+test('leecher: an existing file keeps its data; a shorter one is extended', async (t) => {
   const fx = singleFile();
   const dir = await tempDir(t);
   const root = await writeContent(dir, fx);

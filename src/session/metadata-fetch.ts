@@ -68,6 +68,7 @@ export class MetadataFetcher {
 
   /** Resolves with the verified info dictionary bytes. */
   fetch(signal?: AbortSignal): Promise<Uint8Array> {
+    if (signal?.aborted) this.#finish(undefined, new Error('metadata fetch aborted'));
     signal?.addEventListener('abort', () => this.#finish(undefined, new Error('metadata fetch aborted')), { once: true });
     this.#connectMore();
     return this.#result;

@@ -233,7 +233,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     });
     const host = this.settings.host;
     const torrent = new Torrent(
-      { storage, pool: this.pool, logger, limits: this.limits },
+      { storage, pool: this.pool, logger, limits: this.limits, canConnect: () => this.connectionCount < this.settings.maxPeersTotal },
       {
         metainfo,
         settings: this.settings,
@@ -320,6 +320,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       for (const s of sources) s.start();
       let info: Uint8Array;
       try {
+        opts.signal?.throwIfAborted();
         info = await fetcher.fetch(opts.signal);
       } finally {
         fetcher.stop();

@@ -84,6 +84,8 @@ export interface TorrentDeps {
   storage: TorrentStorage;
   pool: HashPool;
   logger: Logger;
+  /** Whether the session's global connection limit allows one more (maxPeersTotal). */
+  canConnect?: () => boolean;
   /** Global rate limits shared by every torrent of the session (rate 0 = unlimited). */
   limits?: { upload: TokenBucket; download: TokenBucket };
 }
@@ -370,8 +372,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const now = Date.now();
     const want = this.complete ? this.#settings.maxPeersPerTorrent : this.#settings.maxPeersPerTorrent;
     let slots = want - this.#conns.size;
+    const canConnect = this.#deps.canConnect ?? (() => true);
     for (const [k, p] of this.#known) {
-      if (slots <= 0) break;
+      if (slots <= 0 || !canConnect()) break;
       if (p.connecting || p.connectionId !== undefined || p.nextTryAt > now || this.#banned.has(p.host)) continue;
       this.#connect(k, p);
       slots--;
@@ -397,7 +400,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       socket.setTimeout(0);
       socket.removeAllListeners('error');
       p.connecting = false;
-      if (this.#stopped || this.#conns.size >= this.#settings.maxPeersPerTorrent) return void socket.destroy();
+      if (this.#stopped || this.#paused || this.#conns.size >= this.#settings.maxPeersPerTorrent || this.#deps.canConnect?.() === false) {
+        return void socket.destroy();
+      }
       const conn = this.#attach(socket, true);
       p.connectionId = conn.id;
       conn.on('peer:close', () => {

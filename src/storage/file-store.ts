@@ -175,8 +175,13 @@ export class FileStore implements PieceStore {
           }
         });
         this.#created.add(i);
-      } else if (st.size !== want) {
-        this.#log.info(`resizing ${p} from ${st.size} to ${want} bytes`);
+      } else if (st.size > want) {
+        // Shrinking would destroy bytes that cannot be this torrent's data: most likely an
+        // unrelated file with the same name. Never lose it; tell the user instead.
+        throw new StorageError(`${p} already exists with ${st.size} bytes, more than this torrent's ${want}: it is not this torrent's data; move it away or choose another --out`);
+      } else if (st.size < want) {
+        // A shorter file (an interrupted download) is extended; its bytes are kept and verified.
+        this.#log.info(`extending ${p} from ${st.size} to ${want} bytes`);
         await this.#io(p, 'resize', () => fsp.truncate(p, want));
       }
       if (realRoot !== undefined) await this.#checkInside(p, realRoot);
