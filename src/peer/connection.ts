@@ -70,6 +70,9 @@ export interface PeerConnectionOptions {
   initialBytes?: Uint8Array;
 }
 
+/** Bytes we let queue in a socket before pausing the upload (bounds memory per peer). */
+const SEND_BUFFER_BYTES = 1024 * 1024;
+
 /** A block's map key: begin < 2^27 (a piece is at most 128 MiB), so this stays an exact integer. */
 const key = (index: number, begin: number): number => index * 0x8000000 + begin;
 
@@ -161,9 +164,13 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     return this.remote !== undefined;
   }
 
-  /** True when the socket's buffer is full: wait for 'drain' before sending more pieces. */
+  /**
+   * True when more than `SEND_BUFFER_BYTES` wait in the socket: stop serving
+   * until 'drain'. The stream's own mark (16 KiB, one block) would stall the
+   * upload after every block and leave the link idle between them.
+   */
   get congested(): boolean {
-    return this.#socket.writableNeedDrain;
+    return this.#socket.writableLength > SEND_BUFFER_BYTES;
   }
 
   get outstandingCount(): number {

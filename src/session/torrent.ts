@@ -143,8 +143,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #slab: PieceSlab;
   /** Pieces being hashed and written; stop() lets them land so a clean stop loses nothing received. */
   readonly #verifying = new Set<Promise<void>>();
-  readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; reading: number }>();
-  readonly #pieceCache = new Map<number, Promise<Uint8Array>>();
+  readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; head: number }>();
+  /** Whole pieces read for uploading (LRU): the data, or the read under way. */
+  readonly #pieceCache = new Map<number, Uint8Array | Promise<Uint8Array>>();
   readonly #pieceCacheMax: number;
   readonly #strikes = new Map<string, number>();
   readonly #banned = new Set<string>();
@@ -717,54 +718,82 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #enqueueUpload(conn: PeerConnection, req: BlockRequest): void {
     if (!this.#picker.has(req.index)) return conn.dropRemoteRequest(req);
     let q = this.#uploadQueues.get(conn.id);
-    if (!q) this.#uploadQueues.set(conn.id, (q = { queue: [], reading: 0 }));
+    if (!q) this.#uploadQueues.set(conn.id, (q = { queue: [], head: 0 }));
     q.queue.push(req);
     this.#pumpUploads(conn);
   }
 
+  /**
+   * Serves a peer's queued requests in order while its socket has room:
+   * blocks of cached pieces go out at once (no promise per block); a
+   * missing piece is read whole, with the next few distinct pieces of the
+   * queue read ahead, and the pump resumes when the read lands.
+   */
   #pumpUploads(conn: PeerConnection): void {
     const q = this.#uploadQueues.get(conn.id);
     if (!q) return;
-    while (q.queue.length && q.reading < 16 && !conn.congested && !conn.closed) {
-      const req = q.queue[0]!;
+    while (q.head < q.queue.length && !conn.congested && !conn.closed) {
+      const req = q.queue[q.head]!;
       if (!conn.stillRequested(req)) {
-        q.queue.shift();
+        q.head++;
         continue;
       }
+      const piece = this.#cachedPiece(req.index);
+      if (!piece) {
+        this.#readAhead(conn, q);
+        break;
+      }
       if (!this.#limits.upload.take(req.length)) return this.#retryLimited(this.#limits.upload.msUntil(req.length));
-      q.queue.shift();
-      q.reading++;
-      this.#readPiece(req.index).then(
-        (piece) => {
-          q.reading--;
-          if (conn.serve(req, piece.subarray(req.begin, req.begin + req.length))) {
-            this.#uploaded += req.length;
-            this.#up.add(req.length);
-          }
-          this.#pumpUploads(conn);
-        },
-        (err: unknown) => {
-          q.reading--;
-          conn.dropRemoteRequest(req);
-          this.#log.error(`reading piece ${req.index} to serve it failed: ${errorMessage(err)}`);
-        },
-      );
+      q.head++;
+      if (conn.serve(req, piece.subarray(req.begin, req.begin + req.length))) {
+        this.#uploaded += req.length;
+        this.#up.add(req.length);
+      }
+    }
+    // Compact the queue now and then instead of shifting per block.
+    if (q.head > 1024 || q.head === q.queue.length) {
+      q.queue.splice(0, q.head);
+      q.head = 0;
     }
   }
 
-  /** Whole pieces are read and cached, so a peer's run of block requests hits memory. */
-  #readPiece(index: number): Promise<Uint8Array> {
-    let p = this.#pieceCache.get(index);
-    if (p) {
-      this.#pieceCache.delete(index);
-      this.#pieceCache.set(index, p);
-      return p;
+  /** Starts reads of the next distinct pieces this peer's queue needs (at most 4 at a time). */
+  #readAhead(conn: PeerConnection, q: { queue: BlockRequest[]; head: number }): void {
+    const wanted: number[] = [];
+    for (let i = q.head; i < q.queue.length && wanted.length < 4; i++) {
+      const index = q.queue[i]!.index;
+      if (!wanted.includes(index)) wanted.push(index);
     }
-    p = this.#deps.storage.store.readPiece(index);
-    p.catch(() => this.#pieceCache.delete(index));
-    this.#pieceCache.set(index, p);
-    while (this.#pieceCache.size > this.#pieceCacheMax) this.#pieceCache.delete(this.#pieceCache.keys().next().value!);
-    return p;
+    for (const index of wanted) {
+      if (this.#pieceCache.has(index)) continue;
+      const read = this.#deps.storage.store.readPiece(index).then(
+        (data) => {
+          if (this.#pieceCache.get(index) === read) this.#pieceCache.set(index, data);
+          for (const c of this.#conns.values()) this.#pumpUploads(c);
+          return data;
+        },
+        (err: unknown) => {
+          this.#pieceCache.delete(index);
+          this.#log.error(`reading piece ${index} to serve it failed: ${errorMessage(err)}`);
+          // Drop what cannot be served so the queue does not wait on it forever.
+          q.queue = q.queue.filter((r, i) => i < q.head || r.index !== index || (conn.dropRemoteRequest(r), false));
+          this.#pumpUploads(conn);
+          throw err;
+        },
+      );
+      read.catch(() => {});
+      this.#pieceCache.set(index, read);
+      while (this.#pieceCache.size > this.#pieceCacheMax) this.#pieceCache.delete(this.#pieceCache.keys().next().value!);
+    }
+  }
+
+  /** A piece already in memory (the LRU is refreshed), or undefined. */
+  #cachedPiece(index: number): Uint8Array | undefined {
+    const entry = this.#pieceCache.get(index);
+    if (!(entry instanceof Uint8Array)) return undefined;
+    this.#pieceCache.delete(index);
+    this.#pieceCache.set(index, entry);
+    return entry;
   }
 
   // --- timers ----------------------------------------------------------------
