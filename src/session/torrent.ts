@@ -12,6 +12,7 @@
  * written to the socket without a copy, respecting backpressure.
  */
 import net from 'node:net';
+import { createHash, type Hash } from 'node:crypto';
 import { TypedEmitter } from '../events.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -119,6 +120,15 @@ interface PieceBuffer {
   data: Uint8Array;
   /** Host that sent each block (for smart banning). */
   from: string[];
+  /**
+   * SHA-1 fed block by block as the blocks arrive in order, so a complete
+   * piece is verified at once: no thread hand-off, and no stall of the
+   * event loop longer than one block's hashing. Out-of-order blocks wait
+   * for the gap to fill; if one remains at the end, the worker pool hashes.
+   */
+  hash: Hash;
+  /** Bytes fed to `hash` so far. */
+  hashed: number;
 }
 
 let nextConnectionId = 1;
@@ -593,11 +603,22 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     let buf = this.#buffers.get(index);
     if (!buf) {
       const size = this.#picker.pieceSize(index);
-      buf = { data: this.#slab.acquire(size) ?? new Uint8Array(size), from: new Array<string>(Math.ceil(size / this.#settings.blockBytes)) };
+      buf = {
+        data: this.#slab.acquire(size) ?? new Uint8Array(size),
+        from: new Array<string>(Math.ceil(size / this.#settings.blockBytes)),
+        hash: createHash('sha1'),
+        hashed: 0,
+      };
       this.#buffers.set(index, buf);
     }
     buf.data.set(block, begin);
-    buf.from[Math.floor(begin / this.#settings.blockBytes)] = conn.remoteHost;
+    const bb = this.#settings.blockBytes;
+    buf.from[Math.floor(begin / bb)] = conn.remoteHost;
+    while (buf.hashed < buf.data.length && buf.from[buf.hashed / bb] !== undefined) {
+      const end = Math.min(buf.hashed + bb, buf.data.length);
+      buf.hash.update(buf.data.subarray(buf.hashed, end));
+      buf.hashed = end;
+    }
     for (const other of receipt.cancelAt) this.#conns.get(other)?.cancel({ index, begin, length: block.length });
     if (receipt.pieceComplete) {
       const v = this.#verify(index)
@@ -623,9 +644,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     let data: Uint8Array;
     let ok: boolean;
     try {
-      const r = await this.#deps.pool.hashPieces(buf.data, buf.data.length);
-      data = r.buf;
-      ok = Buffer.compare(r.digests, expected) === 0;
+      if (buf.hashed === buf.data.length) {
+        data = buf.data;
+        ok = Buffer.compare(buf.hash.digest(), expected) === 0;
+      } else {
+        const r = await this.#deps.pool.hashPieces(buf.data, buf.data.length);
+        data = r.buf;
+        ok = Buffer.compare(r.digests, expected) === 0;
+      }
     } catch (err) {
       if (this.#stopped) return;
       this.#log.error(`hashing piece ${index} failed: ${errorMessage(err)}`);
