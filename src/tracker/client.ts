@@ -22,24 +22,14 @@ import {
   parseAnnounceReply,
   parseScrapeReply,
   scrapeUrlFor,
-  type AnnounceEvent,
+  type AnnounceParams,
   type ScrapeCounts,
 } from './http-codec.js';
 import { decodeUdpResponse, encodeUdpRequest, MAX_UDP_SCRAPE_HASHES, type UdpRequest, type UdpResponse } from './udp-codec.js';
 import { toHex } from '../util/bytes.js';
 
-export interface AnnounceRequest {
-  infoHash: Uint8Array;
-  peerId: Uint8Array;
-  /** Our peer wire TCP port. */
-  port: number;
-  uploaded: number;
-  downloaded: number;
-  left: number;
-  event?: AnnounceEvent;
-  numwant?: number;
-  /** BEP 3/15 `key`: a random 32-bit number that stays the same for this session. */
-  key?: number;
+/** What an announce sends (the URL parameters), and where it is sent from. */
+export interface AnnounceRequest extends AnnounceParams {
   /** Send from this address (our --host), so the tracker records the address we listen on. */
   localAddress?: string;
 }
