@@ -794,7 +794,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       if (this.#pieceCache.has(index)) continue;
       const read = this.#deps.storage.store.readPiece(index).then(
         (data) => {
-          if (this.#pieceCache.get(index) === read) this.#pieceCache.set(index, data);
+          // Cached as the newest entry even if read-ahead of others evicted the pending read,
+          // so the pumps below always find it (no re-read loop when many peers read ahead).
+          this.#pieceCache.delete(index);
+          this.#pieceCache.set(index, data);
+          this.#trimPieceCache();
           for (const c of this.#conns.values()) this.#pumpUploads(c);
           return data;
         },
@@ -809,8 +813,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       );
       read.catch(() => {});
       this.#pieceCache.set(index, read);
-      while (this.#pieceCache.size > this.#pieceCacheMax) this.#pieceCache.delete(this.#pieceCache.keys().next().value!);
+      this.#trimPieceCache();
     }
+  }
+
+  #trimPieceCache(): void {
+    while (this.#pieceCache.size > this.#pieceCacheMax) this.#pieceCache.delete(this.#pieceCache.keys().next().value!);
   }
 
   /** A piece already in memory (the LRU is refreshed), or undefined. */
