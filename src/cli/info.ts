@@ -146,7 +146,7 @@ export async function runInfo(target: string, raw: RawInfo): Promise<void> {
 export function registerInfo(program: Command): void {
   program
     .command('info')
-    .description('Show what a .torrent file or a magnet link holds')
+    .description('show what a .torrent file or a magnet link holds')
     .argument('<torrent|magnet>', 'a .torrent file or a magnet: link')
     .option('--json', 'print one JSON object: infoHash, name, length, pieceLength, pieces, files, announce, private (null when a magnet link does not say)')
     .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'))

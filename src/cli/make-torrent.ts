@@ -234,7 +234,7 @@ export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise
 /** Adds make-torrent's arguments and options (the contract in ../shared/DESIGN.md) to `cmd`. */
 export function defineMakeTorrent(cmd: Command): Command {
   return cmd
-    .description('Make a .torrent (BEP 3, SHA-1 pieces) of a file or a folder')
+    .description('make a .torrent (BEP 3, SHA-1 pieces) of a file or a folder')
     .argument('<path>', 'the file or folder to share')
     .option('-a, --announce <url>', 'tracker URL (repeatable; the first is the main one, each is its own tier)', collect, [])
     .option('-o, --output <file>', 'where to write the .torrent (default torrents/<name>.torrent)')

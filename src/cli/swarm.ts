@@ -14,6 +14,7 @@ import { Session, contentPathIn } from '../session/session.js';
 import type { Torrent, TorrentStats } from '../session/torrent.js';
 import { parseCommonOptions, printJson, type CommonOptions } from './common.js';
 import { createProgress, formatBytes, type Progress } from './progress.js';
+import { ApiServer } from '../api/server.js';
 
 export interface SwarmCommandOptions {
   mode: 'seed' | 'leech';
@@ -54,8 +55,12 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     ...(common.tracker !== undefined ? { trackerPort: common.tracker } : {}),
     dht: common.dht ? { bootstrap: common.bootstrap } : false,
   });
+  let api: ApiServer | undefined;
   let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => (stopping ??= session.stop());
+  const shutdown = (): Promise<void> => (stopping ??= (async () => {
+    await api?.stop();
+    await session.stop();
+  })());
   const onSignal = (): void => {
     if (!common.json) process.stderr.write('\nstopping: telling peers and trackers, saving state...\n');
     void shutdown().then(() => process.exit(0));
@@ -75,6 +80,18 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
           ? resolve(cmd.dataPath ?? contentPathIn('downloads', metainfo!))
           : resolve(contentPathIn(cmd.outDir ?? 'downloads', metainfo!));
       torrent = await addWithVerifyProgress(session, metainfo!, contentPath, cmd, common);
+    }
+    if (common.api !== undefined) {
+      // --api: the same HTTP API and dashboard as `peer start`, on 127.0.0.1.
+      const dir = cmd.mode === 'seed' ? resolve(cmd.dataPath ?? 'downloads', '..') : resolve(cmd.outDir ?? 'downloads');
+      api = new ApiServer({ session, host: '127.0.0.1', port: common.api, downloadsDir: dir, uploadsDir: dir, logger: log.child({ component: 'api' }) });
+      try {
+        await api.start();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`API port ${common.api} is in use: choose another with --api PORT`);
+        throw err;
+      }
+      if (!common.json) process.stderr.write(`dashboard: ${api.url}\n`);
     }
     await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown);
   } catch (err) {
