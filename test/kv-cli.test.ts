@@ -116,3 +116,14 @@ test.serial('peer dht saves its routing table on SIGTERM and comes back with the
   };
   t.true(await infoLine());
 });
+
+test('kv refuses options that only long-running commands use, with exit 2 and the option named', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/peer.ts', 'kv', 'get', 'k', '--bootstrap', '127.0.0.1:9', '--api'], {
+    cwd: new URL('..', import.meta.url).pathname,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  t.is(r.status, 2);
+  t.regex(r.stderr, /does not use --api/);
+});

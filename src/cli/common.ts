@@ -83,3 +83,14 @@ export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
 }
+
+/**
+ * Refuses common options that mean nothing for `command` (e.g. --api on a
+ * short-lived `kv`), so a user is told instead of silently ignored.
+ */
+export function refuseInapplicable(common: CommonOptions, command: string, options: ('tracker' | 'api' | 'peer')[]): void {
+  for (const o of options) {
+    const given = o === 'peer' ? common.peers.length > 0 : common[o] !== undefined;
+    if (given) throw new UsageError(`${command} does not use --${o}: it applies to seed, leech and start`);
+  }
+}

@@ -6,7 +6,8 @@
  * and {"event":"stopped"}.
  */
 import { Command } from 'commander';
-import { addCommonOptions, parseCommonOptions, printJson } from './common.js';
+import { addCommonOptions, parseCommonOptions, printJson, refuseInapplicable } from './common.js';
+import { TrackerServer } from '../tracker/server.js';
 import { DhtNode } from '../dht/node.js';
 import { UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
@@ -17,13 +18,18 @@ export function registerDht(program: Command): void {
   addCommonOptions(program.command('dht').description('run a DHT node alone (BEP 5 + BEP 44), e.g. as a LAN bootstrap node')).action(async (raw: Record<string, unknown>) => {
     const common = parseCommonOptions(raw as never);
     if (!common.dht) throw new UsageError('peer dht: --no-dht leaves nothing to run');
+    refuseInapplicable(common, 'peer dht', ['api', 'peer']);
     const s = common.settings;
+    // --tracker: a LAN's bootstrap node can be its tracker too.
+    const tracker = common.tracker !== undefined ? new TrackerServer({ host: s.host, port: common.tracker, logger: getLogger('tracker') }) : undefined;
     const node = new DhtNode({ host: s.host, port: s.port, bootstrap: common.bootstrap, stateDir: common.stateDir, settings: s, logger: getLogger('dht') });
     node.on('dht:ready', ({ nodes }) => {
       if (common.json) printJson({ event: 'ready', nodes });
       else process.stderr.write(`DHT joined: ${nodes} nodes known\n`);
     });
     await node.start();
+    await tracker?.start();
+    if (tracker && !common.json) process.stderr.write(`tracker: ${tracker.announceUrl} (HTTP and UDP)\n`);
     const a = node.address;
     if (common.json) printJson({ event: 'listening', host: a.host, port: a.port, nodeId: node.stats().nodeId });
     else process.stderr.write(`DHT node ${node.stats().nodeId} listening on ${a.host}:${a.port} (UDP)\n`);
@@ -35,6 +41,7 @@ export function registerDht(program: Command): void {
       process.once('SIGTERM', resolve);
     });
     clearInterval(stats);
+    await tracker?.stop();
     await node.stop();
     if (common.json) printJson({ event: 'stopped' });
     else process.stderr.write('DHT node stopped\n');

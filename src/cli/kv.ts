@@ -18,7 +18,7 @@
  * --json: put -> {"target","publicKey","seq","stored"}; get -> {"target","value","seq","publicKey"}.
  */
 import { Command } from 'commander';
-import { addCommonOptions, parseCommonOptions, printJson, type CommonOptions } from './common.js';
+import { addCommonOptions, parseCommonOptions, printJson, refuseInapplicable, type CommonOptions } from './common.js';
 import { DhtNode } from '../dht/node.js';
 import { KvStore, kvKeySalt, kvValueBytes, kvValueText } from '../dht/kv.js';
 import { DhtError, UsageError } from '../errors.js';
@@ -64,6 +64,7 @@ export function registerKv(program: Command): void {
 }
 
 function requireDht(common: CommonOptions): void {
+  refuseInapplicable(common, 'peer kv', ['tracker', 'api', 'peer']);
   if (!common.dht) throw new UsageError('peer kv: --no-dht leaves no way to reach the DHT');
   if (common.bootstrap.length === 0) throw new UsageError('peer kv needs --bootstrap HOST:PORT (there is no default bootstrap node)');
 }
