@@ -140,3 +140,14 @@ test('peer and item stores expire entries and respect caps', (t) => {
   t.is(items.get(target), undefined);
   t.true(items.set(randomBytes(20), { kind: 'immutable', v: new Uint8Array(1) }));
 });
+
+test('sparse bucket targets: random ids in buckets with room, farthest first, never our own bucket', (t) => {
+  const table = new RoutingTable({ localId: local, k: 8 });
+  t.deepEqual(table.sparseBucketTargets(2), [], 'one bucket only: it is ours');
+  for (let i = 0; i < 8; i++) table.seen(node(idWithPrefix(0)), 'response'); // bucket 0 full
+  for (let i = 0; i < 9; i++) table.seen(node(idWithPrefix(5)), 'response'); // nine close ones force splits down to bucket 5
+  t.true(table.bucketCount > 3);
+  const targets = table.sparseBucketTargets(2);
+  t.deepEqual(targets.map((id) => commonPrefixBits(id, local)), [1, 2], 'bucket 0 is full; buckets 1 and 2 have room');
+  t.is(table.sparseBucketTargets(100).length, table.bucketSizes().slice(0, -1).filter((n) => n < 8).length);
+});

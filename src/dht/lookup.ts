@@ -7,6 +7,15 @@
  * The transport is a callback, so the algorithm is tested without sockets.
  * Each node is queried at most once per lookup; nodes that time out drop
  * out of the closest set, which is what routes around dead nodes.
+ *
+ * Stalled queries: a query with no answer after `stallMs` (a few round-trip
+ * times, far less than the query timeout) stops counting toward alpha and
+ * leaves the closest set, so the next candidate is asked at once instead of
+ * waiting a full timeout per dead node. Its answer is still used if it
+ * arrives while the lookup runs. The lookup does not wait for stalled
+ * queries once the k closest live candidates have all answered; those
+ * queries are not aborted but run on to their own timeout, so the caller
+ * still learns that a dead node is dead (routing-table failure count).
  */
 import { setMaxListeners } from 'node:events';
 import type { PeerAddress } from '../discovery/peer-source.js';
@@ -27,6 +36,8 @@ export interface LookupOptions {
   query: (to: PeerAddress, signal: AbortSignal) => Promise<KrpcResponse>;
   /** Called for every answer; return true to end the lookup early (e.g. an immutable item was found). */
   onResponse?: (node: NodeInfo, response: KrpcResponse) => boolean | void;
+  /** After this many ms without an answer a query is stalled (see above); default: never. */
+  stallMs?: (to: PeerAddress) => number;
   signal?: AbortSignal;
 }
 
@@ -45,6 +56,8 @@ export interface LookupResult {
   /** Hops to the closest node that answered. */
   hops: number;
   stoppedEarly: boolean;
+  /** Queries that stalled (answered late, failed, or still unanswered when the lookup ended). */
+  stalled: number;
 }
 
 interface Candidate {
@@ -52,7 +65,8 @@ interface Candidate {
   host: string;
   port: number;
   hop: number;
-  state: 'new' | 'inflight' | 'ok' | 'failed';
+  /** `stalled`: in flight but past its stall time, so not counted toward alpha. */
+  state: 'new' | 'inflight' | 'stalled' | 'ok' | 'failed';
   response?: KrpcResponse;
 }
 
@@ -74,7 +88,11 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
   const controller = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
   setMaxListeners(0, signal);
+  /** Queries in flight that are not stalled: what alpha bounds. */
   let inflight = 0;
+  /** Stalled queries not settled yet. */
+  let stalledPending = 0;
+  let stalled = 0;
   let queried = 0;
   let responded = 0;
   let stoppedEarly = false;
@@ -90,6 +108,20 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
     c.state = 'inflight';
     inflight++;
     queried++;
+    let wasStalled = false;
+    const stallAfter = opts.stallMs?.({ host: c.host, port: c.port });
+    const stallTimer =
+      stallAfter === undefined
+        ? undefined
+        : setTimeout(() => {
+            if (c.state !== 'inflight') return;
+            c.state = 'stalled';
+            wasStalled = true;
+            inflight--;
+            stalledPending++;
+            stalled++;
+            wake?.();
+          }, stallAfter);
     opts
       .query({ host: c.host, port: c.port }, signal)
       .then(
@@ -110,7 +142,9 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
         },
       )
       .finally(() => {
-        inflight--;
+        clearTimeout(stallTimer);
+        if (wasStalled) stalledPending--;
+        else inflight--;
         wake?.();
       });
   };
@@ -120,22 +154,32 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
       controller.abort();
       throw opts.signal.reason;
     }
+    // Stalled nodes leave the closest set, which lets the next candidate in (alpha widens).
+    const top = ranked()
+      .filter((c) => c.state !== 'stalled')
+      .slice(0, k);
     if (!stoppedEarly && queried < opts.maxQueries) {
-      const top = ranked().slice(0, k);
       for (const c of top) {
         if (inflight >= alpha || queried >= opts.maxQueries) break;
         if (c.state === 'new') launch(c);
       }
     }
-    if (inflight === 0) break;
+    if (stoppedEarly) break;
+    if (inflight === 0) {
+      // Done unless only stalled queries could still add anything: with k answers in hand, do not wait for them.
+      const haveK = top.length >= k && top.every((c) => c.state === 'ok');
+      if (stalledPending === 0 || haveK) break;
+    }
     await new Promise<void>((resolve) => (wake = resolve));
     wake = undefined;
   }
-  controller.abort();
+  // Queries still in flight after an early stop are no longer needed; stalled ones
+  // left behind by a normal end run on to their timeout (see above).
+  if (stoppedEarly) controller.abort();
 
   const closest = ranked()
     .filter((c) => c.state === 'ok' && c.id !== undefined && c.response !== undefined)
     .slice(0, k)
     .map((c) => ({ node: { id: c.id!, host: c.host, port: c.port }, response: c.response!, hop: c.hop }));
-  return { closest, queried, responded, hops: closest[0]?.hop ?? 0, stoppedEarly };
+  return { closest, queried, responded, hops: closest[0]?.hop ?? 0, stoppedEarly, stalled };
 }

@@ -27,6 +27,7 @@ import { bytesEqual, toHex } from '../util/bytes.js';
 import { KRPC_PROTOCOL_ERROR, KRPC_SERVER_ERROR, type KrpcQuery, type KrpcResponse, type NodeInfo } from './krpc.js';
 import { KrpcSocket, QueryFailure, type IncomingQuery } from './rpc.js';
 import { RoutingTable } from './routing-table.js';
+import { RttTracker } from './rtt.js';
 import { iterativeLookup, type LookupResult } from './lookup.js';
 import { ItemStore, PeerStore, RateLimiter, TokenIssuer } from './stores.js';
 import {
@@ -124,6 +125,9 @@ interface Published {
 
 type Op = { signal?: AbortSignal };
 
+/** Sparse buckets a join fills with a lookup of a random id in each, after looking up our own id. */
+const JOIN_REFRESH_BUCKETS = 2;
+
 export class DhtNode extends TypedEmitter<DhtEvents> {
   readonly settings: Settings;
   #nodeId: Uint8Array;
@@ -131,6 +135,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #rpc: KrpcSocket;
+  /** Round-trip times, for calling a lookup's query stalled long before it times out. */
+  readonly #rtt: RttTracker;
   #table: RoutingTable;
   readonly #tokens: TokenIssuer;
   readonly #peers: PeerStore;
@@ -158,6 +164,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     if (this.#nodeId.length !== 20) throw new RangeError(`nodeId must be 20 bytes, got ${this.#nodeId.length}`);
     const s = this.settings;
     this.#rpc = new KrpcSocket({ host: opts.host, port: opts.port, logger: this.#log, queryTimeoutMs: s.dhtQueryTimeoutMs }, (q) => this.#onQuery(q));
+    this.#rtt = new RttTracker({ capMs: s.dhtQueryTimeoutMs });
     this.#table = this.#newTable();
     this.#tokens = new TokenIssuer(s.dhtTokenRotateMs, this.#now);
     this.#peers = new PeerStore({ ttlMs: s.dhtPeerTtlMs, maxInfoHashes: s.dhtMaxInfoHashes, maxPeersPerInfoHash: s.dhtMaxPeersPerInfoHash }, this.#now);
@@ -216,7 +223,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     if (!this.#opts.readOnly) this.#ready = this.#join();
   }
 
-  /** Resolves when the first join (a lookup of our own id) has finished. */
+  /** Resolves when the first join (a lookup of our own id, then of a random id in each of a few sparse buckets) has finished. */
   async ready(opts: Op = {}): Promise<void> {
     await this.start();
     if (!opts.signal) return this.#ready;
@@ -233,6 +240,11 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     }
     try {
       await this.#lookup(this.#nodeId, { q: 'find_node', id: this.#nodeId, target: this.#nodeId }, {});
+      // Looking up our own id fills the buckets near us; a few random ids in the
+      // farthest sparse buckets fill the rest, so later lookups start from more
+      // (and more varied) contacts and route around dead ones sooner.
+      const targets = this.#table.sparseBucketTargets(JOIN_REFRESH_BUCKETS);
+      await Promise.all(targets.map((target) => this.findNode(target).catch((err) => this.#log.debug(`join refresh: ${errorMessage(err)}`))));
     } catch (err) {
       if (!this.#shutdown.signal.aborted) this.#log.warn(`DHT join failed: ${errorMessage(err)}`);
     }
@@ -297,7 +309,9 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
 
   async #query(to: PeerAddress, query: KrpcQuery, signal?: AbortSignal): Promise<KrpcResponse> {
     try {
+      const sentAt = performance.now();
       const r = await this.#rpc.query(to, query, { signals: [signal, this.#shutdown.signal], readOnly: this.#opts.readOnly === true });
+      this.#rtt.record(to, performance.now() - sentAt);
       this.#table.seen({ id: r.id, host: to.host, port: to.port }, 'response');
       return r;
     } catch (err) {
@@ -326,6 +340,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       self: { id: this.#nodeId, host: a.host, port: a.port },
       query: (to, s) => this.#query(to, query, s),
       onResponse,
+      stallMs: (to) => this.#rtt.stallMs(to),
       signal,
     });
   }

@@ -282,6 +282,19 @@ export class RoutingTable {
     return id;
   }
 
+  /**
+   * Random ids in up to `max` buckets that have room (fewer than k
+   * contacts), farthest first; the last bucket (ours, filled by looking up
+   * our own id) is left out. For filling the table on join.
+   */
+  sparseBucketTargets(max: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < this.#buckets.length - 1 && out.length < max; i++) {
+      if (this.#buckets[i]!.contacts.length < this.k) out.push(this.randomIdInBucket(i));
+    }
+    return out;
+  }
+
   bucketSizes(): number[] {
     return this.#buckets.map((b) => b.contacts.length);
   }
