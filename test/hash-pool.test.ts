@@ -35,3 +35,15 @@ test('sha1() copies, so the caller keeps its buffer; close() is idempotent and r
   await pool.close();
   await t.throwsAsync(pool.hashPieces(new Uint8Array(4), 4), { message: /closed/ });
 });
+
+test('idle workers are ended and come back for the next job', async (t) => {
+  const pool = new HashPool({ threads: 2, idleMs: 50 });
+  t.teardown(() => pool.close());
+  t.is(pool.workerCount, 0, 'no threads before the first job');
+  await pool.sha1(Buffer.from('x'));
+  t.is(pool.workerCount, 2);
+  const deadline = Date.now() + 5000;
+  while (pool.workerCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.is(pool.workerCount, 0, 'ended after the idle period');
+  t.deepEqual(Buffer.from(await pool.sha1(Buffer.from('abc'))), sha1(Buffer.from('abc')));
+});

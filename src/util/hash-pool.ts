@@ -53,6 +53,9 @@ parentPort.on('message', (job) => {
 });
 `;
 
+/** Idle time after which the worker threads are ended (they come back on demand). */
+const IDLE_WORKER_MS = 5_000;
+
 export class HashPool {
   readonly threads: number;
   readonly #workers: Worker[] = [];
@@ -60,9 +63,18 @@ export class HashPool {
   readonly #pending = new Map<number, Pending & { worker: number }>();
   #nextId = 1;
   #closed = false;
+  #idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(opts: { threads?: number } = {}) {
+  readonly #idleMs: number;
+
+  constructor(opts: { threads?: number; idleMs?: number } = {}) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
+    this.#idleMs = opts.idleMs ?? IDLE_WORKER_MS;
+  }
+
+  /** Worker threads alive now (0 before the first job and after an idle period). */
+  get workerCount(): number {
+    return this.#workers.length;
   }
 
   #spawn(): void {
@@ -75,11 +87,27 @@ export class HashPool {
         this.#pending.delete(msg.id);
         this.#load[p.worker]!--;
         p.resolve({ digests: new Uint8Array(msg.digests), buf: msg.buf ? new Uint8Array(msg.buf) : new Uint8Array(0) });
+        if (this.#pending.size === 0) this.#armIdle();
       });
       w.on('error', (err) => this.#failAll(err));
       this.#workers.push(w);
       this.#load.push(0);
     }
+  }
+
+  /**
+   * Workers idle for a while are ended (a seeder hashes only at start-up;
+   * each thread holds megabytes of RSS) and spawned again on the next job.
+   */
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#pending.size > 0 || this.#closed) return;
+      const idle = this.#workers.splice(0);
+      this.#load.length = 0;
+      for (const w of idle) void w.terminate();
+    }, this.#idleMs);
+    this.#idleTimer.unref();
   }
 
   #failAll(err: Error): void {
@@ -101,6 +129,7 @@ export class HashPool {
    */
   hashPieces(data: Uint8Array, pieceLength: number, opts: { transfer?: boolean } = {}): Promise<HashResult> {
     if (this.#closed) return Promise.reject(new Error('HashPool is closed'));
+    clearTimeout(this.#idleTimer);
     if (this.#workers.length === 0) this.#spawn();
     if (data.buffer instanceof SharedArrayBuffer) return this.#post(data.buffer, data.byteOffset, data.byteLength, pieceLength, true, data);
     let buf = data.buffer as ArrayBuffer;
@@ -138,6 +167,7 @@ export class HashPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     this.#failAll(new Error('HashPool closed'));
     await Promise.all(this.#workers.map((w) => w.terminate()));
     this.#workers.length = 0;
