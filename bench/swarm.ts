@@ -28,7 +28,7 @@
  * (kept; summarize with bench/lib/cpu-profile-summary.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -45,6 +45,7 @@ import {
   type JsonEvent,
 } from './lib/swarm-child.js';
 import { details, summaryTable, targets, type LeecherResult, type RunResult } from './lib/swarm-report.js';
+import { sameFile } from './lib/same-file.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const DATA = join(ROOT, 'bench', '.data');
@@ -125,26 +126,6 @@ function ensurePayload(path: string, size: number): void {
   }
 }
 
-function sameFile(a: string, b: string): boolean {
-  if (!existsSync(b) || statSync(a).size !== statSync(b).size) return false;
-  const fa = openSync(a, 'r');
-  const fb = openSync(b, 'r');
-  try {
-    const ba = Buffer.alloc(8 * MiB);
-    const bb = Buffer.alloc(8 * MiB);
-    for (let off = 0; ; ) {
-      const na = readSync(fa, ba, 0, ba.length, off);
-      const nb = readSync(fb, bb, 0, bb.length, off);
-      if (na !== nb) return false;
-      if (na === 0) return true;
-      if (!ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
-      off += na;
-    }
-  } finally {
-    closeSync(fa);
-    closeSync(fb);
-  }
-}
 
 const CHILD_SOURCES = ['launch-peer.ts', 'usage-report.ts'];
 

@@ -19,7 +19,7 @@
  * unless --keep; a kept file of the right size is reused.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, openSync, closeSync, readSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { createReadStream, existsSync, openSync, closeSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { randomFillSync } from 'node:crypto';
@@ -27,6 +27,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
 import type { UsageReport } from './lib/usage-report.js';
+import { sameFile } from './lib/same-file.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const DATA = join(ROOT, 'bench', '.data');
@@ -106,27 +107,6 @@ async function readThrough(path: string): Promise<void> {
   for await (const _ of createReadStream(path, { highWaterMark: 4 * MiB })) void _;
 }
 
-/** Chunk-by-chunk comparison (the clients verified every piece already; this checks the file as stored). */
-function sameFile(a: string, b: string): boolean {
-  if (statSync(a).size !== statSync(b).size) return false;
-  const fa = openSync(a, 'r');
-  const fb = openSync(b, 'r');
-  try {
-    const ba = Buffer.alloc(8 * MiB);
-    const bb = Buffer.alloc(8 * MiB);
-    for (let off = 0; ; ) {
-      const na = readSync(fa, ba, 0, ba.length, off);
-      const nb = readSync(fb, bb, 0, bb.length, off);
-      if (na !== nb) return false;
-      if (na === 0) return true;
-      if (!ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
-      off += na;
-    }
-  } finally {
-    closeSync(fa);
-    closeSync(fb);
-  }
-}
 
 const CHILD_SOURCES = ['launch-peer.ts', 'webtorrent-peer.ts', 'usage-report.ts'];
 
