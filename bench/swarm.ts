@@ -46,6 +46,7 @@ import {
 } from './lib/swarm-child.js';
 import { details, summaryTable, targets, type LeecherResult, type RunResult } from './lib/swarm-report.js';
 import { sameFile } from './lib/same-file.js';
+import { parseBytes } from '../src/cli/parse.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const DATA = join(ROOT, 'bench', '.data');
@@ -70,13 +71,6 @@ interface Args {
   cpuProf: boolean;
 }
 
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(s);
-  if (!m) throw new Error(`--size: not a size: ${s} (use 16M, 128M, 1G)`);
-  const mult = { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Math.round(Number(m[1]) * mult);
-}
-
 function parseArgs(argv: string[]): Args {
   const a: Args = { ns: [1, 10, 20, 50], sizeBytes: 128 * MiB, sizeLabel: '128M', stay: false, check: false, keep: false, build: true, cpuProf: false };
   for (let i = 0; i < argv.length; i++) {
@@ -91,7 +85,7 @@ function parseArgs(argv: string[]): Args {
       if (a.ns.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_N)) throw new Error(`--n: whole numbers from 1 to ${MAX_N}, comma-separated`);
     } else if (k === '--size') {
       a.sizeLabel = v();
-      a.sizeBytes = parseSize(a.sizeLabel);
+      a.sizeBytes = parseBytes(a.sizeLabel, '--size');
     } else if (k === '--timeout') {
       a.timeoutS = Number(v());
       if (!(a.timeoutS > 0)) throw new Error('--timeout: seconds, above 0');

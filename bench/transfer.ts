@@ -28,6 +28,7 @@ import { join, resolve } from 'node:path';
 import ts from 'typescript';
 import type { UsageReport } from './lib/usage-report.js';
 import { sameFile } from './lib/same-file.js';
+import { parseBytes } from '../src/cli/parse.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const DATA = join(ROOT, 'bench', '.data');
@@ -48,13 +49,6 @@ interface Args {
   timeoutMs: number;
 }
 
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(s);
-  if (!m) throw new Error(`--size: not a size: ${s} (use 256M, 1G, 4G)`);
-  const mult = { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Math.round(Number(m[1]) * mult);
-}
-
 function parseArgs(argv: string[]): Args {
   const a: Args = { sizeBytes: 1024 * MiB, sizeLabel: '1G', keep: false, cpuProf: false, build: true, check: true, timeoutMs: 10 * 60_000 };
   for (let i = 0; i < argv.length; i++) {
@@ -66,7 +60,7 @@ function parseArgs(argv: string[]): Args {
     };
     if (k === '--size') {
       a.sizeLabel = v();
-      a.sizeBytes = parseSize(a.sizeLabel);
+      a.sizeBytes = parseBytes(a.sizeLabel, '--size');
     } else if (k === '--keep') a.keep = true;
     else if (k === '--piece-length') a.pieceLength = v();
     else if (k === '--only') {

@@ -22,7 +22,8 @@ export interface TrackerPeer {
 }
 
 /** An announce as the server reads it from the query string. */
-export interface HttpAnnounceRequest {
+/** The announce fields both sides share (BEP 3). */
+export interface AnnounceFields {
   infoHash: Uint8Array;
   peerId: Uint8Array;
   port: number;
@@ -30,13 +31,16 @@ export interface HttpAnnounceRequest {
   downloaded: number;
   left: number;
   event?: AnnounceEvent;
+  trackerId?: string;
+}
+
+export interface HttpAnnounceRequest extends AnnounceFields {
   /** Absent when the client did not say; the registry applies its default. */
   numwant?: number;
   /** BEP 23: compact unless the client sends `compact=0`. */
   compact: boolean;
   noPeerId: boolean;
   key?: string;
-  trackerId?: string;
   /** The `ip` parameter as given; the server ignores it (see server.ts). */
   ip?: string;
 }
@@ -284,17 +288,9 @@ export function encodeScrapeReply(entries: ScrapeEntry[]): Uint8Array {
 
 // --- client side ------------------------------------------------------------------
 
-export interface AnnounceParams {
-  infoHash: Uint8Array;
-  peerId: Uint8Array;
-  port: number;
-  uploaded: number;
-  downloaded: number;
-  left: number;
-  event?: AnnounceEvent;
+export interface AnnounceParams extends AnnounceFields {
   numwant?: number;
   key?: number;
-  trackerId?: string;
 }
 
 /** The announce URL with our query appended (keeps any query the URL already has, e.g. a passkey). */
