@@ -97,6 +97,70 @@ test('a frame inside one chunk is a view of it; a split frame is copied once int
   t.deepEqual(Buffer.from(joined!), Buffer.from(piece.subarray(4)));
 });
 
+/**
+ * feed() as a socket with an `onread` buffer drives it: every chunk is copied
+ * into one reused buffer, which is overwritten (here with 0xEE) as soon as
+ * feed returns; messages are decoded inside the callback, as the connection does.
+ */
+function feedThroughReusedBuffer(chunks: Uint8Array[], max = MAX): PeerMessage[] {
+  const dec = new FrameDecoder({ maxFrameBytes: max });
+  const shared = new Uint8Array(Math.max(1, ...chunks.map((c) => c.length)));
+  const out: PeerMessage[] = [];
+  for (const c of chunks) {
+    shared.set(c);
+    dec.feed(shared.subarray(0, c.length), (f) => {
+      // A decoded message may still view the frame: keep a copy of its byte fields.
+      const m = decodeMessage(f) as unknown as Record<string, unknown>;
+      out.push(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v instanceof Uint8Array ? Uint8Array.from(v) : v])) as unknown as PeerMessage);
+    });
+    shared.fill(0xee);
+    if (dec.buffered > max + 4) throw new Error(`buffered ${dec.buffered} over the bound`);
+  }
+  if (dec.buffered !== 0) throw new Error(`${dec.buffered} bytes left over`);
+  return out;
+}
+
+test('feed: through one reused read buffer, overwritten after each call, random splits decode identically (1000 runs)', (t) => {
+  const { messages, bytes } = recordedStream();
+  const rand = prng(7);
+  for (let run = 0; run < 1000; run++) {
+    const chunks: Uint8Array[] = [];
+    let pos = 0;
+    while (pos < bytes.length) {
+      const kind = rand(4);
+      const n = kind === 0 ? rand(8) : kind === 1 ? rand(200) : kind === 2 ? rand(20000) : rand(70000);
+      chunks.push(bytes.subarray(pos, pos + n));
+      pos += n;
+    }
+    if (!sameValue(feedThroughReusedBuffer(chunks), messages)) return t.fail(`run ${run} differs`);
+  }
+  t.pass();
+});
+
+test('feed: split frames of one stream reuse a single scratch buffer; a frame inside a chunk is a view of it', (t) => {
+  const piece = encodeMessage({ type: 'piece', index: 0, begin: 0, block: block(16384) });
+  const dec = new FrameDecoder({ maxFrameBytes: MAX });
+  const buffers = new Set<ArrayBufferLike>();
+  let inside: ArrayBufferLike | undefined;
+  dec.feed(piece, (f) => (inside = f.buffer));
+  t.is(inside, piece.buffer, 'no copy');
+  for (let i = 0; i < 5; i++) {
+    dec.feed(piece.subarray(0, 100 + i), () => t.fail('no frame yet'));
+    dec.feed(piece.subarray(100 + i), (f) => {
+      buffers.add(f.buffer);
+      t.deepEqual(Buffer.from(f), Buffer.from(piece.subarray(4)));
+    });
+  }
+  t.is(buffers.size, 1);
+});
+
+test('feed: an error thrown by the callback stops the decoder; later calls throw a ProtocolError', (t) => {
+  const have = encodeMessage({ type: 'have', index: 1 });
+  const dec = new FrameDecoder({ maxFrameBytes: MAX });
+  t.throws(() => dec.feed(have, () => { throw new Error('handler broke'); }), { message: 'handler broke' });
+  t.throws(() => dec.feed(have, () => undefined), { instanceOf: ProtocolError, message: /handler broke/ });
+});
+
 test('a length over maxFrameBytes is refused at its header, before any payload is buffered', (t) => {
   const dec = new FrameDecoder({ maxFrameBytes: 1000 });
   t.deepEqual(dec.push(Uint8Array.from([0, 0, 3])), []);

@@ -68,7 +68,15 @@ export interface PeerConnectionOptions {
   /** For incoming connections: the handshake the listener read, and any bytes after it. */
   remoteHandshake?: Handshake;
   initialBytes?: Uint8Array;
+  /**
+   * The socket was opened with an `onread` buffer (see `receiveBuffer`): it
+   * emits no 'data', and its owner passes each read to `receive()`.
+   */
+  externalReads?: boolean;
 }
+
+/** Message id of `piece` (BEP 3). */
+const PIECE_ID = 7;
 
 /** Bytes we let queue in a socket before pausing the upload (bounds memory per peer). */
 const SEND_BUFFER_BYTES = 1024 * 1024;
@@ -135,7 +143,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   start(): void {
     const s = this.#socket;
     s.setNoDelay(true);
-    s.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (!this.#opts.externalReads) s.on('data', (chunk: Buffer) => this.receive(chunk));
     s.on('error', (err) => this.close(`socket error: ${err.message}`));
     s.on('close', () => this.close('connection closed by remote'));
     this.#write(
@@ -187,7 +195,12 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
 
   // --- reading -----------------------------------------------------------
 
-  #onData(chunk: Buffer): void {
+  /**
+   * Bytes from the socket. The chunk may be a reused read buffer: nothing
+   * here keeps a view of it past this call (frames other than blocks are
+   * copied; a block is handed to 'peer:piece' listeners, which copy it).
+   */
+  receive(chunk: Uint8Array): void {
     if (this.#closed) return;
     this.#lastReceived = Date.now();
     if (this.#handshakeReader) {
@@ -218,15 +231,17 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
 
   #onFrames(chunk: Uint8Array): void {
     try {
-      for (const frame of this.#decoder.push(chunk)) {
-        if (this.#closed) return;
-        const msg = decodeMessage(frame);
-        this.#onMessage(msg);
-      }
+      this.#decoder.feed(chunk, this.#onFrame);
     } catch (err) {
       this.#protocolError(err);
     }
   }
+
+  /** Frames are views of reused memory: only blocks (copied by their listener) go on uncopied. */
+  readonly #onFrame = (frame: Uint8Array): void => {
+    if (this.#closed) return;
+    this.#onMessage(decodeMessage(frame.length > 0 && frame[0] === PIECE_ID ? frame : Buffer.from(frame)));
+  };
 
   #protocolError(err: unknown): void {
     const reason = `protocol error: ${errorMessage(err)}`;
@@ -421,15 +436,16 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
 
   /**
    * Answers a request of the remote with its block (written without copying
-   * it). Returns false when the request was cancelled or we choked meanwhile.
+   * it, so `block` must not change until `onSent`, called once the socket is
+   * done with it, written or not). Returns false, without calling `onSent`,
+   * when the request was cancelled or we choked meanwhile. Blocks served in
+   * the same tick leave in one writev.
    */
-  serve(req: BlockRequest, block: Uint8Array): boolean {
+  serve(req: BlockRequest, block: Uint8Array, onSent?: () => void): boolean {
     if (this.#closed || !this.#remoteRequests.delete(key(req.index, req.begin))) return false;
-    this.#lastSent = Date.now();
-    this.#socket.cork();
-    this.#socket.write(encodePieceHeader(req.index, req.begin, block.length));
-    this.#socket.write(block);
-    this.#socket.uncork();
+    this.#write(encodePieceHeader(req.index, req.begin, block.length));
+    if (onSent) this.#socket.write(block, () => onSent());
+    else this.#socket.write(block);
     this.uploadRate.add(block.length);
     return true;
   }

@@ -11,7 +11,7 @@
  * a small cache (read-ahead: the next requests hit memory) -> the block is
  * written to the socket without a copy, respecting backpressure.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { createHash, type Hash } from 'node:crypto';
 import { TypedEmitter } from '../events.js';
 import { errorMessage } from '../errors.js';
@@ -23,6 +23,7 @@ import { PiecePicker, type BlockRequest } from '../picker/piece-picker.js';
 import { Choker } from '../picker/choker.js';
 import { PeerConnection } from '../peer/connection.js';
 import { RateMeter } from '../peer/rate.js';
+import { connectWithSharedBuffer } from '../peer/receive-buffer.js';
 import type { HashPool } from '../util/hash-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { sha1Hex } from '../util/hash.js';
@@ -115,6 +116,17 @@ interface KnownPeer {
   pinned: boolean;
 }
 
+/** A piece read for uploading. */
+interface CachedPiece {
+  data: Uint8Array;
+  /** The pooled buffer `data` views (undefined once given back to the pool). */
+  buffer: Uint8Array | undefined;
+  /** Blocks of it handed to sockets and not yet written out. */
+  refs: number;
+  /** Out of the cache: the buffer returns to the pool when `refs` reaches 0. */
+  evicted: boolean;
+}
+
 interface PieceBuffer {
   data: Uint8Array;
   /** Host that sent each block (for smart banning). */
@@ -161,8 +173,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #verifying = new Set<Promise<void>>();
   readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; head: number }>();
   /** Whole pieces read for uploading (LRU): the data, or the read under way. */
-  readonly #pieceCache = new Map<number, Uint8Array | Promise<Uint8Array>>();
+  readonly #pieceCache = new Map<number, CachedPiece | Promise<CachedPiece>>();
   readonly #pieceCacheMax: number;
+  /** Piece-sized read buffers whose blocks all left: reused for the next reads (no allocation per piece). */
+  readonly #readBuffers: Uint8Array[] = [];
   readonly #strikes = new Map<string, number>();
   readonly #banned = new Set<string>();
   readonly #failedPieces = new Map<number, { blockHashes: string[]; from: string[] }>();
@@ -401,7 +415,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #connect(k: string, p: KnownPeer): void {
     p.connecting = true;
     const local = this.#opts.localAddress;
-    const socket = net.connect({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
+    const { socket, setSink } = connectWithSharedBuffer({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
     const fail = (why: string): void => {
       socket.destroy();
       if (!p.connecting) return;
@@ -420,7 +434,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       if (this.#stopped || this.#paused || this.#conns.size >= this.#settings.maxPeersPerTorrent || this.#deps.canConnect?.() === false) {
         return void socket.destroy();
       }
-      const conn = this.#attach(socket, true);
+      const conn = this.#attach(socket, true, undefined, undefined, true);
+      setSink((chunk) => conn.receive(chunk));
       p.connectionId = conn.id;
       conn.on('peer:close', () => {
         p.connectionId = undefined;
@@ -440,7 +455,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#attach(socket, false, handshake, rest);
   }
 
-  #attach(socket: net.Socket, outgoing: boolean, handshake?: Handshake, rest?: Uint8Array): PeerConnection {
+  #attach(socket: net.Socket, outgoing: boolean, handshake?: Handshake, rest?: Uint8Array, externalReads = false): PeerConnection {
     const conn = new PeerConnection({
       id: nextConnectionId++,
       socket,
@@ -454,6 +469,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       dht: this.#opts.dhtPort !== undefined,
       ...(handshake ? { remoteHandshake: handshake } : {}),
       ...(rest ? { initialBytes: rest } : {}),
+      externalReads,
     });
     this.#conns.set(conn.id, conn);
     this.#wire(conn);
@@ -792,11 +808,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         this.#readAhead(conn, q);
         break;
       }
-      if (!this.#limits.upload.take(req.length)) return this.#retryLimited(this.#limits.upload.msUntil(req.length));
+      if (!this.#limits.upload.take(req.length)) {
+        this.#retryLimited(this.#limits.upload.msUntil(req.length));
+        break;
+      }
       q.head++;
-      if (conn.serve(req, piece.subarray(req.begin, req.begin + req.length))) {
+      piece.refs++;
+      if (conn.serve(req, piece.data.subarray(req.begin, req.begin + req.length), () => this.#unrefPiece(piece))) {
         this.#uploaded += req.length;
         this.#up.add(req.length);
+      } else {
+        this.#unrefPiece(piece);
       }
     }
     // Compact the queue now and then instead of shifting per block.
@@ -804,6 +826,23 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       q.queue.splice(0, q.head);
       q.head = 0;
     }
+  }
+
+  /** A block of this cached piece left (or failed to): its buffer is reusable once evicted and unreferenced. */
+  #unrefPiece(piece: CachedPiece): void {
+    piece.refs--;
+    if (piece.refs === 0 && piece.evicted) this.#recycle(piece);
+  }
+
+  #recycle(piece: CachedPiece): void {
+    if (piece.buffer && this.#readBuffers.length < this.#pieceCacheMax) this.#readBuffers.push(piece.buffer);
+    piece.buffer = undefined;
+  }
+
+  #evict(entry: CachedPiece | Promise<CachedPiece> | undefined): void {
+    if (!entry || entry instanceof Promise) return;
+    entry.evicted = true;
+    if (entry.refs === 0) this.#recycle(entry);
   }
 
   /** Starts reads of the next distinct pieces this peer's queue needs (at most 4 at a time). */
@@ -815,17 +854,22 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     }
     for (const index of wanted) {
       if (this.#pieceCache.has(index)) continue;
-      const read = this.#deps.storage.store.readPiece(index).then(
+      const buffer = this.#readBuffers.pop() ?? new Uint8Array(this.metainfo.info.pieceLength);
+      const read = this.#deps.storage.store.readPiece(index, buffer).then(
         (data) => {
           // Cached as the newest entry even if read-ahead of others evicted the pending read,
           // so the pumps below always find it (no re-read loop when many peers read ahead).
+          const piece: CachedPiece = { data, buffer, refs: 0, evicted: false };
+          const old = this.#pieceCache.get(index);
           this.#pieceCache.delete(index);
-          this.#pieceCache.set(index, data);
+          this.#evict(old);
+          this.#pieceCache.set(index, piece);
           this.#trimPieceCache();
           for (const c of this.#conns.values()) this.#pumpUploads(c);
-          return data;
+          return piece;
         },
         (err: unknown) => {
+          if (this.#readBuffers.length < this.#pieceCacheMax) this.#readBuffers.push(buffer);
           this.#pieceCache.delete(index);
           this.#log.error(`reading piece ${index} to serve it failed: ${errorMessage(err)}`);
           // Drop what cannot be served so the queue does not wait on it forever.
@@ -841,13 +885,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #trimPieceCache(): void {
-    while (this.#pieceCache.size > this.#pieceCacheMax) this.#pieceCache.delete(this.#pieceCache.keys().next().value!);
+    while (this.#pieceCache.size > this.#pieceCacheMax) {
+      const oldest = this.#pieceCache.keys().next().value!;
+      this.#evict(this.#pieceCache.get(oldest));
+      this.#pieceCache.delete(oldest);
+    }
   }
 
   /** A piece already in memory (the LRU is refreshed), or undefined. */
-  #cachedPiece(index: number): Uint8Array | undefined {
+  #cachedPiece(index: number): CachedPiece | undefined {
     const entry = this.#pieceCache.get(index);
-    if (!(entry instanceof Uint8Array)) return undefined;
+    if (entry === undefined || entry instanceof Promise) return undefined;
     this.#pieceCache.delete(index);
     this.#pieceCache.set(index, entry);
     return entry;

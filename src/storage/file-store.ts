@@ -403,9 +403,9 @@ export class FileStore implements PieceStore {
     return this.#track(this.#readRange(index * this.info.pieceLength + begin, length));
   }
 
-  async readPiece(index: number): Promise<Uint8Array> {
+  async readPiece(index: number, into?: Uint8Array): Promise<Uint8Array> {
     const { offset, length } = pieceRange(this.info, index);
-    return this.#track(this.#readRange(offset, length));
+    return this.#track(this.#readRange(offset, length, into));
   }
 
   async readRange(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {

@@ -47,10 +47,13 @@ export class MemoryStore implements PieceStore {
     return this.#data.slice(start, start + length);
   }
 
-  async readPiece(index: number): Promise<Uint8Array> {
+  async readPiece(index: number, into?: Uint8Array): Promise<Uint8Array> {
     const { offset, length } = pieceRange(this.info, index);
     this.#check();
-    return this.#data.slice(offset, offset + length);
+    if (!into) return this.#data.slice(offset, offset + length);
+    const out = rangeTarget(length, into);
+    out.set(this.#data.subarray(offset, offset + length));
+    return out;
   }
 
   async readRange(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {

@@ -33,7 +33,8 @@ export interface PieceStore {
   open(): Promise<void>;
   /** `length` bytes from offset `begin` inside piece `index` (a block, or the whole piece). */
   read(index: number, begin: number, length: number): Promise<Uint8Array>;
-  readPiece(index: number): Promise<Uint8Array>;
+  /** A whole piece; with `into` (at least the piece's length), read into its start and returned as a view of it. */
+  readPiece(index: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Writes a whole piece; `data.length` must equal the piece's length. */
   writePiece(index: number, data: Uint8Array): Promise<void>;
   /** Make every write completed so far durable (fsync). */

@@ -12,10 +12,12 @@
  * Performance: every byte is looked at once, whatever the chunk sizes (no
  * re-concatenation of a growing buffer, so no O(n^2) on tiny chunks). A frame
  * that lies inside one pushed chunk is returned as a view of that chunk (no
- * copy); a frame split across chunks is copied once into a buffer of its
- * exact size. So frames may share memory with the chunks given to `push`:
- * callers must not overwrite a chunk after pushing it (socket 'data' chunks
- * are fresh buffers, so this holds for `net.Socket`).
+ * copy); a frame split across chunks is copied once. `push` copies it into
+ * a buffer of its own and returns frames that stay valid (they may share
+ * memory with the chunks given to it, so those must not be overwritten).
+ * `feed` is the receive fast path: frames are handed to a callback and are
+ * valid only during it, split frames reuse one scratch buffer, and the chunk
+ * may be a socket's reused `onread` buffer: no allocation per frame.
  */
 import { ProtocolError } from '../errors.js';
 
@@ -88,6 +90,8 @@ export class FrameDecoder {
   /** Buffer of the frame being assembled (may be shorter than #frameLength while it grows). */
   #frame: Uint8Array = EMPTY;
   #frameFill = 0;
+  /** Reused for split frames by `feed` (grown to the largest such frame, at most EAGER_ALLOC_BYTES). */
+  #scratch: Uint8Array = EMPTY;
   /** Once a frame was refused the stream has lost sync: every later push refuses too. */
   #failure: ProtocolError | undefined;
 
@@ -117,19 +121,49 @@ export class FrameDecoder {
     return this.#frameLength < 0 ? this.#headerFill : 4 + this.#frameFill;
   }
 
-  /** Whole frames (without length prefix; empty = keep-alive) completed by this chunk. */
+  /**
+   * Whole frames (without length prefix; empty = keep-alive) completed by
+   * this chunk. Each returned frame is a view of `chunk` or a buffer of its
+   * own, so frames stay valid after later pushes.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
+    const frames: Uint8Array[] = [];
+    this.#run(chunk, (f) => void frames.push(f), false);
+    return frames;
+  }
+
+  /**
+   * The receive fast path: calls `onFrame` for each frame this chunk
+   * completes, in order. A frame is valid only during its callback: it is a
+   * view of `chunk` (which the caller may overwrite once `feed` returns, e.g.
+   * a socket's `onread` buffer) or of a scratch buffer this decoder reuses for
+   * the next frame split across chunks. Nothing is allocated per frame, so a
+   * download does not feed the garbage collector. If `onFrame` throws, the
+   * decoder stops (every later call throws) and the error propagates.
+   */
+  feed(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+    this.#run(chunk, onFrame, true);
+  }
+
+  #run(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void, reuse: boolean): void {
     if (this.#failure) throw this.#failure;
     try {
-      return this.#push(chunk);
+      this.#scan(chunk, onFrame, reuse);
     } catch (err) {
-      if (err instanceof ProtocolError) this.#failure = err;
+      this.#failure = err instanceof ProtocolError ? err : new ProtocolError(`stream abandoned after a handler error: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
     }
   }
 
-  #push(chunk: Uint8Array): Uint8Array[] {
-    const frames: Uint8Array[] = [];
+  /** A buffer for a split frame of `length` bytes: the reusable scratch when allowed, else its own. */
+  #frameBuffer(length: number, reuse: boolean, arrived: number): Uint8Array {
+    if (length > EAGER_ALLOC_BYTES) return allocFrame(Math.max(EAGER_ALLOC_BYTES, arrived));
+    if (!reuse) return allocFrame(length);
+    if (this.#scratch.length < length) this.#scratch = allocFrame(length);
+    return this.#scratch;
+  }
+
+  #scan(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void, reuse: boolean): void {
     const end = chunk.length;
     let pos = 0;
     while (pos < end) {
@@ -149,17 +183,18 @@ export class FrameDecoder {
           throw new ProtocolError(`frame of ${length} bytes exceeds the limit of ${this.#maxFrameBytes} bytes`);
         }
         if (length === 0) {
-          frames.push(EMPTY);
+          onFrame(EMPTY);
           continue;
         }
         if (end - pos >= length) {
-          frames.push(chunk.subarray(pos, pos + length));
+          const at = pos;
           pos += length;
+          onFrame(chunk.subarray(at, at + length));
           continue;
         }
         this.#frameLength = length;
         this.#frameFill = 0;
-        this.#frame = allocFrame(length <= EAGER_ALLOC_BYTES ? length : Math.max(EAGER_ALLOC_BYTES, end - pos));
+        this.#frame = this.#frameBuffer(length, reuse, end - pos);
       }
       const n = Math.min(this.#frameLength - this.#frameFill, end - pos);
       if (this.#frameFill + n > this.#frame.length) {
@@ -172,12 +207,12 @@ export class FrameDecoder {
       this.#frameFill += n;
       pos += n;
       if (this.#frameFill === this.#frameLength) {
-        frames.push(this.#frame);
+        const frame = this.#frame.length === this.#frameLength ? this.#frame : this.#frame.subarray(0, this.#frameLength);
         this.#frame = EMPTY;
         this.#frameLength = -1;
         this.#frameFill = 0;
+        onFrame(frame);
       }
     }
-    return frames;
   }
 }
