@@ -23,7 +23,7 @@ import { createReadStream, existsSync, openSync, closeSync, readFileSync, statSy
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { randomFillSync } from 'node:crypto';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
 import type { UsageReport } from './lib/usage-report.js';
@@ -195,6 +195,13 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** The machine's CPU counters (/proc/stat, jiffies): busy (user+nice+system+irq+softirq), idle+iowait, steal. */
+function machineCpu(): { busy: number; idle: number; steal: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  return { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal };
+}
+
 /** Peak RSS so far (VmHWM) of a live process, bytes. */
 function peakRssOf(pid: number): number | undefined {
   const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -234,6 +241,9 @@ interface PairResult {
   seederRssAtReadyBytes?: number;
   leecherRssBytes?: number;
   dataOk?: boolean;
+  /** Share of the machine's CPU time that was busy / stolen by the hypervisor during the transfer. */
+  machineBusy?: number;
+  machineSteal?: number;
 }
 
 interface PairSpec {
@@ -253,10 +263,13 @@ async function runPair(spec: PairSpec, work: string, args: Args, payload: string
     const l = spec.leecher(ready);
     const seederCpu0 = cpuSecondsOf(seeder.proc.pid!);
     const seederRssAtReady = peakRssOf(seeder.proc.pid!);
+    const m0 = machineCpu();
     const t0 = process.hrtime.bigint();
     leecher = startChild(`${spec.label} leecher`, l.args, l.env, join(work, `${spec.label}-leecher.usage.json`));
     const done = await leecher.waitFor((e) => e.event === 'complete', args.timeoutMs, 'completion');
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const m1 = machineCpu();
+    const total = m1.busy - m0.busy + (m1.idle - m0.idle) + (m1.steal - m0.steal);
     const seederCpuSec = cpuSecondsOf(seeder.proc.pid!) - seederCpu0;
     const code = await leecher.exited;
     await stopChild(seeder);
@@ -274,6 +287,7 @@ async function runPair(spec: PairSpec, work: string, args: Args, payload: string
       ...(su ? { seederRssBytes: su.maxRssBytes } : {}),
       ...(seederRssAtReady !== undefined ? { seederRssAtReadyBytes: seederRssAtReady } : {}),
       ...(lu ? { leecherRssBytes: lu.maxRssBytes } : {}),
+      ...(total > 0 ? { machineBusy: (m1.busy - m0.busy) / total, machineSteal: (m1.steal - m0.steal) / total } : {}),
     };
     if (args.check) {
       log(`${spec.label}: comparing the downloaded file with the source`);
@@ -429,6 +443,9 @@ function printResults(results: PairResult[], args: Args): void {
   const wt = results.find((r) => r.label === 'webtorrent');
   for (const r of results) {
     if (r.seederRssAtReadyBytes !== undefined) lines.push(`${r.label}: seeder peak RSS before the leecher started (start-up verification): ${fmtMB(r.seederRssAtReadyBytes)}`);
+    if (r.machineBusy !== undefined) {
+      lines.push(`${r.label}: the machine's ${cpus().length} cores were ${(r.machineBusy * 100).toFixed(0)}% busy during the transfer (hypervisor steal ${((r.machineSteal ?? 0) * 100).toFixed(0)}%)`);
+    }
   }
   if (ours && Number.isFinite(ours.mbps)) {
     const rss = Math.max(ours.seederRssBytes ?? 0, ours.leecherRssBytes ?? 0);

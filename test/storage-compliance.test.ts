@@ -107,6 +107,34 @@ for (const [impl, make] of IMPLEMENTATIONS) {
       await t.throwsAsync(store.readRange!(0, 100, new Uint8Array(99)), { instanceOf: RangeError });
     });
 
+    test(`${impl} ${shape}: readv scatters a range across pieces and files into many views of odd sizes`, async (t) => {
+      const fx = fixture();
+      const store = await make(t, fx, true);
+      t.truthy(store.readv);
+      // Views of 1 to 7000 bytes, some empty, with guard bytes between them in one backing buffer.
+      const backing = new Uint8Array(fx.info.length * 2).fill(0xaa);
+      const views: Uint8Array[] = [];
+      let at = 0;
+      let total = 0;
+      for (let i = 0; total < fx.info.length - 123; i++) {
+        const n = Math.min(i % 5 === 4 ? 0 : 1 + ((i * 2654435761) % 7000), fx.info.length - 123 - total);
+        views.push(backing.subarray(at, at + n));
+        at += n + 3;
+        total += n;
+      }
+      await store.readv!(123, views);
+      t.true(Buffer.concat(views).equals(Buffer.from(fx.data.subarray(123))));
+      let guards = 0;
+      at = 0;
+      for (const v of views) {
+        at += v.length;
+        for (let g = 0; g < 3; g++) if (backing[at + g] !== 0xaa) guards++;
+        at += 3;
+      }
+      t.is(guards, 0, 'nothing written between the views');
+      await t.throwsAsync(store.readv!(fx.info.length - 1, [new Uint8Array(2)]), { instanceOf: RangeError });
+    });
+
     test(`${impl} ${shape}: a prefilled store reads the data; verifyPieces finds every piece`, async (t) => {
       const fx = fixture();
       const store = await make(t, fx, true);

@@ -359,7 +359,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
    * request batch, choke changes) leave in one writev: the socket is corked
    * on the first write and uncorked on the next tick.
    */
-  #write(bytes: Uint8Array): void {
+  #write(bytes: Uint8Array, onWritten?: () => void): void {
     if (this.#closed) return;
     this.#lastSent = Date.now();
     if (!this.#corked) {
@@ -370,7 +370,8 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
         this.#socket.uncork();
       });
     }
-    this.#socket.write(bytes);
+    if (onWritten) this.#socket.write(bytes, () => onWritten());
+    else this.#socket.write(bytes);
   }
 
   send(msg: PeerMessage): void {
@@ -444,9 +445,26 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   serve(req: BlockRequest, block: Uint8Array, onSent?: () => void): boolean {
     if (this.#closed || !this.#remoteRequests.delete(key(req.index, req.begin))) return false;
     this.#write(encodePieceHeader(req.index, req.begin, block.length));
-    if (onSent) this.#socket.write(block, () => onSent());
-    else this.#socket.write(block);
+    this.#write(block, onSent);
     this.uploadRate.add(block.length);
+    return true;
+  }
+
+  /**
+   * Answers several requests, all still wanted (`stillRequested`), with
+   * `messages`: their piece messages already encoded back to back, written
+   * as they are (not copied; unchanged until `onSent`). Returns false,
+   * without calling `onSent`, when the connection is closed.
+   */
+  serveMessages(reqs: BlockRequest[], messages: Uint8Array, onSent?: () => void): boolean {
+    if (this.#closed) return false;
+    let bytes = 0;
+    for (const r of reqs) {
+      this.#remoteRequests.delete(key(r.index, r.begin));
+      bytes += r.length;
+    }
+    this.#write(messages, onSent);
+    this.uploadRate.add(bytes);
     return true;
   }
 

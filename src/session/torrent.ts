@@ -31,6 +31,7 @@ import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
+import { PieceImage, imageBytes } from './piece-image.js';
 
 export interface TorrentStats {
   infoHash: string;
@@ -116,17 +117,6 @@ interface KnownPeer {
   pinned: boolean;
 }
 
-/** A piece read for uploading. */
-interface CachedPiece {
-  data: Uint8Array;
-  /** The pooled buffer `data` views (undefined once given back to the pool). */
-  buffer: Uint8Array | undefined;
-  /** Blocks of it handed to sockets and not yet written out. */
-  refs: number;
-  /** Out of the cache: the buffer returns to the pool when `refs` reaches 0. */
-  evicted: boolean;
-}
-
 interface PieceBuffer {
   data: Uint8Array;
   /** Host that sent each block (for smart banning). */
@@ -143,6 +133,10 @@ interface PieceBuffer {
 }
 
 let nextConnectionId = 1;
+/** Distinct pieces a peer's request queue reads ahead (fewer when the upload cache is smaller). */
+const READ_AHEAD_PIECES = 4;
+/** Piece reads for uploading under way at once, per torrent. */
+const MAX_PIECE_READS = 8;
 const CLIENT_VERSION = 'swarm-peer 0.1.0';
 
 export class Torrent extends TypedEmitter<TorrentEvents> {
@@ -173,10 +167,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #verifying = new Set<Promise<void>>();
   readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; head: number }>();
   /** Whole pieces read for uploading (LRU): the data, or the read under way. */
-  readonly #pieceCache = new Map<number, CachedPiece | Promise<CachedPiece>>();
+  readonly #pieceCache = new Map<number, PieceImage>();
+  /** Reads of pieces to upload under way (not in the LRU until they land). */
+  readonly #reading = new Map<number, Promise<void>>();
   readonly #pieceCacheMax: number;
-  /** Piece-sized read buffers whose blocks all left: reused for the next reads (no allocation per piece). */
-  readonly #readBuffers: Uint8Array[] = [];
+  /** Size of the image of a whole piece (the pooled buffers' size). */
+  readonly #imageBytes: number;
+  /** Image buffers whose messages all left: reused for the next reads (no allocation per piece). */
+  readonly #imageBuffers: Buffer[] = [];
   readonly #strikes = new Map<string, number>();
   readonly #banned = new Set<string>();
   readonly #failedPieces = new Map<number, { blockHashes: string[]; from: string[] }>();
@@ -220,8 +218,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     });
     this.#spareMax = Math.min(64, Math.max(8, Math.floor((64 * 1024 * 1024) / info.pieceLength)));
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
-    // Read-ahead cache: about 16 MiB of whole pieces (at least 2), enough for a few peers' runs of requests.
-    this.#pieceCacheMax = Math.max(2, Math.floor((16 * 1024 * 1024) / info.pieceLength));
+    // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests.
+    this.#pieceCacheMax = Math.max(2, Math.floor(opts.settings.uploadCacheBytes / info.pieceLength));
+    this.#imageBytes = imageBytes(info.pieceLength, opts.settings.blockBytes);
     this.#extensions = new ExtensionHub({
       metainfo: opts.metainfo,
       logger: this.#log,
@@ -797,29 +796,45 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #pumpUploads(conn: PeerConnection): void {
     const q = this.#uploadQueues.get(conn.id);
     if (!q) return;
+    const budget = this.#limits.upload;
     while (q.head < q.queue.length && !conn.congested && !conn.closed) {
       const req = q.queue[q.head]!;
       if (!conn.stillRequested(req)) {
         q.head++;
         continue;
       }
-      const piece = this.#cachedPiece(req.index);
-      if (!piece) {
+      const image = this.#cachedPiece(req.index);
+      if (!image) {
         this.#readAhead(conn, q);
         break;
       }
-      if (!this.#limits.upload.take(req.length)) {
-        this.#retryLimited(this.#limits.upload.msUntil(req.length));
+      if (!budget.take(req.length)) {
+        this.#retryLimited(budget.msUntil(req.length));
         break;
       }
       q.head++;
-      piece.refs++;
-      if (conn.serve(req, piece.data.subarray(req.begin, req.begin + req.length), () => this.#unrefPiece(piece))) {
-        this.#uploaded += req.length;
-        this.#up.add(req.length);
-      } else {
-        this.#unrefPiece(piece);
+      const first = image.blockOf(req.begin, req.length);
+      image.refs++;
+      const done = (): void => this.#unrefPiece(image);
+      if (first < 0) {
+        // Off the block grid (another block size): header and payload written apart.
+        if (conn.serve(req, image.payload(req.begin, req.length), done)) this.#countUpload(req.length);
+        else done();
+        continue;
       }
+      // The following requests for the next blocks of the same piece leave in the same write.
+      const run = [req];
+      let bytes = req.length;
+      while (q.head < q.queue.length && run.length < image.blocks) {
+        const next = q.queue[q.head]!;
+        if (next.index !== req.index || image.blockOf(next.begin, next.length) !== first + run.length) break;
+        if (!conn.stillRequested(next) || !budget.take(next.length)) break;
+        run.push(next);
+        bytes += next.length;
+        q.head++;
+      }
+      if (conn.serveMessages(run, image.messages(first, first + run.length), done)) this.#countUpload(bytes);
+      else done();
     }
     // Compact the queue now and then instead of shifting per block.
     if (q.head > 1024 || q.head === q.queue.length) {
@@ -828,59 +843,72 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     }
   }
 
-  /** A block of this cached piece left (or failed to): its buffer is reusable once evicted and unreferenced. */
-  #unrefPiece(piece: CachedPiece): void {
-    piece.refs--;
-    if (piece.refs === 0 && piece.evicted) this.#recycle(piece);
+  #countUpload(bytes: number): void {
+    this.#uploaded += bytes;
+    this.#up.add(bytes);
   }
 
-  #recycle(piece: CachedPiece): void {
-    if (piece.buffer && this.#readBuffers.length < this.#pieceCacheMax) this.#readBuffers.push(piece.buffer);
-    piece.buffer = undefined;
+  /** A write from this image finished (or failed): its buffer is reusable once evicted and unreferenced. */
+  #unrefPiece(image: PieceImage): void {
+    image.refs--;
+    if (image.refs === 0 && image.evicted) this.#recycle(image);
   }
 
-  #evict(entry: CachedPiece | Promise<CachedPiece> | undefined): void {
-    if (!entry || entry instanceof Promise) return;
+  #recycle(image: PieceImage): void {
+    if (image.buffer && this.#imageBuffers.length < this.#pieceCacheMax) this.#imageBuffers.push(image.buffer);
+    image.buffer = undefined;
+  }
+
+  #evict(entry: PieceImage | undefined): void {
+    if (!entry) return;
     entry.evicted = true;
     if (entry.refs === 0) this.#recycle(entry);
   }
 
-  /** Starts reads of the next distinct pieces this peer's queue needs (at most 4 at a time). */
+  /**
+   * Starts reads of the next distinct pieces this peer's queue needs. Reads
+   * under way are not in the LRU (nothing evicts them), at most
+   * `MAX_PIECE_READS` run at once, and a peer reads ahead at most one piece
+   * less than the cache holds: a read never pushes out the piece its peer
+   * needs first, so reads cannot chase each other out of a small cache.
+   */
   #readAhead(conn: PeerConnection, q: { queue: BlockRequest[]; head: number }): void {
+    const ahead = Math.max(1, Math.min(READ_AHEAD_PIECES, this.#pieceCacheMax - 1));
     const wanted: number[] = [];
-    for (let i = q.head; i < q.queue.length && wanted.length < 4; i++) {
+    for (let i = q.head; i < q.queue.length && wanted.length < ahead; i++) {
       const index = q.queue[i]!.index;
       if (!wanted.includes(index)) wanted.push(index);
     }
     for (const index of wanted) {
-      if (this.#pieceCache.has(index)) continue;
-      const buffer = this.#readBuffers.pop() ?? new Uint8Array(this.metainfo.info.pieceLength);
-      const read = this.#deps.storage.store.readPiece(index, buffer).then(
-        (data) => {
-          // Cached as the newest entry even if read-ahead of others evicted the pending read,
-          // so the pumps below always find it (no re-read loop when many peers read ahead).
-          const piece: CachedPiece = { data, buffer, refs: 0, evicted: false };
-          const old = this.#pieceCache.get(index);
+      if (this.#pieceCache.has(index) || this.#reading.has(index)) continue;
+      if (this.#reading.size >= MAX_PIECE_READS) break;
+      const buffer = this.#imageBuffers.pop() ?? Buffer.allocUnsafeSlow(this.#imageBytes);
+      const image = new PieceImage(this.metainfo.info, index, this.#settings.blockBytes, buffer);
+      const store = this.#deps.storage.store;
+      const filled = store.readv
+        ? store.readv(index * this.metainfo.info.pieceLength, image.payloadViews())
+        : store.readPiece(index).then((data) => image.fill(data));
+      const read = filled.then(
+        () => {
+          this.#reading.delete(index);
+          if (this.#stopped) return;
+          this.#evict(this.#pieceCache.get(index));
           this.#pieceCache.delete(index);
-          this.#evict(old);
-          this.#pieceCache.set(index, piece);
+          this.#pieceCache.set(index, image);
           this.#trimPieceCache();
           for (const c of this.#conns.values()) this.#pumpUploads(c);
-          return piece;
         },
         (err: unknown) => {
-          if (this.#readBuffers.length < this.#pieceCacheMax) this.#readBuffers.push(buffer);
-          this.#pieceCache.delete(index);
+          this.#reading.delete(index);
+          this.#recycle(image);
+          if (this.#stopped) return;
           this.#log.error(`reading piece ${index} to serve it failed: ${errorMessage(err)}`);
           // Drop what cannot be served so the queue does not wait on it forever.
           q.queue = q.queue.filter((r, i) => i < q.head || r.index !== index || (conn.dropRemoteRequest(r), false));
           this.#pumpUploads(conn);
-          throw err;
         },
       );
-      read.catch(() => {});
-      this.#pieceCache.set(index, read);
-      this.#trimPieceCache();
+      this.#reading.set(index, read);
     }
   }
 
@@ -893,9 +921,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   /** A piece already in memory (the LRU is refreshed), or undefined. */
-  #cachedPiece(index: number): CachedPiece | undefined {
+  #cachedPiece(index: number): PieceImage | undefined {
     const entry = this.#pieceCache.get(index);
-    if (entry === undefined || entry instanceof Promise) return undefined;
+    if (entry === undefined) return undefined;
     this.#pieceCache.delete(index);
     this.#pieceCache.set(index, entry);
     return entry;

@@ -23,7 +23,7 @@ import { StorageError, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { mapRange, pieceRange, type FileSlice } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
-import { checkBlock, checkPieceData, checkRange, rangeTarget, type FileFingerprint, type PieceStore } from './piece-store.js';
+import { checkBlock, checkPieceData, checkRange, rangeTarget, scatterViews, totalLength, type FileFingerprint, type PieceStore } from './piece-store.js';
 
 export interface FileStoreOptions {
   info: InfoDict;
@@ -411,6 +411,38 @@ export class FileStore implements PieceStore {
   async readRange(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     checkRange(this.info, offset, length);
     return this.#track(this.#readRange(offset, length, into));
+  }
+
+  async readv(offset: number, targets: Uint8Array[]): Promise<void> {
+    const length = totalLength(targets);
+    checkRange(this.info, offset, length);
+    return this.#track(
+      (async () => {
+        this.#check();
+        const slices = mapRange(this.info.files, offset, length);
+        await Promise.all(slices.map((s) => this.#readvSlice(s, scatterViews(targets, s.rangeOffset, s.length))));
+      })(),
+    );
+  }
+
+  async #readvSlice(s: FileSlice, views: Uint8Array[]): Promise<void> {
+    const slot = await this.#acquire(s.fileIndex);
+    const p = this.#paths[s.fileIndex]!;
+    try {
+      let done = 0;
+      while (done < s.length) {
+        const rest = scatterViews(views, done, s.length - done);
+        const { bytesRead } = await this.#io(p, 'read', () => slot.handle!.readv(rest, s.fileOffset + done));
+        if (bytesRead === 0) {
+          // The file is shorter than the torrent says (cut under us): zeros, so the piece fails its hash.
+          for (const v of rest) v.fill(0);
+          break;
+        }
+        done += bytesRead;
+      }
+    } finally {
+      this.#release(slot);
+    }
   }
 
   async writePiece(index: number, data: Uint8Array): Promise<void> {

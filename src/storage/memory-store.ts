@@ -10,7 +10,7 @@
 import { StorageError } from '../errors.js';
 import { mapRange, pieceRange } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
-import { checkBlock, checkPieceData, checkRange, rangeTarget, type FileFingerprint, type PieceStore } from './piece-store.js';
+import { checkBlock, checkPieceData, checkRange, rangeTarget, totalLength, type FileFingerprint, type PieceStore } from './piece-store.js';
 
 let clock = 0;
 
@@ -62,6 +62,17 @@ export class MemoryStore implements PieceStore {
     const out = rangeTarget(length, into);
     out.set(this.#data.subarray(offset, offset + length));
     return out;
+  }
+
+  async readv(offset: number, targets: Uint8Array[]): Promise<void> {
+    const length = totalLength(targets);
+    checkRange(this.info, offset, length);
+    this.#check();
+    let at = offset;
+    for (const t of targets) {
+      t.set(this.#data.subarray(at, at + t.length));
+      at += t.length;
+    }
   }
 
   async writePiece(index: number, data: Uint8Array): Promise<void> {

@@ -51,6 +51,37 @@ export interface PieceStore {
    * start and returned as a view of it, so callers can recycle buffers.
    */
   readRange?(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Optional scatter read: the payload bytes from torrent offset `offset`
+   * into `targets` in order (as if they were one buffer), each file's run in
+   * one vectored read. The seeder uses it to lay blocks out between their
+   * message headers without copying them.
+   */
+  readv?(offset: number, targets: Uint8Array[]): Promise<void>;
+}
+
+/**
+ * The sub-views of `targets` (taken as one buffer made of them in order)
+ * covering bytes `from` to `from + length`.
+ */
+export function scatterViews(targets: Uint8Array[], from: number, length: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let start = 0;
+  const end = from + length;
+  for (const t of targets) {
+    const tEnd = start + t.length;
+    if (tEnd > from && start < end) out.push(t.subarray(Math.max(0, from - start), Math.min(t.length, end - start)));
+    if (tEnd >= end) break;
+    start = tEnd;
+  }
+  return out;
+}
+
+/** Total length of some views. */
+export function totalLength(views: Uint8Array[]): number {
+  let n = 0;
+  for (const v of views) n += v.length;
+  return n;
 }
 
 /** Checks a block request against the torrent (RangeError on misuse). */
