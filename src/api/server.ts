@@ -25,6 +25,7 @@ import { MetricsCollector, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { receiveFile } from './multipart.js';
 import { placeUpload, torrentOfFile } from './seed-upload.js';
 import type { SessionLike } from './session-like.js';
+import { MAX_MESSAGE_BYTES } from '../session/extensions.js';
 import { DASHBOARD_HTML } from './dashboard/page.js';
 import { DASHBOARD_JS } from './dashboard/app.js';
 import { DASHBOARD_CSS } from './dashboard/style.js';
@@ -32,7 +33,7 @@ import { DASHBOARD_CSS } from './dashboard/style.js';
 /** Default cap on one `POST /upload` file. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 /** Peer messages are short notes (BEP 10 extension message): at most this many UTF-8 bytes. */
-export const MAX_MESSAGE_BYTES = 1024;
+export { MAX_MESSAGE_BYTES };
 /** BEP 44: a salt (our key) is at most 64 bytes; a value at most 1000 bytes bencoded. */
 const MAX_KV_KEY_BYTES = 64;
 const MAX_KV_VALUE_BYTES = 1000;

@@ -7,8 +7,6 @@
  */
 import { Command } from 'commander';
 import { addCommonOptions, parseCommonOptions, printJson, refuseInapplicable } from './common.js';
-import { TrackerServer } from '../tracker/server.js';
-import { DhtNode } from '../dht/node.js';
 import { UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
 
@@ -20,6 +18,8 @@ export function registerDht(program: Command): void {
     if (!common.dht) throw new UsageError('peer dht: --no-dht leaves nothing to run');
     refuseInapplicable(common, 'peer dht', ['api', 'peer']);
     const s = common.settings;
+    // Loaded here, not at start-up: every other command starts without them.
+    const [{ TrackerServer }, { DhtNode }] = await Promise.all([import('../tracker/server.js'), import('../dht/node.js')]);
     // --tracker: a LAN's bootstrap node can be its tracker too.
     const tracker = common.tracker !== undefined ? new TrackerServer({ host: s.host, port: common.tracker, logger: getLogger('tracker') }) : undefined;
     const node = new DhtNode({ host: s.host, port: s.port, bootstrap: common.bootstrap, stateDir: common.stateDir, settings: s, logger: getLogger('dht') });

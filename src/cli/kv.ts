@@ -19,7 +19,7 @@
  */
 import { Command } from 'commander';
 import { addCommonOptions, parseCommonOptions, printJson, refuseInapplicable, type CommonOptions } from './common.js';
-import { DhtNode } from '../dht/node.js';
+import type { DhtNode } from '../dht/node.js';
 import { KvStore, kvKeySalt, kvValueBytes, kvValueText } from '../dht/kv.js';
 import { DhtError, UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
@@ -71,6 +71,7 @@ function requireDht(common: CommonOptions): void {
 
 async function withNode<T>(common: CommonOptions, fn: (node: DhtNode) => Promise<T>, keepRunning = false): Promise<T> {
   const s = common.settings;
+  const { DhtNode } = await import('../dht/node.js'); // loaded on use: other commands start without it
   // A short-lived client: read-only (BEP 43), so it leaves no dead entries in other nodes' tables.
   // With --republish it stays and answers like any node.
   const node = new DhtNode({ host: s.host, port: common.portGiven ? s.port : 0, bootstrap: common.bootstrap, settings: s, logger: getLogger('dht'), readOnly: !keepRunning });

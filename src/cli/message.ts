@@ -11,7 +11,7 @@
 import { Command } from 'commander';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { SwarmError, UsageError, errorMessage } from '../errors.js';
-import { MAX_MESSAGE_BYTES } from '../api/server.js';
+import { MAX_MESSAGE_BYTES } from '../session/extensions.js';
 import { parsePort } from './parse.js';
 import { printJson } from './common.js';
 

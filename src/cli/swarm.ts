@@ -14,7 +14,7 @@ import { Session, contentPathIn } from '../session/session.js';
 import type { Torrent, TorrentStats } from '../session/torrent.js';
 import { parseCommonOptions, printJson, type CommonOptions } from './common.js';
 import { createProgress, formatBytes, type Progress } from './progress.js';
-import { ApiServer } from '../api/server.js';
+import type { ApiServer } from '../api/server.js';
 
 export interface SwarmCommandOptions {
   mode: 'seed' | 'leech';
@@ -84,6 +84,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     if (common.api !== undefined) {
       // --api: the same HTTP API and dashboard as `peer start`, on 127.0.0.1.
       const dir = cmd.mode === 'seed' ? resolve(cmd.dataPath ?? 'downloads', '..') : resolve(cmd.outDir ?? 'downloads');
+      const { ApiServer } = await import('../api/server.js'); // loaded only with --api
       api = new ApiServer({ session, host: '127.0.0.1', port: common.api, downloadsDir: dir, uploadsDir: dir, logger: log.child({ component: 'api' }) });
       try {
         await api.start();

@@ -7,7 +7,6 @@ import { Command, Option } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
 import { getLogger, LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
-import { TrackerServer } from '../tracker/server.js';
 import { printJson } from './common.js';
 import { parsePort } from './parse.js';
 
@@ -55,6 +54,7 @@ export function registerTracker(program: Command): void {
       if (!/^[\w.:-]+$/.test(flags.host)) throw new UsageError(`--host: not an address: ${flags.host}`);
       const port = parsePort(flags.port);
       const allowList = flags.allow !== undefined ? readAllowList(flags.allow) : undefined;
+      const { TrackerServer } = await import('../tracker/server.js');
       const server = new TrackerServer({
         host: flags.host,
         port,

@@ -21,9 +21,9 @@ import { randomBytes } from '../util/hash.js';
 import { openTorrentStorage } from '../storage/torrent-storage.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import { TrackerPeerSource } from '../discovery/tracker-source.js';
-import { TrackerServer } from '../tracker/server.js';
+import type { TrackerServer } from '../tracker/server.js';
 import { PeerListener } from './listener.js';
-import { DhtNode } from '../dht/node.js';
+import type { DhtNode } from '../dht/node.js';
 import { DhtPeerSource } from '../discovery/dht-source.js';
 import { KvStore } from '../dht/kv.js';
 import { loadOrCreateIdentity } from '../dht/state.js';
@@ -152,6 +152,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       throw err;
     }
     if (this.#opts.dht) {
+      // Loaded on demand (as the tracker below): a `--no-dht` leecher starts faster without them.
+      const { DhtNode } = await import('../dht/node.js');
       this.#dht = new DhtNode({
         host: this.settings.host,
         port: this.#listener.port,
@@ -169,6 +171,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
     }
     if (this.#opts.trackerPort !== undefined) {
+      const { TrackerServer } = await import('../tracker/server.js');
       this.#tracker = new TrackerServer({ host: this.settings.host, port: this.#opts.trackerPort, logger: this.#opts.logger.child({ component: 'tracker' }) });
       try {
         await this.#tracker.start();
