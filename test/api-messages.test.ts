@@ -123,7 +123,9 @@ test('peer message with no daemon listening exits 1 and says so', async (t) => {
 
 test('two sessions exchange a message over the BEP 10 extension, sent and listed through their APIs', async (t) => {
   const { session: seeder, dir } = await startSession(t, { host: '127.0.0.2' });
-  const { session: leecher } = await startSession(t, { host: '127.0.0.3', dir });
+  // Messages travel on live connections, and two seeds hang up on each other: the download is
+  // slowed (16 KiB/s, about 12 s for the file) so the connection is still there when we send.
+  const { session: leecher } = await startSession(t, { host: '127.0.0.3', dir, downloadLimit: 16384 });
   const fx = await singleFileTorrent(path.join(dir, 'fx'), { name: 'chat.bin', length: 200_000, pieceLength: 16384 });
   await seeder.addTorrent(fx.meta, { contentPath: fx.contentPath, mode: 'seed' });
   await leecher.addTorrent(fx.meta, { contentPath: path.join(dir, 'out', 'chat.bin'), mode: 'leech', peers: [{ host: '127.0.0.2', port: seeder.port }] });
