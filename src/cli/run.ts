@@ -7,6 +7,11 @@ import { SwarmError, errorMessage } from '../errors.js';
 import { rootLogger } from '../log.js';
 
 export async function runCli(program: Command, argv: string[] = process.argv): Promise<void> {
+  // `peer info x.torrent | head`: a reader that went away is not an error of ours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   for (const sub of program.commands) sub.exitOverride();
