@@ -1,10 +1,13 @@
 /**
  * `npm run bench:transfer [-- --size 1G|4G|256M] [--keep] [--piece-length N]
- *                          [--only ours|webtorrent] [--cpu-prof] [--no-build] [--no-check]`
+ *                          [--only ours|webtorrent|floor] [--cpu-prof] [--no-build] [--no-check]`
  *
  * One seeder to one leecher over loopback, a single-file torrent, for our
  * pair (`peer seed` on 127.0.0.2, `peer leech` on 127.0.0.3, both from dist/)
- * and for a webtorrent@1.9.7 pair, each side in its own process. Prints, per
+ * and for a webtorrent@1.9.7 pair, each side in its own process; then the
+ * floor: the same bytes read, sent over loopback, hashed and written by two
+ * bare processes with no protocol (bench/lib/floor-peer.ts), the most any
+ * pair could reach on this machine at that moment. Prints, per
  * pair: MB/s from the leecher's spawn to its verified completion, CPU seconds
  * (user+sys) and peak RSS of each side, and the ratio ours/WebTorrent next to
  * the targets of issue 3 (>= 350 MB/s, >= 2x WebTorrent, < 150 MB RSS).
@@ -42,7 +45,7 @@ interface Args {
   sizeLabel: string;
   keep: boolean;
   pieceLength?: string;
-  only?: 'ours' | 'webtorrent';
+  only?: 'ours' | 'webtorrent' | 'floor';
   cpuProf: boolean;
   build: boolean;
   check: boolean;
@@ -65,7 +68,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--piece-length') a.pieceLength = v();
     else if (k === '--only') {
       const o = v();
-      if (o !== 'ours' && o !== 'webtorrent') throw new Error('--only: ours or webtorrent');
+      if (o !== 'ours' && o !== 'webtorrent' && o !== 'floor') throw new Error('--only: ours, webtorrent or floor');
       a.only = o;
     } else if (k === '--cpu-prof') a.cpuProf = true;
     else if (k === '--no-build') a.build = false;
@@ -102,7 +105,7 @@ async function readThrough(path: string): Promise<void> {
 }
 
 
-const CHILD_SOURCES = ['launch-peer.ts', 'webtorrent-peer.ts', 'usage-report.ts'];
+const CHILD_SOURCES = ['launch-peer.ts', 'webtorrent-peer.ts', 'floor-peer.ts', 'usage-report.ts'];
 
 /** The children run as plain JavaScript (no loader in their CPU or RSS): transpile bench/lib/*.ts. */
 async function transpileChildren(outDir: string): Promise<void> {
@@ -385,7 +388,7 @@ async function main(): Promise<void> {
       await rm(outDir, { recursive: true, force: true });
     }
 
-    if (args.only !== 'ours') {
+    if (args.only === undefined || args.only === 'webtorrent') {
       const outDir = join(work, 'wt-out');
       results.push(
         await runPair(
@@ -402,6 +405,25 @@ async function main(): Promise<void> {
         ),
       );
       await rm(outDir, { recursive: true, force: true });
+    }
+    if (args.only === undefined || args.only === 'floor') {
+      const out = join(work, 'floor-out.bin');
+      const floorJs = join(childJs, 'floor-peer.js');
+      results.push(
+        await runPair(
+          {
+            label: 'floor',
+            seeder: { args: [floorJs, 'send', payload, '127.0.0.2'], env: {} },
+            seederReady: (e) => e.event === 'ready',
+            leecher: (ready) => ({ args: [floorJs, 'recv', out, `127.0.0.2:${String(ready.port)}`, '127.0.0.3'], env: {} }),
+            outFile: out,
+          },
+          work,
+          args,
+          payload,
+        ),
+      );
+      await rm(out, { force: true });
     }
   } finally {
     if (!args.keep) {
@@ -454,6 +476,10 @@ function printResults(results: PairResult[], args: Args): void {
     if (wt && Number.isFinite(wt.mbps)) {
       const ratio = ours.mbps / wt.mbps;
       lines.push(`         ours/WebTorrent >= 2x: ${ratio >= 2 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`);
+    }
+    const floor = results.find((r) => r.label === 'floor');
+    if (floor && Number.isFinite(floor.mbps)) {
+      lines.push(`floor (the same reads, loopback TCP, SHA-1 and writes, no protocol): ${floor.mbps.toFixed(1)} MB/s; ours reached ${((ours.mbps / floor.mbps) * 100).toFixed(0)}% of it`);
     }
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -165,6 +165,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #spareMax: number;
   /** Pieces being hashed and written; stop() lets them land so a clean stop loses nothing received. */
   readonly #verifying = new Set<Promise<void>>();
+  /** Bound on pieces received and not yet written (their buffers are memory): settings.maxUnwrittenBytes. */
+  readonly #maxPiecesInFlight: number;
+  /** Requests were held back by that bound. */
+  #writeBound = false;
   readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; head: number }>();
   /** Whole pieces read for uploading (LRU): the data, or the read under way. */
   readonly #pieceCache = new Map<number, PieceImage>();
@@ -219,6 +223,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#spareMax = Math.min(64, Math.max(8, Math.floor((64 * 1024 * 1024) / info.pieceLength)));
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
     // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests.
+    this.#maxPiecesInFlight = Math.max(4, Math.floor(opts.settings.maxUnwrittenBytes / info.pieceLength));
     this.#pieceCacheMax = Math.max(2, Math.floor(opts.settings.uploadCacheBytes / info.pieceLength));
     this.#imageBytes = imageBytes(info.pieceLength, opts.settings.blockBytes);
     this.#extensions = new ExtensionHub({
@@ -579,6 +584,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   #fill(conn: PeerConnection): void {
     if (conn.closed || conn.peerChoking || !conn.amInterested || !conn.handshaken) return;
+    // A disk slower than the network: ask for nothing more until the pieces waiting to be written drain.
+    if (this.#verifying.size >= this.#maxPiecesInFlight) {
+      this.#writeBound = true;
+      return;
+    }
     const depth = this.#depthFor(conn);
     const want = depth - conn.outstandingCount;
     // Ask in batches rather than one block per arrival: fewer, larger writes.
@@ -644,7 +654,13 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (receipt.pieceComplete) {
       const v = this.#verify(index)
         .catch((err: unknown) => void this.#log.error(`piece ${index}: ${errorMessage(err)}`))
-        .finally(() => this.#verifying.delete(v));
+        .finally(() => {
+          this.#verifying.delete(v);
+          if (this.#writeBound && this.#verifying.size < this.#maxPiecesInFlight / 2 && !this.#stopped) {
+            this.#writeBound = false;
+            this.#fillAll();
+          }
+        });
       this.#verifying.add(v);
     }
     this.#fill(conn);
