@@ -356,7 +356,7 @@ async function main(): Promise<void> {
     const launch = join(childJs, 'launch-peer.js');
     const wtPeer = join(childJs, 'webtorrent-peer.js');
 
-    if (args.only !== 'webtorrent') {
+    if (args.only === undefined || args.only === 'ours') {
       const sPort = randomPort();
       const lPort = sPort + 1;
       const outDir = join(work, 'ours-out');

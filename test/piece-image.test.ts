@@ -76,3 +76,18 @@ test('fill() lays out data read in one piece the same as a scatter read', async 
   t.throws(() => filled.fill(new Uint8Array(10)), { instanceOf: RangeError });
   t.throws(() => new PieceImage(fx.info, 0, BLOCK, Buffer.alloc(100)), { instanceOf: RangeError });
 });
+
+test('reuseFor() turns an image into the image of another piece of the same size', async (t) => {
+  const image = await imageOf(0);
+  image.refs = 1;
+  t.throws(() => image.reuseFor(1), { message: /still being written/ });
+  image.refs = 0;
+  image.evicted = true;
+  image.reuseFor(2);
+  t.false(image.evicted);
+  const store = new MemoryStore({ info: fx.info, data: fx.data });
+  await store.open();
+  await store.readv(2 * fx.info.pieceLength, image.payloadViews());
+  const fresh = await imageOf(2);
+  t.true(image.bytes.equals(fresh.bytes), 'headers and payload as if built for piece 2');
+});

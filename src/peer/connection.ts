@@ -75,8 +75,13 @@ export interface PeerConnectionOptions {
   externalReads?: boolean;
 }
 
-/** Message id of `piece` (BEP 3). */
-const PIECE_ID = 7;
+/**
+ * By message id: 1 when the message decodes to numbers only and keeps no
+ * view of its frame (BEP 3 ids 0-4 and 6-9, BEP 6 ids 13-17; a piece's
+ * block is copied by its listener). Bitfield, extended and unknown ids are 0.
+ */
+const DECODES_TO_NUMBERS = new Uint8Array(256);
+for (const id of [0, 1, 2, 3, 4, 6, 7, 8, 9, 13, 14, 15, 16, 17]) DECODES_TO_NUMBERS[id] = 1;
 
 /** Bytes we let queue in a socket before pausing the upload (bounds memory per peer). */
 const SEND_BUFFER_BYTES = 1024 * 1024;
@@ -237,10 +242,14 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     }
   }
 
-  /** Frames are views of reused memory: only blocks (copied by their listener) go on uncopied. */
+  /**
+   * Frames are views of reused memory. Messages that keep bytes (bitfield,
+   * extended, ids we do not know) get a copy; the others decode to numbers,
+   * and a block is copied by its listener.
+   */
   readonly #onFrame = (frame: Uint8Array): void => {
     if (this.#closed) return;
-    this.#onMessage(decodeMessage(frame.length > 0 && frame[0] === PIECE_ID ? frame : Buffer.from(frame)));
+    this.#onMessage(decodeMessage(frame.length === 0 || DECODES_TO_NUMBERS[frame[0]!] ? frame : Buffer.from(frame)));
   };
 
   #protocolError(err: unknown): void {

@@ -21,14 +21,14 @@ export function imageBytes(size: number, blockBytes: number): number {
 }
 
 export class PieceImage {
-  readonly index: number;
+  index: number;
   readonly size: number;
   readonly blockBytes: number;
   readonly blocks: number;
   /** The laid-out messages (a view of `buffer`). */
   readonly bytes: Buffer;
-  /** The pooled memory behind `bytes`, until it is given back. */
-  buffer: Buffer | undefined;
+  /** The payload slots, in order (views of `bytes`). */
+  readonly #views: Buffer[] = [];
   /** Slices of it handed to sockets and not yet written out. */
   refs = 0;
   /** Out of the cache: the buffer goes back to the pool once `refs` is 0. */
@@ -42,7 +42,6 @@ export class PieceImage {
     this.blocks = Math.ceil(this.size / blockBytes);
     const need = imageBytes(this.size, blockBytes);
     if (buffer.length < need) throw new RangeError(`an image of piece ${index} needs ${need} bytes, got ${buffer.length}`);
-    this.buffer = buffer;
     this.bytes = buffer.subarray(0, need);
     for (let b = 0; b < this.blocks; b++) {
       const at = b * (PIECE_HEADER_BYTES + blockBytes);
@@ -51,7 +50,19 @@ export class PieceImage {
       this.bytes[at + 4] = PIECE_ID;
       this.bytes.writeUInt32BE(index, at + 5);
       this.bytes.writeUInt32BE(b * blockBytes, at + 9);
+      this.#views.push(this.bytes.subarray(at + PIECE_HEADER_BYTES, at + PIECE_HEADER_BYTES + length));
     }
+  }
+
+  /**
+   * Makes this image, no longer in use (`refs` 0), the image of another
+   * piece of the same size: only the index fields of its headers change.
+   */
+  reuseFor(index: number): void {
+    if (this.refs !== 0) throw new Error(`piece image ${this.index} is still being written to a socket`);
+    this.index = index;
+    this.evicted = false;
+    for (let b = 0; b < this.blocks; b++) this.bytes.writeUInt32BE(index, b * (PIECE_HEADER_BYTES + this.blockBytes) + 5);
   }
 
   #blockLength(b: number): number {
@@ -62,20 +73,15 @@ export class PieceImage {
     return b * (PIECE_HEADER_BYTES + this.blockBytes) + PIECE_HEADER_BYTES;
   }
 
-  /** The payload slots, in order: read the piece into these. */
+  /** The payload slots, in order: read the piece into these (the same views every time). */
   payloadViews(): Buffer[] {
-    const out: Buffer[] = [];
-    for (let b = 0; b < this.blocks; b++) {
-      const at = this.#payloadAt(b);
-      out.push(this.bytes.subarray(at, at + this.#blockLength(b)));
-    }
-    return out;
+    return this.#views;
   }
 
   /** Fills the payload slots from the piece's data (when the store cannot scatter-read). */
   fill(data: Uint8Array): void {
     if (data.length !== this.size) throw new RangeError(`piece ${this.index} is ${this.size} bytes, got ${data.length}`);
-    this.payloadViews().forEach((v, b) => v.set(data.subarray(b * this.blockBytes, b * this.blockBytes + v.length)));
+    this.#views.forEach((v, b) => v.set(data.subarray(b * this.blockBytes, b * this.blockBytes + v.length)));
   }
 
   /** The block number when (begin, length) is exactly a standard block, else -1. */

@@ -177,8 +177,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #pieceCacheMax: number;
   /** Size of the image of a whole piece (the pooled buffers' size). */
   readonly #imageBytes: number;
-  /** Image buffers whose messages all left: reused for the next reads (no allocation per piece). */
-  readonly #imageBuffers: Buffer[] = [];
+  /** Images of whole pieces whose messages all left: reused for the next reads (no allocation per piece). */
+  readonly #spareImages: PieceImage[] = [];
   readonly #strikes = new Map<string, number>();
   readonly #banned = new Set<string>();
   readonly #failedPieces = new Map<number, { blockHashes: string[]; from: string[] }>();
@@ -871,8 +871,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #recycle(image: PieceImage): void {
-    if (image.buffer && this.#imageBuffers.length < this.#pieceCacheMax) this.#imageBuffers.push(image.buffer);
-    image.buffer = undefined;
+    if (image.size === this.metainfo.info.pieceLength && this.#spareImages.length < this.#pieceCacheMax) this.#spareImages.push(image);
   }
 
   #evict(entry: PieceImage | undefined): void {
@@ -898,8 +897,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const index of wanted) {
       if (this.#pieceCache.has(index) || this.#reading.has(index)) continue;
       if (this.#reading.size >= MAX_PIECE_READS) break;
-      const buffer = this.#imageBuffers.pop() ?? Buffer.allocUnsafeSlow(this.#imageBytes);
-      const image = new PieceImage(this.metainfo.info, index, this.#settings.blockBytes, buffer);
+      let image = this.#picker.pieceSize(index) === this.metainfo.info.pieceLength ? this.#spareImages.pop() : undefined;
+      if (image) image.reuseFor(index);
+      else image = new PieceImage(this.metainfo.info, index, this.#settings.blockBytes, Buffer.allocUnsafeSlow(this.#imageBytes));
       const store = this.#deps.storage.store;
       const filled = store.readv
         ? store.readv(index * this.metainfo.info.pieceLength, image.payloadViews())
