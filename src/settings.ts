@@ -39,7 +39,7 @@ export const DEFAULT_SETTINGS = {
   maxQueueDepth: 512,
   /** Requests a remote may queue on us before we refuse more (advertised as `reqq`). */
   maxRemoteRequests: 2000,
-  /** Pieces received but not yet written, per torrent (memory while the disk lags); past it no more is requested. At least 4 pieces. */
+  /** Pieces received but not yet written, per torrent (memory while the disk lags); past it no more is requested. At least 2 pieces. */
   maxUnwrittenBytes: 32 * 1024 * 1024,
   /** Whole pieces kept in memory per torrent to serve requests from (read ahead, LRU); at least 2 pieces. */
   uploadCacheBytes: 16 * 1024 * 1024,

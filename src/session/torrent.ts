@@ -220,10 +220,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       slots: opts.settings.unchokeSlots,
       optimisticEveryRounds: Math.round(opts.settings.optimisticUnchokeIntervalMs / opts.settings.chokeIntervalMs),
     });
-    this.#spareMax = Math.min(64, Math.max(8, Math.floor((64 * 1024 * 1024) / info.pieceLength)));
+    this.#maxPiecesInFlight = Math.max(2, Math.floor(opts.settings.maxUnwrittenBytes / info.pieceLength));
+    // Spare piece buffers: never more than the pieces that can wait for the disk at once.
+    this.#spareMax = this.#maxPiecesInFlight;
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
     // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests.
-    this.#maxPiecesInFlight = Math.max(4, Math.floor(opts.settings.maxUnwrittenBytes / info.pieceLength));
     this.#pieceCacheMax = Math.max(2, Math.floor(opts.settings.uploadCacheBytes / info.pieceLength));
     this.#imageBytes = imageBytes(info.pieceLength, opts.settings.blockBytes);
     this.#extensions = new ExtensionHub({
