@@ -4,16 +4,12 @@
  * and goes on when the writes drain.
  */
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
-import { buildTorrent } from '../src/metainfo/create.js';
-import { parseTorrent } from '../src/metainfo/parse.js';
-import { Session } from '../src/session/session.js';
-import { resolveSettings } from '../src/settings.js';
-import { silentLogger } from '../src/log.js';
+import { randomBytes } from 'node:crypto';
 import { MemoryStore } from '../src/storage/memory-store.js';
+import { tempDir } from './helpers/swarm.js';
+import { startLocalSession, torrentOfBytes, waitComplete } from './helpers/in-process.js';
 
 const PIECE = 32 * 1024; // two blocks
 const PIECES = 160;
@@ -42,52 +38,33 @@ class GatedStore extends MemoryStore {
 }
 
 test('with writes stalled, a leecher holds at most maxUnwrittenBytes (plus what was in flight), then completes when they resume', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'swarm-slow-disk-'));
-  const sessions: Session[] = [];
-  try {
-    const data = randomBytes(PIECES * PIECE);
-    const file = join(dir, 'payload.bin');
-    await writeFile(file, data);
-    const pieces = Buffer.concat(Array.from({ length: PIECES }, (_, i) => createHash('sha1').update(data.subarray(i * PIECE, (i + 1) * PIECE)).digest()));
-    const metainfo = parseTorrent(buildTorrent({ name: 'payload.bin', files: data.length, pieceLength: PIECE, pieces }));
+  const dir = await tempDir(t, 'swarm-slow-disk-');
+  const data = randomBytes(PIECES * PIECE);
+  const file = join(dir, 'payload.bin');
+  await writeFile(file, data);
+  const metainfo = torrentOfBytes(data, PIECE);
+  const seed = await startLocalSession(t, '127.0.0.2', dir);
+  await seed.addTorrent(metainfo, { contentPath: file, mode: 'seed' });
 
-    const seed = new Session({ settings: resolveSettings({ host: '127.0.0.2', port: 0 }), stateDir: join(dir, 'state-seed'), logger: silentLogger });
-    sessions.push(seed);
-    await seed.start();
-    await seed.addTorrent(metainfo, { contentPath: file, mode: 'seed' });
+  // At most 4 pieces unwritten, and at most 8 blocks (4 pieces) requested at a time.
+  const leech = await startLocalSession(t, '127.0.0.3', dir, { maxUnwrittenBytes: 4 * PIECE, initialQueueDepth: 8, maxQueueDepth: 8 });
+  const store = new GatedStore({ info: metainfo.info });
+  const torrent = await leech.addTorrent(metainfo, { contentPath: join(dir, 'out.bin'), mode: 'leech', store, peers: [{ host: '127.0.0.2', port: seed.port }] });
 
-    // At most 4 pieces unwritten, and at most 8 blocks (4 pieces) requested at a time.
-    const settings = resolveSettings({ host: '127.0.0.3', port: 0, maxUnwrittenBytes: 4 * PIECE, initialQueueDepth: 8, maxQueueDepth: 8 });
-    const leech = new Session({ settings, stateDir: join(dir, 'state-leech'), logger: silentLogger });
-    sessions.push(leech);
-    await leech.start();
-    const store = new GatedStore({ info: metainfo.info });
-    const torrent = await leech.addTorrent(metainfo, { contentPath: join(dir, 'out.bin'), mode: 'leech', store, peers: [{ host: '127.0.0.2', port: seed.port }] });
-
-    // Let it run against the closed gate until nothing more arrives.
-    let last = -1;
-    for (let i = 0; i < 100 && torrent.stats().downloaded !== last; i++) {
-      last = torrent.stats().downloaded;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    t.true(store.maxWaiting >= 4, `the bound was reached (${store.maxWaiting} waiting)`);
-    // The bound, plus the pieces of requests already sent (8 blocks) and one piece begun.
-    t.true(store.maxWaiting <= 4 + 4 + 1, `${store.maxWaiting} pieces waited to be written`);
-    t.true(torrent.stats().downloaded <= (4 + 4 + 1) * PIECE, `${torrent.stats().downloaded} bytes received with the disk stalled`);
-
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no completion after the gate opened')), 60_000);
-      torrent.once('torrent:complete', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    store.openGate();
-    await done;
-    const back = Buffer.concat(await Promise.all(Array.from({ length: PIECES }, (_, i) => store.readPiece(i))));
-    t.true(back.equals(data), 'byte-equal once the writes went through');
-  } finally {
-    await Promise.allSettled(sessions.map((s) => s.stop()));
-    await rm(dir, { recursive: true, force: true });
+  // Let it run against the closed gate until nothing more arrives.
+  let last = -1;
+  for (let i = 0; i < 100 && torrent.stats().downloaded !== last; i++) {
+    last = torrent.stats().downloaded;
+    await new Promise((r) => setTimeout(r, 300));
   }
+  t.true(store.maxWaiting >= 4, `the bound was reached (${store.maxWaiting} waiting)`);
+  // The bound, plus the pieces of requests already sent (8 blocks) and one piece begun.
+  t.true(store.maxWaiting <= 4 + 4 + 1, `${store.maxWaiting} pieces waited to be written`);
+  t.true(torrent.stats().downloaded <= (4 + 4 + 1) * PIECE, `${torrent.stats().downloaded} bytes received with the disk stalled`);
+
+  const done = waitComplete(torrent, 60_000);
+  store.openGate();
+  await done;
+  const back = Buffer.concat(await Promise.all(Array.from({ length: PIECES }, (_, i) => store.readPiece(i))));
+  t.true(back.equals(data), 'byte-equal once the writes went through');
 });

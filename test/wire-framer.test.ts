@@ -61,20 +61,24 @@ test('split in two at every offset around each frame boundary of the stream with
   t.true(cuts > 500);
 });
 
+/** `bytes` cut at random points: mostly small chunks, sometimes large ones, sometimes empty ones. */
+function randomChunks(bytes: Uint8Array, rand: (n: number) => number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const kind = rand(4);
+    const n = kind === 0 ? rand(8) : kind === 1 ? rand(200) : kind === 2 ? rand(20000) : rand(70000);
+    chunks.push(bytes.subarray(pos, pos + n));
+    pos += n;
+  }
+  return chunks;
+}
+
 test('split at random points (2000 runs of mixed chunk sizes), the stream with the 128 KiB block decodes identically', (t) => {
   const { messages, bytes } = recordedStream();
   const rand = prng(42);
   for (let run = 0; run < 2000; run++) {
-    const chunks: Uint8Array[] = [];
-    let pos = 0;
-    while (pos < bytes.length) {
-      // Mostly small chunks, sometimes large ones, sometimes empty ones.
-      const kind = rand(4);
-      const n = kind === 0 ? rand(8) : kind === 1 ? rand(200) : kind === 2 ? rand(20000) : rand(70000);
-      chunks.push(bytes.subarray(pos, pos + n));
-      pos += n;
-    }
-    if (!sameValue(decodeChunks(chunks), messages)) return t.fail(`run ${run} differs`);
+    if (!sameValue(decodeChunks(randomChunks(bytes, rand)), messages)) return t.fail(`run ${run} differs`);
   }
   t.pass();
 });
@@ -124,15 +128,7 @@ test('feed: through one reused read buffer, overwritten after each call, random 
   const { messages, bytes } = recordedStream();
   const rand = prng(7);
   for (let run = 0; run < 1000; run++) {
-    const chunks: Uint8Array[] = [];
-    let pos = 0;
-    while (pos < bytes.length) {
-      const kind = rand(4);
-      const n = kind === 0 ? rand(8) : kind === 1 ? rand(200) : kind === 2 ? rand(20000) : rand(70000);
-      chunks.push(bytes.subarray(pos, pos + n));
-      pos += n;
-    }
-    if (!sameValue(feedThroughReusedBuffer(chunks), messages)) return t.fail(`run ${run} differs`);
+    if (!sameValue(feedThroughReusedBuffer(randomChunks(bytes, rand)), messages)) return t.fail(`run ${run} differs`);
   }
   t.pass();
 });
