@@ -12,12 +12,11 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeTorrent } from '../../src/cli/make-torrent.js';
 import type { Metainfo } from '../../src/metainfo/types.js';
 
-/** The project root: children run `src/peer.ts` from here so tsx finds the packages. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { PEER_BIN, REPO_ROOT } from './bin.js';
+export { REPO_ROOT };
 
 /** Every wait in these tests is bounded by this unless a test says otherwise. */
 export const WAIT_MS = 60_000;
@@ -242,13 +241,25 @@ export const isProgress = (e: PeerEvent): e is Extract<PeerEvent, { event: 'prog
 export const isComplete = (e: PeerEvent): e is Extract<PeerEvent, { event: 'complete' }> => e.event === 'complete';
 
 /**
- * Runs `node --import tsx src/peer.ts ...args` from the project root. The
+ * Runs the built `peer ...args` (dist/peer.js) from the project root. The
  * child is SIGKILLed in teardown if it still runs; its stdout is parsed as
  * JSON lines.
  */
-export function spawnPeer(t: Teardown, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): PeerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/peer.ts', ...args], {
-    cwd: REPO_ROOT,
+export function spawnPeer(t: Teardown, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; wrap?: string[] } = {}): PeerProcess {
+  return spawnJson(t, process.execPath, [PEER_BIN, ...args], args, opts);
+}
+
+/**
+ * Runs `file ...argv` (or `wrap... file ...argv`, e.g. inside a network
+ * namespace with `['ip', 'netns', 'exec', 'h1']`) with its stdout parsed as
+ * JSON lines; `label` names it in messages. SIGKILLed in teardown if it
+ * still runs.
+ */
+export function spawnJson(t: Teardown, file: string, argv: string[], label: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; wrap?: string[] } = {}): PeerProcess {
+  const args = label;
+  const [cmd, ...rest] = opts.wrap?.length ? [...opts.wrap, file, ...argv] : [file, ...argv];
+  const child = spawn(cmd!, rest, {
+    cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
