@@ -137,7 +137,6 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
     if (session.tracker) lines.push(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)`);
     if (session.dht) lines.push(`DHT node on UDP port ${session.dht.address.port}`);
     if (apiUrl) lines.push(`dashboard: ${apiUrl}`);
-    else if (common.api !== undefined) lines.push('dashboard: not available (the HTTP API could not be started; see the log)');
     if (apiToken && daemon.api) lines.push(`API token: ${apiToken} (send "Authorization: Bearer <token>")`);
     lines.push('Ctrl-C to stop');
     process.stderr.write(lines.join('\n') + '\n');
@@ -191,27 +190,14 @@ interface LoadApiOptions {
 }
 
 /**
- * Builds the API server of src/api/. Loaded by name so that `peer start`
- * still runs (without an API, with a warning) in a build that lacks it.
+ * Builds the API server of src/api/. Imported by a literal specifier, so the
+ * bundler follows it into dist/peer.js (a computed path would resolve beside
+ * dist/ at run time and find nothing); loaded only when the API is on, so
+ * `--no-api` starts without it. A failure to load it is an error, not a
+ * silent run without the dashboard the user asked for.
  */
-async function loadApi(o: LoadApiOptions): Promise<ApiServerLike | undefined> {
-  type Ctor = new (opts: Record<string, unknown>) => ApiServerLike;
-  let ApiServer: Ctor | undefined;
-  for (const spec of ['../api/server.js', '../api/index.js']) {
-    try {
-      const mod = (await import(spec)) as Record<string, unknown>;
-      if (typeof mod.ApiServer === 'function') {
-        ApiServer = mod.ApiServer as Ctor;
-        break;
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') o.log.warn(`loading the API from ${spec}: ${errorMessage(err)}`);
-    }
-  }
-  if (!ApiServer) {
-    o.log.warn('the HTTP API is not part of this build; running without it');
-    return undefined;
-  }
+async function loadApi(o: LoadApiOptions): Promise<ApiServerLike> {
+  const { ApiServer } = await import('../api/server.js');
   return new ApiServer({
     session: o.session,
     host: o.host,
