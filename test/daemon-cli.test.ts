@@ -1,5 +1,5 @@
 /**
- * `peer start` as a child process: what it prints, its API, --json, usage
+ * `peer start` as a child process (the built dist/peer.js): what it prints, its API, --json, usage
  * errors, and an orderly exit 0 on SIGTERM/SIGINT with its state saved.
  */
 import test from 'ava';
@@ -7,11 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeSessionState } from '../src/session/session-state.js';
 import { tinyTorrent, waitFor, writeContent } from './daemon-helpers.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { peerCommand, REPO_ROOT } from './helpers/bin.js';
 
 interface Child {
   proc: ChildProcess;
@@ -21,7 +19,7 @@ interface Child {
 }
 
 function run(t: { teardown(fn: () => unknown): void }, args: string[]): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/peer.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: '' } });
+  const proc = spawn(process.execPath, peerCommand(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: '' } });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,8 +1,9 @@
-/** Helpers for tests that run `peer dht` / `peer kv` as separate processes, the way a user does. */
+/** Helpers for tests that run `peer dht` / `peer kv` as separate processes, the way a user does (the built dist/peer.js). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { peerCommand, REPO_ROOT } from './helpers/bin.js';
 
-export const CWD = new URL('..', import.meta.url).pathname;
+export const CWD = REPO_ROOT;
 
 export interface RunResult {
   code: number | null;
@@ -12,7 +13,7 @@ export interface RunResult {
 
 /** Runs `peer ARGS` to completion (bounded). */
 export async function runPeer(args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/peer.ts', ...args], { cwd: CWD, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, peerCommand(args), { cwd: CWD, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -35,7 +36,7 @@ export interface DhtProcess {
 
 /** Starts `peer dht --json` and waits (bounded) for its listening event. */
 export async function startDht(args: string[]): Promise<DhtProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/peer.ts', 'dht', '--json', '--port', '0', ...args], { cwd: CWD, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, peerCommand(['dht', '--json', '--port', '0', ...args]), { cwd: CWD, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let buf = '';
   let stderr = '';

@@ -5,7 +5,8 @@
  *
  * - the torrents make-torrent writes parse in WebTorrent to the same info-hash;
  * - our seeder (an in-process Session) -> a WebTorrent leecher;
- * - a WebTorrent seeder -> our leecher (`peer leech` as a child process).
+ * - a WebTorrent seeder -> our leecher (`peer leech` as a child process, the
+ *   built dist/peer.js).
  * Each transfer uses a multi-piece file with NUL runs and a short last piece,
  * and ends with a byte comparison.
  */
@@ -20,8 +21,7 @@ import { Session } from '../src/session/session.js';
 import { resolveSettings } from '../src/settings.js';
 import { silentLogger } from '../src/log.js';
 import { loadTorrentFile } from '../src/metainfo/load.js';
-
-const ROOT = new URL('..', import.meta.url).pathname;
+import { makeTorrentCommand, peerCommand, REPO_ROOT as ROOT } from './helpers/bin.js';
 const PIECE = 256 * 1024;
 /** 12 whole pieces and a short 13th (12345 bytes). */
 const FILE_BYTES = 12 * PIECE + 12345;
@@ -54,7 +54,7 @@ async function makeFixture(prefix: string): Promise<Fixture> {
   const file = join(src, 'payload.bin');
   await writeFile(file, data);
   const torrent = join(dir, 'payload.torrent');
-  await run(process.execPath, ['--import', 'tsx', 'src/make-torrent.ts', file, '-o', torrent, '-l', String(PIECE), '--json'], 30_000);
+  await run(process.execPath, makeTorrentCommand([file, '-o', torrent, '-l', String(PIECE), '--json']), 30_000);
   return { dir, file, torrent, data };
 }
 
@@ -144,7 +144,7 @@ test('torrents from make-torrent parse in WebTorrent to the same info-hash, sing
     await writeFile(join(folder, 'disc 1', 'b.bin'), Buffer.alloc(300_001));
     await writeFile(join(folder, 'z.txt'), 'tail\n');
     const multi = join(fx.dir, 'album.torrent');
-    await run(process.execPath, ['--import', 'tsx', 'src/make-torrent.ts', folder, '-o', multi, '-l', '64K', '--json'], 30_000);
+    await run(process.execPath, makeTorrentCommand([folder, '-o', multi, '-l', '64K', '--json']), 30_000);
     const oursMulti = await loadTorrentFile(multi);
     const theirsMulti = await addTorrent(client, multi, join(fx.dir, 'wt-multi'));
     t.is(theirsMulti.infoHash, oursMulti.infoHashHex);
@@ -213,13 +213,13 @@ test('a WebTorrent seeder to our leecher (peer leech child process): byte-equal'
     const port = 20_000 + Math.floor(Math.random() * 40_000);
     child = spawn(
       process.execPath,
-      [
-        '--import', 'tsx', 'src/peer.ts', 'leech', fx.torrent,
+      peerCommand([
+        'leech', fx.torrent,
         '--out', outDir, '--exit-on-complete', '--json', '--no-dht',
         '--host', '127.0.0.3', '--port', String(port),
         '--peer', `127.0.0.1:${wtPort}`,
         '--state', join(fx.dir, 'state'),
-      ],
+      ]),
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';

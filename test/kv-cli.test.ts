@@ -7,6 +7,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPeer, startDht, type DhtProcess } from './dht-cli-helpers.js';
+import { peerCommand, REPO_ROOT } from './helpers/bin.js';
 import { namespaceKeyPair } from '../src/dht/bep44.js';
 import { toHex } from '../src/util/bytes.js';
 
@@ -119,8 +120,8 @@ test.serial('peer dht saves its routing table on SIGTERM and comes back with the
 
 test('kv refuses options that only long-running commands use, with exit 2 and the option named', async (t) => {
   const { spawnSync } = await import('node:child_process');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/peer.ts', 'kv', 'get', 'k', '--bootstrap', '127.0.0.1:9', '--api'], {
-    cwd: new URL('..', import.meta.url).pathname,
+  const r = spawnSync(process.execPath, peerCommand(['kv', 'get', 'k', '--bootstrap', '127.0.0.1:9', '--api']), {
+    cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 30_000,
   });

@@ -2,6 +2,7 @@
 import test from 'ava';
 import { open as fsOpen, stat, truncate, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { StorageError } from '../src/errors.js';
 import { CompletionStore } from '../src/storage/completion-store.js';
 import { MemoryStore } from '../src/storage/memory-store.js';
@@ -9,6 +10,7 @@ import { openTorrentStorage, type OpenTorrentStorageOptions } from '../src/stora
 import { HashPool } from '../src/util/hash-pool.js';
 import { contentPathOf, log, makeFixture, multiFile, pieceOf, singleFile, tempDir, writeContent, type Fixture } from './storage-fixtures.js';
 import type { ExecutionContext } from 'ava';
+import { REPO_ROOT } from './helpers/bin.js';
 
 const pool = new HashPool({ threads: 2 });
 test.after.always(() => pool.close());
@@ -232,18 +234,18 @@ test('SIGKILL after unflushed writes: the restart verifies and keeps every piece
   const fixtureFile = path.join(dir, 'fixture.json');
   await wf(fixtureFile, JSON.stringify({ info: { ...fx.info, pieces: Buffer.from(fx.info.pieces).toString('hex') }, data: Buffer.from(fx.data).toString('base64'), infoHashHex: fx.infoHashHex }));
   // The child flushes pieces 0-2, then writes 6 and 9 and never flushes again before it is killed.
+  // It runs the built modules (dist/, which `npm test` builds first) with plain node, no loader.
+  const built = (rel: string): string => JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist', rel)).href);
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
       '--input-type=module',
       '-e',
       `
       import { readFileSync } from 'node:fs';
-      import { openTorrentStorage } from './src/storage/torrent-storage.js';
-      import { HashPool } from './src/util/hash-pool.js';
-      import { silentLogger } from './src/log.js';
+      import { openTorrentStorage } from ${built('storage/torrent-storage.js')};
+      import { HashPool } from ${built('util/hash-pool.js')};
+      import { silentLogger } from ${built('log.js')};
       const f = JSON.parse(readFileSync(${JSON.stringify(fixtureFile)}, 'utf8'));
       const info = { ...f.info, pieces: Buffer.from(f.info.pieces, 'hex') };
       const data = Buffer.from(f.data, 'base64');

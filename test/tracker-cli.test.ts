@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrackerError } from '../src/errors.js';
 import { announce } from '../src/tracker/client.js';
-
-const CWD = new URL('..', import.meta.url).pathname;
+import { peerCommand, REPO_ROOT } from './helpers/bin.js';
 
 function runPeer(args: string[]): { child: ChildProcess; stdout: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/peer.ts', ...args], { cwd: CWD, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, peerCommand(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', () => undefined);
