@@ -154,8 +154,14 @@ function watch(
       const doneBytes = Math.min(total, s.have * metainfo.info.pieceLength);
       bar?.update(doneBytes, { peers: s.peers, down: `${formatBytes(s.downloadRate)}/s`, up: `${formatBytes(s.uploadRate)}/s` });
     });
-    torrent.on('peer:connected', (p) => log.info(`peer connected: ${p.address} (${p.outgoing ? 'outgoing' : 'incoming'})`));
-    torrent.on('peer:disconnected', (p) => log.info(`peer disconnected: ${p.address}: ${p.reason}`));
+    torrent.on('peer:connected', (p) => {
+      if (common.json) printJson({ event: 'peer', infoHash: metainfo.infoHashHex, state: 'connected', address: p.address, outgoing: p.outgoing, client: p.client, fast: p.fast });
+      log.info(`peer connected: ${p.address} (${p.outgoing ? 'outgoing' : 'incoming'}, ${p.client || 'unknown client'}${p.fast ? ', fast extension' : ''})`);
+    });
+    torrent.on('peer:disconnected', (p) => {
+      if (common.json) printJson({ event: 'peer', infoHash: metainfo.infoHashHex, state: 'gone', address: p.address, reason: p.reason });
+      log.info(`peer disconnected: ${p.address}: ${p.reason}`);
+    });
     torrent.on('peer:banned', (p) => log.warn(`banned ${p.host}: ${p.reason}`));
     torrent.on('torrent:error', (err) => {
       if (common.json) printJson({ event: 'error', message: err.message });

@@ -3,6 +3,14 @@
  * four choke/interest flags, our outstanding requests and the remote's
  * queue of requests to us, keep-alives and timeouts.
  *
+ * With the fast extension (BEP 6, when both sides set reserved[7] & 0x04):
+ * the piece set may be `have_all` / `have_none`; every request the remote
+ * makes gets exactly one answer, its block or a `reject` (so a choke, a
+ * cancel, a full queue or a request we cannot serve is answered with a
+ * reject); a choke from the remote no longer drops our requests (it rejects
+ * the ones it will not serve); `allowed_fast` pieces may be requested while
+ * choked; `suggest` is passed on as a hint.
+ *
  * The connection enforces the protocol: anything malformed or out of order
  * closes this connection only, with a logged reason. Policy (what to
  * request, whom to unchoke, what a piece means) belongs to the torrent,
@@ -17,7 +25,7 @@ import { toHex } from '../util/bytes.js';
 import { FrameDecoder, maxFrameBytesFor } from '../wire/framer.js';
 import { HandshakeReader, encodeHandshake, type Handshake } from '../wire/handshake.js';
 import { decodeMessage, encodeMessage, encodePieceHeader, encodeRequests, type PeerMessage } from '../wire/messages.js';
-import { checkMessage, type TorrentShape } from '../wire/validate.js';
+import { PieceSetOrder, checkMessage, type TorrentShape } from '../wire/validate.js';
 import { RateMeter } from './rate.js';
 import type { BlockRequest } from '../picker/piece-picker.js';
 
@@ -33,9 +41,17 @@ export interface ConnectionSettings {
 export interface PeerConnectionEvents {
   /** The remote's handshake arrived and matched our torrent. */
   'peer:handshake': Handshake;
+  /** The remote's piece set (bitfield, or BEP 6 have_all / have_none). */
   'peer:bitfield': Bitfield;
   'peer:have': number;
+  /** Requests the choke dropped (none with the fast extension: the remote rejects what it will not serve). */
   'peer:choke': BlockRequest[];
+  /** BEP 6: the remote will not serve this request of ours; it is forgotten here. */
+  'peer:reject': BlockRequest;
+  /** BEP 6: this piece may be requested from the remote while it chokes us. */
+  'peer:allowed-fast': number;
+  /** BEP 6: the remote suggests this piece. */
+  'peer:suggest': number;
   'peer:unchoke': undefined;
   'peer:interested': undefined;
   'peer:not-interested': undefined;
@@ -65,6 +81,8 @@ export interface PeerConnectionOptions {
   /** Reserved bits we announce. */
   extensionProtocol?: boolean;
   dht?: boolean;
+  /** BEP 6 fast extension (default on); in force when the remote sets it too. */
+  fast?: boolean;
   /** For incoming connections: the handshake the listener read, and any bytes after it. */
   remoteHandshake?: Handshake;
   initialBytes?: Uint8Array;
@@ -82,6 +100,9 @@ export interface PeerConnectionOptions {
  */
 const DECODES_TO_NUMBERS = new Uint8Array(256);
 for (const id of [0, 1, 2, 3, 4, 6, 7, 8, 9, 13, 14, 15, 16, 17]) DECODES_TO_NUMBERS[id] = 1;
+
+/** BEP 6 allowed-fast and suggest sets kept per peer: libtorrent sends about 10; a hostile peer could send millions. */
+const MAX_FAST_SET = 64;
 
 /** Bytes we let queue in a socket before pausing the upload (bounds memory per peer). */
 const SEND_BUFFER_BYTES = 1024 * 1024;
@@ -104,6 +125,12 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   peerInterested = false;
   /** Largest number of requests the remote will queue (BEP 10 `reqq`), when it said. */
   remoteQueueLimit: number | undefined;
+  /** Both sides set the BEP 6 bit: known once the handshake is in. */
+  fast = false;
+  /** BEP 6: pieces the remote lets us request while it chokes us (bounded: a peer could send many). */
+  readonly allowedFast = new Set<number>();
+  /** BEP 6: pieces the remote suggested, most recent last (bounded). */
+  readonly suggested = new Set<number>();
 
   readonly downloadRate = new RateMeter();
   readonly uploadRate = new RateMeter();
@@ -114,7 +141,8 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   readonly #log: Logger;
   readonly #decoder: FrameDecoder;
   #handshakeReader: HandshakeReader | undefined = new HandshakeReader();
-  #gotMessage = false;
+  /** Where the remote's bitfield (or have_all / have_none) may come: before any have or piece. */
+  readonly #order = new PieceSetOrder();
   #closed = false;
   /** Our requests in flight: key -> request and when it was sent. */
   readonly #outstanding = new Map<number, { req: BlockRequest; sentAt: number }>();
@@ -157,6 +185,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
         peerId: this.#opts.peerId,
         extensionProtocol: this.#opts.extensionProtocol ?? true,
         dht: this.#opts.dht ?? false,
+        fast: this.#opts.fast ?? true,
       }),
     );
     if (this.#opts.remoteHandshake) {
@@ -231,6 +260,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
       throw new ProtocolError('handshake is for another torrent');
     }
     this.remote = h;
+    this.fast = (this.#opts.fast ?? true) && h.fast;
     this.emit('peer:handshake', h);
   }
 
@@ -261,9 +291,8 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   #onMessage(msg: PeerMessage): void {
     if (msg.type !== 'keep-alive' && msg.type !== 'unknown') {
       checkMessage(msg, this.#opts.shape, this.#opts.settings.maxRequestBytes);
+      this.#order.observe(msg);
     }
-    const first = !this.#gotMessage;
-    if (msg.type !== 'keep-alive' && msg.type !== 'extended' && msg.type !== 'port' && msg.type !== 'unknown') this.#gotMessage = true;
     switch (msg.type) {
       case 'keep-alive':
       case 'unknown':
@@ -283,42 +312,87 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
         if (this.bits.set(msg.index)) this.emit('peer:have', msg.index);
         return;
       case 'bitfield':
-        return this.#onPeerBitfield(msg.bytes, first);
+        return this.#onPeerPieceSet(new Bitfield(this.bits.length, msg.bytes)); // size and spare bits checked by checkMessage
+      case 'have-all':
+        this.#requireFast(msg.type);
+        return this.#onPeerPieceSet(Bitfield.full(this.bits.length));
+      case 'have-none':
+        this.#requireFast(msg.type);
+        return this.#onPeerPieceSet(undefined);
       case 'request':
         return this.#onPeerRequest(msg);
       case 'piece':
         return this.#onPeerPiece(msg.index, msg.begin, msg.block);
       case 'cancel':
-        if (this.#remoteRequests.delete(key(msg.index, msg.begin))) this.emit('peer:cancel', msg);
-        return;
+        return this.#onPeerCancel(msg);
       case 'port':
         return void this.emit('peer:port', msg.port);
       case 'extended':
         return void this.emit('peer:extended', { id: msg.id, payload: msg.payload });
-      case 'suggest':
-      case 'have-all':
-      case 'have-none':
       case 'reject':
+        this.#requireFast(msg.type);
+        return this.#onPeerReject(msg);
       case 'allowed-fast':
-        // We do not set the fast extension bit (BEP 6), so these are not allowed.
-        throw new ProtocolError(`${msg.type} sent without the fast extension`);
+        this.#requireFast(msg.type);
+        // A remote may announce pieces it does not have yet; the picker only asks for pieces it has.
+        if (this.allowedFast.size < MAX_FAST_SET && !this.allowedFast.has(msg.index)) {
+          this.allowedFast.add(msg.index);
+          this.emit('peer:allowed-fast', msg.index);
+        }
+        return;
+      case 'suggest':
+        this.#requireFast(msg.type);
+        this.suggested.delete(msg.index);
+        if (this.suggested.size >= MAX_FAST_SET) this.suggested.delete(this.suggested.values().next().value!);
+        this.suggested.add(msg.index);
+        return void this.emit('peer:suggest', msg.index);
       default:
         assertNever(msg);
     }
   }
 
-  #onPeerBitfield(bytes: Uint8Array, first: boolean): void {
-    if (!first) throw new ProtocolError('bitfield was not the first message');
-    const incoming = new Bitfield(this.bits.length, bytes); // validated by checkMessage: size, spare bits
-    for (const i of incoming.ones()) this.bits.set(i);
+  #requireFast(type: string): void {
+    if (!this.fast) throw new ProtocolError(`${type} sent without the fast extension (BEP 6) negotiated`);
+  }
+
+  /** A bitfield, have_all or have_none (`bits` undefined: no pieces); its place was checked by #order. */
+  #onPeerPieceSet(bits: Bitfield | undefined): void {
+    if (bits) for (const i of bits.ones()) this.bits.set(i);
     this.emit('peer:bitfield', this.bits);
   }
 
   #onPeerChoke(): void {
     this.peerChoking = true;
-    // Without the fast extension a choke discards every pending request (BEP 3).
-    const dropped = this.#dropOutstanding();
+    // BEP 3: a choke discards every pending request. BEP 6: the remote answers each one, with its block or a reject.
+    const dropped = this.fast ? [] : this.#dropOutstanding();
     this.emit('peer:choke', dropped);
+  }
+
+  #onPeerReject(r: BlockRequest): void {
+    const k = key(r.index, r.begin);
+    const o = this.#outstanding.get(k);
+    if (o && o.req.length === r.length) {
+      this.#outstanding.delete(k);
+      this.emit('peer:reject', o.req);
+      return;
+    }
+    // The answer to a request we cancelled (or that timed out): nothing to do.
+    if (this.#late.delete(k)) return;
+    this.#log.debug(`reject of ${r.index}:${r.begin}+${r.length}, which we did not request; ignored`);
+  }
+
+  #onPeerCancel(r: BlockRequest): void {
+    const k = key(r.index, r.begin);
+    const queued = this.#remoteRequests.get(k);
+    if (!queued) return;
+    this.#remoteRequests.delete(k);
+    this.emit('peer:cancel', queued);
+    // BEP 6: even a cancelled request gets its one answer.
+    if (this.fast) this.#reject(queued);
+  }
+
+  #reject(r: BlockRequest): void {
+    this.send({ type: 'reject', index: r.index, begin: r.begin, length: r.length });
   }
 
   #dropOutstanding(): BlockRequest[] {
@@ -334,14 +408,15 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   }
 
   #onPeerRequest(req: BlockRequest): void {
-    if (this.amChoking) return; // BEP 3: requests while choked are ignored
+    const r = { index: req.index, begin: req.begin, length: req.length };
+    // BEP 3: requests while choked are ignored; BEP 6: rejected (we grant no allowed-fast pieces).
+    if (this.amChoking) return void (this.fast && this.#reject(r));
     if (this.#remoteRequests.size >= this.#opts.settings.maxRemoteRequests) {
       this.#log.debug('remote exceeded its request queue; dropping a request');
-      return;
+      return void (this.fast && this.#reject(r));
     }
     const k = key(req.index, req.begin);
     if (this.#remoteRequests.has(k)) return;
-    const r = { index: req.index, begin: req.begin, length: req.length };
     this.#remoteRequests.set(k, r);
     this.emit('peer:request', r);
   }
@@ -390,8 +465,10 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   choke(): void {
     if (this.amChoking) return;
     this.amChoking = true;
-    this.#remoteRequests.clear();
     this.send({ type: 'choke' });
+    // BEP 6: every pending request gets its answer; we will not serve these.
+    if (this.fast) for (const r of this.#remoteRequests.values()) this.#reject(r);
+    this.#remoteRequests.clear();
   }
 
   unchoke(): void {
@@ -418,6 +495,18 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
 
   bitfield(bits: Bitfield): void {
     this.send({ type: 'bitfield', bytes: bits.toBytes() });
+  }
+
+  /**
+   * Our piece set, right after the handshake: with the fast extension
+   * `have_all` or `have_none` when they say it in one byte, else a bitfield;
+   * without it, nothing when we have no piece (BEP 3 allows that).
+   */
+  sendPieceSet(bits: Bitfield): void {
+    if (this.fast && bits.isComplete()) this.send({ type: 'have-all' });
+    else if (bits.isEmpty()) {
+      if (this.fast) this.send({ type: 'have-none' });
+    } else this.bitfield(bits);
   }
 
   extended(id: number, payload: Uint8Array): void {
@@ -477,9 +566,9 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     return true;
   }
 
-  /** Forgets a request of the remote we could not serve. */
+  /** Forgets a request of the remote we could not serve (BEP 6: and rejects it). */
   dropRemoteRequest(req: BlockRequest): void {
-    this.#remoteRequests.delete(key(req.index, req.begin));
+    if (this.#remoteRequests.delete(key(req.index, req.begin)) && this.fast) this.#reject(req);
   }
 
   onDrain(listener: () => void): void {

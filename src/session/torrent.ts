@@ -31,6 +31,7 @@ import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
+import { peerIdClient, pickablePieces } from './fast-sets.js';
 import { PieceImage, imageBytes } from './piece-image.js';
 
 export interface TorrentStats {
@@ -71,7 +72,8 @@ export interface TorrentEvents {
   'torrent:progress': TorrentStats;
   'torrent:complete': { infoHash: string; downloaded: number; elapsedMs: number };
   'torrent:error': Error;
-  'peer:connected': { address: string; outgoing: boolean };
+  /** `fast`: BEP 6 negotiated; `client`: from the peer id (e.g. `lt2080`, `A2-1-36-0-`). */
+  'peer:connected': { address: string; outgoing: boolean; fast: boolean; client: string };
   'peer:disconnected': { address: string; reason: string };
   'peer:banned': { host: string; reason: string };
   'piece:verified': number;
@@ -506,6 +508,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       for (const r of dropped) this.#picker.release(conn.id, r);
       this.#fillAll();
     });
+    conn.on('peer:reject', (r) => {
+      // BEP 6: asked again, from whoever has it.
+      this.#picker.release(conn.id, r);
+      this.#fillAll();
+    });
+    conn.on('peer:allowed-fast', () => {
+      if (conn.peerChoking) this.#fill(conn);
+    });
+    conn.on('peer:suggest', () => this.#fill(conn));
     conn.on('peer:timeout', (reqs) => {
       for (const r of reqs) this.#picker.release(conn.id, r);
       this.#fillAll();
@@ -535,10 +546,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       }
     }
     this.#interesting.set(conn.id, 0);
-    if (this.#picker.haveCount > 0) conn.bitfield(this.#deps.storage.have.clone());
+    conn.sendPieceSet(this.#deps.storage.have);
     if (h.extensionProtocol) this.#extensions.sendHandshake(conn);
     if (h.dht && this.#opts.dhtPort !== undefined) conn.send({ type: 'port', port: this.#opts.dhtPort });
-    this.emit('peer:connected', { address: conn.address, outgoing: conn.outgoing });
+    this.emit('peer:connected', { address: conn.address, outgoing: conn.outgoing, fast: conn.fast, client: peerIdClient(h.peerId) });
   }
 
   #onClose(conn: PeerConnection, reason: string, requests: BlockRequest[]): void {
@@ -584,7 +595,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #fill(conn: PeerConnection): void {
-    if (conn.closed || conn.peerChoking || !conn.amInterested || !conn.handshaken) return;
+    if (conn.closed || !conn.amInterested || !conn.handshaken) return;
+    const have = (i: number): boolean => this.#picker.has(i);
+    // Choked: only BEP 6 allowed-fast pieces may be asked for.
+    const onlyAllowed = conn.peerChoking ? (conn.fast ? pickablePieces(conn.allowedFast, conn.bits, have) : undefined) : undefined;
+    if (conn.peerChoking && !onlyAllowed) return;
     // A disk slower than the network: ask for nothing more until the pieces waiting to be written drain.
     if (this.#verifying.size >= this.#maxPiecesInFlight) {
       this.#writeBound = true;
@@ -601,7 +616,18 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       allowed = Math.min(want, Math.floor(budget.available() / this.#settings.blockBytes));
       if (allowed <= 0) return this.#retryLimited(budget.msUntil(this.#settings.blockBytes));
     }
-    const reqs = this.#picker.pick(conn.id, conn.bits, allowed, this.#pickLimits(conn));
+    const limits = this.#pickLimits(conn);
+    let reqs: BlockRequest[];
+    if (onlyAllowed) reqs = this.#picker.pick(conn.id, onlyAllowed, allowed, limits);
+    else {
+      // BEP 6 suggestions first (pieces the remote likely has in its cache), then the picker's own choice.
+      const suggested = conn.suggested.size ? pickablePieces(conn.suggested, conn.bits, have) : undefined;
+      reqs = suggested ? this.#picker.pick(conn.id, suggested, allowed, limits) : [];
+      if (reqs.length < allowed) {
+        const more = this.#picker.pick(conn.id, conn.bits, allowed - reqs.length, limits);
+        reqs = reqs.length ? reqs.concat(more) : more;
+      }
+    }
     if (!budget.unlimited) for (const r of reqs) budget.take(r.length);
     conn.request(reqs);
   }

@@ -1,7 +1,7 @@
 /**
  * Checks of decoded messages against the torrent's shape, and small pure
  * helpers for the checks that need connection state (which `src/peer/`
- * owns): a bitfield only as the first message, a piece only when requested.
+ * owns): where a piece set may come, a piece only when requested.
  *
  * Every refusal is a `ProtocolError` naming the field; the connection that
  * received the message logs it at warn and closes (that connection only).
@@ -82,31 +82,23 @@ export function isPieceSetMessage(msg: PeerMessage): boolean {
 }
 
 /**
- * Enforces "a bitfield only as the first message" (BEP 3; BEP 6 extends it to
- * have-all and have-none). Call `observe` with every decoded message of one
- * connection, in order. Tolerated before the piece set: keep-alives, BEP 10
- * extended messages (several clients send their extension handshake first),
- * port messages and unknown ids, since none of them says which pieces the
- * peer has. Refused: a piece-set message after any other message, or a
- * second one.
+ * Enforces where a piece set (BEP 3 bitfield, BEP 6 have_all / have_none)
+ * may come, as libtorrent accepts it: once, before any `have` or `piece`.
+ * Keep-alives, BEP 10 extended messages, `port`, choke and interest
+ * messages, requests and the other BEP 6 messages may precede it (aria2
+ * sends its bitfield after several of them); none says which pieces the
+ * sender has. Call `observe` with every decoded message of one connection,
+ * in order. Refused: a piece set after a have, a piece or another piece set.
  */
 export class PieceSetOrder {
   #open = true;
 
   observe(msg: PeerMessage): void {
     if (isPieceSetMessage(msg)) {
-      if (!this.#open) throw new ProtocolError(`${msg.type} message not sent first (only allowed right after the handshake, once)`);
+      if (!this.#open) throw new ProtocolError(`${msg.type} after a have, a piece or another piece set (allowed once, before those)`);
       this.#open = false;
-      return;
-    }
-    switch (msg.type) {
-      case 'keep-alive':
-      case 'extended':
-      case 'port':
-      case 'unknown':
-        return;
-      default:
-        this.#open = false;
+    } else if (msg.type === 'have' || msg.type === 'piece') {
+      this.#open = false;
     }
   }
 }

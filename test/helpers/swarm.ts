@@ -202,7 +202,8 @@ export async function pollUntil<T>(check: () => Promise<T | undefined> | T | und
 export type PeerEvent =
   | { event: 'progress'; infoHash: string; have: number; pieces: number; downloaded: number; uploaded: number; peers: number; downloadRate: number; uploadRate: number }
   | { event: 'complete'; infoHash: string; downloaded: number; elapsedMs: number }
-  | { event: 'error'; message: string };
+  | { event: 'error'; message: string }
+  | { event: 'peer'; infoHash: string; state: 'connected' | 'gone'; address: string; outgoing?: boolean; client?: string; fast?: boolean; reason?: string };
 
 export interface Exit {
   code: number | null;
@@ -425,6 +426,11 @@ export function eventProblems(p: PeerProcess, torrent: { infoHashHex: string; pi
         break;
       case 'error':
         if (typeof rec.message !== 'string') problems.push(`${where}: message is not a string`);
+        break;
+      case 'peer':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        if (rec.state !== 'connected' && rec.state !== 'gone') problems.push(`${where}: state is neither connected nor gone`);
+        if (typeof rec.address !== 'string') problems.push(`${where}: address is not a string`);
         break;
       default:
         problems.push(`${where}: unknown event`);

@@ -42,7 +42,7 @@ export interface RawPeer {
  */
 export async function connectRaw(
   t: Teardown,
-  opts: { host: string; port: number; localAddress: string; infoHash: Uint8Array; shape: TorrentShape; sendHandshake?: boolean },
+  opts: { host: string; port: number; localAddress: string; infoHash: Uint8Array; shape: TorrentShape; sendHandshake?: boolean; fast?: boolean; extensionProtocol?: boolean },
 ): Promise<RawPeer> {
   const socket = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
   t.teardown(() => void socket.destroy());
@@ -97,7 +97,7 @@ export async function connectRaw(
       ms,
       what,
     );
-  if (opts.sendHandshake !== false) socket.write(encodeHandshake({ infoHash: opts.infoHash, peerId: testPeerId('raw'), extensionProtocol: false }));
+  if (opts.sendHandshake !== false) socket.write(encodeHandshake({ infoHash: opts.infoHash, peerId: testPeerId('raw'), extensionProtocol: opts.extensionProtocol ?? false, fast: opts.fast ?? false }));
   return {
     socket,
     messages,
