@@ -109,3 +109,53 @@ test.serial('a missing torrent file: exit 2 and a clear message', async (t) => {
   t.regex(r.stderr, /torrent file not found: \/nonexistent\/x\.torrent/);
   t.deepEqual(Object.keys(JSON.parse(r.stdout) as object), ['event', 'message']);
 });
+
+// BEP 47/52: libtorrent 2.0's default torrents are hybrid, with pad files (several on one path).
+const padded = wrap({
+  name: 'hybrid',
+  'piece length': PL,
+  pieces: hashes(4),
+  'meta version': 2,
+  'file tree': { 'a.bin': { '': { length: 100, 'pieces root': new Uint8Array(32) } } },
+  files: [
+    { length: 100, path: ['a.bin'] },
+    { attr: 'p', length: PL - 100, path: ['.pad', String(PL - 100)] },
+    { length: 100, attr: 'x', path: ['sub', 'b.bin'] },
+    { attr: 'p', length: PL - 100, path: ['.pad', String(PL - 100)] },
+    { length: PL + 5, path: ['c.bin'] },
+  ],
+});
+
+test.serial('a hybrid torrent with pad files: --json lists the real files only, length is the declared total', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  await writeFile(join(dir, 'h.torrent'), padded);
+  const r = await runExe('peer', ['info', 'h.torrent', '--json'], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as Record<string, unknown>;
+  t.is(j.infoHash, parseTorrent(padded).infoHashHex);
+  t.deepEqual(j.files, [{ path: 'a.bin', length: 100 }, { path: 'sub/b.bin', length: 100 }, { path: 'c.bin', length: PL + 5 }]);
+  t.is(j.length, 3 * PL + 5, 'pad bytes included, as libtorrent and transmission-show count them');
+  t.is(j.pieces, 4);
+  const h = await runExe('peer', ['info', 'h.torrent'], { cwd: dir });
+  t.is(h.code, 0, h.stderr);
+  t.regex(h.stdout, /in 3 files \+ 32568 bytes of padding/);
+  t.notRegex(h.stdout, /\.pad/);
+});
+
+const limits: [string, () => Uint8Array, RegExp][] = [
+  ['a v2-only torrent', () => wrap({ name: 'v2', 'piece length': PL, 'meta version': 2, 'file tree': { x: { '': { length: 5, 'pieces root': new Uint8Array(32) } } } }), /v2-only torrents are not supported yet/],
+  ['a path of 5,000 components (10 KB)', () => multiInfo(Array.from({ length: 5000 }, () => 'a')), /info\.files\[0\]\.path.*longer than 4096 bytes/],
+  ['a component of 256 bytes', () => multiInfo(['x'.repeat(256)]), /info\.files\[0\]\.path.*255 bytes/],
+];
+for (const [what, make, re] of limits) {
+  test.serial(`refuses ${what}: exit 2 and a message naming it`, async (t) => {
+    const { dir, cleanup } = await tempDir();
+    t.teardown(cleanup);
+    await writeFile(join(dir, 'bad.torrent'), make());
+    const r = await runExe('peer', ['info', 'bad.torrent'], { cwd: dir });
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, re);
+    t.is(r.stdout, '');
+  });
+}

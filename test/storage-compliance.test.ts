@@ -4,13 +4,14 @@
  */
 import test from 'ava';
 import { StorageError } from '../src/errors.js';
-import { mapRange } from '../src/metainfo/layout.js';
+import { isOnDisk, mapRange } from '../src/metainfo/layout.js';
 import { FileStore } from '../src/storage/file-store.js';
 import { MemoryStore } from '../src/storage/memory-store.js';
 import type { PieceStore } from '../src/storage/piece-store.js';
 import { verifyPieces } from '../src/storage/verify.js';
+import { sha1 } from '../src/util/hash.js';
 import { HashPool } from '../src/util/hash-pool.js';
-import { contentPathOf, log, multiFile, pieceOf, singleFile, tempDir, writeContent, type Fixture } from './storage-fixtures.js';
+import { contentPathOf, log, multiFile, paddedFile, pieceOf, singleFile, tempDir, writeContent, type Fixture } from './storage-fixtures.js';
 import type { ExecutionContext } from 'ava';
 
 /** Makes an opened store of `fx`: empty (a leecher's) or holding `fx.data` (a seeder's). */
@@ -45,6 +46,7 @@ const IMPLEMENTATIONS: [string, Factory][] = [
 const FIXTURES: [string, () => Fixture][] = [
   ['single file', singleFile],
   ['multi-file', multiFile],
+  ['padded (BEP 47)', paddedFile],
 ];
 
 async function readAll(store: PieceStore): Promise<Uint8Array> {
@@ -193,10 +195,31 @@ for (const [impl, make] of IMPLEMENTATIONS) {
       await t.throwsAsync(store.open(), { instanceOf: StorageError });
     });
 
-    test(`${impl} ${shape}: fingerprint lists the non-empty files and changes for a file that is written`, async (t) => {
+    if (fixture === paddedFile) {
+      test(`${impl} ${shape}: pad bytes are discarded on write and read as zeros; a piece with other bytes there fails its hash`, async (t) => {
+        const fx = fixture();
+        const store = await make(t, fx, false);
+        // Piece 0 is a.bin's 10000 bytes, then 6384 bytes of padding.
+        const piece = pieceOf(fx, 0);
+        const dirty = piece.slice();
+        dirty.fill(0xee, 10000);
+        t.notDeepEqual(sha1(dirty), fx.info.pieces.subarray(0, 20), 'the hash covers the zeros: such a piece is refused before it is written');
+        await store.writePiece(0, dirty);
+        const back = await store.readPiece(0);
+        t.true(Buffer.from(back.subarray(0, 10000)).equals(Buffer.from(piece.subarray(0, 10000))), 'the real bytes are kept');
+        t.true(back.subarray(10000).every((b) => b === 0), 'the pad range reads as zeros');
+        t.true((await store.read(0, 9990, 100)).subarray(10).every((b) => b === 0));
+        const scattered = [new Uint8Array(9000).fill(1), new Uint8Array(3000).fill(1), new Uint8Array(4384).fill(1)];
+        await store.readv!(0, scattered);
+        t.true(Buffer.concat(scattered).equals(Buffer.from(back)));
+        t.deepEqual([...(await verifyPieces(store, fx.info, pool, { pieces: [0] })).ones()], [0]);
+      });
+    }
+
+    test(`${impl} ${shape}: fingerprint lists the non-empty files (pad files are none) and changes for a file that is written`, async (t) => {
       const fx = fixture();
       const store = await make(t, fx, false);
-      const nonEmpty = fx.info.files.filter((f) => f.length > 0);
+      const nonEmpty = fx.info.files.filter((f) => f.length > 0 && isOnDisk(f));
       const before = await store.fingerprint();
       t.is(before.length, nonEmpty.length);
       t.deepEqual(

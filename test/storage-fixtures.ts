@@ -26,16 +26,26 @@ export interface Fixture {
   infoHashHex: string;
 }
 
-/** An InfoDict over `data` cut into `files`; `multiFile` false needs exactly one file. */
-export function makeFixture(spec: { name?: string; files: { path: string[]; length: number }[]; pieceLength: number; multiFile?: boolean; seed?: number }): Fixture {
+/**
+ * An InfoDict over `data` cut into `files`; `multiFile` false needs exactly
+ * one file. Pad files (BEP 47, `pad: true`) hold zeros in `data`, as the
+ * piece hashes of a real torrent say they do.
+ */
+export function makeFixture(spec: { name?: string; files: { path: string[]; length: number; pad?: true }[]; pieceLength: number; multiFile?: boolean; seed?: number }): Fixture {
   const total = spec.files.reduce((n, f) => n + f.length, 0);
   const data = pattern(total, spec.seed ?? 7);
+  let at = 0;
+  for (const f of spec.files) {
+    if (f.pad) data.fill(0, at, at + f.length);
+    at += f.length;
+  }
   const pieceCount = Math.ceil(total / spec.pieceLength);
   const pieces = new Uint8Array(pieceCount * 20);
   for (let i = 0; i < pieceCount; i++) pieces.set(sha1(data.subarray(i * spec.pieceLength, Math.min(total, (i + 1) * spec.pieceLength))), i * 20);
   let offset = 0;
   const files: FileEntry[] = spec.files.map((f) => {
-    const e = { path: f.path, length: f.length, offset };
+    const e: FileEntry = { path: f.path, length: f.length, offset };
+    if (f.pad) e.pad = true;
     offset += f.length;
     return e;
   });
@@ -82,10 +92,31 @@ export function contentPathOf(dir: string, fx: Fixture): string {
   return path.join(dir, fx.info.multiFile ? fx.info.name : fx.info.files[0]!.path[0]!);
 }
 
-/** Writes the fixture's files (all of them: its data) as make-torrent's input would be. */
+/**
+ * A hybrid-style layout (libtorrent 2.0's default): each file padded to a
+ * piece boundary by a BEP 47 pad file, pad files sharing one path, a piece
+ * (1) wholly inside one file, and a short last piece after the last file.
+ */
+export function paddedFile(): Fixture {
+  return makeFixture({
+    files: [
+      { path: ['a.bin'], length: 10000 },
+      { path: ['.pad', 'x'], length: 6384, pad: true },
+      { path: ['sub', 'b.bin'], length: 30000 }, // 16384..46384: piece 1 lies inside it
+      { path: ['.pad', 'x'], length: 2768, pad: true },
+      { path: ['c.bin'], length: 20000 },
+      { path: ['.pad', 'x'], length: 12768, pad: true },
+      { path: ['d.bin'], length: 1000 }, // the short last piece
+    ],
+    pieceLength: 16384,
+  });
+}
+
+/** Writes the fixture's files (all of them but pad files: its data) as make-torrent's input would be. */
 export async function writeContent(dir: string, fx: Fixture, data = fx.data): Promise<string> {
   const root = contentPathOf(dir, fx);
   for (const f of fx.info.files) {
+    if (f.pad) continue;
     const p = fx.info.multiFile ? path.join(root, ...f.path) : root;
     await mkdir(path.dirname(p), { recursive: true });
     await writeFile(p, data.subarray(f.offset, f.offset + f.length));

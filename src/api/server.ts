@@ -16,6 +16,7 @@ import { SwarmError, UsageError, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { parseTorrent, MAX_TORRENT_FILE_BYTES } from '../metainfo/parse.js';
 import { isMagnet, magnetOf, parseMagnet, trackersOf } from '../metainfo/magnet.js';
+import { userFiles } from '../metainfo/layout.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { Torrent } from '../session/torrent.js';
 import { hostOfHeader, isLoopbackHost, requestToken, tokenMatches } from './auth.js';
@@ -359,7 +360,7 @@ export class ApiServer {
       magnet: magnetOf(m),
       pieceLength: m.info.pieceLength,
       private: m.info.private,
-      files: m.info.files.map((f) => ({ path: f.path.join('/'), length: f.length })),
+      files: userFiles(m.info).map((f) => ({ path: f.path.join('/'), length: f.length })), // no BEP 47 pad files
       trackers: trackersOf(m),
     };
   }

@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { loadTorrentFile } from '../metainfo/load.js';
+import { userFiles } from '../metainfo/layout.js';
 import { isMagnet, magnetOf, parseMagnet, trackersOf } from '../metainfo/magnet.js';
 import type { FileEntry, MagnetLink, Metainfo } from '../metainfo/types.js';
 import { printJson } from './common.js';
@@ -22,7 +23,13 @@ export interface InfoJson {
   private: boolean | null;
 }
 
-/** The `--json` object of a torrent. File paths are joined with `/`, under the torrent's name. */
+/**
+ * The `--json` object of a torrent. File paths are joined with `/`, under the
+ * torrent's name. `files` lists the user's files only (no BEP 47 pad files,
+ * no symlinks); `length` is the total the torrent declares, pad bytes
+ * included, as libtorrent's `total_size()` and transmission-show's "Total
+ * Size" report it (it is what `pieces` x `pieceLength` covers).
+ */
 export function torrentInfoJson(meta: Metainfo): InfoJson {
   return {
     infoHash: meta.infoHashHex,
@@ -30,7 +37,7 @@ export function torrentInfoJson(meta: Metainfo): InfoJson {
     length: meta.info.length,
     pieceLength: meta.info.pieceLength,
     pieces: meta.info.pieceCount,
-    files: meta.info.files.map((f) => ({ path: f.path.join('/'), length: f.length })),
+    files: userFiles(meta.info).map((f) => ({ path: f.path.join('/'), length: f.length })),
     announce: trackersOf(meta),
     private: meta.info.private,
   };
@@ -77,10 +84,14 @@ export function renderFileTree(files: readonly FileEntry[]): string[] {
 
 export function renderTorrentInfo(meta: Metainfo): string {
   const i = meta.info;
+  const files = userFiles(i);
+  const padBytes = i.files.reduce((n, f) => n + (f.pad ? f.length : 0), 0);
+  const links = i.files.filter((f) => f.symlink);
   const lines = [
     `name:          ${i.name}${i.multiFile ? '/' : ''}`,
     `info-hash:     ${meta.infoHashHex}`,
-    `size:          ${formatBytes(i.length)} (${i.length} bytes) in ${i.files.length} file${i.files.length === 1 ? '' : 's'}`,
+    `size:          ${formatBytes(i.length)} (${i.length} bytes) in ${files.length} file${files.length === 1 ? '' : 's'}` +
+      (padBytes > 0 ? ` + ${padBytes} bytes of padding (BEP 47 pad files, never written to disk)` : ''),
     `pieces:        ${i.pieceCount} x ${formatBytes(i.pieceLength)} (${i.pieceLength} bytes)`,
     `private:       ${i.private ? 'yes (trackers only: no DHT, no PEX)' : 'no'}`,
   ];
@@ -99,7 +110,11 @@ export function renderTorrentInfo(meta: Metainfo): string {
   lines.push('files:');
   if (i.multiFile) {
     lines.push(`  ${i.name}/`);
-    for (const l of renderFileTree(i.files)) lines.push(`  ${l}`);
+    for (const l of renderFileTree(files)) lines.push(`  ${l}`);
+    if (links.length) {
+      lines.push('symlinks (never created from a torrent):');
+      for (const f of links) lines.push(`  ${f.path.join('/')} -> ${f.symlink!.join('/')}`);
+    }
   } else {
     lines.push(`  ${i.name}  (${formatBytes(i.length)})`);
   }

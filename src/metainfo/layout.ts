@@ -9,6 +9,23 @@
  */
 import type { FileEntry, InfoDict } from './types.js';
 
+/**
+ * True for a file that exists on disk: not a BEP 47 pad file (zeros that
+ * only exist inside pieces) and not a symlink (never created from a torrent).
+ */
+export function isOnDisk(f: FileEntry): boolean {
+  return f.pad !== true && f.symlink === undefined;
+}
+
+/**
+ * The files a user sees (`peer info`, the API, downloads): every file but
+ * pad files and symlinks. The piece layout still counts them all: use
+ * `info.files` for offsets and this list only for what is shown or chosen.
+ */
+export function userFiles(info: InfoDict): FileEntry[] {
+  return info.files.filter(isOnDisk);
+}
+
 /** One contiguous run of a byte range that lies inside one file. */
 export interface FileSlice {
   fileIndex: number;

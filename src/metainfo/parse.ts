@@ -7,12 +7,17 @@
  * file (found with `dictValueSpan`), never of a re-encoding: torrents in the
  * wild carry keys in non-canonical order or keys we do not know, and a
  * re-encode would change the hash.
+ *
+ * BEP 47: file dicts may carry `attr` (`p` pad file, `x` executable, `h`
+ * hidden, `l` symlink). BEP 52: a hybrid torrent (v1 `pieces` and `files`
+ * beside v2 `meta version` and `file tree`) is read as the v1 torrent it also
+ * is, with the same v1 info-hash; a v2-only torrent (no `pieces`) is refused.
  */
 import { decode, dictEntries, dictValueSpan, isBytes, isDict, isInt, isList, type BDict, type BValue } from '../bencode/index.js';
 import { MetainfoError } from '../errors.js';
 import { sha1 } from '../util/hash.js';
 import { toHex, utf8OrUndefined } from '../util/bytes.js';
-import { checkPath, checkPathComponent } from './path-safety.js';
+import { checkPath, checkPathComponent, checkPathLength } from './path-safety.js';
 import type { FileEntry, InfoDict, Metainfo } from './types.js';
 
 /**
@@ -29,6 +34,12 @@ export const MAX_TORRENT_FILE_BYTES = 64 * 1024 * 1024;
  * verified, so a hostile torrent must not make us allocate gigabytes.
  */
 export const MAX_PIECE_LENGTH = 128 * 1024 * 1024;
+/**
+ * Most files (pad files and symlinks not counted) accepted in one torrent.
+ * Each is a file we create and hold state for; real torrents with more are
+ * rare, and a hostile one could otherwise ask for millions of empty files.
+ */
+export const MAX_FILES = 100_000;
 
 /** Parses a whole .torrent file. */
 export function parseTorrent(bytes: Uint8Array): Metainfo {
@@ -85,7 +96,11 @@ export function parseInfoDict(infoBytes: Uint8Array): InfoDict {
   if (pieceLength > MAX_PIECE_LENGTH) throw new MetainfoError('info.piece length', `${pieceLength} bytes is larger than the ${MAX_PIECE_LENGTH} accepted`);
 
   const pieces = v.pieces;
-  if (pieces === undefined) throw new MetainfoError('info.pieces', 'missing');
+  if (pieces === undefined) {
+    // BEP 52: a v2 torrent hashes files in merkle trees (`file tree`, `piece layers`) and has no v1 `pieces`.
+    if (v['meta version'] !== undefined || v['file tree'] !== undefined) throw new MetainfoError('info.pieces', 'v2-only torrents are not supported yet');
+    throw new MetainfoError('info.pieces', 'missing');
+  }
   if (!isBytes(pieces)) throw new MetainfoError('info.pieces', 'must be a byte string');
   if (pieces.length % 20 !== 0) throw new MetainfoError('info.pieces', `length ${pieces.length} is not a multiple of 20 (one SHA-1 per piece)`);
 
@@ -99,10 +114,17 @@ export function parseInfoDict(infoBytes: Uint8Array): InfoDict {
   if (hasLength) {
     const length = v.length;
     if (!isInt(length) || length < 0) throw new MetainfoError('info.length', `must be a non-negative integer, got ${describe(length)}`);
-    files = [{ path: [name], length, offset: 0 }];
+    const attr = parseAttr(v, 'info.attr');
+    // A single file cannot be padding or a link: there would be nothing to download.
+    if (attr.includes('p')) throw new MetainfoError('info.attr', 'the only file of a single-file torrent cannot be a pad file (BEP 47 attr "p")');
+    if (attr.includes('l')) throw new MetainfoError('info.attr', 'the only file of a single-file torrent is a symlink (BEP 47 attr "l"): symlinks from a torrent are never created');
+    const file: FileEntry = { path: [name], length, offset: 0 };
+    if (attr.includes('x')) file.executable = true;
+    if (attr.includes('h')) file.hidden = true;
+    files = [file];
     total = length;
   } else {
-    ({ files, total } = parseFiles(v.files!));
+    ({ files, total } = parseFiles(v.files!, name));
   }
   if (total === 0) throw new MetainfoError('info.length', 'the torrent holds no data (total length 0)');
 
@@ -126,38 +148,77 @@ export function parseInfoDict(infoBytes: Uint8Array): InfoDict {
   };
 }
 
-function parseFiles(value: BValue): { files: FileEntry[]; total: number } {
+function parseFiles(value: BValue, name: string): { files: FileEntry[]; total: number } {
   if (!isList(value)) throw new MetainfoError('info.files', 'must be a list');
   if (value.length === 0) throw new MetainfoError('info.files', 'is empty');
+  // A real file needs at most one pad file after it: a longer list is over the limit whatever it holds.
+  if (value.length > 2 * MAX_FILES + 1) throw new MetainfoError('info.files', `holds ${value.length} entries, more than the ${MAX_FILES} files accepted`);
   const files: FileEntry[] = [];
   const filePaths = new Set<string>();
   const dirPaths = new Set<string>();
   let total = 0;
+  let real = 0;
   value.forEach((f, i) => {
     const field = `info.files[${i}]`;
     if (!isDict(f)) throw new MetainfoError(field, 'must be a dictionary');
     const length = f.length;
     if (length === undefined) throw new MetainfoError(`${field}.length`, 'missing');
     if (!isInt(length) || length < 0) throw new MetainfoError(`${field}.length`, `must be a non-negative integer, got ${describe(length)}`);
-    const path = parsePathList(f, field);
+    const attr = parseAttr(f, `${field}.attr`);
+    if (attr.includes('p')) {
+      // BEP 47 pad file: zeros inside pieces, never on disk. Its path (usually `.pad/<size>`,
+      // often the same for several) names nothing we create, so it is neither checked nor clashes.
+      files.push({ path: parsePathList(f, field, false), length, offset: total, pad: true });
+      total += length;
+      if (!Number.isSafeInteger(total)) throw new MetainfoError('info.files', 'total length is too large');
+      return;
+    }
+    const path = parsePathList(f, field, true);
+    checkPathLength(name, path, `${field}.path`);
+    const entry: FileEntry = { path, length, offset: total };
+    if (attr.includes('x')) entry.executable = true;
+    if (attr.includes('h')) entry.hidden = true;
+    if (attr.includes('l')) {
+      // Never created (storage skips it), so it holds no bytes and takes no place on disk.
+      if (length !== 0) throw new MetainfoError(`${field}.length`, `a symlink (BEP 47 attr "l") holds no data, got length ${length}`);
+      const target = f['symlink path'];
+      if (target === undefined) throw new MetainfoError(`${field}.symlink path`, 'missing (attr "l" marks a symlink)');
+      const text = textList(target, `${field}.symlink path`);
+      if (!text) throw new MetainfoError(`${field}.symlink path`, 'is not valid UTF-8');
+      entry.symlink = text;
+      files.push(entry);
+      return;
+    }
+    if (++real > MAX_FILES) throw new MetainfoError('info.files', `holds more than the ${MAX_FILES} files accepted`);
     // Two entries on one path, or a file where another entry needs a folder,
     // would make storage write one file's data into another.
     const key = path.join('/');
     if (filePaths.has(key) || dirPaths.has(key)) throw new MetainfoError(`${field}.path`, `${JSON.stringify(key)} clashes with another entry`);
     filePaths.add(key);
-    for (let k = 1; k < path.length; k++) {
-      const dir = path.slice(0, k).join('/');
+    let dir = '';
+    for (let k = 0; k < path.length - 1; k++) {
+      dir = k === 0 ? path[0]! : `${dir}/${path[k]!}`;
       if (filePaths.has(dir)) throw new MetainfoError(`${field}.path`, `${JSON.stringify(key)} lies under ${JSON.stringify(dir)}, which is a file`);
       dirPaths.add(dir);
     }
-    files.push({ path, length, offset: total });
+    files.push(entry);
     total += length;
     if (!Number.isSafeInteger(total)) throw new MetainfoError('info.files', 'total length is too large');
   });
+  if (real === 0) throw new MetainfoError('info.files', 'holds no file but pad files and symlinks');
   return { files, total };
 }
 
-function parsePathList(f: BDict, field: string): string[] {
+/** BEP 47 `attr`: a string of flag letters in any order; unknown letters are ignored. */
+function parseAttr(d: BDict, field: string): string {
+  const v = d.attr;
+  if (v === undefined) return '';
+  if (!isBytes(v)) throw new MetainfoError(field, 'must be a string of attribute letters (BEP 47)');
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+}
+
+/** `path` as text; `check` (every file but pad files) applies the path-safety rules. */
+function parsePathList(f: BDict, field: string, check: boolean): string[] {
   // BEP 3 `path` is UTF-8; some old torrents hold another encoding there and
   // the UTF-8 copy in `path.utf-8`, which is used when `path` is not UTF-8.
   const raw = f.path;
@@ -165,7 +226,7 @@ function parsePathList(f: BDict, field: string): string[] {
   const decoded = textList(raw, `${field}.path`);
   const path = decoded ?? (f['path.utf-8'] !== undefined ? textList(f['path.utf-8'], `${field}.path.utf-8`) : undefined);
   if (!path) throw new MetainfoError(`${field}.path`, 'is not valid UTF-8');
-  checkPath(path, `${field}.path`);
+  if (check) checkPath(path, `${field}.path`);
   return path;
 }
 

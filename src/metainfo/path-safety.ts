@@ -10,6 +10,14 @@ import { MetainfoError } from '../errors.js';
 export const MAX_COMPONENT_BYTES = 255;
 
 /**
+ * Longest relative path accepted (the torrent's name, its folders and the
+ * file name joined with `/`): Linux's PATH_MAX. A longer one cannot be
+ * opened on most systems anyway, and a torrent of thousands of tiny
+ * components would otherwise make us create thousands of nested folders.
+ */
+export const MAX_RELATIVE_PATH_BYTES = 4096;
+
+/**
  * Throws a MetainfoError naming `field` unless `component` is one safe path
  * component: not empty, not `.` or `..`, no `/`, `\` or NUL, no drive letter
  * (`C:`), and not longer than a file system allows.
@@ -32,4 +40,19 @@ export function checkPathComponent(component: string, field: string): void {
 export function checkPath(components: readonly string[], field: string): void {
   if (components.length === 0) throw new MetainfoError(field, 'empty path');
   for (const c of components) checkPathComponent(c, field);
+}
+
+/**
+ * Throws a MetainfoError naming `field` when `name/components...` (the path
+ * the file gets under the download folder) is longer than
+ * MAX_RELATIVE_PATH_BYTES.
+ */
+export function checkPathLength(name: string, components: readonly string[], field: string): void {
+  let bytes = Buffer.byteLength(name, 'utf8');
+  for (const c of components) {
+    bytes += 1 + Buffer.byteLength(c, 'utf8');
+    if (bytes > MAX_RELATIVE_PATH_BYTES) {
+      throw new MetainfoError(field, `the path is longer than ${MAX_RELATIVE_PATH_BYTES} bytes (${components.length} components)`);
+    }
+  }
 }

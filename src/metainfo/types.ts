@@ -6,6 +6,23 @@ export interface FileEntry {
   length: number;
   /** Byte offset of the file in the torrent's concatenated data. */
   offset: number;
+  /**
+   * BEP 47 `attr` `p`: a pad file. Its bytes are zeros that align the next
+   * file to a piece boundary; they count in the piece layout but are never
+   * written to disk, and users never see the file (see `userFiles`). Several
+   * pad files may share one path (`.pad/<size>`), so its path is not checked.
+   */
+  pad?: true;
+  /** BEP 47 `attr` `x`: created with the executable bits (as the umask allows). */
+  executable?: true;
+  /** BEP 47 `attr` `h`: hidden on systems that have such an attribute (informational here). */
+  hidden?: true;
+  /**
+   * BEP 47 `attr` `l`: a symlink to this path (relative to the torrent's
+   * root). A symlink holds no data (its length is 0) and is never created:
+   * a link a remote chose could point anywhere. Storage skips it with a warning.
+   */
+  symlink?: string[];
 }
 
 export interface InfoDict {

@@ -15,13 +15,19 @@
  * components; we check again (defence in depth) and also refuse a symlinked
  * component whose target leaves the content folder, so a planted link cannot
  * make a hostile torrent write outside it.
+ *
+ * BEP 47: pad files are never created; their range reads as zeros and what
+ * a piece holds there is dropped on write (the piece's hash covers zeros, so
+ * a piece with other bytes there never got this far). Symlinks are never
+ * created either (a warning says so). Files marked executable are created
+ * with the executable bits.
  */
 import { promises as fsp, constants as fsConstants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
-import { mapRange, pieceRange, type FileSlice } from '../metainfo/layout.js';
+import { isOnDisk, mapRange, pieceRange, type FileSlice } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
 import { checkBlock, checkPieceData, checkRange, rangeTarget, scatterViews, totalLength, type FileFingerprint, type PieceStore } from './piece-store.js';
 
@@ -62,8 +68,10 @@ export class FileStore implements PieceStore {
   readonly #maxOpen: number;
   readonly #log: Logger;
   readonly #create: boolean;
-  /** Absolute path of each file, in torrent order. */
+  /** Absolute path of each file, in torrent order; '' for pad files and symlinks (nothing on disk). */
   readonly #paths: string[];
+  /** Indices of pad files (BEP 47): zeros in pieces, never on disk. */
+  readonly #pads: ReadonlySet<number>;
   readonly #created = new Set<number>();
   #writable = true;
   #state: 'new' | 'opening' | 'open' | 'closed' = 'new';
@@ -84,13 +92,15 @@ export class FileStore implements PieceStore {
     this.#maxOpen = Math.max(1, Math.floor(opts.maxOpenFiles ?? 64));
     this.#log = opts.logger ?? getLogger('storage');
     this.#create = opts.create;
-    this.#paths = opts.info.files.map((f) => this.#resolve(f.path));
+    this.#paths = opts.info.files.map((f) => (isOnDisk(f) ? this.#resolve(f.path) : ''));
+    this.#pads = new Set(opts.info.files.flatMap((f, i) => (f.pad ? [i] : [])));
   }
 
   /** Absolute path of file `fileIndex`. */
   pathOf(fileIndex: number): string {
     const p = this.#paths[fileIndex];
     if (p === undefined) throw new RangeError(`file ${fileIndex} out of range 0..${this.#paths.length - 1}`);
+    if (p === '') throw new RangeError(`file ${fileIndex} is a pad file or a symlink: it has no path on disk`);
     return p;
   }
 
@@ -146,8 +156,11 @@ export class FileStore implements PieceStore {
       }
     }
     for (let i = 0; i < this.info.files.length; i++) {
+      const f = this.info.files[i]!;
+      if (f.symlink) this.#log.warn(`not creating ${f.path.join('/')}: a symlink to ${f.symlink.join('/')} (symlinks from a torrent are never created)`);
+      if (!isOnDisk(f)) continue;
       const p = this.#paths[i]!;
-      const want = this.info.files[i]!.length;
+      const want = f.length;
       if (realRoot !== undefined) await this.#checkInside(p, realRoot);
       let st: Awaited<ReturnType<typeof fsp.stat>> | undefined;
       try {
@@ -167,7 +180,7 @@ export class FileStore implements PieceStore {
         if (realRoot !== undefined) await this.#checkInside(p, realRoot);
         // 'wx': never follow or reuse something that appeared since the stat.
         await this.#io(p, 'create', async () => {
-          const h = await fsp.open(p, 'wx');
+          const h = await fsp.open(p, 'wx', f.executable ? 0o777 : 0o666);
           try {
             if (want > 0) await h.truncate(want); // sparse: no bytes are written
           } finally {
@@ -394,7 +407,13 @@ export class FileStore implements PieceStore {
     this.#check();
     const buf = rangeTarget(length, into);
     const slices = mapRange(this.info.files, offset, length);
-    await Promise.all(slices.map((s) => this.#readSlice(s, buf, 0)));
+    await Promise.all(
+      slices.map((s) => {
+        if (!this.#pads.has(s.fileIndex)) return this.#readSlice(s, buf, 0);
+        buf.fill(0, s.rangeOffset, s.rangeOffset + s.length);
+        return undefined;
+      }),
+    );
     return buf;
   }
 
@@ -420,7 +439,14 @@ export class FileStore implements PieceStore {
       (async () => {
         this.#check();
         const slices = mapRange(this.info.files, offset, length);
-        await Promise.all(slices.map((s) => this.#readvSlice(s, scatterViews(targets, s.rangeOffset, s.length))));
+        await Promise.all(
+          slices.map((s) => {
+            const views = scatterViews(targets, s.rangeOffset, s.length);
+            if (!this.#pads.has(s.fileIndex)) return this.#readvSlice(s, views);
+            for (const v of views) v.fill(0);
+            return undefined;
+          }),
+        );
       })(),
     );
   }
@@ -450,7 +476,8 @@ export class FileStore implements PieceStore {
     const { offset, length } = pieceRange(this.info, index);
     const op = (async () => {
       this.#check();
-      await Promise.all(mapRange(this.info.files, offset, length).map((s) => this.#writeSlice(s, data)));
+      const slices = mapRange(this.info.files, offset, length).filter((s) => !this.#pads.has(s.fileIndex));
+      await Promise.all(slices.map((s) => this.#writeSlice(s, data)));
     })();
     return this.#track(op);
   }
@@ -486,7 +513,7 @@ export class FileStore implements PieceStore {
   async syncAll(): Promise<void> {
     await this.flush();
     for (let i = 0; i < this.info.files.length; i++) {
-      if (this.info.files[i]!.length === 0) continue;
+      if (this.info.files[i]!.length === 0 || this.#paths[i] === '') continue;
       const slot = await this.#acquire(i);
       try {
         await this.#io(this.#paths[i]!, 'fsync', () => slot.handle!.sync());
@@ -500,7 +527,7 @@ export class FileStore implements PieceStore {
     this.#check();
     const out: FileFingerprint[] = [];
     for (let i = 0; i < this.info.files.length; i++) {
-      if (this.info.files[i]!.length === 0) continue;
+      if (this.info.files[i]!.length === 0 || this.#paths[i] === '') continue;
       const p = this.#paths[i]!;
       const st = await this.#io(p, 'stat', () => fsp.stat(p));
       out.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });

@@ -6,9 +6,13 @@
  * Its fingerprint uses a per-file write counter as the "mtime", so a resume
  * state taken from it goes stale exactly when a file is written, like a
  * file's mtime does.
+ *
+ * BEP 47 pad files hold zeros whatever is written: their range is cleared
+ * after every write, so reads give what a FileStore (which never writes
+ * them) gives.
  */
 import { StorageError } from '../errors.js';
-import { mapRange, pieceRange } from '../metainfo/layout.js';
+import { isOnDisk, mapRange, pieceRange } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
 import { checkBlock, checkPieceData, checkRange, rangeTarget, totalLength, type FileFingerprint, type PieceStore } from './piece-store.js';
 
@@ -27,8 +31,18 @@ export class MemoryStore implements PieceStore {
       throw new RangeError(`prefill is ${opts.data.length} bytes, the torrent holds ${opts.info.length}`);
     }
     this.#data = new Uint8Array(opts.info.length);
-    if (opts.data) this.#data.set(opts.data);
+    if (opts.data) {
+      this.#data.set(opts.data);
+      this.#clearPads(0, opts.info.length);
+    }
     this.#mtimes = opts.info.files.map(() => ++clock);
+  }
+
+  /** Zeros the pad-file bytes within [offset, offset + length). */
+  #clearPads(offset: number, length: number): void {
+    for (const s of mapRange(this.info.files, offset, length)) {
+      if (this.info.files[s.fileIndex]!.pad) this.#data.fill(0, offset + s.rangeOffset, offset + s.rangeOffset + s.length);
+    }
   }
 
   async open(): Promise<void> {
@@ -80,6 +94,7 @@ export class MemoryStore implements PieceStore {
     this.#check();
     const { offset, length } = pieceRange(this.info, index);
     this.#data.set(data, offset);
+    this.#clearPads(offset, length);
     for (const s of mapRange(this.info.files, offset, length)) this.#mtimes[s.fileIndex] = ++clock;
   }
 
@@ -91,7 +106,7 @@ export class MemoryStore implements PieceStore {
     this.#check();
     const out: FileFingerprint[] = [];
     this.info.files.forEach((f, i) => {
-      if (f.length > 0) out.push({ path: f.path.join('/'), size: f.length, mtimeMs: this.#mtimes[i]! });
+      if (f.length > 0 && isOnDisk(f)) out.push({ path: f.path.join('/'), size: f.length, mtimeMs: this.#mtimes[i]! });
     });
     return out;
   }

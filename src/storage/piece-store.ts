@@ -14,6 +14,7 @@
  *   path. Misuse (a piece index or block range outside the torrent, a piece
  *   of the wrong length) rejects with a RangeError before any I/O: the wire
  *   codec refuses such ranges from remotes before they get here.
+ * - BEP 47 pad files read as zeros and their bytes are dropped on write.
  * - Data is never marked complete here: completion lives apart, in the
  *   resume state (habit 5), and a piece enters it only after `flush()`.
  */
@@ -39,7 +40,7 @@ export interface PieceStore {
   writePiece(index: number, data: Uint8Array): Promise<void>;
   /** Make every write completed so far durable (fsync). */
   flush(): Promise<void>;
-  /** Sizes and mtimes of the non-empty files, for resume. */
+  /** Sizes and mtimes of the non-empty files on disk (no pad files or symlinks), for resume. */
   fingerprint(): Promise<FileFingerprint[]>;
   /** Idempotent. Makes pending writes durable before releasing handles. */
   close(): Promise<void>;

@@ -21,7 +21,7 @@
  */
 import { StorageError, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
-import { filesOfPiece } from '../metainfo/layout.js';
+import { filesOfPiece, isOnDisk } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
 import { Bitfield } from '../util/bitfield.js';
 import type { HashPool } from '../util/hash-pool.js';
@@ -74,12 +74,15 @@ export async function openTorrentStorage(opts: OpenTorrentStorageOptions): Promi
     const have = new Bitfield(info.pieceCount);
     const created = store instanceof FileStore ? store.createdFiles : new Set<number>();
     const unchanged = saved && saved.pieceCount === info.pieceCount ? unchangedFiles(info, saved, current) : new Set<number>();
+    // Pad files (BEP 47) and symlinks are not on disk: whether a piece needs reading depends on its other files.
+    const virtual = new Set(info.files.flatMap((f, i) => (isOnDisk(f) ? [] : [i])));
     const savedHave = saved && unchanged.size > 0 ? new Bitfield(info.pieceCount, saved.have) : undefined;
     const toCheck: number[] = [];
     for (let p = 0; p < info.pieceCount; p++) {
-      const files = filesOfPiece(info, p);
-      if (files.every((f) => created.has(f))) continue; // freshly created, sparse: nothing in it
-      if (savedHave && files.every((f) => unchanged.has(f))) {
+      const files = filesOfPiece(info, p).filter((f) => !virtual.has(f));
+      // A piece of pad bytes only (no file on disk) is verified: reading its zeros costs nothing.
+      if (files.length > 0 && files.every((f) => created.has(f))) continue; // freshly created, sparse: nothing in it
+      if (savedHave && files.length > 0 && files.every((f) => unchanged.has(f))) {
         if (savedHave.get(p)) have.set(p);
         continue;
       }
@@ -119,7 +122,7 @@ function unchangedFiles(info: InfoDict, saved: ResumeState, current: FileFingerp
   const out = new Set<number>();
   let k = 0;
   info.files.forEach((f, i) => {
-    if (f.length === 0) return;
+    if (f.length === 0 || !isOnDisk(f)) return; // as the stores' fingerprint() lists them
     const now = current[k++];
     const then = now && byPath.get(now.path);
     if (now && then && fingerprintsMatch([then], [now])) out.add(i);
