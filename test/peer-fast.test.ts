@@ -90,20 +90,33 @@ test('a bitfield after the extension handshake, port, keep-alive, choke and inte
   t.false(p.conn.peerInterested, 'the interest messages before the bitfield were applied');
 });
 
-test('a bitfield after a have is a protocol error that closes the connection', async (t) => {
-  const p = await pair(t, { theirFast: false });
-  send(p, { type: 'have', index: 1 }, { type: 'bitfield', bytes: new Bitfield(SHAPE.pieceCount).toBytes() });
-  const c = await within(p.closed, 10_000, 'the close');
-  t.true(c.protocolError);
-  t.regex(c.reason, /bitfield after a have/);
+test('a bitfield after haves (aria2 sends one) adds its new pieces as haves and keeps those announced', async (t) => {
+  const p = await pair(t, { theirFast: true });
+  const haves: number[] = [];
+  let initial = 0;
+  p.conn.on('peer:have', (i) => haves.push(i));
+  p.conn.on('peer:bitfield', () => initial++);
+  const late = new Bitfield(SHAPE.pieceCount);
+  late.set(2);
+  late.set(5);
+  send(p, { type: 'have-none' }, { type: 'have', index: 1 }, { type: 'have', index: 2 }, { type: 'bitfield', bytes: late.toBytes() });
+  await settle(p);
+  t.is(initial, 1, 'only have_none is the initial piece set');
+  t.deepEqual(haves, [1, 2, 5], 'the late bitfield reports only piece 5 as news');
+  t.deepEqual([...p.conn.bits.ones()], [1, 2, 5], 'piece 1, missing from the late bitfield, is kept');
+  t.false(p.conn.closed);
 });
 
-test('a second bitfield is a protocol error', async (t) => {
-  const p = await pair(t, { theirFast: false });
-  const bytes = new Bitfield(SHAPE.pieceCount).toBytes();
-  send(p, { type: 'bitfield', bytes }, { type: 'bitfield', bytes });
-  const c = await within(p.closed, 10_000, 'the close');
-  t.true(c.protocolError);
+test('a second bitfield merges; have_none after pieces removes nothing', async (t) => {
+  const p = await pair(t, { theirFast: true });
+  const first = new Bitfield(SHAPE.pieceCount);
+  first.set(0);
+  const second = new Bitfield(SHAPE.pieceCount);
+  second.set(4);
+  send(p, { type: 'bitfield', bytes: first.toBytes() }, { type: 'bitfield', bytes: second.toBytes() }, { type: 'have-none' });
+  await settle(p);
+  t.deepEqual([...p.conn.bits.ones()], [0, 4]);
+  t.false(p.conn.closed);
 });
 
 test('the fast extension is in force only when both sides set the bit', async (t) => {

@@ -141,8 +141,9 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   readonly #log: Logger;
   readonly #decoder: FrameDecoder;
   #handshakeReader: HandshakeReader | undefined = new HandshakeReader();
-  /** Where the remote's bitfield (or have_all / have_none) may come: before any have or piece. */
+  /** Whether the remote's bitfield (or have_all / have_none) is its initial piece set or a late one. */
   readonly #order = new PieceSetOrder();
+  #initialPieceSet = false;
   #closed = false;
   /** Our requests in flight: key -> request and when it was sent. */
   readonly #outstanding = new Map<number, { req: BlockRequest; sentAt: number }>();
@@ -291,7 +292,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   #onMessage(msg: PeerMessage): void {
     if (msg.type !== 'keep-alive' && msg.type !== 'unknown') {
       checkMessage(msg, this.#opts.shape, this.#opts.settings.maxRequestBytes);
-      this.#order.observe(msg);
+      this.#initialPieceSet = this.#order.observe(msg);
     }
     switch (msg.type) {
       case 'keep-alive':
@@ -355,10 +356,20 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     if (!this.fast) throw new ProtocolError(`${type} sent without the fast extension (BEP 6) negotiated`);
   }
 
-  /** A bitfield, have_all or have_none (`bits` undefined: no pieces); its place was checked by #order. */
+  /**
+   * A bitfield, have_all or have_none (`bits` undefined: no pieces). The
+   * initial one is the peer's set; a late one (aria2 sends its bitfield
+   * again after haves) only adds pieces, reported as haves: a peer never
+   * loses a piece it announced (BEP 3 has no message for that).
+   */
   #onPeerPieceSet(bits: Bitfield | undefined): void {
-    if (bits) for (const i of bits.ones()) this.bits.set(i);
-    this.emit('peer:bitfield', this.bits);
+    if (this.#initialPieceSet) {
+      if (bits) for (const i of bits.ones()) this.bits.set(i);
+      this.emit('peer:bitfield', this.bits);
+      return;
+    }
+    if (!bits) return;
+    for (const i of bits.ones()) if (this.bits.set(i)) this.emit('peer:have', i);
   }
 
   #onPeerChoke(): void {

@@ -37,5 +37,8 @@ export function peerIdClient(peerId: Uint8Array): string {
   }
   const az = /^-([A-Za-z]{2}[0-9A-Za-z]{4})-/.exec(s);
   if (az) return az[1]!;
-  return s.slice(0, 12);
+  // Mainline style (aria2's `A2-1-36-0-`, then random bytes): up to the last dash.
+  const head = s.slice(0, 12);
+  const dash = head.lastIndexOf('-');
+  return dash > 0 ? head.slice(0, dash + 1) : head;
 }

@@ -1,7 +1,7 @@
 /**
  * Checks of decoded messages against the torrent's shape, and small pure
  * helpers for the checks that need connection state (which `src/peer/`
- * owns): where a piece set may come, a piece only when requested.
+ * owns): whether a piece set is the initial one, a piece only when requested.
  *
  * Every refusal is a `ProtocolError` naming the field; the connection that
  * received the message logs it at warn and closes (that connection only).
@@ -82,24 +82,29 @@ export function isPieceSetMessage(msg: PeerMessage): boolean {
 }
 
 /**
- * Enforces where a piece set (BEP 3 bitfield, BEP 6 have_all / have_none)
- * may come, as libtorrent accepts it: once, before any `have` or `piece`.
- * Keep-alives, BEP 10 extended messages, `port`, choke and interest
- * messages, requests and the other BEP 6 messages may precede it (aria2
- * sends its bitfield after several of them); none says which pieces the
- * sender has. Call `observe` with every decoded message of one connection,
- * in order. Refused: a piece set after a have, a piece or another piece set.
+ * Where a piece set (BEP 3 bitfield, BEP 6 have_all / have_none) comes.
+ * BEP 3 wants it first; real clients differ: keep-alives, BEP 10 extended
+ * messages, `port`, choke and interest messages and the other BEP 6
+ * messages may precede it, and aria2 1.36 sends `have_none`, then `have`s,
+ * then its whole bitfield again. libtorrent accepts a later bitfield, and so
+ * do we: it is then news about pieces (like `have`s), never a loss of
+ * pieces already announced. Call `observe` with every decoded message of
+ * one connection, in order: it answers whether a piece-set message is the
+ * peer's initial set (nothing about its pieces was known before: no have,
+ * piece or piece set), or a late one to merge.
  */
 export class PieceSetOrder {
-  #open = true;
+  #initial = true;
 
-  observe(msg: PeerMessage): void {
+  /** For a piece-set message: true when it is the initial set. For others: false. */
+  observe(msg: PeerMessage): boolean {
     if (isPieceSetMessage(msg)) {
-      if (!this.#open) throw new ProtocolError(`${msg.type} after a have, a piece or another piece set (allowed once, before those)`);
-      this.#open = false;
-    } else if (msg.type === 'have' || msg.type === 'piece') {
-      this.#open = false;
+      const initial = this.#initial;
+      this.#initial = false;
+      return initial;
     }
+    if (msg.type === 'have' || msg.type === 'piece') this.#initial = false;
+    return false;
   }
 }
 
