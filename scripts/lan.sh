@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# A LAN on one machine: N hosts, each a network namespace with its own IPv4
+# address, all on one Linux bridge. Needs root (CAP_NET_ADMIN) and iproute2.
+#
+#   lan.sh up N [RATE] [--prefix P] [--net A.B]   make hosts P1..PN
+#   lan.sh down [--prefix P]                      remove everything of P (idempotent)
+#   lan.sh exec I CMD...                          run CMD inside host I
+#   lan.sh addr I                                 host I's address, e.g. 10.77.0.3
+#   lan.sh ns I                                   host I's namespace name (P<I>)
+#   lan.sh ifname I                               host I's veth end on the bridge side
+#                                                 (its tx bytes = the host's download)
+#   lan.sh list                                   "I namespace address ifname" per host
+#   lan.sh check                                  can a LAN be made here? (exit 0, or 1 with the reason)
+#
+# Options (anywhere before an exec's command): --prefix P (default "lan",
+# or $LAN_PREFIX), --net A.B (default 10.77, or $LAN_NET).
+#
+# What `up` makes, for prefix P and hosts I = 1..N:
+# - a bridge "Pbr" (multicast snooping off, so BEP 14 multicast reaches every
+#   host; no STP, no forwarding delay), in the machine's own namespace but with
+#   no address there: the machine itself is not on the LAN;
+# - a namespace "P<I>" with `lo` up and "eth0", the far end of a veth pair
+#   whose near end "Pv<I>" is a port of the bridge;
+# - the address A.B.(I>>8).(I&255)/16 on eth0 (default net 10.77.0.0/16), and a
+#   multicast route 224.0.0.0/4 via eth0. The addresses exist only inside the
+#   namespaces, so they cannot clash with the machine's networks; `up` still
+#   refuses a net the machine itself routes;
+# - with RATE (tc syntax: 100mbit, 40mbit, 1gbit, 500kbit), a tbf qdisc on both
+#   ends of every veth: on eth0 it shapes the host's upload, on Pv<I> its
+#   download. netem (delay, loss) is not available on every kernel; tbf is.
+#
+# P is 1-9 characters [a-zA-Z0-9_-] not ending in a digit (interface names stay
+# within 15 characters, and P's hosts are exactly the namespaces "P" + digits).
+# `up` refuses a prefix that is already up; on any failure it removes what it
+# made. `down` finds everything by name, so it also cleans up after an `up`
+# that was killed half-way.
+set -Eeuo pipefail
+
+PREFIX="${LAN_PREFIX:-lan}"
+NET="${LAN_NET:-10.77}"
+
+die() {
+  echo "lan.sh: $*" >&2
+  exit 1
+}
+usage() {
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit "${1:-2}"
+}
+
+check_prefix() {
+  [[ "$PREFIX" =~ ^[a-zA-Z0-9_-]{0,8}[a-zA-Z_-]$ ]] ||
+    die "bad prefix '$PREFIX': 1-9 characters [a-zA-Z0-9_-], not ending in a digit"
+}
+check_net() {
+  [[ "$NET" =~ ^([0-9]{1,3})\.([0-9]{1,3})$ ]] && ((BASH_REMATCH[1] <= 255 && BASH_REMATCH[2] <= 255)) ||
+    die "bad net '$NET': expected A.B (the /16 A.B.0.0/16)"
+}
+check_index() {
+  [[ "$1" =~ ^[1-9][0-9]*$ ]] && (($1 <= 65534)) || die "bad host number '$1': expected 1..65534"
+}
+
+addr_of() { echo "$NET.$(($1 >> 8)).$(($1 & 255))"; }
+ns_of() { echo "$PREFIX$1"; }
+if_of() { echo "${PREFIX}v$1"; }
+bridge_of() { echo "${PREFIX}br"; }
+
+# Namespaces of PREFIX, one per line ("P" + digits), in host order.
+our_namespaces() {
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${PREFIX}[0-9]+\$" | sort -V || true
+}
+# Links of PREFIX in this namespace: the bridge and the near veth ends.
+our_links() {
+  ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^${PREFIX}(br|v[0-9]+)\$" || true
+}
+
+# The burst tbf needs: at least one timer tick's worth at RATE (10 ms here), and 32 KB.
+burst_for() {
+  local rate="$1" n unit bps
+  [[ "$rate" =~ ^([0-9]+(\.[0-9]+)?)([a-zA-Z]*)$ ]] || die "bad rate '$rate': expected e.g. 100mbit"
+  n="${BASH_REMATCH[1]}"
+  unit="${BASH_REMATCH[3],,}"
+  case "$unit" in
+    bit | "") bps=$(awk -v n="$n" 'BEGIN{print n/8}') ;;
+    kbit) bps=$(awk -v n="$n" 'BEGIN{print n*1000/8}') ;;
+    mbit) bps=$(awk -v n="$n" 'BEGIN{print n*1000000/8}') ;;
+    gbit) bps=$(awk -v n="$n" 'BEGIN{print n*1000000000/8}') ;;
+    bps) bps="$n" ;;
+    kbps) bps=$(awk -v n="$n" 'BEGIN{print n*1000}') ;;
+    mbps) bps=$(awk -v n="$n" 'BEGIN{print n*1000000}') ;;
+    *) die "bad rate '$rate': units are bit, kbit, mbit, gbit (or bps, kbps, mbps: bytes)" ;;
+  esac
+  awk -v b="$bps" 'BEGIN{x=int(b/100); if (x < 32768) x = 32768; print x}'
+}
+
+cmd_down() {
+  check_prefix
+  local ns l
+  # Deleting a namespace destroys its eth0, and with it the veth's near end.
+  for ns in $(our_namespaces); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    ip netns delete "$ns" 2>/dev/null || true
+  done
+  for l in $(our_links); do
+    ip link delete "$l" 2>/dev/null || true
+  done
+  local left
+  left="$(our_namespaces)$(our_links)"
+  [[ -z "$left" ]] || die "could not remove: $(echo $left)"
+}
+
+cmd_up() {
+  local n="" rate=""
+  while (($#)); do
+    case "$1" in
+      --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
+      --net) NET="${2:?--net needs a value}"; shift 2 ;;
+      -*) die "unknown option $1" ;;
+      *)
+        if [[ -z "$n" ]]; then n="$1"; elif [[ -z "$rate" ]]; then rate="$1"; else die "too many arguments"; fi
+        shift
+        ;;
+    esac
+  done
+  [[ -n "$n" ]] || die "usage: lan.sh up N [RATE] [--prefix P] [--net A.B]"
+  check_prefix
+  check_net
+  check_index "$n"
+  [[ "$(id -u)" == 0 ]] || die "needs root (network namespaces)"
+  command -v ip >/dev/null || die "needs iproute2 (ip)"
+  local burst=""
+  if [[ -n "$rate" && "$rate" != 0 ]]; then
+    command -v tc >/dev/null || die "needs tc (iproute2) for RATE"
+    burst="$(burst_for "$rate")"
+  fi
+  [[ -z "$(our_namespaces)$(our_links)" ]] || die "prefix '$PREFIX' is already up (lan.sh down --prefix $PREFIX first)"
+  # The hosts' /16 exists only inside the namespaces; refuse one the machine itself uses.
+  if ip -4 -o addr show | awk '{print $4}' | grep -qE "^${NET//./\\.}\."; then
+    die "net $NET.0.0/16 is in use on this machine: pick another with --net"
+  fi
+  if ip -4 route show | grep -qE "^${NET//./\\.}\."; then
+    die "net $NET.0.0/16 is routed on this machine: pick another with --net"
+  fi
+
+  trap 'echo "lan.sh: up failed; removing what it made" >&2; trap - ERR INT TERM; cmd_down || true; exit 1' ERR INT TERM
+
+  local br i ns vif
+  br="$(bridge_of)"
+  ip link add "$br" type bridge mcast_snooping 0 stp_state 0 forward_delay 0
+  # The bridge carries no address of the machine: no IPv6 link-local chatter from it either.
+  sysctl -qw "net.ipv6.conf.$br.disable_ipv6=1" 2>/dev/null || true
+  ip link set "$br" up
+  for ((i = 1; i <= n; i++)); do
+    ns="$(ns_of "$i")"
+    vif="$(if_of "$i")"
+    ip netns add "$ns"
+    ip link add "$vif" type veth peer name eth0 netns "$ns"
+    sysctl -qw "net.ipv6.conf.$vif.disable_ipv6=1" 2>/dev/null || true
+    ip link set "$vif" master "$br" up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$(addr_of "$i")/16" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add 224.0.0.0/4 dev eth0
+    if [[ -n "$burst" ]]; then
+      tc qdisc add dev "$vif" root tbf rate "$rate" burst "$burst" latency 100ms
+      ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 100ms
+    fi
+  done
+  trap - ERR INT TERM
+  echo "lan.sh: $n hosts ${PREFIX}1..${PREFIX}$n at $(addr_of 1)..$(addr_of "$n") on $NET.0.0/16, bridge $br${rate:+, $rate each way}" >&2
+}
+
+# Whether namespaces, veths, a bridge and tbf can be made here: exit 0, or 1 with the reason.
+cmd_check() {
+  [[ "$(id -u)" == 0 ]] || die "not root (uid $(id -u)): network namespaces need root"
+  command -v ip >/dev/null || die "iproute2 (ip) is not installed"
+  command -v tc >/dev/null || die "tc (iproute2) is not installed"
+  PREFIX="lanchk$$"
+  PREFIX="${PREFIX:0:8}x"
+  local out
+  if ! out=$(bash "$0" up 1 10mbit --prefix "$PREFIX" 2>&1); then
+    cmd_down >/dev/null 2>&1 || true
+    die "cannot make a namespace LAN here: $(echo "$out" | grep -v 'removing what it made' | head -3 | tr '\n' ' ')"
+  fi
+  cmd_down
+  echo "lan.sh: network namespaces, veth, bridge and tbf work here" >&2
+}
+
+# Options before the command, or (except for exec's command) after it.
+while (($#)); do
+  case "$1" in
+    --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
+    --net) NET="${2:?--net needs a value}"; shift 2 ;;
+    -h | --help) usage 0 ;;
+    *) break ;;
+  esac
+done
+(($#)) || usage
+cmd="$1"
+shift
+
+host_arg() {
+  local i=""
+  while (($#)); do
+    case "$1" in
+      --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
+      --net) NET="${2:?--net needs a value}"; shift 2 ;;
+      *) [[ -z "$i" ]] || die "too many arguments"; i="$1"; shift ;;
+    esac
+  done
+  [[ -n "$i" ]] || die "usage: lan.sh $cmd I"
+  check_index "$i"
+  echo "$i"
+}
+
+case "$cmd" in
+  up) cmd_up "$@" ;;
+  down)
+    while (($#)); do
+      case "$1" in
+        --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
+        *) die "unknown argument $1" ;;
+      esac
+    done
+    cmd_down
+    ;;
+  check) cmd_check ;;
+  addr | ns | ifname)
+    i="$(host_arg "$@")"
+    check_prefix
+    check_net
+    case "$cmd" in
+      addr) addr_of "$i" ;;
+      ns) ns_of "$i" ;;
+      ifname) if_of "$i" ;;
+    esac
+    ;;
+  list)
+    while (($#)); do
+      case "$1" in
+        --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
+        --net) NET="${2:?--net needs a value}"; shift 2 ;;
+        *) die "unknown argument $1" ;;
+      esac
+    done
+    check_prefix
+    check_net
+    for ns in $(our_namespaces); do
+      i="${ns#"$PREFIX"}"
+      echo "$i $ns $(ip -n "$ns" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1) $(if_of "$i")"
+    done
+    ;;
+  exec)
+    while (($#)); do
+      case "$1" in
+        --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
+        --net) NET="${2:?--net needs a value}"; shift 2 ;;
+        *) break ;;
+      esac
+    done
+    (($# >= 2)) || die "usage: lan.sh exec I CMD..."
+    check_index "$1"
+    check_prefix
+    ns="$(ns_of "$1")"
+    shift
+    exec ip netns exec "$ns" "$@"
+    ;;
+  *) usage ;;
+esac
