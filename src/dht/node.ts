@@ -350,7 +350,10 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     return this.#lookup(target, { q: 'find_node', id: this.#nodeId, target }, opts);
   }
 
-  /** Iterative get_peers lookup (BEP 5); keeps the write tokens for a following announce. */
+  /**
+   * Iterative get_peers lookup (BEP 5), plus the peers announced to this node
+   * itself; keeps the write tokens for a following announce.
+   */
   async getPeers(infoHash: Uint8Array, opts: Op = {}): Promise<PeerAddress[]> {
     return (await this.#getPeersLookup(infoHash, opts)).peers;
   }
@@ -361,6 +364,9 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     const result = await this.#lookup(infoHash, { q: 'get_peers', id: this.#nodeId, infoHash }, opts, (_node, r) => {
       for (const p of r.values ?? []) found.set(`${p.host}:${p.port}`, p);
     });
+    // Peers that announced to this node itself count too: the lookup asks only other nodes, and
+    // in a small DHT (a LAN, or a node others bootstrap from) we are often the closest node.
+    for (const p of this.#peers.get(infoHash, 50)) found.set(`${p.host}:${p.port}`, p);
     const nodes = result.closest.filter((c) => c.response.token).map((c) => ({ node: c.node, token: c.response.token! }));
     this.#announceTokens.set(toHex(infoHash), { at: this.#now(), nodes });
     return { peers: [...found.values()], result };

@@ -4,6 +4,12 @@
  * peers to the torrent, and announces our port to the closest nodes with
  * the tokens that lookup collected.
  *
+ * A round that found no peer, or whose announce no node took (a node that
+ * knows nobody yet, e.g. the first machine of a LAN whose DHT node the
+ * others bootstrap from), is tried again after `retryMs`, doubling up to the
+ * interval: otherwise such a peer would stay invisible, and blind, for the
+ * whole interval (15 minutes).
+ *
  * Never use this for a private torrent (`private=1` in the info dict, BEP
  * 27): such torrents get peers from their trackers only. The caller decides;
  * this class cannot know the torrent's metainfo.
@@ -16,9 +22,14 @@ import { errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import type { PeerSource, PeerSourceContext } from './peer-source.js';
 
+/** Default first retry after a round that found no peer or reached no node. */
+export const DHT_EMPTY_ROUND_RETRY_MS = 5_000;
+
 export interface DhtPeerSourceOptions {
   /** Time between lookups + announces (default: the node's dhtAnnounceIntervalMs). */
   intervalMs?: number;
+  /** First retry after an empty round, doubling up to intervalMs (default DHT_EMPTY_ROUND_RETRY_MS). */
+  retryMs?: number;
   /** Announce our port, not only look peers up (false for a leecher that must stay quiet). */
   announce?: boolean;
   logger?: Logger;
@@ -29,6 +40,9 @@ export class DhtPeerSource implements PeerSource {
   readonly #node: DhtNode;
   readonly #ctx: PeerSourceContext;
   readonly #intervalMs: number;
+  readonly #retryMs: number;
+  /** Empty rounds in a row (0 after a round that found peers and announced). */
+  #emptyRounds = 0;
   readonly #announce: boolean;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
@@ -39,6 +53,7 @@ export class DhtPeerSource implements PeerSource {
     this.#node = node;
     this.#ctx = ctx;
     this.#intervalMs = opts.intervalMs ?? node.settings.dhtAnnounceIntervalMs;
+    this.#retryMs = opts.retryMs ?? DHT_EMPTY_ROUND_RETRY_MS;
     this.#announce = opts.announce ?? true;
     this.#log = opts.logger ?? getLogger('dht-source');
   }
@@ -49,27 +64,36 @@ export class DhtPeerSource implements PeerSource {
     this.#tick();
   }
 
-  /** A lookup and an announce now; the next after `intervalMs`. Never two at once. */
+  /** A lookup and an announce now; the next after `intervalMs` (sooner after an empty round). Never two at once. */
   #tick(): void {
     const abort = this.#abort;
     if (!abort || abort.signal.aborted) return;
-    this.#running = this.#round(abort.signal).finally(() => {
+    this.#running = this.#round(abort.signal).then((fruitful) => {
       this.#running = undefined;
-      if (!abort.signal.aborted) {
-        this.#timer = setTimeout(() => this.#tick(), this.#intervalMs);
-        this.#timer.unref();
-      }
+      if (abort.signal.aborted) return;
+      this.#emptyRounds = fruitful ? 0 : this.#emptyRounds + 1;
+      this.#timer = setTimeout(() => this.#tick(), this.nextDelayMs());
+      this.#timer.unref();
     });
   }
 
-  async #round(signal: AbortSignal): Promise<void> {
+  /** The wait before the next round: intervalMs, or retryMs x 2^(empty rounds - 1) up to intervalMs after empty rounds. */
+  nextDelayMs(): number {
+    if (this.#emptyRounds === 0) return this.#intervalMs;
+    return Math.min(this.#intervalMs, this.#retryMs * 2 ** Math.min(this.#emptyRounds - 1, 30));
+  }
+
+  /** One lookup (and announce); true when it found peers and (if announcing) some node took the announce. */
+  async #round(signal: AbortSignal): Promise<boolean> {
     try {
       await this.#node.ready({ signal });
       const peers = await this.#node.getPeers(this.#ctx.infoHash, { signal });
       if (peers.length > 0) this.#ctx.onPeers(peers, this.name);
-      if (this.#announce) await this.#node.announce(this.#ctx.infoHash, this.#ctx.port, { signal });
+      const took = this.#announce ? await this.#node.announce(this.#ctx.infoHash, this.#ctx.port, { signal }) : 1;
+      return peers.length > 0 && took > 0;
     } catch (err) {
       if (!signal.aborted) this.#log.debug(`DHT round failed: ${errorMessage(err)}`);
+      return false;
     }
   }
 
