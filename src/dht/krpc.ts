@@ -133,7 +133,8 @@ export function decodeKrpc(input: Uint8Array): KrpcMessage {
   };
   switch (y) {
     case 'q':
-      return { y: 'q', t, query: decodeQuery(buf, root, fail), ...(isDict(root.a) && root.a.ro === 1 ? { readOnly: true } : {}) };
+      // BEP 43 puts `ro` in the top-level dictionary (as libtorrent does); our nodes up to 0.1 put it in `a`.
+      return { y: 'q', t, query: decodeQuery(buf, root, fail), ...(root.ro === 1 || (isDict(root.a) && root.a.ro === 1) ? { readOnly: true } : {}) };
     case 'r':
       return { y: 'r', t, response: decodeResponse(buf, root, fail) };
     case 'e': {
@@ -383,7 +384,8 @@ const VERSION = Uint8Array.of(0x53, 0x50, 0x00, 0x01); // "SP" 0.1
 export function encodeKrpc(msg: KrpcMessage): Uint8Array {
   switch (msg.y) {
     case 'q':
-      return bencodeWithRaw({ t: msg.t, y: 'q', q: msg.query.q, a: { ...encodeQueryArgs(msg.query), ro: msg.readOnly ? 1 : undefined }, v: VERSION });
+      // BEP 43: `ro` is a key of the message itself, not of its arguments (libtorrent reads it there only).
+      return bencodeWithRaw({ t: msg.t, y: 'q', q: msg.query.q, a: encodeQueryArgs(msg.query), ro: msg.readOnly ? 1 : undefined, v: VERSION });
     case 'r': {
       const r = msg.response;
       const values = r.values?.map(encodeCompactPeer).filter((p): p is Uint8Array => p !== undefined);
