@@ -57,6 +57,23 @@ export class StorageError extends SwarmError {
   }
 }
 
+/**
+ * A torrent's content path, or a file or folder below it, is a symlink (exit 2).
+ * Data is written and served only through real folders: the folder the user
+ * chose (--out, --downloads, the parent of --data) may be a link, but nothing
+ * a torrent names below it may be, so a link planted there cannot make us
+ * write or serve a file elsewhere. `path` is the link, `target` what it says.
+ */
+export class SymlinkRefusedError extends SwarmError {
+  readonly path: string;
+  readonly target: string;
+  constructor(path: string, target: string, action: 'write' | 'read', hint: string) {
+    super(`refusing to ${action} through a symlink: ${path} -> ${target}: ${hint}`, 'ESYMLINK', 2);
+    this.path = path;
+    this.target = target;
+  }
+}
+
 /** A tracker request or reply was malformed or refused. */
 export class TrackerError extends SwarmError {
   constructor(message: string) {

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { mkdir, readdir, readFile, readlink, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../src/errors.js';
+import { StorageError, SymlinkRefusedError } from '../src/errors.js';
 import { FileStore } from '../src/storage/file-store.js';
 import { verifyPieces } from '../src/storage/verify.js';
 import { HashPool } from '../src/util/hash-pool.js';
@@ -108,8 +108,11 @@ test('refuses a symlinked folder inside the content folder that points outside i
   await symlink(outside, path.join(root, 'sub'));
   for (const create of [true, false]) {
     const store = new FileStore({ info: fx.info, contentPath: root, create, logger: log });
-    const err = await t.throwsAsync(store.open(), { instanceOf: StorageError });
-    t.regex(err!.message, /outside the content folder/);
+    const err = await t.throwsAsync(store.open(), { instanceOf: SymlinkRefusedError });
+    t.is(err!.path, path.join(root, 'sub'));
+    t.is(err!.target, outside);
+    t.is(err!.exitCode, 2);
+    t.regex(err!.message, new RegExp(`^refusing to ${create ? 'write' : 'read'} through a symlink: .*/folder/sub -> .*/outside: `));
   }
   t.deepEqual(await readdir(outside), [], 'nothing was created outside');
 });
@@ -124,21 +127,77 @@ test('refuses a symlinked file inside the content folder that points outside it'
   await rm(path.join(root, 'd.bin'));
   await symlink(secret, path.join(root, 'd.bin'));
   const store = new FileStore({ info: fx.info, contentPath: root, create: false, logger: log });
-  await t.throwsAsync(store.open(), { instanceOf: StorageError, message: /d\.bin resolves outside/ });
+  await t.throwsAsync(store.open(), { instanceOf: SymlinkRefusedError, message: /read through a symlink: .*\/d\.bin -> .*secret\.txt: .*replace the link/ });
   t.is(await readFile(secret, 'utf8'), 'x'.repeat(40000));
 });
 
-test('a symlink that stays inside the content folder is followed', async (t) => {
+test('a symlink that stays inside the content folder is refused too: only real folders and files are read or written', async (t) => {
   const fx = multiFile();
   const dir = await tempDir(t);
   const root = await writeContent(dir, fx);
   const { rename } = await import('node:fs/promises');
   await rename(path.join(root, 'sub'), path.join(root, 'real-sub'));
   await symlink(path.join(root, 'real-sub'), path.join(root, 'sub'));
-  const store = new FileStore({ info: fx.info, contentPath: root, create: false, logger: log });
+  for (const create of [true, false]) {
+    const store = new FileStore({ info: fx.info, contentPath: root, create, logger: log });
+    await t.throwsAsync(store.open(), { instanceOf: SymlinkRefusedError, message: /folder\/sub -> / });
+  }
+});
+
+test('the content path itself a symlink is refused (single-file and multi-file, leecher and seeder); the target is untouched', async (t) => {
+  const dir = await tempDir(t);
+  for (const fx of [singleFile(), multiFile()]) {
+    const real = await writeContent(path.join(dir, 'real'), fx);
+    const before = fx.info.multiFile ? await readdir(real) : await readFile(real);
+    const link = path.join(dir, 'downloads', fx.info.name);
+    await mkdir(path.dirname(link), { recursive: true });
+    await symlink(real, link);
+    for (const create of [true, false]) {
+      const store = new FileStore({ info: fx.info, contentPath: link, create, logger: log });
+      const err = await t.throwsAsync(store.open(), { instanceOf: SymlinkRefusedError });
+      t.is(err!.path, link);
+      if (!create) t.true(err!.message.includes(`--data ${real}`), err!.message);
+    }
+    t.deepEqual(fx.info.multiFile ? await readdir(real) : await readFile(real), before);
+  }
+});
+
+test('the folder holding the content path may be a symlink (the user chose it)', async (t) => {
+  const fx = multiFile();
+  const dir = await tempDir(t);
+  await mkdir(path.join(dir, 'real-out'));
+  await symlink(path.join(dir, 'real-out'), path.join(dir, 'out'));
+  const store = new FileStore({ info: fx.info, contentPath: path.join(dir, 'out', fx.info.name), create: true, logger: log });
   t.teardown(() => store.close());
   await store.open();
-  t.true((await verifyPieces(store, fx.info, pool)).isComplete());
+  await store.writePiece(0, pieceOf(fx, 0));
+  await store.flush();
+  t.is((await stat(path.join(dir, 'real-out', fx.info.name, 'a.bin'))).size, 20000);
+});
+
+test('links planted after open() are refused when a handle is opened: nothing is written or read through them', async (t) => {
+  const fx = multiFile();
+  const dir = await tempDir(t);
+  const root = path.join(dir, 'folder');
+  const store = new FileStore({ info: fx.info, contentPath: root, create: true, logger: log, maxOpenFiles: 1 });
+  t.teardown(() => store.close());
+  await store.open();
+  const { rename } = await import('node:fs/promises');
+  const outside = path.join(dir, 'outside');
+  await mkdir(path.join(outside, 'deeper'), { recursive: true });
+  const filler = Buffer.alloc(40000, 0x55);
+  await writeFile(path.join(outside, 'd.bin'), filler);
+  await writeFile(path.join(outside, 'b.bin'), filler.subarray(0, 3000));
+  await rename(path.join(root, 'd.bin'), path.join(dir, 'd-moved.bin'));
+  await symlink(path.join(outside, 'd.bin'), path.join(root, 'd.bin')); // the file itself
+  await rename(path.join(root, 'sub'), path.join(dir, 'sub-moved'));
+  await symlink(outside, path.join(root, 'sub')); // a folder above a file
+  // Piece 1 spans a.bin, sub/b.bin and sub/deeper/c.bin; piece 3 lies in d.bin.
+  await t.throwsAsync(store.writePiece(1, pieceOf(fx, 1)), { instanceOf: SymlinkRefusedError, message: /write through a symlink: .*folder\/sub -> / });
+  await t.throwsAsync(store.writePiece(3, pieceOf(fx, 3)), { instanceOf: SymlinkRefusedError, message: /folder\/d\.bin -> / });
+  await t.throwsAsync(store.readPiece(3), { instanceOf: SymlinkRefusedError });
+  t.deepEqual(await readFile(path.join(outside, 'd.bin')), filler);
+  t.deepEqual(await readFile(path.join(outside, 'b.bin')), filler.subarray(0, 3000));
 });
 
 test('a path component that escapes is refused (defence beside metainfo checks)', (t) => {

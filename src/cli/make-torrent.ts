@@ -166,6 +166,10 @@ export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise
   const existing = await stat(output).catch(() => undefined);
   if (existing?.isDirectory()) throw new UsageError(`-o ${raw.output ?? output}: is a folder; give the path of the .torrent file to write`);
   if (existing && !raw.force) throw existsError(output);
+  if (content.links.length > 0) {
+    const shown = content.links.slice(0, 5).join(', ') + (content.links.length > 5 ? `, and ${content.links.length - 5} more` : '');
+    process.stderr.write(`note: followed ${content.links.length === 1 ? 'a symlink' : 'symlinks'} (${shown}); peer seed never reads through a symlink, so seed this torrent from a copy with the links replaced by what they point to\n`);
+  }
   if (content.multiFile && output.startsWith(resolve(path) + sep)) {
     process.stderr.write(`note: ${output} lies inside the folder being shared; it is not in this torrent, but a later run would include it\n`);
   }
@@ -250,9 +254,10 @@ export function defineMakeTorrent(cmd: Command): Command {
       'after',
       `
 A folder's files go in sorted by path. Hidden files are included, like
-mktorrent does. Symlinks are followed inside the folder; one that points
-outside it is refused, as are sockets, FIFOs and devices. A progress bar
-shows on stderr when it is a terminal.
+mktorrent does. Symlinks are followed inside the folder (with a note: peer
+seed never reads through one); one that points outside it is refused, as are
+sockets, FIFOs and devices. A progress bar shows on stderr when it is a
+terminal.
 
 Examples:
   make-torrent ./photos -a http://127.0.0.1:6969/announce

@@ -12,9 +12,16 @@
  *
  * Paths: `contentPath` is the file of a single-file torrent and the folder
  * `<name>` of a multi-file one. Metainfo already refuses `..` and absolute
- * components; we check again (defence in depth) and also refuse a symlinked
- * component whose target leaves the content folder, so a planted link cannot
- * make a hostile torrent write outside it.
+ * components; we check again (defence in depth). Symlinks: the folder that
+ * holds `contentPath` is the user's choice (--out, --downloads, the parent of
+ * --data) and is trusted, link or not; `contentPath` itself and every file or
+ * folder below it must not be a symlink, whether the torrent names it or
+ * someone planted it, before start or while we run. Each file is checked on
+ * open() and again each time a handle is opened: every folder from
+ * `contentPath` down is lstat'ed, and the file is opened with O_NOFOLLOW (Node
+ * has no openat(), so a link swapped in between the two is the one race left).
+ * A link is refused with a SymlinkRefusedError (exit 2) naming it, for the
+ * seeder too: it must not serve a file elsewhere through a planted link.
  *
  * BEP 47: pad files are never created; their range reads as zeros and what
  * a piece holds there is dropped on write (the piece's hash covers zeros, so
@@ -22,10 +29,10 @@
  * created either (a warning says so). Files marked executable are created
  * with the executable bits.
  */
-import { promises as fsp, constants as fsConstants } from 'node:fs';
+import { promises as fsp, constants as fsConstants, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError, errorMessage } from '../errors.js';
+import { StorageError, SymlinkRefusedError, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { isOnDisk, mapRange, pieceRange, type FileSlice } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
@@ -57,6 +64,11 @@ interface Slot {
 
 const READ_ONLY_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
 
+/** 0 where the platform has no O_NOFOLLOW (Windows), where the lstat checks still run. */
+const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+/** What open() with O_NOFOLLOW fails with on a symlink: ELOOP (Linux, macOS), EMLINK (FreeBSD). */
+const LINK_OPEN_CODES = new Set(['ELOOP', 'EMLINK']);
+
 function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -70,6 +82,8 @@ export class FileStore implements PieceStore {
   readonly #create: boolean;
   /** Absolute path of each file, in torrent order; '' for pad files and symlinks (nothing on disk). */
   readonly #paths: string[];
+  /** Folders from `contentPath` down to each file's own folder (none for a single-file torrent). */
+  readonly #folders: string[][];
   /** Indices of pad files (BEP 47): zeros in pieces, never on disk. */
   readonly #pads: ReadonlySet<number>;
   readonly #created = new Set<number>();
@@ -93,6 +107,12 @@ export class FileStore implements PieceStore {
     this.#log = opts.logger ?? getLogger('storage');
     this.#create = opts.create;
     this.#paths = opts.info.files.map((f) => (isOnDisk(f) ? this.#resolve(f.path) : ''));
+    this.#folders = opts.info.files.map((f) => {
+      if (!this.info.multiFile || !isOnDisk(f)) return [];
+      const out = [this.contentPath];
+      for (const c of f.path.slice(0, -1)) out.push(path.join(out[out.length - 1]!, c));
+      return out;
+    });
     this.#pads = new Set(opts.info.files.flatMap((f, i) => (f.pad ? [i] : [])));
   }
 
@@ -145,29 +165,24 @@ export class FileStore implements PieceStore {
   }
 
   async #openFiles(): Promise<void> {
-    let realRoot: string | undefined;
     if (this.info.multiFile) {
-      if (this.#create) await this.#io(this.contentPath, 'create folder', () => fsp.mkdir(this.contentPath, { recursive: true }));
-      try {
-        realRoot = await fsp.realpath(this.contentPath);
-      } catch (err) {
-        if (code(err) === 'ENOENT') throw new StorageError(`content folder ${this.contentPath} is missing`, { cause: err });
-        throw new StorageError(`cannot resolve ${this.contentPath}: ${errorMessage(err)}`, { cause: err });
+      let st = await this.#lstatNoLink(this.contentPath);
+      if (!st && this.#create) {
+        await this.#io(this.contentPath, 'create folder', () => fsp.mkdir(this.contentPath, { recursive: true }));
+        st = await this.#lstatNoLink(this.contentPath);
       }
+      if (!st) throw new StorageError(`content folder ${this.contentPath} is missing`);
+      if (!st.isDirectory()) throw new StorageError(`${this.contentPath} is not a folder (a multi-file torrent's content is the folder <name>)`);
     }
+    const realFolders = new Set<string>();
     for (let i = 0; i < this.info.files.length; i++) {
       const f = this.info.files[i]!;
       if (f.symlink) this.#log.warn(`not creating ${f.path.join('/')}: a symlink to ${f.symlink.join('/')} (symlinks from a torrent are never created)`);
       if (!isOnDisk(f)) continue;
       const p = this.#paths[i]!;
       const want = f.length;
-      if (realRoot !== undefined) await this.#checkInside(p, realRoot);
-      let st: Awaited<ReturnType<typeof fsp.stat>> | undefined;
-      try {
-        st = await fsp.stat(p);
-      } catch (err) {
-        if (code(err) !== 'ENOENT') throw new StorageError(`cannot stat ${p}: ${errorMessage(err)}`, { cause: err });
-      }
+      await this.#checkFolders(i, realFolders);
+      const st = await this.#lstatNoLink(p);
       if (st && !st.isFile()) throw new StorageError(`${p} is not a regular file`);
       if (!this.#create) {
         if (want === 0) continue; // holds no piece data: nothing to serve from it
@@ -176,11 +191,10 @@ export class FileStore implements PieceStore {
         continue;
       }
       if (!st) {
-        await this.#io(p, 'create folder for', () => fsp.mkdir(path.dirname(p), { recursive: true }));
-        if (realRoot !== undefined) await this.#checkInside(p, realRoot);
-        // 'wx': never follow or reuse something that appeared since the stat.
+        await this.#makeFolders(i);
+        // O_EXCL: never follow or reuse something that appeared since the lstat.
         await this.#io(p, 'create', async () => {
-          const h = await fsp.open(p, 'wx', f.executable ? 0o777 : 0o666);
+          const h = await fsp.open(p, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW, f.executable ? 0o777 : 0o666);
           try {
             if (want > 0) await h.truncate(want); // sparse: no bytes are written
           } finally {
@@ -195,30 +209,84 @@ export class FileStore implements PieceStore {
       } else if (st.size < want) {
         // A shorter file (an interrupted download) is extended; its bytes are kept and verified.
         this.#log.info(`extending ${p} from ${st.size} to ${want} bytes`);
-        await this.#io(p, 'resize', () => fsp.truncate(p, want));
+        const h = await this.#openNoFollow(p, fsConstants.O_RDWR);
+        await this.#io(p, 'resize', () => h.truncate(want)).finally(() => h.close());
       }
-      if (realRoot !== undefined) await this.#checkInside(p, realRoot);
     }
   }
 
-  /** Refuses `p` when its deepest existing ancestor (or itself) resolves outside `realRoot`. */
-  async #checkInside(p: string, realRoot: string): Promise<void> {
-    let q = p;
-    for (;;) {
-      try {
-        const real = await fsp.realpath(q);
-        if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
-          throw new StorageError(`${p} resolves outside the content folder ${this.contentPath} (through ${q} -> ${real})`);
-        }
-        return;
-      } catch (err) {
-        if (err instanceof StorageError) throw err;
-        if (code(err) !== 'ENOENT') throw new StorageError(`cannot resolve ${q}: ${errorMessage(err)}`, { cause: err });
-        const parent = path.dirname(q);
-        if (parent === q) return;
-        q = parent;
-      }
+  /** lstat of `q`: undefined when it does not exist; a SymlinkRefusedError when it is a link. */
+  async #lstatNoLink(q: string): Promise<Stats | undefined> {
+    let st: Stats;
+    try {
+      st = await fsp.lstat(q);
+    } catch (err) {
+      if (code(err) === 'ENOENT') return undefined;
+      throw new StorageError(`cannot stat ${q}: ${errorMessage(err)}`, { cause: err });
     }
+    if (st.isSymbolicLink()) throw await this.#linkRefused(q);
+    return st;
+  }
+
+  /**
+   * Refuses file `i` when `contentPath` or a folder between it and the file
+   * is a symlink (or not a folder); stops at the first that does not exist
+   * yet. `known` holds folders already checked during this open().
+   */
+  async #checkFolders(i: number, known?: Set<string>): Promise<void> {
+    for (const q of this.#folders[i]!) {
+      if (known?.has(q)) continue;
+      const st = await this.#lstatNoLink(q);
+      if (!st) return;
+      if (!st.isDirectory()) throw new StorageError(`${q} is not a folder, but ${this.#paths[i]!} lies in it`);
+      known?.add(q);
+    }
+  }
+
+  /** Creates the folders of file `i` one at a time, each checked to be a real folder before going into it. */
+  async #makeFolders(i: number): Promise<void> {
+    const folders = this.#folders[i]!;
+    // The folder holding the content path is the user's (--out): created as it is, links and all.
+    const top = path.dirname(this.contentPath);
+    await this.#io(top, 'create folder', () => fsp.mkdir(top, { recursive: true }));
+    for (const q of folders) {
+      await fsp.mkdir(q).catch((err: unknown) => {
+        if (code(err) !== 'EEXIST') throw new StorageError(`create folder ${q} failed: ${errorMessage(err)}`, { cause: err });
+      });
+      const st = await this.#lstatNoLink(q);
+      if (!st?.isDirectory()) throw new StorageError(`${q} is not a folder, but ${this.#paths[i]!} lies in it`);
+    }
+  }
+
+  /** Opens `p` without following a symlink at its last component (the folders above are checked by the caller). */
+  async #openNoFollow(p: string, flags: number): Promise<FileHandle> {
+    try {
+      return await fsp.open(p, flags | O_NOFOLLOW);
+    } catch (err) {
+      if (LINK_OPEN_CODES.has(code(err) ?? '')) {
+        const st = await fsp.lstat(p).catch(() => undefined);
+        if (st?.isSymbolicLink()) throw await this.#linkRefused(p);
+      }
+      throw new StorageError(`cannot open ${p}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** The error for the symlink `q`, with what it points to and how to fix it. */
+  async #linkRefused(q: string): Promise<SymlinkRefusedError> {
+    const target = await fsp.readlink(q).catch(() => '(unreadable)');
+    const isRoot = q === this.contentPath;
+    let hint: string;
+    if (this.#create) {
+      hint = isRoot
+        ? 'a download is never written through a link; remove or rename it, or download into another folder'
+        : 'a download is written only into real folders under its own; remove the link and start again';
+    } else if (isRoot) {
+      const real = await fsp.realpath(q).catch(() => undefined);
+      hint = `a seeder reads its content only through real folders; give the real path instead${real ? ` (--data ${real})` : ''}`;
+    } else {
+      hint = 'a seeder serves only what lies in its content folder; replace the link with a copy of what it points to';
+    }
+    return new SymlinkRefusedError(q, target, this.#create ? 'write' : 'read', hint);
   }
 
   close(): Promise<void> {
@@ -282,8 +350,7 @@ export class FileStore implements PieceStore {
         await new Promise<void>((resolve) => this.#waiters.push(resolve));
       }
     }
-    const p = this.#paths[i]!;
-    const slot: Slot = { fileIndex: i, refs: 1, dirty: false, ready: this.#openHandle(p) };
+    const slot: Slot = { fileIndex: i, refs: 1, dirty: false, ready: this.#openHandle(i) };
     this.#live++;
     this.#slots.set(i, slot);
     try {
@@ -298,21 +365,20 @@ export class FileStore implements PieceStore {
     return slot;
   }
 
-  async #openHandle(p: string): Promise<FileHandle> {
+  async #openHandle(i: number): Promise<FileHandle> {
+    const p = this.#paths[i]!;
+    // A link may have been planted since open(): the folders are checked again, the file is not followed.
+    await this.#checkFolders(i);
     if (this.#writable) {
       try {
-        return await fsp.open(p, fsConstants.O_RDWR);
+        return await this.#openNoFollow(p, fsConstants.O_RDWR);
       } catch (err) {
         // A seeder may serve from read-only media; a leecher must be able to write.
-        if (this.#create || !READ_ONLY_CODES.has(code(err) ?? '')) throw new StorageError(`cannot open ${p}: ${errorMessage(err)}`, { cause: err });
+        if (this.#create || !READ_ONLY_CODES.has(code((err as Error).cause) ?? '')) throw err;
         this.#writable = false;
       }
     }
-    try {
-      return await fsp.open(p, fsConstants.O_RDONLY);
-    } catch (err) {
-      throw new StorageError(`cannot open ${p}: ${errorMessage(err)}`, { cause: err });
-    }
+    return this.#openNoFollow(p, fsConstants.O_RDONLY);
   }
 
   #release(s: Slot): void {
@@ -529,7 +595,7 @@ export class FileStore implements PieceStore {
     for (let i = 0; i < this.info.files.length; i++) {
       if (this.info.files[i]!.length === 0 || this.#paths[i] === '') continue;
       const p = this.#paths[i]!;
-      const st = await this.#io(p, 'stat', () => fsp.stat(p));
+      const st = await this.#io(p, 'stat', () => fsp.lstat(p));
       out.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });
     }
     return out;

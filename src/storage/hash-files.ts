@@ -9,7 +9,7 @@
  * of the data.
  */
 import { constants as fsConstants, readSync, type Dirent } from 'node:fs';
-import { access, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { access, lstat, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import { StorageError, UsageError, errorMessage } from '../errors.js';
 import type { HashPool } from '../util/hash-pool.js';
@@ -177,6 +177,12 @@ export interface ContentListing {
   /** Files in the torrent's data order: sorted by path, component by component, as raw bytes. */
   files: ContentFile[];
   totalBytes: number;
+  /**
+   * Symlinks that were followed (staying inside), as shown to the user, the
+   * path given included. `peer seed` never reads through a link (see
+   * FileStore), so this content can be seeded only from a copy without them.
+   */
+  links: string[];
 }
 
 /**
@@ -197,16 +203,18 @@ export async function listContent(path: string): Promise<ContentListing> {
     throw fsUsageError(err, path, 'file or folder to share');
   }
   const name = basename(rootAbs);
+  const links: string[] = [];
+  if ((await lstat(rootAbs)).isSymbolicLink()) links.push(path);
   if (st.isFile()) {
     await checkReadable(rootAbs, path);
-    return { name, multiFile: false, files: [{ absPath: rootAbs, path: [name], length: st.size }], totalBytes: st.size };
+    return { name, multiFile: false, files: [{ absPath: rootAbs, path: [name], length: st.size }], totalBytes: st.size, links };
   }
   if (!st.isDirectory()) throw new UsageError(`${path} is neither a file nor a folder: give a regular file or a folder to share`);
   const rootReal = await realpath(rootAbs);
   const files: ContentFile[] = [];
   await walk(rootAbs, [], new Set([rootReal]));
   if (files.length === 0) throw new UsageError(`the folder ${path} holds no files: there is nothing to share`);
-  return { name, multiFile: true, files, totalBytes: files.reduce((s, f) => s + f.length, 0) };
+  return { name, multiFile: true, files, totalBytes: files.reduce((s, f) => s + f.length, 0), links };
 
   async function walk(dirAbs: string, rel: string[], ancestors: Set<string>): Promise<void> {
     let entries: Dirent[];
@@ -232,6 +240,7 @@ export async function listContent(path: string): Promise<ContentListing> {
         if (real !== rootReal && !real.startsWith(rootReal + sep)) {
           throw new UsageError(`${shown} is a symlink to ${real}, outside the folder being shared: remove it or copy the file in`);
         }
+        links.push(shown);
         const target = await stat(real);
         isDir = target.isDirectory();
         isFile = target.isFile();
