@@ -120,6 +120,29 @@ export const DEFAULT_SETTINGS = {
   dhtRepublishIntervalMs: 60 * 60_000,
   /** A torrent's DHT source looks up and announces this often (BEP 5 peers expire after 30 min). */
   dhtAnnounceIntervalMs: 15 * 60_000,
+  /**
+   * Routing-table nodes per IP address (libtorrent: one), and nodes per IP
+   * among a lookup's closest: a host that offers many node ids gets one
+   * place, not the whole table. 0: no limit.
+   */
+  dhtMaxNodesPerAddress: 1,
+  /**
+   * The same for loopback addresses (127.0.0.0/8), where tests, benchmarks
+   * and local tools run many nodes on one address. 0 (default): no limit.
+   */
+  dhtMaxNodesPerLoopbackAddress: 0,
+  /**
+   * Nodes of one public /24 per routing-table bucket and per lookup's
+   * closest set (libtorrent: one). Private and link-local networks are
+   * exempt: a LAN of real machines is often one /24. 0: no limit.
+   */
+  dhtMaxNodesPerSubnet: 1,
+  /**
+   * BEP 42: refuse nodes on public addresses whose id does not match their
+   * IP (libtorrent's dht_enforce_node_id, off by default: many clients
+   * predate BEP 42). Off, such nodes are kept but never displace matching ones.
+   */
+  dhtEnforceNodeId: false,
 
   // --- progress ----------------------------------------------------------
   /** At most one progress event per torrent per this interval. */

@@ -4,6 +4,11 @@
  * With --json: {"event":"listening","host","port","nodeId"}, then
  * {"event":"ready","nodes"} once joined, {"event":"stats",...} every minute
  * and {"event":"stopped"}.
+ *
+ * --loopback-nodes-per-address N: routing-table nodes allowed per loopback
+ * address (settings.dhtMaxNodesPerLoopbackAddress; default no limit, since
+ * local tests run many nodes on 127.0.0.1). 1 treats loopback like any
+ * other address, e.g. to try the flood protection on one machine.
  */
 import { Command } from 'commander';
 import { addCommonOptions, parseCommonOptions, printJson, refuseInapplicable } from './common.js';
@@ -13,11 +18,17 @@ import { getLogger } from '../log.js';
 const STATS_INTERVAL_MS = 60_000;
 
 export function registerDht(program: Command): void {
-  addCommonOptions(program.command('dht').description('run a DHT node alone (BEP 5 + BEP 44), e.g. as a LAN bootstrap node')).action(async (raw: Record<string, unknown>) => {
+  const cmd = program
+    .command('dht')
+    .description('run a DHT node alone (BEP 5 + BEP 44), e.g. as a LAN bootstrap node')
+    .option('--loopback-nodes-per-address <n>', 'routing-table nodes per loopback address (default: no limit; 1 = as for any address)');
+  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
     const common = parseCommonOptions(raw as never);
     if (!common.dht) throw new UsageError('peer dht: --no-dht leaves nothing to run');
     refuseInapplicable(common, 'peer dht', ['api', 'peer']);
-    const s = common.settings;
+    const loopback = raw.loopbackNodesPerAddress;
+    if (loopback !== undefined && !/^\d{1,6}$/.test(String(loopback))) throw new UsageError(`--loopback-nodes-per-address: not a count: ${String(loopback)}`);
+    const s = loopback === undefined ? common.settings : { ...common.settings, dhtMaxNodesPerLoopbackAddress: Number(loopback) };
     // Loaded here, not at start-up: every other command starts without them.
     const [{ TrackerServer }, { DhtNode }] = await Promise.all([import('../tracker/server.js'), import('../dht/node.js')]);
     // --tracker: a LAN's bootstrap node can be its tracker too.

@@ -16,6 +16,14 @@
  * queries once the k closest live candidates have all answered; those
  * queries are not aborted but run on to their own timeout, so the caller
  * still learns that a dead node is dead (routing-table failure count).
+ *
+ * Address diversity (libtorrent's dht_restrict_search_ips): one host must
+ * not supply most of the closest set, or it alone decides what a lookup
+ * finds (an eclipse of get_peers and BEP 44 gets). `addressGroups` puts an
+ * address in groups (its IP, its /24) with a limit each; walking the
+ * candidates closest first, one past a limit is neither queried nor
+ * returned. It is kept, not dropped: when a closer node of its group fails
+ * (say a bogus entry a liar gave for an honest node's address), it moves up.
  */
 import { setMaxListeners } from 'node:events';
 import type { PeerAddress } from '../discovery/peer-source.js';
@@ -36,9 +44,18 @@ export interface LookupOptions {
   query: (to: PeerAddress, signal: AbortSignal) => Promise<KrpcResponse>;
   /** Called for every answer; return true to end the lookup early (e.g. an immutable item was found). */
   onResponse?: (node: NodeInfo, response: KrpcResponse) => boolean | void;
+  /** Groups an address counts in, each with how many of its nodes may be in the closest set (see above); default: no limit. */
+  addressGroups?: (host: string) => AddressGroup[];
+  /** Nodes learned from answers that may be queried at all (e.g. BEP 42 under enforcement); default: all. */
+  admit?: (node: NodeInfo) => boolean;
   /** After this many ms without an answer a query is stalled (see above); default: never. */
   stallMs?: (to: PeerAddress) => number;
   signal?: AbortSignal;
+}
+
+export interface AddressGroup {
+  key: string;
+  limit: number;
 }
 
 export interface LookupReply {
@@ -65,6 +82,7 @@ interface Candidate {
   host: string;
   port: number;
   hop: number;
+  groups: AddressGroup[];
   /** `stalled`: in flight but past its stall time, so not counted toward alpha. */
   state: 'new' | 'inflight' | 'stalled' | 'ok' | 'failed';
   response?: KrpcResponse;
@@ -81,9 +99,21 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
     if (isSelf(n) || n.port <= 0 || n.port > 65535) return;
     const key = addrKey(n.host, n.port);
     if (candidates.has(key)) return;
-    candidates.set(key, { id: n.id, host: n.host, port: n.port, hop, state: 'new' });
+    candidates.set(key, { id: n.id, host: n.host, port: n.port, hop, groups: opts.addressGroups?.(n.host) ?? [], state: 'new' });
   };
   for (const s of opts.seeds) add(s, 1);
+  const admitted = (n: NodeInfo): boolean => opts.admit === undefined || opts.admit(n);
+
+  /** `list` (closest first) without the candidates past their groups' limits. */
+  const diverse = (list: Candidate[]): Candidate[] => {
+    if (!opts.addressGroups) return list;
+    const used = new Map<string, number>();
+    return list.filter((c) => {
+      if (c.groups.some((g) => (used.get(g.key) ?? 0) >= g.limit)) return false;
+      for (const g of c.groups) used.set(g.key, (used.get(g.key) ?? 0) + 1);
+      return true;
+    });
+  };
 
   const controller = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
@@ -130,8 +160,8 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
           c.response = response;
           c.id = response.id;
           responded++;
-          if (isSelf(c)) c.state = 'failed';
-          for (const n of response.nodes ?? []) add(n, c.hop + 1);
+          if (isSelf(c) || !admitted({ id: c.id, host: c.host, port: c.port })) c.state = 'failed';
+          for (const n of response.nodes ?? []) if (admitted(n)) add(n, c.hop + 1);
           if (c.state === 'ok' && opts.onResponse?.({ id: response.id, host: c.host, port: c.port }, response) === true) {
             stoppedEarly = true;
             controller.abort();
@@ -154,8 +184,9 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
       controller.abort();
       throw opts.signal.reason;
     }
-    // Stalled nodes leave the closest set, which lets the next candidate in (alpha widens).
-    const top = ranked()
+    // Stalled nodes leave the closest set, which lets the next candidate in (alpha widens);
+    // they still hold their groups' places until they fail, so one stalling host is not asked again and again.
+    const top = diverse(ranked())
       .filter((c) => c.state !== 'stalled')
       .slice(0, k);
     if (!stoppedEarly && queried < opts.maxQueries) {
@@ -177,8 +208,7 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
   // left behind by a normal end run on to their timeout (see above).
   if (stoppedEarly) controller.abort();
 
-  const closest = ranked()
-    .filter((c) => c.state === 'ok' && c.id !== undefined && c.response !== undefined)
+  const closest = diverse(ranked().filter((c) => c.state === 'ok' && c.id !== undefined && c.response !== undefined))
     .slice(0, k)
     .map((c) => ({ node: { id: c.id!, host: c.host, port: c.port }, response: c.response!, hop: c.hop }));
   return { closest, queried, responded, hops: closest[0]?.hop ?? 0, stoppedEarly, stalled };

@@ -12,6 +12,9 @@
  * 203/204; here puts are checked (205/206/207/301/302), tokens are checked
  * (203), puts per address are rate-limited (silently dropped beyond the
  * limit) and every store has a cap. Nothing a remote sends throws out.
+ * One host offering many node ids gets one place in the routing table and
+ * in a lookup's closest set (routing-table.ts, lookup.ts: dhtMaxNodesPer*
+ * settings, BEP 42), and one warning (refusal-log.ts).
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -26,7 +29,10 @@ import { randomBytes } from '../util/hash.js';
 import { bytesEqual, toHex } from '../util/bytes.js';
 import { KRPC_PROTOCOL_ERROR, KRPC_SERVER_ERROR, type KrpcQuery, type KrpcResponse, type NodeInfo } from './krpc.js';
 import { KrpcSocket, QueryFailure, type IncomingQuery } from './rpc.js';
-import { RoutingTable } from './routing-table.js';
+import { RoutingTable, type RefusalReason } from './routing-table.js';
+import { RefusalLog } from './refusal-log.js';
+import { addressClass, bep42Matches, bep42NodeId, subnetOf } from './bep42.js';
+import type { AddressGroup } from './lookup.js';
 import { RttTracker } from './rtt.js';
 import { iterativeLookup, type LookupResult } from './lookup.js';
 import { ItemStore, PeerStore, RateLimiter, TokenIssuer } from './stores.js';
@@ -80,6 +86,8 @@ export interface DhtStats {
   queriesReceived: number;
   timeouts: number;
   refused: number;
+  /** Node ids the routing table refused (per-address, per-/24 and BEP 42 rules). */
+  nodesRefused: number;
 }
 
 /** The verified item with the highest seq found by `get`. */
@@ -142,6 +150,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   readonly #peers: PeerStore;
   readonly #items: ItemStore;
   readonly #putLimiter: RateLimiter;
+  readonly #refusals: RefusalLog;
   #bootstrap: PeerAddress[] = [];
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -160,9 +169,11 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.settings = resolveSettings(opts.settings ?? {});
     this.#log = opts.logger ?? getLogger('dht');
     this.#now = opts.now ?? Date.now;
-    this.#nodeId = opts.nodeId ?? randomBytes(20);
+    // BEP 42: on a public address we know, an id others can check; elsewhere any id is as good.
+    this.#nodeId = opts.nodeId ?? (isPublicUnicast(opts.host) ? bep42NodeId(opts.host) : randomBytes(20));
     if (this.#nodeId.length !== 20) throw new RangeError(`nodeId must be 20 bytes, got ${this.#nodeId.length}`);
     const s = this.settings;
+    this.#refusals = new RefusalLog({ log: this.#log, now: this.#now, explain: (r) => this.#explainRefusal(r) });
     this.#rpc = new KrpcSocket({ host: opts.host, port: opts.port, logger: this.#log, queryTimeoutMs: s.dhtQueryTimeoutMs }, (q) => this.#onQuery(q));
     this.#rtt = new RttTracker({ capMs: s.dhtQueryTimeoutMs });
     this.#table = this.#newTable();
@@ -179,7 +190,36 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       now: this.#now,
       questionableAfterMs: this.settings.dhtQuestionableAfterMs,
       ping: (c) => this.ping(c).then(() => true, () => false),
+      maxNodesPerAddress: this.settings.dhtMaxNodesPerAddress,
+      maxNodesPerLoopbackAddress: this.settings.dhtMaxNodesPerLoopbackAddress,
+      maxNodesPerSubnet: this.settings.dhtMaxNodesPerSubnet,
+      enforceNodeId: this.settings.dhtEnforceNodeId,
+      onRefused: (node, reason) => this.#refusals.note(node, reason),
     });
+  }
+
+  #explainRefusal(reason: RefusalReason): string {
+    const s = this.settings;
+    switch (reason) {
+      case 'address':
+        return `at most ${s.dhtMaxNodesPerAddress} node(s) per IP address (${s.dhtMaxNodesPerLoopbackAddress || 'no limit'} per loopback address)`;
+      case 'subnet':
+        return `at most ${s.dhtMaxNodesPerSubnet} node(s) per public /24 in a bucket`;
+      case 'node-id':
+        return 'node id does not match the address (BEP 42, dhtEnforceNodeId)';
+      default:
+        return assertNever(reason);
+    }
+  }
+
+  /** Lookup diversity groups of an address (lookup.ts): its IP, and its /24 if public. */
+  #addressGroups(host: string): AddressGroup[] {
+    const s = this.settings;
+    const cls = addressClass(host);
+    const perAddress = cls === 'loopback' ? s.dhtMaxNodesPerLoopbackAddress : s.dhtMaxNodesPerAddress;
+    const groups: AddressGroup[] = perAddress > 0 ? [{ key: host, limit: perAddress }] : [];
+    if (cls === 'public' && s.dhtMaxNodesPerSubnet > 0) groups.push({ key: subnetOf(host), limit: s.dhtMaxNodesPerSubnet });
+    return groups;
   }
 
   get nodeId(): Uint8Array {
@@ -302,6 +342,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       peersStored: this.#peers.peers,
       publishing: this.#published.size,
       ...this.#rpc.stats,
+      nodesRefused: this.#refusals.total,
     };
   }
 
@@ -341,6 +382,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       query: (to, s) => this.#query(to, query, s),
       onResponse,
       stallMs: (to) => this.#rtt.stallMs(to),
+      addressGroups: (host) => this.#addressGroups(host),
+      admit: this.settings.dhtEnforceNodeId ? (n) => addressClass(n.host) !== 'public' || bep42Matches(n.id, n.host) : undefined,
       signal,
     });
   }
@@ -582,6 +625,13 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.#rpc.respond(from, t, { id: this.#nodeId });
     this.emit('item:stored', { target: toHex(target), mutable: m !== undefined, ...(m ? { seq: m.seq } : {}) });
   }
+}
+
+/** A concrete public IPv4 address (not 0.0.0.0, multicast or a BEP 42 exempt range). */
+function isPublicUnicast(host: string): boolean {
+  if (isIP(host) !== 4 || addressClass(host) !== 'public') return false;
+  const first = Number(host.split('.')[0]);
+  return first !== 0 && first < 224;
 }
 
 function checkId(id: Uint8Array, what: string): void {

@@ -10,12 +10,30 @@
  * newcomer in a small replacement cache until the ping says whether the old
  * one is gone (BEP 5: good nodes are never evicted for new ones).
  *
+ * Floods (libtorrent's dht_restrict_routing_ips, BEP 42): one host that
+ * offers many node ids must not fill the table and eclipse everyone else. So
+ * the table (contacts and replacements alike) holds at most
+ * `maxNodesPerAddress` nodes per IP address (loopback has its own limit, for
+ * tests and local tools that run many nodes on 127.0.0.1), and a bucket at
+ * most `maxNodesPerSubnet` nodes of one public /24; private and link-local
+ * networks are exempt from the /24 rule, since a LAN is usually one /24 of
+ * real machines. A newcomer that breaks a rule is refused, never swapped for
+ * the node already there: the node we have known longest stays.
+ *
+ * BEP 42 ids (see bep42.ts): a public node whose id does not match its IP is
+ * `unverified`. By default (as libtorrent's dht_enforce_node_id) it is still
+ * accepted, because many clients predate BEP 42, but it never displaces a
+ * verified node: a full replacement cache drops unverified entries first and
+ * refuses an unverified newcomer when it holds only verified ones, and
+ * promotion picks verified replacements first. `enforceNodeId` refuses them.
+ *
  * No sockets or timers here: pinging is a callback, time an injected clock.
  */
 import type { NodeInfo } from './krpc.js';
 import { ID_BYTES } from './krpc.js';
+import { addressClass, bep42Matches, nodeIdVerified, subnetOf } from './bep42.js';
 import { randomBytes } from '../util/hash.js';
-import { toHex } from '../util/bytes.js';
+import { bytesEqual, toHex } from '../util/bytes.js';
 
 export interface Contact extends NodeInfo {
   /** Last time it answered one of our queries (0: never). */
@@ -24,7 +42,12 @@ export interface Contact extends NodeInfo {
   lastQueryAt: number;
   /** Queries in a row that timed out. */
   failures: number;
+  /** BEP 42: the id matches the address, or the address is exempt (local, loopback). */
+  verified: boolean;
 }
+
+/** Why a node was refused: `address` too many nodes of its IP, `subnet` too many of its public /24 in its bucket, `node-id` a BEP 42 mismatch under enforcement. */
+export type RefusalReason = 'address' | 'subnet' | 'node-id';
 
 export type ContactState = 'good' | 'questionable' | 'bad';
 
@@ -38,12 +61,26 @@ export interface RoutingTableOptions {
   badAfterFailures?: number;
   /** Pings a contact; resolves true when it answered. Without it, full buckets just drop newcomers. */
   ping?: (contact: Contact) => Promise<boolean>;
+  /** Nodes (contacts and replacements) per IP address; 0: no limit. Default 1 (libtorrent). */
+  maxNodesPerAddress?: number;
+  /** The same for 127.0.0.0/8; 0 (the default): no limit. */
+  maxNodesPerLoopbackAddress?: number;
+  /** Nodes of one public /24 per bucket; 0: no limit. Default 1 (libtorrent). */
+  maxNodesPerSubnet?: number;
+  /** BEP 42: refuse public nodes whose id does not match their IP. Default false. */
+  enforceNodeId?: boolean;
+  /** Told of each node a rule above refused (not of nodes that only wait for room). */
+  onRefused?: (node: NodeInfo, reason: RefusalReason) => void;
+}
+
+interface Replacement extends NodeInfo {
+  verified: boolean;
 }
 
 interface Bucket {
   contacts: Contact[];
   /** Candidates for this bucket while it is full, most recent last. */
-  replacements: NodeInfo[];
+  replacements: Replacement[];
   lastChangedAt: number;
 }
 
@@ -78,6 +115,13 @@ export class RoutingTable {
   readonly #buckets: Bucket[];
   readonly #byId = new Map<string, Contact>();
   readonly #pinging = new Set<Contact>();
+  readonly #maxPerAddress: number;
+  readonly #maxPerLoopback: number;
+  readonly #maxPerSubnet: number;
+  readonly #enforceNodeId: boolean;
+  readonly #onRefused: ((node: NodeInfo, reason: RefusalReason) => void) | undefined;
+  /** Contacts and replacements per IP address. */
+  readonly #perHost = new Map<string, number>();
 
   constructor(opts: RoutingTableOptions) {
     this.localId = opts.localId;
@@ -86,6 +130,11 @@ export class RoutingTable {
     this.#questionableAfterMs = opts.questionableAfterMs ?? 15 * 60_000;
     this.#badAfterFailures = opts.badAfterFailures ?? 3;
     this.#ping = opts.ping;
+    this.#maxPerAddress = opts.maxNodesPerAddress ?? 1;
+    this.#maxPerLoopback = opts.maxNodesPerLoopbackAddress ?? 0;
+    this.#maxPerSubnet = opts.maxNodesPerSubnet ?? 1;
+    this.#enforceNodeId = opts.enforceNodeId ?? false;
+    this.#onRefused = opts.onRefused;
     this.#buckets = [{ contacts: [], replacements: [], lastChangedAt: this.#now() }];
   }
 
@@ -134,20 +183,67 @@ export class RoutingTable {
       this.#buckets[this.#indexOf(node.id)]!.lastChangedAt = now;
       return existing;
     }
+    // A waiting replacement that shows up again leaves the cache and tries for a slot like a newcomer.
+    const bucket = this.#buckets[this.#indexOf(node.id)]!;
+    const waiting = bucket.replacements.find((r) => bytesEqual(r.id, node.id));
+    if (waiting && (waiting.host !== node.host || waiting.port !== node.port)) return undefined;
+    if (waiting) this.#dropReplacement(bucket, waiting);
+    // Only an answer proves the sender owns host:port (queries can be spoofed).
     if (how === 'response') this.#dropAddress(node.host, node.port);
-    const contact: Contact = { id: node.id, host: node.host, port: node.port, lastResponseAt: how === 'response' ? now : 0, lastQueryAt: how === 'query' ? now : 0, failures: 0 };
+    const refusal = this.#refusal(node);
+    if (refusal) {
+      this.#onRefused?.(node, refusal);
+      return undefined;
+    }
+    const contact: Contact = { id: node.id, host: node.host, port: node.port, lastResponseAt: how === 'response' ? now : 0, lastQueryAt: how === 'query' ? now : 0, failures: 0, verified: nodeIdVerified(node.id, node.host) };
     return this.#insert(contact) ? contact : undefined;
   }
 
-  /** Re-inserts a node saved by an earlier run; it is questionable until it answers. */
+  /** Re-inserts a node saved by an earlier run; it is questionable until it answers. The same rules apply, silently. */
   restore(node: NodeInfo): void {
     if (node.id.length !== ID_BYTES || commonPrefixBits(node.id, this.localId) === MAX_BUCKETS || this.#byId.has(toHex(node.id))) return;
-    this.#insert({ id: node.id, host: node.host, port: node.port, lastResponseAt: 0, lastQueryAt: 0, failures: 0 });
+    if (this.#refusal(node)) return;
+    this.#insert({ id: node.id, host: node.host, port: node.port, lastResponseAt: 0, lastQueryAt: 0, failures: 0, verified: nodeIdVerified(node.id, node.host) });
   }
 
-  /** A node restarted with a new id on the same address: forget the old id. */
+  /** Nodes (contacts and replacements) the table holds for `host`. */
+  nodesAt(host: string): number {
+    return this.#perHost.get(host) ?? 0;
+  }
+
+  /** The rule `node` breaks, if any (see the file comment). */
+  #refusal(node: NodeInfo): RefusalReason | undefined {
+    const cls = addressClass(node.host);
+    if (this.#enforceNodeId && cls === 'public' && !bep42Matches(node.id, node.host)) return 'node-id';
+    const perAddress = cls === 'loopback' ? this.#maxPerLoopback : this.#maxPerAddress;
+    if (perAddress > 0 && this.nodesAt(node.host) >= perAddress) return 'address';
+    if (cls === 'public' && this.#maxPerSubnet > 0) {
+      const subnet = subnetOf(node.host);
+      const bucket = this.#buckets[this.#indexOf(node.id)]!;
+      let n = 0;
+      for (const c of bucket.contacts) if (subnetOf(c.host) === subnet) n++;
+      for (const r of bucket.replacements) if (subnetOf(r.host) === subnet) n++;
+      if (n >= this.#maxPerSubnet) return 'subnet';
+    }
+    return undefined;
+  }
+
+  #countHost(host: string, delta: 1 | -1): void {
+    const n = (this.#perHost.get(host) ?? 0) + delta;
+    if (n > 0) this.#perHost.set(host, n);
+    else this.#perHost.delete(host);
+  }
+
+  /** A node restarted with a new id on the same address: forget the old id (and any replacement there). */
   #dropAddress(host: string, port: number): void {
     for (const c of this.#byId.values()) if (c.host === host && c.port === port) this.remove(c.id);
+    for (const b of this.#buckets) for (const r of b.replacements) if (r.host === host && r.port === port) this.#dropReplacement(b, r);
+  }
+
+  #dropReplacement(bucket: Bucket, r: Replacement): void {
+    const before = bucket.replacements.length;
+    bucket.replacements = bucket.replacements.filter((x) => x !== r);
+    if (bucket.replacements.length < before) this.#countHost(r.host, -1);
   }
 
   #insert(contact: Contact): boolean {
@@ -158,6 +254,7 @@ export class RoutingTable {
         bucket.contacts.push(contact);
         bucket.lastChangedAt = this.#now();
         this.#byId.set(toHex(contact.id), contact);
+        this.#countHost(contact.host, 1);
         return true;
       }
       if (index === this.#buckets.length - 1 && this.#buckets.length < MAX_BUCKETS) {
@@ -183,15 +280,20 @@ export class RoutingTable {
     const keep: Contact[] = [];
     for (const c of last.contacts) (commonPrefixBits(c.id, this.localId) >= newIndex ? next.contacts : keep).push(c);
     last.contacts = keep;
-    const keepR: NodeInfo[] = [];
+    const keepR: Replacement[] = [];
     for (const r of last.replacements) (commonPrefixBits(r.id, this.localId) >= newIndex ? next.replacements : keepR).push(r);
     last.replacements = keepR;
   }
 
-  #addReplacement(bucket: Bucket, node: NodeInfo): void {
-    bucket.replacements = bucket.replacements.filter((r) => toHex(r.id) !== toHex(node.id));
-    bucket.replacements.push({ id: node.id, host: node.host, port: node.port });
-    if (bucket.replacements.length > this.k) bucket.replacements.shift();
+  /** Keeps at most k, the most recent, but never drops a verified (BEP 42) entry for an unverified one. */
+  #addReplacement(bucket: Bucket, node: Contact): void {
+    if (bucket.replacements.length >= this.k) {
+      const victim = bucket.replacements.find((r) => !r.verified) ?? (node.verified ? bucket.replacements[0] : undefined);
+      if (!victim) return;
+      this.#dropReplacement(bucket, victim);
+    }
+    bucket.replacements.push({ id: node.id, host: node.host, port: node.port, verified: node.verified });
+    this.#countHost(node.host, 1);
   }
 
   /** Ping before eviction (BEP 5): only a questionable node that fails to answer makes room. */
@@ -230,12 +332,16 @@ export class RoutingTable {
     const c = this.#byId.get(key);
     if (!c) return;
     this.#byId.delete(key);
+    this.#countHost(c.host, -1);
     const bucket = this.#buckets[this.#indexOf(id)]!;
     bucket.contacts = bucket.contacts.filter((x) => x !== c);
-    const promoted = bucket.replacements.pop();
+    // The most recent verified replacement, else the most recent (it stays counted for its host).
+    const promoted = [...bucket.replacements].reverse().find((r) => r.verified) ?? bucket.replacements[bucket.replacements.length - 1];
     if (promoted) {
-      bucket.contacts.push({ ...promoted, lastResponseAt: 0, lastQueryAt: 0, failures: 0 });
-      this.#byId.set(toHex(promoted.id), bucket.contacts[bucket.contacts.length - 1]!);
+      bucket.replacements = bucket.replacements.filter((r) => r !== promoted);
+      const contact: Contact = { id: promoted.id, host: promoted.host, port: promoted.port, lastResponseAt: 0, lastQueryAt: 0, failures: 0, verified: promoted.verified };
+      bucket.contacts.push(contact);
+      this.#byId.set(toHex(promoted.id), contact);
     }
   }
 

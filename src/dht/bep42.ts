@@ -1,0 +1,90 @@
+/**
+ * Where a DHT node's address lets us check it: BEP 42 node ids, and the
+ * address classes the routing table and lookups restrict by.
+ *
+ * BEP 42 ties the first 21 bits of a node id to the node's IP: they are the
+ * top bits of crc32c(IP & mask | r << 29), where r (0-7) is the low 3 bits
+ * of the id's last byte. One host can then pick only 8 id prefixes, so it
+ * cannot place ids next to every target. Local networks are exempt (BEP 42):
+ * their addresses say nothing about who is behind them.
+ *
+ * Pure: no sockets, no clocks.
+ */
+import { randomBytes } from '../util/hash.js';
+import { ipv4Bytes } from './krpc.js';
+
+/** `loopback`: 127.0.0.0/8; `local`: the other BEP 42 exempt ranges (private and link-local); `public`: everything else. */
+export type AddressClass = 'loopback' | 'local' | 'public';
+
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as BEP 42 uses. */
+const CRC32C_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of bytes) crc = CRC32C_TABLE[(crc ^ b) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** BEP 42's exempt ranges, split into loopback and the rest. Anything not IPv4 is `public` (checked by nothing here). */
+export function addressClass(host: string): AddressClass {
+  const ip = ipv4Bytes(host);
+  if (!ip) return 'public';
+  const [a, b] = [ip[0]!, ip[1]!];
+  if (a === 127) return 'loopback';
+  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254)) return 'local';
+  return 'public';
+}
+
+/** The /24 an IPv4 address is in (libtorrent's "too close" networks), e.g. "1.2.3.0/24"; the host itself otherwise. */
+export function subnetOf(host: string): string {
+  const ip = ipv4Bytes(host);
+  return ip ? `${ip[0]}.${ip[1]}.${ip[2]}.0/24` : host;
+}
+
+const V4_MASK = [0x03, 0x0f, 0x3f, 0xff];
+
+/** The 32-bit crc32c of the masked address with `r` (0-7) in its top bits (BEP 42), or undefined for a non-IPv4 host. */
+function idCrc(host: string, r: number): number | undefined {
+  const ip = ipv4Bytes(host);
+  if (!ip) return undefined;
+  const masked = ip.map((b, i) => b & V4_MASK[i]!);
+  masked[0]! |= (r & 0x7) << 5;
+  return crc32c(masked);
+}
+
+/**
+ * A BEP 42 node id for `host`: the 21 bits from the crc, then random bytes,
+ * and `rand` (0-255; its low 3 bits are r) as the last byte. `rest` fills
+ * bytes 2 (low 3 bits) to 18, random by default (tests pass the BEP's).
+ */
+export function bep42NodeId(host: string, rand = randomBytes(1)[0]!, rest: Uint8Array = randomBytes(20)): Uint8Array {
+  const crc = idCrc(host, rand & 0x7);
+  if (crc === undefined) throw new RangeError(`BEP 42 needs an IPv4 address, got ${host}`);
+  const id = Uint8Array.from(rest.subarray(0, 20));
+  id[0] = crc >>> 24;
+  id[1] = (crc >>> 16) & 0xff;
+  id[2] = ((crc >>> 8) & 0xf8) | (id[2]! & 0x07);
+  id[19] = rand & 0xff;
+  return id;
+}
+
+/** True when `id`'s first 21 bits match `host` (BEP 42). False for hosts it cannot be checked against (not IPv4). */
+export function bep42Matches(id: Uint8Array, host: string): boolean {
+  if (id.length !== 20) return false;
+  const crc = idCrc(host, id[19]! & 0x7);
+  if (crc === undefined) return false;
+  return id[0] === crc >>> 24 && id[1] === ((crc >>> 16) & 0xff) && (id[2]! & 0xf8) === ((crc >>> 8) & 0xf8);
+}
+
+/** BEP 42 as the routing table applies it: nodes on exempt (local, loopback) addresses always pass. */
+export function nodeIdVerified(id: Uint8Array, host: string): boolean {
+  return addressClass(host) !== 'public' || bep42Matches(id, host);
+}
