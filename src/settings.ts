@@ -19,7 +19,7 @@ export const DEFAULT_SETTINGS = {
   blockBytes: 16 * 1024,
   /** Largest block a remote may request from us; larger requests close the connection. */
   maxRequestBytes: 128 * 1024,
-  /** Time allowed for the handshake after connecting. */
+  /** Time allowed for the remote's handshake after we connect (incoming connections: incomingHandshakeTimeoutMs). */
   handshakeTimeoutMs: 10_000,
   /** Drop a connection when nothing arrives for this long (keep-alives count). */
   idleTimeoutMs: 180_000,
@@ -43,6 +43,45 @@ export const DEFAULT_SETTINGS = {
   maxUnwrittenBytes: 32 * 1024 * 1024,
   /** Whole pieces kept in memory per torrent to serve requests from (read ahead, LRU); at least 2 pieces. */
   uploadCacheBytes: 16 * 1024 * 1024,
+  /**
+   * Bytes queued for one peer's socket (blocks, answers, messages) past
+   * which the peer is dropped: it does not read. Serving stops at 1 MiB and
+   * writes at most 1 MiB more at once, so only a peer that does not read
+   * while it makes us answer (rejects, chokes, ...) gets here.
+   */
+  maxUnsentBytesPerPeer: 4 * 1024 * 1024,
+  /** A peer whose socket has taken nothing of what waits for it for this long is dropped (keep-alives and our buffers alike). */
+  sendStallTimeoutMs: 60_000,
+  /** Queued requests one peer may cancel per minute before it is dropped as a request/cancel flood (an endgame cancels at most a queue's worth). */
+  maxRemoteCancelsPerMinute: 8_000,
+  /** ut_metadata (BEP 9) pieces we send one peer per minute: at least this many, or twice the metadata's pieces; requests beyond are rejected, and a peer asking four times that is dropped. */
+  metadataRepliesPerPeerPerMinute: 16,
+  /** ut_metadata pieces sent to one peer that have not left for the kernel yet; further requests wait (each piece once) until they have. */
+  metadataRepliesInFlight: 2,
+  /** BEP 11 PEX messages taken from one peer per minute (the BEP allows one); more are ignored. */
+  pexMessagesPerPeerPerMinute: 2,
+
+  // --- connection slots ----------------------------------------------------
+  /** Connections per torrent with one remote IP address (libtorrent allows one). */
+  maxConnectionsPerAddress: 1,
+  /** The same for loopback addresses (127.0.0.0/8, ::1), where tests and local tools run several peers on one address. */
+  maxConnectionsPerLoopbackAddress: 4,
+  /** Incoming connections of the whole session waiting for their handshake; past it the oldest is closed. */
+  maxPendingHandshakes: 50,
+  /** Incoming connections from one address waiting for their handshake; more from it are refused. */
+  maxPendingHandshakesPerAddress: 8,
+  /** Time an incoming connection has to send its 68-byte handshake. */
+  incomingHandshakeTimeoutMs: 5_000,
+  /**
+   * A full torrent makes room for a newcomer by closing the least useful
+   * peer: connected this long, no payload either way for this long, and not
+   * waiting for our data (not interested, or unchoked and taking nothing).
+   * Keep-alives do not count.
+   */
+  evictionGraceMs: 10_000,
+  /** A peer with no interest either way and no payload for this long is closed, keep-alives notwithstanding (libtorrent's inactivity_timeout). */
+  inactivityTimeoutMs: 600_000,
+
   /** Hash failures after which a peer that sent bad data is banned. */
   banAfterHashFailures: 2,
 
@@ -73,6 +112,15 @@ export const DEFAULT_SETTINGS = {
    * state, so they are verified again and every piece on disk is kept.
    */
   resumeFlushIntervalMs: 30_000,
+  /**
+   * A write that fails because the disk is full or unusable (ENOSPC,
+   * EDQUOT, EROFS, EIO) pauses the download: nothing more is requested, the
+   * pieces already received wait in memory, and the write is tried again
+   * after this delay, doubled on each failure up to diskRetryMaxMs (or at
+   * once on resume()).
+   */
+  diskRetryInitialMs: 2_000,
+  diskRetryMaxMs: 60_000,
 
   // --- trackers ----------------------------------------------------------
   /** Peers asked of a tracker per announce. */

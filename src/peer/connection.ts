@@ -28,6 +28,7 @@ import { decodeMessage, encodeMessage, encodePieceHeader, encodeRequests, type P
 import { PieceSetOrder, checkMessage, type TorrentShape } from '../wire/validate.js';
 import { RateMeter } from './rate.js';
 import type { BlockRequest } from '../picker/piece-picker.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 
 export interface ConnectionSettings {
   handshakeTimeoutMs: number;
@@ -36,6 +37,10 @@ export interface ConnectionSettings {
   requestTimeoutMs: number;
   maxRequestBytes: number;
   maxRemoteRequests: number;
+  /** Defaults to DEFAULT_SETTINGS' value when absent (as the three below). */
+  maxUnsentBytesPerPeer?: number;
+  maxRemoteCancelsPerMinute?: number;
+  sendStallTimeoutMs?: number;
 }
 
 export interface PeerConnectionEvents {
@@ -107,6 +112,14 @@ const MAX_FAST_SET = 64;
 /** Bytes we let queue in a socket before pausing the upload (bounds memory per peer). */
 const SEND_BUFFER_BYTES = 1024 * 1024;
 
+/**
+ * Messages this small (every message but blocks, bitfields of big torrents
+ * and request batches) are gathered and written once per tick as one
+ * buffer: a flood of messages that each call for an answer (a reject, a
+ * choke) then costs its bytes, not a socket write request per message.
+ */
+const SMALL_MESSAGE_BYTES = 256;
+
 /** A block's map key: begin < 2^27 (a piece is at most 128 MiB), so this stays an exact integer. */
 const key = (index: number, begin: number): number => index * 0x8000000 + begin;
 
@@ -135,6 +148,8 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   readonly downloadRate = new RateMeter();
   readonly uploadRate = new RateMeter();
   readonly connectedAt = Date.now();
+  /** When a block last moved either way (keep-alives and other messages do not count). */
+  lastPayloadAt = Date.now();
 
   readonly #socket: Socket;
   readonly #opts: PeerConnectionOptions;
@@ -152,6 +167,20 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   /** The remote's requests we have not answered yet. */
   readonly #remoteRequests = new Map<number, BlockRequest>();
   #corked = false;
+  /** Small messages written this tick, sent as one buffer on the next (SMALL_MESSAGE_BYTES). */
+  #small: Uint8Array[] = [];
+  #smallBytes = 0;
+  #flushScheduled = false;
+  /** Bound on bytes queued for the socket: a peer that does not read is dropped past it. */
+  readonly #maxUnsentBytes: number;
+  /** Queued requests of the remote it cancelled in the current minute (a request/cancel flood). */
+  #cancels = 0;
+  #cancelWindowStart = Date.now();
+  readonly #maxCancelsPerMinute: number;
+  /** Bytes handed to the kernel at the last tick, and when that last grew while bytes waited. */
+  #dispatched = 0;
+  #lastSendProgress = Date.now();
+  readonly #sendStallTimeoutMs: number;
   #lastReceived = Date.now();
   #lastSent = Date.now();
   #timer: NodeJS.Timeout | undefined;
@@ -171,6 +200,10 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     // A frame can never be larger than a 128 KiB block message or our bitfield; refusing
     // longer length prefixes at once keeps a hostile peer from making us buffer gigabytes.
     this.#decoder = new FrameDecoder({ maxFrameBytes: maxFrameBytesFor(opts.shape.pieceLength, opts.shape.pieceCount) });
+    const s = opts.settings;
+    this.#maxUnsentBytes = s.maxUnsentBytesPerPeer ?? DEFAULT_SETTINGS.maxUnsentBytesPerPeer;
+    this.#maxCancelsPerMinute = s.maxRemoteCancelsPerMinute ?? DEFAULT_SETTINGS.maxRemoteCancelsPerMinute;
+    this.#sendStallTimeoutMs = s.sendStallTimeoutMs ?? DEFAULT_SETTINGS.sendStallTimeoutMs;
   }
 
   /** Sends our handshake and starts reading. */
@@ -213,7 +246,12 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
    * upload after every block and leave the link idle between them.
    */
   get congested(): boolean {
-    return this.#socket.writableLength > SEND_BUFFER_BYTES;
+    return this.unsentBytes > SEND_BUFFER_BYTES;
+  }
+
+  /** Bytes written to this connection that have not left for the kernel yet. */
+  get unsentBytes(): number {
+    return this.#socket.writableLength + this.#smallBytes;
   }
 
   get outstandingCount(): number {
@@ -400,6 +438,17 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     this.emit('peer:cancel', queued);
     // BEP 6: even a cancelled request gets its one answer.
     if (this.fast) this.#reject(queued);
+    // An endgame cancels at most a request queue's worth; thousands a minute only make us work and queue answers.
+    if (++this.#cancels > this.#maxCancelsPerMinute) {
+      this.#dropHostile(`cancelled more than ${this.#maxCancelsPerMinute} of its queued requests within a minute (a request/cancel flood)`);
+    }
+  }
+
+  /** Closes a connection whose remote abuses us (not a malformed frame: a flood or a peer that does not read), with one warn line. */
+  #dropHostile(why: string): void {
+    if (this.#closed) return;
+    this.#log.warn(`dropping ${this.address}: it ${why}`);
+    this.close(`dropped: it ${why}`, true);
   }
 
   #reject(r: BlockRequest): void {
@@ -444,6 +493,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
       throw new ProtocolError(`piece ${index}:${begin} was not requested`);
     }
     this.downloadRate.add(block.length);
+    this.lastPayloadAt = Date.now();
     this.emit('peer:piece', { index, begin, block });
   }
 
@@ -457,16 +507,44 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   #write(bytes: Uint8Array, onWritten?: () => void): void {
     if (this.#closed) return;
     this.#lastSent = Date.now();
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(() => {
+    this.#scheduleFlush();
+    if (!onWritten && bytes.length <= SMALL_MESSAGE_BYTES) {
+      this.#small.push(bytes);
+      this.#smallBytes += bytes.length;
+    } else {
+      this.#flushSmall();
+      if (!this.#corked) {
+        this.#corked = true;
+        this.#socket.cork();
+      }
+      if (onWritten) this.#socket.write(bytes, () => onWritten());
+      else this.#socket.write(bytes);
+    }
+    if (this.unsentBytes > this.#maxUnsentBytes) {
+      this.#dropHostile(`does not read what we send: ${this.unsentBytes} bytes wait for it (maxUnsentBytesPerPeer ${this.#maxUnsentBytes})`);
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    process.nextTick(() => {
+      this.#flushScheduled = false;
+      if (this.#closed) return;
+      this.#flushSmall();
+      if (this.#corked) {
         this.#corked = false;
         this.#socket.uncork();
-      });
-    }
-    if (onWritten) this.#socket.write(bytes, () => onWritten());
-    else this.#socket.write(bytes);
+      }
+    });
+  }
+
+  #flushSmall(): void {
+    if (this.#small.length === 0) return;
+    const out = this.#small.length === 1 ? this.#small[0]! : Buffer.concat(this.#small, this.#smallBytes);
+    this.#small = [];
+    this.#smallBytes = 0;
+    this.#socket.write(out);
   }
 
   send(msg: PeerMessage): void {
@@ -520,8 +598,10 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     } else this.bitfield(bits);
   }
 
-  extended(id: number, payload: Uint8Array): void {
-    this.send({ type: 'extended', id, payload });
+  /** `onSent`, when given, is called once the message has left for the kernel (or the connection closed). */
+  extended(id: number, payload: Uint8Array, onSent?: () => void): void {
+    if (this.#closed) return void onSent?.();
+    this.#write(encodeMessage({ type: 'extended', id, payload }), onSent);
   }
 
   /** Sends requests (the caller picked them); several go out in one write. */
@@ -537,6 +617,13 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     if (!this.#outstanding.delete(k)) return;
     this.#markLate(k);
     this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
+  }
+
+  /** Cancels every request of ours in flight (a block may still arrive for them); returns them. */
+  cancelAll(): BlockRequest[] {
+    const reqs = [...this.#outstanding.values()].map((o) => o.req);
+    for (const r of reqs) this.cancel(r);
+    return reqs;
   }
 
   /** True when the request is still wanted (not cancelled, not choked since). */
@@ -556,6 +643,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     this.#write(encodePieceHeader(req.index, req.begin, block.length));
     this.#write(block, onSent);
     this.uploadRate.add(block.length);
+    this.lastPayloadAt = Date.now();
     return true;
   }
 
@@ -574,6 +662,7 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     }
     this.#write(messages, onSent);
     this.uploadRate.add(bytes);
+    this.lastPayloadAt = Date.now();
     return true;
   }
 
@@ -591,6 +680,18 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
   #tick(): void {
     const now = Date.now();
     if (now - this.#lastReceived > this.#opts.settings.idleTimeoutMs) return this.close('idle timeout');
+    if (now - this.#cancelWindowStart >= 60_000) {
+      this.#cancelWindowStart = now;
+      this.#cancels = 0;
+    }
+    // A remote that reads nothing of what waits for it holds our memory: drop it after a while.
+    const waiting = this.#socket.writableLength;
+    const dispatched = this.#socket.bytesWritten - waiting;
+    if (waiting === 0 || dispatched !== this.#dispatched) this.#lastSendProgress = now;
+    this.#dispatched = dispatched;
+    if (now - this.#lastSendProgress > this.#sendStallTimeoutMs) {
+      return this.#dropHostile(`has read nothing for ${Math.round((now - this.#lastSendProgress) / 1000)} s while ${waiting} bytes wait for it`);
+    }
     if (now - this.#lastSent > this.#opts.settings.keepAliveIntervalMs) this.send({ type: 'keep-alive' });
     const timedOut: BlockRequest[] = [];
     for (const [k, o] of this.#outstanding) {
@@ -613,6 +714,9 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     const requests = [...this.#outstanding.values()].map((o) => o.req);
     this.#outstanding.clear();
     this.#remoteRequests.clear();
+    this.#late.clear();
+    this.#small = [];
+    this.#smallBytes = 0;
     this.#socket.destroy();
     this.emit('peer:close', { reason, requests, protocolError });
   }

@@ -46,12 +46,39 @@ export interface ExtensionHubOptions {
   listenPort: number;
   clientVersion: string;
   maxRemoteRequests: number;
+  /** Bounds on what one peer may make us send or take (settings of the same names); defaults when absent. */
+  limits?: Partial<ExtensionLimits>;
   /** Peers learned through PEX. */
   onPexPeers?: (peers: PeerAddress[]) => void;
   /** The remote's extension handshake arrived (its extension ids are known from now on). */
   onRemoteHandshake?: (conn: PeerConnection) => void;
   /** A swarm_msg text arrived from a peer. */
   onText?: (from: PeerConnection, text: string) => void;
+}
+
+export interface ExtensionLimits {
+  /** ut_metadata pieces sent to one peer per minute: at least this, or twice the metadata's pieces. */
+  metadataRepliesPerPeerPerMinute: number;
+  /** ut_metadata pieces to one peer not yet handed to the kernel. */
+  metadataRepliesInFlight: number;
+  /** PEX messages taken from one peer per minute. */
+  pexMessagesPerPeerPerMinute: number;
+}
+
+const DEFAULT_LIMITS: ExtensionLimits = { metadataRepliesPerPeerPerMinute: 16, metadataRepliesInFlight: 2, pexMessagesPerPeerPerMinute: 2 };
+
+/**
+ * What one peer asked of us through ut_metadata in the current minute, and
+ * the replies still in its socket. A reply is 16 KiB for a 31-byte request:
+ * unbounded, a peer that asks and never reads fills our memory.
+ */
+interface MetadataState {
+  windowStart: number;
+  requests: number;
+  replies: number;
+  inFlight: number;
+  /** Pieces asked for and not sent yet (each once). */
+  queued: Set<number>;
 }
 
 /** What we last told one peer through PEX, to send only the changes. */
@@ -66,9 +93,23 @@ export class ExtensionHub {
   readonly #pex = new Map<number, PexState>();
   /** Arrival times of recent messages per connection (rate limit, both directions). */
   readonly #textTimes = new Map<string, number[]>();
+  readonly #metadata = new Map<number, MetadataState>();
+  /** PEX messages taken per connection in the current minute. */
+  readonly #pexIn = new Map<number, { windowStart: number; count: number }>();
+  readonly #limits: ExtensionLimits;
+  /** Connections we already warned about (one line per peer and kind). */
+  readonly #warned = new Set<string>();
 
   constructor(opts: ExtensionHubOptions) {
     this.#opts = opts;
+    this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  }
+
+  #warnOnce(conn: PeerConnection, kind: string, text: string): void {
+    const k = `${conn.id}:${kind}`;
+    if (this.#warned.has(k)) return;
+    this.#warned.add(k);
+    this.#opts.logger.warn(text);
   }
 
   get #pexEnabled(): boolean {
@@ -101,6 +142,9 @@ export class ExtensionHub {
     this.#pex.delete(connId);
     this.#textTimes.delete(`in:${connId}`);
     this.#textTimes.delete(`out:${connId}`);
+    this.#metadata.delete(connId);
+    this.#pexIn.delete(connId);
+    for (const kind of ['text', 'pex', 'metadata']) this.#warned.delete(`${connId}:${kind}`);
   }
 
   /** True when the peer announced swarm_msg. */
@@ -184,6 +228,14 @@ export class ExtensionHub {
     if (id === LOCAL_EXTENSION_IDS[SWARM_MSG]) return this.#onText(conn, payload);
     if (id === LOCAL_EXTENSION_IDS[UT_PEX]) {
       if (!this.#pexEnabled) return; // BEP 27: private torrents take peers from trackers only
+      // BEP 11: one message a minute; more are ignored (each may name up to 200 peers to dial).
+      const now = Date.now();
+      let rate = this.#pexIn.get(conn.id);
+      if (!rate || now - rate.windowStart >= 60_000) this.#pexIn.set(conn.id, (rate = { windowStart: now, count: 0 }));
+      if (++rate.count > this.#limits.pexMessagesPerPeerPerMinute) {
+        this.#warnOnce(conn, 'pex', `ignoring PEX messages from ${conn.address}: more than ${this.#limits.pexMessagesPerPeerPerMinute} a minute`);
+        return;
+      }
       const msg = decodePex(payload);
       if (msg.added.length) this.#opts.onPexPeers?.(msg.added);
       return;
@@ -199,7 +251,7 @@ export class ExtensionHub {
     const text = utf8OrUndefined(value.text);
     if (text === undefined) throw new ProtocolError('swarm_msg text is not UTF-8');
     if (!this.#allow(`in:${conn.id}`, Date.now())) {
-      this.#opts.logger.warn(`dropping messages from ${conn.address}: more than ${MESSAGES_PER_MINUTE} a minute`);
+      this.#warnOnce(conn, 'text', `dropping messages from ${conn.address}: more than ${MESSAGES_PER_MINUTE} a minute`);
       return;
     }
     this.#opts.onText?.(conn, text);
@@ -212,14 +264,46 @@ export class ExtensionHub {
     if (replyId === undefined) return;
     if (msg.msgType !== 'request') return; // we hold the metadata; data and rejects are not for us
     const info = this.#opts.metainfo.infoBytes;
-    if (msg.piece >= metadataPieceCount(info.length)) {
-      conn.extended(replyId, encodeMetadataMessage({ msgType: 'reject', piece: msg.piece }));
-      return;
+    const pieces = metadataPieceCount(info.length);
+    const now = Date.now();
+    let st = this.#metadata.get(conn.id);
+    if (!st) this.#metadata.set(conn.id, (st = { windowStart: now, requests: 0, replies: 0, inFlight: 0, queued: new Set() }));
+    if (now - st.windowStart >= 60_000) {
+      st.windowStart = now;
+      st.requests = 0;
+      st.replies = 0;
     }
-    const start = msg.piece * METADATA_PIECE_BYTES;
-    conn.extended(
-      replyId,
-      encodeMetadataMessage({ msgType: 'data', piece: msg.piece, totalSize: info.length, data: info.subarray(start, start + METADATA_PIECE_BYTES) }),
-    );
+    const perMinute = Math.max(this.#limits.metadataRepliesPerPeerPerMinute, 2 * pieces);
+    // A peer asking for many times what it could use is flooding: it is dropped, with no more answers.
+    if (++st.requests > 4 * perMinute) {
+      throw new ProtocolError(`sent more than ${4 * perMinute} ut_metadata requests within a minute for ${pieces} metadata pieces (a flood)`);
+    }
+    if (msg.piece >= pieces) return this.#rejectMetadata(conn, replyId, msg.piece);
+    if (st.replies + st.queued.size >= perMinute && !st.queued.has(msg.piece)) {
+      this.#warnOnce(conn, 'metadata', `rejecting ut_metadata requests from ${conn.address}: more than ${perMinute} pieces a minute`);
+      return this.#rejectMetadata(conn, replyId, msg.piece);
+    }
+    // Waits (once per piece) until the replies in flight have left: answered only while the peer reads.
+    st.queued.add(msg.piece);
+    this.#sendMetadata(conn, replyId, st);
+  }
+
+  #rejectMetadata(conn: PeerConnection, replyId: number, piece: number): void {
+    conn.extended(replyId, encodeMetadataMessage({ msgType: 'reject', piece }));
+  }
+
+  #sendMetadata(conn: PeerConnection, replyId: number, st: MetadataState): void {
+    const info = this.#opts.metainfo.infoBytes;
+    while (st.inFlight < this.#limits.metadataRepliesInFlight && st.queued.size > 0 && !conn.closed) {
+      const piece = st.queued.values().next().value!;
+      st.queued.delete(piece);
+      st.replies++;
+      st.inFlight++;
+      const start = piece * METADATA_PIECE_BYTES;
+      conn.extended(replyId, encodeMetadataMessage({ msgType: 'data', piece, totalSize: info.length, data: info.subarray(start, start + METADATA_PIECE_BYTES) }), () => {
+        st.inFlight--;
+        if (!conn.closed && this.#metadata.get(conn.id) === st) this.#sendMetadata(conn, replyId, st);
+      });
+    }
   }
 }

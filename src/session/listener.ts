@@ -2,6 +2,11 @@
  * The one TCP listener of a session: reads each incoming handshake and
  * routes the connection to the torrent with that info-hash (unknown
  * info-hashes and non-BitTorrent traffic are closed at once).
+ *
+ * Connections that have not sent their handshake yet cost a descriptor
+ * each and nothing else tells them apart: they are bounded in number (the
+ * oldest is closed for a newcomer: an honest peer sends its 68 bytes at
+ * once), per address (more from one address are refused) and in time.
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
@@ -18,6 +23,10 @@ export interface PeerListenerOptions {
   port: number;
   logger: Logger;
   handshakeTimeoutMs: number;
+  /** Connections waiting for their handshake, in all; past it the oldest is closed (default 50). */
+  maxPending?: number;
+  /** Connections waiting for their handshake from one address; more are refused (default 8). */
+  maxPendingPerAddress?: number;
   /** Finds the torrent for an info-hash (hex), or undefined. */
   route(infoHashHex: string): IncomingRoute | undefined;
 }
@@ -25,7 +34,11 @@ export interface PeerListenerOptions {
 export class PeerListener {
   readonly #opts: PeerListenerOptions;
   readonly #server: net.Server;
-  readonly #pending = new Set<net.Socket>();
+  /** Sockets waiting for their handshake, oldest first, with the function that closes each. */
+  readonly #pending = new Map<net.Socket, () => void>();
+  readonly #pendingFrom = new Map<string, number>();
+  /** When each kind of refusal was last logged (one warn line a minute each). */
+  readonly #warnedAt = new Map<string, number>();
   #port = 0;
   #started = false;
 
@@ -53,16 +66,51 @@ export class PeerListener {
     return this.#port;
   }
 
+  #warnOnce(key: string, text: string): void {
+    const now = Date.now();
+    const last = this.#warnedAt.get(key);
+    if (last !== undefined && now - last < 60_000) return;
+    if (this.#warnedAt.size >= 256) this.#warnedAt.clear();
+    this.#warnedAt.set(key, now);
+    this.#opts.logger.warn(text);
+  }
+
   #onConnection(socket: net.Socket): void {
     const log = this.#opts.logger;
+    const host = socket.remoteAddress ?? '?';
+    const perAddress = this.#opts.maxPendingPerAddress ?? 8;
+    const fromHost = this.#pendingFrom.get(host) ?? 0;
+    if (fromHost >= perAddress) {
+      this.#warnOnce(`from ${host}`, `refusing connections from ${host}: ${fromHost} of its connections have not sent a handshake yet (maxPendingHandshakesPerAddress)`);
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    const maxPending = this.#opts.maxPending ?? 50;
+    if (this.#pending.size >= maxPending) {
+      this.#warnOnce('full', `${this.#pending.size} connections are waiting for their handshake: closing the oldest for each new one (maxPendingHandshakes)`);
+      const [, closeOldest] = this.#pending.entries().next().value!;
+      closeOldest();
+    }
     const reader = new HandshakeReader();
-    this.#pending.add(socket);
+    let pending = true;
     const done = (): void => {
       clearTimeout(timer);
-      this.#pending.delete(socket);
       socket.off('data', onData);
+      if (!pending) return;
+      pending = false;
+      this.#pending.delete(socket);
+      const n = (this.#pendingFrom.get(host) ?? 1) - 1;
+      if (n > 0) this.#pendingFrom.set(host, n);
+      else this.#pendingFrom.delete(host);
     };
+    this.#pending.set(socket, () => {
+      done();
+      socket.destroy();
+    });
+    this.#pendingFrom.set(host, fromHost + 1);
     const timer = setTimeout(() => {
+      log.debug(`closed a connection from ${host}: no handshake within ${this.#opts.handshakeTimeoutMs} ms`);
       done();
       socket.destroy();
     }, this.#opts.handshakeTimeoutMs);
@@ -93,14 +141,17 @@ export class PeerListener {
       done();
       socket.destroy();
     });
+    // A peer that closes before its handshake frees its place at once.
+    socket.once('close', () => done());
   }
 
   /** Idempotent. */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    for (const s of this.#pending) s.destroy();
+    for (const close of [...this.#pending.values()]) close();
     this.#pending.clear();
+    this.#pendingFrom.clear();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }

@@ -113,7 +113,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       host: opts.settings.host,
       port: opts.settings.port,
       logger: opts.logger.child({ component: 'listener' }),
-      handshakeTimeoutMs: opts.settings.handshakeTimeoutMs,
+      handshakeTimeoutMs: opts.settings.incomingHandshakeTimeoutMs,
+      maxPending: opts.settings.maxPendingHandshakes,
+      maxPendingPerAddress: opts.settings.maxPendingHandshakesPerAddress,
       // maxPeersTotal, incoming side: refused before the handshake is answered.
       route: (hex) => (this.connectionCount < this.settings.maxPeersTotal ? this.#torrents.get(hex) : undefined),
     });

@@ -72,6 +72,10 @@ export interface TorrentEvents {
   'torrent:progress': TorrentStats;
   'torrent:complete': { infoHash: string; downloaded: number; elapsedMs: number };
   'torrent:error': Error;
+  /** Downloading stopped by itself (e.g. the disk is full); `reason` says why. Verified pieces are kept and still served. */
+  'torrent:paused': { infoHash: string; reason: string };
+  /** Downloading carries on after a 'torrent:paused'. */
+  'torrent:resumed': { infoHash: string };
   /** `fast`: BEP 6 negotiated; `client`: from the peer id (e.g. `lt2080`, `A2-1-36-0-`). */
   'peer:connected': { address: string; outgoing: boolean; fast: boolean; client: string };
   'peer:disconnected': { address: string; reason: string };
@@ -139,6 +143,14 @@ let nextConnectionId = 1;
 const READ_AHEAD_PIECES = 4;
 /** Piece reads for uploading under way at once, per torrent. */
 const MAX_PIECE_READS = 8;
+/**
+ * Most bytes of blocks written to one peer at once: the pump stops at 1 MiB
+ * unsent, so a peer never has more than about 2 MiB queued while it reads
+ * (maxUnsentBytesPerPeer is the bound past which it does not).
+ */
+const MAX_RUN_BYTES = 1024 * 1024;
+/** Write errors that mean the disk cannot take the data now (full, over quota, read-only, failing): the download pauses. */
+const DISK_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
 const CLIENT_VERSION = 'swarm-peer 0.1.0';
 
 export class Torrent extends TypedEmitter<TorrentEvents> {
@@ -200,6 +212,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #stopped = false;
   #paused = false;
   #timers: NodeJS.Timeout[] = [];
+  /** Connection attempts under way, per host (with #conns: the per-address limit). */
+  readonly #connectingTo = new Map<string, number>();
+  /** When a rate-limited warning was last logged, by its key (bounded). */
+  readonly #warnedAt = new Map<string, number>();
+  /**
+   * The disk refused a write (full, read-only, failing): nothing is
+   * requested, verified pieces that could not be written wait here (their
+   * buffers), and the write is tried again with back-off.
+   */
+  #disk: { reason: string; retryMs: number; timer: NodeJS.Timeout | undefined; waiting: Map<number, Uint8Array>; retrying: boolean } | undefined;
 
   constructor(deps: TorrentDeps, opts: TorrentOptions) {
     super();
@@ -235,6 +257,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       listenPort: opts.listenPort,
       clientVersion: CLIENT_VERSION,
       maxRemoteRequests: opts.settings.maxRemoteRequests,
+      limits: {
+        metadataRepliesPerPeerPerMinute: opts.settings.metadataRepliesPerPeerPerMinute,
+        metadataRepliesInFlight: opts.settings.metadataRepliesInFlight,
+        pexMessagesPerPeerPerMinute: opts.settings.pexMessagesPerPeerPerMinute,
+      },
       onPexPeers: (peers) => this.addPeers(peers, { source: 'pex' }),
       // The first PEX message goes out as soon as we know the peer's ut_pex id, so a newcomer learns the swarm early.
       onRemoteHandshake: () => this.#sendPex(),
@@ -258,7 +285,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   get state(): 'paused' | 'seeding' | 'downloading' {
-    return this.#paused ? 'paused' : this.complete ? 'seeding' : 'downloading';
+    return this.#paused || this.#disk ? 'paused' : this.complete ? 'seeding' : 'downloading';
+  }
+
+  /** Why downloading is paused by itself (the disk), or undefined. */
+  get pausedReason(): string | undefined {
+    return this.#disk?.reason;
   }
 
   /** Closes every connection and makes no new ones until resume(); idempotent. */
@@ -270,6 +302,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** Idempotent. */
   resume(): void {
+    // A resume asked for by the user also tries a full disk again at once.
+    if (this.#disk && !this.#stopped) void this.#retryDisk();
     if (!this.#paused || this.#stopped) return;
     this.#paused = false;
     for (const p of this.#known.values()) p.nextTryAt = 0;
@@ -410,21 +444,92 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const now = Date.now();
     const want = this.complete ? this.#settings.maxPeersPerTorrent : this.#settings.maxPeersPerTorrent;
     let slots = want - this.#conns.size;
+    if (slots <= 0) return;
     const canConnect = this.#deps.canConnect ?? (() => true);
+    const perHost = new Map<string, number>();
+    for (const c of this.#conns.values()) perHost.set(c.remoteHost, (perHost.get(c.remoteHost) ?? 0) + 1);
+    for (const [h, n] of this.#connectingTo) perHost.set(h, (perHost.get(h) ?? 0) + n);
     for (const [k, p] of this.#known) {
       if (slots <= 0 || !canConnect()) break;
       if (p.connecting || p.connectionId !== undefined || p.nextTryAt > now || this.#banned.has(p.host)) continue;
+      const n = perHost.get(p.host) ?? 0;
+      if (n >= this.#addressLimit(p.host)) continue;
+      perHost.set(p.host, n + 1);
       this.#connect(k, p);
       slots--;
     }
   }
 
+  /** Connections (and attempts) this torrent may have with one remote address. */
+  #addressLimit(host: string): number {
+    return isLoopback(host) ? this.#settings.maxConnectionsPerLoopbackAddress : this.#settings.maxConnectionsPerAddress;
+  }
+
+  #connectionsWith(host: string): number {
+    let n = this.#connectingTo.get(host) ?? 0;
+    for (const c of this.#conns.values()) if (c.remoteHost === host) n++;
+    return n;
+  }
+
+  /** A warning logged at most once a minute per key (a flood of refusals must not flood the log). */
+  #warnOnce(key: string, text: string): void {
+    const now = Date.now();
+    const last = this.#warnedAt.get(key);
+    if (last !== undefined && now - last < 60_000) return;
+    if (this.#warnedAt.size >= 256) this.#warnedAt.clear();
+    this.#warnedAt.set(key, now);
+    this.#log.warn(text);
+  }
+
+  /**
+   * Whether a peer holds a slot for nothing: connected and without payload
+   * either way for `ms`, and not waiting for our data (not interested, or
+   * unchoked and taking nothing). Keep-alives do not count.
+   */
+  #uselessFor(conn: PeerConnection, now: number): number {
+    if (!conn.handshaken) return now - conn.connectedAt;
+    if (conn.peerInterested && conn.amChoking) return 0;
+    return now - Math.max(conn.connectedAt, conn.lastPayloadAt);
+  }
+
+  /** Closes the least useful peer to make room for a newcomer; false when every peer is worth its slot. */
+  #evictForNewcomer(newcomer: string): boolean {
+    const now = Date.now();
+    const grace = this.#settings.evictionGraceMs;
+    let victim: PeerConnection | undefined;
+    let worst = 0;
+    for (const c of this.#conns.values()) {
+      const idle = this.#uselessFor(c, now);
+      if (now - c.connectedAt < grace || idle < grace) continue;
+      // Among the idle ones, one we want nothing from goes first.
+      const score = idle + (c.amInterested ? 0 : 1e12);
+      if (score > worst) {
+        worst = score;
+        victim = c;
+      }
+    }
+    if (!victim) return false;
+    this.#warnOnce('evict', `torrent full (${this.#conns.size} peers): closing idle ${victim.address} (no data for ${Math.round(this.#uselessFor(victim, now) / 1000)} s) for ${newcomer}`);
+    victim.close('evicted: idle while the torrent was full');
+    return true;
+  }
+
   #connect(k: string, p: KnownPeer): void {
     p.connecting = true;
+    this.#connectingTo.set(p.host, (this.#connectingTo.get(p.host) ?? 0) + 1);
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      const n = (this.#connectingTo.get(p.host) ?? 1) - 1;
+      if (n > 0) this.#connectingTo.set(p.host, n);
+      else this.#connectingTo.delete(p.host);
+    };
     const local = this.#opts.localAddress;
     const { socket, setSink } = connectWithSharedBuffer({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
     const fail = (why: string): void => {
       socket.destroy();
+      uncount();
       if (!p.connecting) return;
       p.connecting = false;
       p.failures++;
@@ -438,6 +543,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       socket.setTimeout(0);
       socket.removeAllListeners('error');
       p.connecting = false;
+      uncount();
       if (this.#stopped || this.#paused || this.#conns.size >= this.#settings.maxPeersPerTorrent || this.#deps.canConnect?.() === false) {
         return void socket.destroy();
       }
@@ -455,7 +561,19 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** An incoming connection whose handshake the listener read and routed here. */
   acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Uint8Array): void {
     const host = socket.remoteAddress ?? '';
-    if (this.#stopped || this.#paused || this.#banned.has(host) || this.#conns.size >= this.#settings.maxPeersPerTorrent) {
+    if (this.#stopped || this.#paused || this.#banned.has(host)) {
+      socket.destroy();
+      return;
+    }
+    const limit = this.#addressLimit(host);
+    if (this.#connectionsWith(host) >= limit) {
+      const key = isLoopback(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
+      this.#warnOnce(`address ${host}`, `refusing more connections from ${host}: it already has ${limit} with this torrent (${key})`);
+      socket.destroy();
+      return;
+    }
+    if (this.#conns.size >= this.#settings.maxPeersPerTorrent && !this.#evictForNewcomer(`${host}:${socket.remotePort ?? 0}`)) {
+      this.#log.debug(`refused ${host}: torrent full (${this.#conns.size} peers, none idle)`);
       socket.destroy();
       return;
     }
@@ -530,6 +648,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     });
     conn.on('peer:piece', (p) => this.#onBlock(conn, p.index, p.begin, p.block));
     conn.on('peer:request', (req) => this.#enqueueUpload(conn, req));
+    conn.on('peer:cancel', () => {
+      const q = this.#uploadQueues.get(conn.id);
+      if (q) this.#compactUploads(conn, q);
+    });
     conn.on('peer:port', (port) => {
       if (port > 0) this.#opts.onDhtNode?.({ host: conn.remoteHost, port });
     });
@@ -579,7 +701,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #updateInterest(conn: PeerConnection): void {
-    if ((this.#interesting.get(conn.id) ?? 0) > 0) conn.interested();
+    if ((this.#interesting.get(conn.id) ?? 0) > 0 && !this.#disk) conn.interested();
     else conn.notInterested();
   }
 
@@ -595,7 +717,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #fill(conn: PeerConnection): void {
-    if (conn.closed || !conn.amInterested || !conn.handshaken) return;
+    if (conn.closed || !conn.amInterested || !conn.handshaken || this.#disk) return;
     const have = (i: number): boolean => this.#picker.has(i);
     // Choked: only BEP 6 allowed-fast pieces may be asked for.
     const onlyAllowed = conn.peerChoking ? (conn.fast ? pickablePieces(conn.allowedFast, conn.bits, have) : undefined) : undefined;
@@ -696,10 +818,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   async #verify(index: number): Promise<void> {
     const buf = this.#buffers.get(index)!;
     this.#buffers.delete(index);
+    let kept = false;
     try {
-      await this.#hashAndWrite(index, buf);
+      kept = await this.#hashAndWrite(index, buf);
     } finally {
-      this.#releaseBuffer(buf.data);
+      if (!kept) this.#releaseBuffer(buf.data);
     }
   }
 
@@ -718,7 +841,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (this.#spareBuffers.length < this.#spareMax) this.#spareBuffers.push(view);
   }
 
-  async #hashAndWrite(index: number, buf: PieceBuffer): Promise<void> {
+  /** Resolves true when the piece's data is kept (waiting for a full disk), false when its buffer may be reused. */
+  async #hashAndWrite(index: number, buf: PieceBuffer): Promise<boolean> {
     const expected = this.metainfo.info.pieces.subarray(index * 20, index * 20 + 20);
     let data: Uint8Array;
     let ok: boolean;
@@ -734,25 +858,113 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         ok = Buffer.compare(r.digests, expected) === 0;
       }
     } catch (err) {
-      if (this.#stopped) return;
+      if (this.#stopped) return false;
       this.#log.error(`hashing piece ${index} failed: ${errorMessage(err)}`);
       this.#picker.pieceFailed(index);
-      return;
+      return false;
     }
-    if (!ok) return this.#stopped ? undefined : this.#onHashFailure(index, data, buf.from);
+    if (!ok) {
+      if (!this.#stopped) this.#onHashFailure(index, data, buf.from);
+      return false;
+    }
+    // The disk refused a write already: this piece waits with the others, no new attempt per piece.
+    if (this.#disk) {
+      this.#disk.waiting.set(index, data);
+      return true;
+    }
     try {
       await this.#deps.storage.store.writePiece(index, data);
     } catch (err) {
+      if (this.#stopped) return false;
+      const code = diskErrorCode(err);
+      if (code) {
+        this.#onDiskError(index, data, code, err);
+        return true;
+      }
       this.#log.error(`writing piece ${index} failed: ${errorMessage(err)}`);
       this.emit('torrent:error', err instanceof Error ? err : new Error(String(err)));
       this.#picker.pieceFailed(index);
       this.#fillAll();
-      return;
+      return false;
     }
+    this.#pieceStored(index, data);
+    return false;
+  }
+
+  #pieceStored(index: number, data: Uint8Array): void {
     this.#deps.storage.pieceWritten(index);
     this.#picker.pieceVerified(index);
     this.#judgeFailedPiece(index, data);
     this.#onPieceVerified(index);
+  }
+
+  // --- a disk that cannot take the data ------------------------------------------
+
+  /**
+   * The first write the disk refused (ENOSPC, EDQUOT, EROFS, EIO): downloading
+   * pauses. Requests in flight are cancelled and nothing more is asked for,
+   * so nothing is downloaded that cannot be written; pieces already verified
+   * wait in memory (at most the pieces that were in flight) and are written
+   * when a retry succeeds. One error event and one log line per pause.
+   */
+  #onDiskError(index: number, data: Uint8Array, code: string, err: unknown): void {
+    if (this.#disk) {
+      this.#disk.waiting.set(index, data);
+      return;
+    }
+    const what = code === 'ENOSPC' ? 'the disk is full' : code === 'EDQUOT' ? 'the disk quota is used up' : code === 'EROFS' ? 'the disk is read-only' : 'the disk fails (I/O error)';
+    const reason = `${what} (${code}): downloading paused; ${this.#picker.haveCount} verified pieces are kept and will be written when space frees up`;
+    this.#disk = { reason, retryMs: this.#settings.diskRetryInitialMs, timer: undefined, waiting: new Map([[index, data]]), retrying: false };
+    this.#log.error(`${this.metainfo.info.name}: cannot write piece ${index}: ${errorMessage(err)}; ${reason} (retrying every ${Math.round(this.#settings.diskRetryInitialMs / 1000)}-${Math.round(this.#settings.diskRetryMaxMs / 1000)} s, or on resume)`);
+    for (const c of this.#conns.values()) {
+      for (const r of c.cancelAll()) this.#picker.release(c.id, r);
+      if (c.amInterested) c.notInterested();
+    }
+    this.emit('torrent:error', Object.assign(new Error(`${this.metainfo.info.name}: ${reason}`), { code }));
+    this.emit('torrent:paused', { infoHash: this.infoHashHex, reason });
+    this.#scheduleDiskRetry();
+  }
+
+  #scheduleDiskRetry(): void {
+    const disk = this.#disk;
+    if (!disk || this.#stopped) return;
+    clearTimeout(disk.timer);
+    disk.timer = setTimeout(() => void this.#retryDisk(), disk.retryMs);
+    disk.timer.unref();
+    disk.retryMs = Math.min(disk.retryMs * 2, this.#settings.diskRetryMaxMs);
+  }
+
+  /** Writes the waiting pieces; when all are written, downloading resumes. */
+  async #retryDisk(): Promise<void> {
+    const disk = this.#disk;
+    if (!disk || disk.retrying || this.#stopped) return;
+    disk.retrying = true;
+    clearTimeout(disk.timer);
+    disk.timer = undefined;
+    const written: number[] = [];
+    try {
+      for (const [index, data] of [...disk.waiting]) {
+        await this.#deps.storage.store.writePiece(index, data);
+        disk.waiting.delete(index);
+        written.push(index);
+        this.#pieceStored(index, data);
+        this.#releaseBuffer(data);
+      }
+    } catch (err) {
+      disk.retrying = false;
+      if (this.#stopped) return;
+      if (!diskErrorCode(err)) this.#log.warn(`writing a waiting piece failed: ${errorMessage(err)}`);
+      this.#log.debug(`the disk still refuses writes (${errorMessage(err)}); next try in ${disk.retryMs} ms`);
+      this.#scheduleDiskRetry();
+      return;
+    }
+    disk.retrying = false;
+    if (this.#stopped || disk.waiting.size > 0) return void this.#scheduleDiskRetry();
+    this.#disk = undefined;
+    this.#log.info(`${this.metainfo.info.name}: the disk takes writes again (${written.length} waiting pieces written): downloading resumed`);
+    this.emit('torrent:resumed', { infoHash: this.infoHashHex });
+    for (const c of this.#conns.values()) if (c.handshaken) this.#updateInterest(c);
+    this.#fillAll();
   }
 
   #onPieceVerified(index: number): void {
@@ -827,7 +1039,28 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     let q = this.#uploadQueues.get(conn.id);
     if (!q) this.#uploadQueues.set(conn.id, (q = { queue: [], head: 0 }));
     q.queue.push(req);
+    this.#compactUploads(conn, q);
     this.#pumpUploads(conn);
+  }
+
+  /**
+   * Drops entries of the queue the peer cancelled (or our choke dropped)
+   * once they outnumber the live ones: the queue stays within about twice
+   * the peer's request limit (maxRemoteRequests) whatever it sends, at an
+   * amortized constant cost per request.
+   */
+  #compactUploads(conn: PeerConnection, q: { queue: BlockRequest[]; head: number }): void {
+    if (q.queue.length - q.head <= 2 * conn.remoteRequestCount + 64) return;
+    // A block requested, cancelled and requested again is queued twice: kept once.
+    const seen = new Set<number>();
+    q.queue = q.queue.filter((r, i) => {
+      if (i < q.head || !conn.stillRequested(r)) return false;
+      const k = r.index * 0x8000000 + r.begin;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    q.head = 0;
   }
 
   /**
@@ -871,6 +1104,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       while (q.head < q.queue.length && run.length < image.blocks) {
         const next = q.queue[q.head]!;
         if (next.index !== req.index || image.blockOf(next.begin, next.length) !== first + run.length) break;
+        if (bytes + next.length > MAX_RUN_BYTES) break;
         if (!conn.stillRequested(next) || !budget.take(next.length)) break;
         run.push(next);
         bytes += next.length;
@@ -986,9 +1220,20 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #tick(): void {
+    this.#closeInactive();
     this.#connectMore();
     this.#fillAll();
     this.#sendPex();
+  }
+
+  /** Peers with no interest either way and no payload for inactivityTimeoutMs are closed: keep-alives alone keep no one. */
+  #closeInactive(): void {
+    const now = Date.now();
+    const limit = this.#settings.inactivityTimeoutMs;
+    for (const c of [...this.#conns.values()]) {
+      if (!c.handshaken || c.amInterested || c.peerInterested) continue;
+      if (now - Math.max(c.connectedAt, c.lastPayloadAt) >= limit) c.close(`inactive: no interest either way and no data for ${Math.round(limit / 1000)} s`);
+    }
   }
 
   #sendPex(): void {
@@ -1029,7 +1274,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     try {
       await this.#deps.storage.flush();
     } catch (err) {
-      this.#log.error(`saving resume state failed: ${errorMessage(err)}`);
+      // While the disk is known to be full this is expected: the pause said it once.
+      if (this.#disk) this.#log.debug(`saving resume state failed: ${errorMessage(err)}`);
+      else this.#log.error(`saving resume state failed: ${errorMessage(err)}`);
     }
   }
 
@@ -1045,6 +1292,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     clearTimeout(this.#limitTimer);
+    clearTimeout(this.#disk?.timer);
     for (const c of [...this.#conns.values()]) c.close('shutting down');
     // Pieces already received finish hashing and writing (bounded), so they enter the resume state.
     await Promise.race([Promise.allSettled([...this.#verifying]), new Promise((r) => setTimeout(r, 5000).unref())]);
@@ -1053,3 +1301,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 }
 
+/** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+function isLoopback(host: string): boolean {
+  const h = host.startsWith('::ffff:') ? host.slice(7) : host;
+  return h.startsWith('127.') || h === '::1' || h === 'localhost';
+}
+
+/** The errno code of a write error that means the disk cannot take data now (through StorageError causes), or undefined. */
+function diskErrorCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && DISK_ERROR_CODES.has(code)) return code;
+  }
+  return undefined;
+}
