@@ -112,16 +112,62 @@ test('a peer id from another address cannot take over an entry', (t) => {
 
 test('limits: torrents tracked and peers per torrent', (t) => {
   const r = new SwarmRegistry({ intervalS: 60, clock: fakeClock().now, maxTorrents: 2, maxPeersPerTorrent: 3 });
+  // Two swarms where two ordinary peers meet: neither is evicted, a third swarm is refused.
   r.announce(ann(1));
+  r.announce(ann(2));
   r.announce(ann(1, { infoHash: IH2 }));
+  r.announce(ann(2, { infoHash: IH2 }));
   t.throws(() => r.announce(ann(1, { infoHash: new Uint8Array(20).fill(3) })), { instanceOf: TrackerError, message: /too many torrents/ });
   t.is(r.stats().torrents, 2);
-  r.announce(ann(2));
   r.announce(ann(3));
   const over = r.announce(ann(4));
   t.regex(over.warning ?? '', /not recorded/);
   t.is(over.peers.length, 3, 'still answered with peers');
   t.is(r.peersOf(IH).length, 3);
+});
+
+test('full: a new swarm evicts the least recently announced lonely swarm; a swarm idle past the expiry goes first', (t) => {
+  const c = fakeClock();
+  const evicted: string[] = [];
+  const r = new SwarmRegistry({ intervalS: 60, clock: c.now, maxTorrents: 3, onEvict: (ih) => evicted.push(ih) });
+  const ih = (n: number): Uint8Array => new Uint8Array(20).fill(n);
+  r.announce(ann(1, { infoHash: ih(10) })); // lonely, oldest
+  r.announce(ann(2, { infoHash: ih(11) }));
+  r.announce(ann(3, { infoHash: ih(11) })); // two ordinary peers: kept
+  r.announce(ann(4, { infoHash: ih(12) })); // lonely
+  c.advance(1000);
+  r.announce(ann(1, { infoHash: ih(10) })); // 10 re-announced: 12 is now the least recent lonely swarm
+  r.announce(ann(5, { infoHash: ih(13) }));
+  t.deepEqual(evicted, [toHex(ih(12))]);
+  t.is(r.stats().torrents, 3);
+  t.is(r.peersOf(ih(11)).length, 2);
+  // Idle past the expiry: dropped whole before anything is evicted.
+  c.advance(121_000);
+  r.announce(ann(2, { infoHash: ih(11) }));
+  r.announce(ann(3, { infoHash: ih(11) }));
+  r.announce(ann(6, { infoHash: ih(14) }));
+  t.deepEqual(evicted, [toHex(ih(12))], 'no eviction: idle swarms made room');
+  t.deepEqual(r.peersOf(ih(10)), []);
+  t.is(r.peersOf(ih(11)).length, 2);
+});
+
+test('one address is recorded in at most maxTorrentsPerHost swarms; beyond, it is answered and not recorded', (t) => {
+  const r = new SwarmRegistry({ intervalS: 60, clock: fakeClock().now, maxTorrentsPerHost: 2 });
+  const ih = (n: number): Uint8Array => new Uint8Array(20).fill(n);
+  r.announce(ann(1, { infoHash: ih(10) }));
+  r.announce(ann(1, { infoHash: ih(11) }));
+  const over = r.announce(ann(1, { infoHash: ih(12) }));
+  t.regex(over.warning ?? '', /too many torrents from your address/);
+  t.is(r.stats().torrents, 2);
+  t.is(r.torrentsOf(ann(1).host), 2);
+  // Another peer id from the same address joins a swarm it is already in; re-announces still work.
+  r.announce(ann(251, { infoHash: ih(10) }));
+  t.is(r.peersOf(ih(10)).length, 2);
+  t.is(r.announce(ann(1, { infoHash: ih(11) })).warning, undefined);
+  // A stopped announce frees a slot.
+  r.announce(ann(1, { infoHash: ih(11), event: 'stopped' }));
+  t.is(r.announce(ann(1, { infoHash: ih(12) })).warning, undefined);
+  t.is(r.torrentsOf(ann(1).host), 2);
 });
 
 test('allow-list: unknown info-hashes are refused and not recorded', (t) => {

@@ -35,6 +35,7 @@ import {
   parseScrapeQuery,
   type ScrapeEntry,
 } from './http-codec.js';
+import { RefusalLog } from './refusal-log.js';
 import { SwarmRegistry } from './swarm-registry.js';
 import { decodeUdpRequest, encodeUdpResponse, type UdpRequest, type UdpResponse } from './udp-codec.js';
 
@@ -59,6 +60,8 @@ export interface TrackerServerOptions {
   /** Milliseconds; `Date.now` unless a test injects one. */
   clock?: () => number;
   maxTorrents?: number;
+  /** Swarms one source address may be recorded in (see SwarmRegistry). */
+  maxTorrentsPerHost?: number;
   maxPeersPerTorrent?: number;
   maxNumwant?: number;
   /** Per-address request limit; `false` disables it (benchmarks). */
@@ -86,6 +89,7 @@ export class TrackerServer {
   readonly #rate: RateLimit | false;
   readonly #buckets = new Map<string, { tokens: number; lastMs: number }>();
   readonly #secrets = new Map<number, Buffer>();
+  readonly #refusals: RefusalLog;
   #http: http.Server | undefined;
   #udp: dgram.Socket | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -101,10 +105,19 @@ export class TrackerServer {
     const intervalS = opts.intervalS ?? DEFAULT_SETTINGS.trackerIntervalS;
     this.#minIntervalS = opts.minIntervalS ?? Math.min(30, intervalS);
     this.#rate = opts.rateLimit === undefined ? DEFAULT_RATE_LIMIT : opts.rateLimit;
+    this.#refusals = new RefusalLog(this.#log);
+    const maxTorrents = opts.maxTorrents ?? DEFAULT_SETTINGS.trackerMaxTorrents;
     this.registry = new SwarmRegistry({
       intervalS,
       clock: this.#clock,
-      maxTorrents: opts.maxTorrents ?? DEFAULT_SETTINGS.trackerMaxTorrents,
+      maxTorrents,
+      ...(opts.maxTorrentsPerHost !== undefined ? { maxTorrentsPerHost: opts.maxTorrentsPerHost } : {}),
+      onEvict: (ih) =>
+        this.#refusals.refused(
+          'tracker full, lonely swarms evicted',
+          ih,
+          `tracker: full (${maxTorrents} torrents): the least recently announced swarms with a single peer make room for new ones (evicted ${ih})`,
+        ),
       maxPeersPerTorrent: opts.maxPeersPerTorrent ?? DEFAULT_SETTINGS.trackerMaxPeersPerTorrent,
       maxNumwant: opts.maxNumwant ?? DEFAULT_SETTINGS.trackerMaxNumwant,
       defaultNumwant: DEFAULT_SETTINGS.numwant,
@@ -195,6 +208,7 @@ export class TrackerServer {
     this.#stopping ??= (async () => {
       await this.#starting?.catch(() => undefined);
       await this.#closeSockets();
+      this.#refusals.close();
     })();
     return this.#stopping;
   }
@@ -267,10 +281,15 @@ export class TrackerServer {
       send(200, path === '/announce' ? this.#httpAnnounce(addr, query) : this.#httpScrape(query));
     } catch (err) {
       // Whatever went wrong, only this request fails: a bug must not let a remote crash the process.
-      if (err instanceof TrackerError) this.#log.warn(`tracker http: refused ${path} from ${addr}: ${err.message}`);
+      if (err instanceof TrackerError) this.#refusals.refused(`tracker http ${path}: ${err.message}`, addr, `tracker http: refused ${path} from ${addr}: ${err.message}`);
       else this.#log.error(`tracker http: internal error on ${path} from ${addr}: ${errorMessage(err)}`);
       send(200, encodeFailure(err instanceof TrackerError ? err.message : 'internal tracker error'));
     }
+  }
+
+  /** An announce answered but not recorded: said once a minute, not once per request. */
+  #noteWarning(addr: string, warning: string | undefined): void {
+    if (warning) this.#refusals.refused(`tracker: ${warning.replace(/:.*/, '')}`, addr, `tracker: announce from ${addr}: ${warning}`);
   }
 
   #httpAnnounce(addr: string, query: string): Uint8Array {
@@ -284,6 +303,7 @@ export class TrackerServer {
       event: a.event,
       numwant: a.numwant,
     });
+    this.#noteWarning(addr, r.warning);
     return encodeAnnounceReply(
       { interval: r.interval, minInterval: this.#minIntervalS, complete: r.complete, incomplete: r.incomplete, peers: r.peers, warning: r.warning },
       { compact: a.compact, noPeerId: a.noPeerId },
@@ -330,7 +350,7 @@ export class TrackerServer {
     try {
       reply = this.#udpHandle(decodeUdpRequest(msg), addr);
     } catch (err) {
-      if (err instanceof TrackerError) this.#log.warn(`tracker udp: refused packet from ${addr}:${rinfo.port}: ${err.message}`);
+      if (err instanceof TrackerError) this.#refusals.refused(`tracker udp: ${err.message}`, addr, `tracker udp: refused packet from ${addr}:${rinfo.port}: ${err.message}`);
       else this.#log.error(`tracker udp: internal error on a packet from ${addr}:${rinfo.port}: ${errorMessage(err)}`);
       reply = { action: 'error', transactionId: tid, message: err instanceof TrackerError ? err.message : 'internal tracker error' };
     }
@@ -354,6 +374,7 @@ export class TrackerServer {
           event: req.event,
           numwant: req.numwant < 0 ? undefined : req.numwant,
         });
+        this.#noteWarning(addr, r.warning);
         return { action: 'announce', transactionId: req.transactionId, interval: r.interval, leechers: r.incomplete, seeders: r.complete, peers: r.peers };
       }
       case 'scrape':

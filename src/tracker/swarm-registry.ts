@@ -9,6 +9,18 @@
  *
  * Empty swarms are forgotten, including their `downloaded` count: keeping
  * them would let anyone fill the torrent limit with one announce each.
+ *
+ * The torrent limit must not let a flood lock new swarms out (a few hundred
+ * addresses announcing thousands of made-up info-hashes), so:
+ * - swarms are kept in order of their last recorded announce; a swarm whose
+ *   newest announce is older than the peer expiry is dropped whole;
+ * - when the table is full, a new swarm takes the place of the least
+ *   recently announced *lonely* swarm: one in which at most one address
+ *   holding few torrents (`lightHostTorrents`) is recorded. A lone
+ *   announcer gets no peers from its swarm anyway, and re-creates it at its
+ *   next announce; swarms where two ordinary peers meet are never evicted;
+ * - one address is recorded in at most `maxTorrentsPerHost` swarms; beyond
+ *   that its announces are answered (with peers) but not recorded.
  */
 import { TrackerError } from '../errors.js';
 import { toHex } from '../util/bytes.js';
@@ -19,8 +31,14 @@ export interface RegistryOptions {
   clock?: () => number;
   /** Announce interval handed out; peers expire after two of them without an announce. */
   intervalS: number;
-  /** Info-hashes tracked at once; new ones are refused beyond this. */
+  /** Info-hashes tracked at once; beyond this a new one evicts a lonely swarm, or is refused. */
   maxTorrents?: number;
+  /** Swarms one address is recorded in; its announces for more are answered but not recorded. */
+  maxTorrentsPerHost?: number;
+  /** An address recorded in at most this many swarms counts as an ordinary peer when choosing what to evict. */
+  lightHostTorrents?: number;
+  /** Told of each swarm evicted to make room for a new one (hex info-hash). */
+  onEvict?: (infoHashHex: string) => void;
   /** Peers recorded per info-hash; more are answered but not recorded. */
   maxPeersPerTorrent?: number;
   /** Largest numwant honoured. */
@@ -50,7 +68,7 @@ export interface RegistryReply {
   complete: number;
   incomplete: number;
   peers: TrackerPeer[];
-  /** Set when the announce was answered but not recorded (swarm full). */
+  /** Set when the announce was answered but not recorded (swarm full, or the address holds too many torrents). */
   warning?: string;
 }
 
@@ -74,8 +92,12 @@ interface PeerEntry {
 class Swarm {
   readonly list: PeerEntry[] = [];
   readonly index = new Map<string, number>();
+  /** Entries per address. */
+  readonly hosts = new Map<string, number>();
   seeds = 0;
   downloaded = 0;
+  /** When a peer of it last announced (ms). */
+  lastAnnounceMs = 0;
 
   get(key: string): PeerEntry | undefined {
     const i = this.index.get(key);
@@ -109,24 +131,35 @@ class Swarm {
   }
 }
 
-const DEFAULTS = { maxTorrents: 10_000, maxPeersPerTorrent: 5_000, maxNumwant: 200, defaultNumwant: 50 };
+const DEFAULTS = { maxTorrents: 10_000, maxTorrentsPerHost: 500, lightHostTorrents: 16, maxPeersPerTorrent: 5_000, maxNumwant: 200, defaultNumwant: 50 };
+/** Oldest swarms looked at for one eviction: the work per new swarm stays bounded when none qualifies. */
+const EVICTION_SCAN = 1024;
 
 export class SwarmRegistry {
   readonly intervalS: number;
   readonly #clock: () => number;
   readonly #maxTorrents: number;
+  readonly #maxPerHost: number;
+  readonly #lightHost: number;
+  readonly #onEvict: ((ih: string) => void) | undefined;
   readonly #maxPeers: number;
   readonly #maxNumwant: number;
   readonly #defaultNumwant: number;
   readonly #allow: Set<string> | undefined;
   readonly #random: (n: number) => number;
+  /** In order of their last recorded announce, oldest first (re-inserted on each). */
   readonly #swarms = new Map<string, Swarm>();
+  /** Swarms each address is recorded in. */
+  readonly #torrentsOfHost = new Map<string, number>();
 
   constructor(opts: RegistryOptions) {
     if (!(opts.intervalS > 0)) throw new RangeError('SwarmRegistry: intervalS must be positive');
     this.intervalS = opts.intervalS;
     this.#clock = opts.clock ?? Date.now;
     this.#maxTorrents = opts.maxTorrents ?? DEFAULTS.maxTorrents;
+    this.#maxPerHost = opts.maxTorrentsPerHost ?? DEFAULTS.maxTorrentsPerHost;
+    this.#lightHost = opts.lightHostTorrents ?? DEFAULTS.lightHostTorrents;
+    this.#onEvict = opts.onEvict;
     this.#maxPeers = opts.maxPeersPerTorrent ?? DEFAULTS.maxPeersPerTorrent;
     this.#maxNumwant = opts.maxNumwant ?? DEFAULTS.maxNumwant;
     this.#defaultNumwant = Math.min(opts.defaultNumwant ?? DEFAULTS.defaultNumwant, this.#maxNumwant);
@@ -161,31 +194,42 @@ export class SwarmRegistry {
     if (a.event === 'stopped') {
       // A stopped peer leaves; it gets no peers (it is going away).
       if (swarm) {
-        swarm.remove(key);
+        this.#removeEntry(swarm, key);
         if (swarm.list.length === 0) this.#swarms.delete(ih);
       }
       const c = swarm ? this.#counts(swarm) : { complete: 0, incomplete: 0 };
       return { interval: this.intervalS, ...c, peers: [] };
     }
 
+    let entry = swarm?.get(key);
+    // An address already in this swarm may add entries (a new peer id); a new swarm for it counts against its quota.
+    const overQuota = !entry && !swarm?.hosts.has(a.host) && (this.#torrentsOfHost.get(a.host) ?? 0) >= this.#maxPerHost;
+    if (overQuota) {
+      warning = `too many torrents from your address (${this.#maxPerHost}): this announce was answered but not recorded`;
+      if (!swarm) return { interval: this.intervalS, complete: 0, incomplete: 0, peers: [], warning };
+    }
     if (!swarm) {
-      if (this.#swarms.size >= this.#maxTorrents) {
-        this.sweep();
-        if (this.#swarms.size >= this.#maxTorrents) throw new TrackerError('tracker is full: too many torrents');
-      }
+      if (this.#swarms.size >= this.#maxTorrents) this.#makeRoom(now);
       swarm = new Swarm();
       this.#swarms.set(ih, swarm);
     }
-    let entry = swarm.get(key);
     if (entry) {
       entry.port = a.port;
       entry.lastSeenMs = now;
       swarm.setSeed(entry, seed);
+    } else if (overQuota) {
+      // answered below, not recorded
     } else if (swarm.list.length < this.#maxPeers) {
       entry = { key, peerId: a.peerId.slice(), host: a.host, port: a.port, seed, lastSeenMs: now, completedCounted: false };
-      swarm.add(entry);
+      this.#addEntry(swarm, entry);
     } else {
       warning = 'swarm is full: this announce was answered but not recorded';
+    }
+    if (entry) {
+      swarm.lastAnnounceMs = now;
+      // Most recently announced last: the map's order is the eviction order.
+      this.#swarms.delete(ih);
+      this.#swarms.set(ih, swarm);
     }
     if (entry && a.event === 'completed' && !entry.completedCounted) {
       entry.completedCounted = true;
@@ -230,6 +274,72 @@ export class SwarmRegistry {
     return swarm ? swarm.list.map((e) => ({ host: e.host, port: e.port, peerId: e.peerId.slice() })) : [];
   }
 
+  /** Swarms `host` is recorded in (for tests and diagnostics). */
+  torrentsOf(host: string): number {
+    return this.#torrentsOfHost.get(host) ?? 0;
+  }
+
+  #addEntry(swarm: Swarm, e: PeerEntry): void {
+    swarm.add(e);
+    const n = swarm.hosts.get(e.host) ?? 0;
+    swarm.hosts.set(e.host, n + 1);
+    if (n === 0) this.#torrentsOfHost.set(e.host, (this.#torrentsOfHost.get(e.host) ?? 0) + 1);
+  }
+
+  #removeEntry(swarm: Swarm, key: string): void {
+    const e = swarm.get(key);
+    if (!e) return;
+    swarm.remove(key);
+    const n = (swarm.hosts.get(e.host) ?? 1) - 1;
+    if (n > 0) {
+      swarm.hosts.set(e.host, n);
+      return;
+    }
+    swarm.hosts.delete(e.host);
+    const t = (this.#torrentsOfHost.get(e.host) ?? 1) - 1;
+    if (t > 0) this.#torrentsOfHost.set(e.host, t);
+    else this.#torrentsOfHost.delete(e.host);
+  }
+
+  #dropSwarm(ih: string, swarm: Swarm): void {
+    for (let i = swarm.list.length - 1; i >= 0; i--) this.#removeEntry(swarm, swarm.list[i]!.key);
+    this.#swarms.delete(ih);
+  }
+
+  /**
+   * The table is full: drop swarms idle past the expiry (the oldest come
+   * first), else evict the least recently announced lonely swarm among the
+   * oldest EVICTION_SCAN; throws when there is none.
+   */
+  #makeRoom(now: number): void {
+    const cutoff = now - this.expiryMs;
+    for (const [ih, swarm] of this.#swarms) {
+      if (swarm.lastAnnounceMs >= cutoff) break;
+      this.#dropSwarm(ih, swarm);
+    }
+    if (this.#swarms.size < this.#maxTorrents) return;
+    let scanned = 0;
+    for (const [ih, swarm] of this.#swarms) {
+      if (++scanned > EVICTION_SCAN) break;
+      if (!this.#lonely(swarm)) continue;
+      this.#dropSwarm(ih, swarm);
+      this.#onEvict?.(ih);
+      return;
+    }
+    throw new TrackerError('tracker is full: too many torrents');
+  }
+
+  /** At most one ordinary address (recorded in few swarms) is in it: nobody there would lose a partner. */
+  #lonely(swarm: Swarm): boolean {
+    // Many addresses: a real swarm (and a bound on the work of this check).
+    if (swarm.hosts.size > 64) return false;
+    let light = 0;
+    for (const host of swarm.hosts.keys()) {
+      if ((this.#torrentsOfHost.get(host) ?? 0) <= this.#lightHost && ++light > 1) return false;
+    }
+    return true;
+  }
+
   #counts(swarm: Swarm): { complete: number; incomplete: number } {
     return { complete: swarm.seeds, incomplete: swarm.list.length - swarm.seeds };
   }
@@ -238,7 +348,7 @@ export class SwarmRegistry {
     const cutoff = now - this.expiryMs;
     for (let i = swarm.list.length - 1; i >= 0; i--) {
       const e = swarm.list[i];
-      if (e && e.lastSeenMs < cutoff) swarm.remove(e.key);
+      if (e && e.lastSeenMs < cutoff) this.#removeEntry(swarm, e.key);
     }
     if (swarm.list.length === 0) this.#swarms.delete(ih);
   }
