@@ -645,6 +645,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     conn.on('peer:not-interested', () => {
       this.#choker.remove(conn.id);
       conn.choke();
+      this.#unchokeIntoFreeSlots();
     });
     conn.on('peer:piece', (p) => this.#onBlock(conn, p.index, p.begin, p.block));
     conn.on('peer:request', (req) => this.#enqueueUpload(conn, req));
@@ -684,8 +685,26 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#extensions.forget(conn.id);
     if (conn.handshaken) this.emit('peer:disconnected', { address: conn.address, reason });
     if (!this.#stopped) {
+      this.#unchokeIntoFreeSlots();
       this.#fillAll();
       this.#connectMore();
+    }
+  }
+
+  /**
+   * An upload slot came free (a peer left or lost interest, e.g. it
+   * completed): give it to an interested peer now, not at the next choke
+   * round up to 10 s later. On a LAN swarm the last leechers otherwise sat
+   * idle with one piece to go while the seeder's upload was free.
+   */
+  #unchokeIntoFreeSlots(): void {
+    const waiting = [...this.#conns.values()].filter((c) => c.handshaken && !c.closed && c.peerInterested && c.amChoking && !c.bits.isComplete());
+    // Start at a random one, so the same peer is not always first in line.
+    const start = Math.floor(Math.random() * waiting.length);
+    for (let i = 0; i < waiting.length; i++) {
+      const c = waiting[(start + i) % waiting.length]!;
+      if (!this.#choker.tryUnchokeNow(c.id)) return;
+      c.unchoke();
     }
   }
 
