@@ -5,12 +5,12 @@
  * DHT/KV/limits, the dashboard's assets, tokens and browser protections.
  */
 import test, { type ExecutionContext } from 'ava';
-import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiServer } from '../src/api/server.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
-import { fixtureBytes, pollUntil, singleFileTorrent, tempDir } from './helpers/swarm.js';
+import { fixtureBytes, pollUntil, singleFileTorrent, tempDir, torrentOf } from './helpers/swarm.js';
 import { multipart, request, startApi, startSession, withExtras, type RawResponse } from './api-fixtures.js';
 
 const HEX = /^[0-9a-f]{40}$/;
@@ -181,29 +181,47 @@ test('GET/DELETE /api/torrents/:infoHash, pause, resume and peers, with bad and 
   isError(t, await request(port, { method: 'PUT', path: '/api/torrents' }), 405);
 });
 
-test('GET /download serves a file of the download folder, and refuses traversal in every spelling', async (t) => {
-  const { dir, port } = await setup(t);
+test('GET /download serves the files of the session\'s torrents only, with Range, and refuses traversal in every spelling', async (t) => {
+  const { session, dir, port } = await setup(t);
   const downloads = path.join(dir, 'downloads');
-  await mkdir(path.join(downloads, 'folder'), { recursive: true });
+  await mkdir(path.join(downloads, 'folder', 'sub'), { recursive: true });
   const content = fixtureBytes(30_000, 9);
   await writeFile(path.join(downloads, 'done file.bin'), content);
   await writeFile(path.join(downloads, 'folder', 'inner.txt'), 'inner');
+  await writeFile(path.join(downloads, 'folder', 'sub', 'deep.bin'), fixtureBytes(5000, 3));
+  await writeFile(path.join(downloads, 'other.bin'), 'not a torrent of the session');
+  const single = await torrentOf(path.join(downloads, 'done file.bin'), path.join(dir, 'single.torrent'), 16384);
+  const multi = await torrentOf(path.join(downloads, 'folder'), path.join(dir, 'multi.torrent'), 16384);
+  await session.addTorrent(single.meta, { contentPath: single.contentPath, mode: 'seed' });
+  await session.addTorrent(multi.meta, { contentPath: multi.contentPath, mode: 'seed' });
   const secret = 'TOP-SECRET-OUTSIDE';
   await writeFile(path.join(dir, 'secret.txt'), secret);
   await symlink(path.join(dir, 'secret.txt'), path.join(downloads, 'escape.txt'));
   await symlink(dir, path.join(downloads, 'escape-dir'));
-  await symlink(path.join(downloads, 'done file.bin'), path.join(downloads, 'alias.bin'));
 
   const ok = await request(port, { path: '/download/done%20file.bin' });
   t.is(ok.status, 200);
   t.deepEqual(ok.body, content);
   t.is(ok.headers['content-type'], 'application/octet-stream');
+  t.is(ok.headers['accept-ranges'], 'bytes');
   t.regex(String(ok.headers['content-disposition']), /^attachment; filename="done file.bin"/);
+  t.deepEqual((await request(port, { path: `/download/${single.infoHashHex}` })).body, content, 'by info-hash');
+  t.deepEqual((await request(port, { path: `/download/${single.infoHashHex}/done%20file.bin` })).body, content, 'by info-hash and name');
   t.is((await request(port, { path: '/download/folder/inner.txt' })).text, 'inner');
-  t.deepEqual((await request(port, { path: '/download/alias.bin' })).body, content, 'a symlink staying inside is followed');
+  t.is((await request(port, { path: `/download/${multi.infoHashHex}/inner.txt` })).text, 'inner');
+  t.deepEqual((await request(port, { path: `/download/${multi.infoHashHex.toUpperCase()}/sub/deep.bin` })).body, fixtureBytes(5000, 3));
   const head = await request(port, { method: 'HEAD', path: '/download/done%20file.bin' });
   t.is(head.status, 200);
   t.is(head.headers['content-length'], String(content.length));
+
+  const part = await request(port, { path: '/download/done%20file.bin', headers: { Range: 'bytes=100-199' } });
+  t.is(part.status, 206);
+  t.is(part.headers['content-range'], `bytes 100-199/${content.length}`);
+  t.deepEqual(part.body, content.subarray(100, 200));
+  const tail = await request(port, { path: '/download/done%20file.bin', headers: { Range: 'bytes=-10' } });
+  t.deepEqual(tail.body, content.subarray(content.length - 10));
+  t.deepEqual((await request(port, { path: '/download/done%20file.bin', headers: { Range: 'bytes=29990-' } })).body, content.subarray(29_990));
+  t.is((await request(port, { path: '/download/done%20file.bin', headers: { Range: 'bytes=40000-' } })).status, 416);
 
   const attempts = [
     '/download/../secret.txt',
@@ -220,17 +238,27 @@ test('GET /download serves a file of the download folder, and refuses traversal 
     '/download/%c0%ae%c0%ae/secret.txt',
     '/download//etc/passwd',
     `/download/${encodeURIComponent(path.join(dir, 'secret.txt'))}`,
+    '/download/escape.txt',
+    '/download/escape-dir/secret.txt',
+    '/download/folder/../escape.txt',
   ];
   for (const p of attempts) {
     const res = await request(port, { path: p });
     t.true(res.status >= 400 && res.status < 500, `${p} -> ${res.status}`);
     t.false(res.text.includes(secret), `${p} leaked the file`);
   }
-  isError(t, await request(port, { path: '/download/escape.txt' }), 403, /outside/);
-  isError(t, await request(port, { path: '/download/escape-dir/secret.txt' }), 403, /outside/);
+  isError(t, await request(port, { path: '/download/other.bin' }), 404, /no torrent/);
   isError(t, await request(port, { path: '/download/missing.bin' }), 404);
-  isError(t, await request(port, { path: '/download/folder' }), 404, /not a file/);
+  isError(t, await request(port, { path: '/download/folder' }), 404, /name one/);
+  isError(t, await request(port, { path: '/download/folder/missing.txt' }), 404, /no file/);
+  isError(t, await request(port, { path: '/download/done%20file.bin/x' }), 404);
+  isError(t, await request(port, { path: '/download/.hidden' }), 403, /dotfile/);
   isError(t, await request(port, { path: '/download/' }), 400);
+
+  // A file of the torrent swapped for a symlink that leads out is refused.
+  await unlink(path.join(downloads, 'folder', 'inner.txt'));
+  await symlink(path.join(dir, 'secret.txt'), path.join(downloads, 'folder', 'inner.txt'));
+  isError(t, await request(port, { path: '/download/folder/inner.txt' }), 403, /outside/);
 });
 
 test('GET /download refuses the content of a torrent that is still downloading', async (t) => {

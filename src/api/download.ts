@@ -1,21 +1,36 @@
 /**
- * `GET /download/<name>[/<sub>...]`: a file from the download folder, and
- * never anything outside it. Each URL segment is decoded once and must be
- * one plain path component (so `..`, `%2e%2e`, `%2F` and `\` are refused
- * before any file system call); the result is then resolved through
- * symlinks and must still lie inside the folder's own real path.
+ * `GET /download/...`: a file of a torrent the session knows, and nothing
+ * else (DESIGN.md, "What the daemon serves"). The URL names a torrent and a
+ * file of it, never a place on disk:
+ *
+ *   /download/<name>                 the file of a single-file torrent
+ *   /download/<name>/<path...>       a file of a multi-file torrent
+ *   /download/<infoHash>[/<path...>] the same, by info-hash (40 hex digits);
+ *                                    <path> is the file's path in the torrent
+ *                                    (a single-file torrent: none, or its name)
+ *
+ * Each URL segment is decoded once and must be one plain path component
+ * (so `..`, `%2e%2e`, `%2F` and `\` are refused before any lookup), and no
+ * component may start with `.`: dotfiles are never served, even when a
+ * torrent holds one. The file on disk is the torrent's content path plus
+ * the file's path; resolved through symlinks it must stay inside that
+ * content (and outside the state folder), be a regular file and have the
+ * length the torrent gives it. Anything else is a 4xx that says which rule
+ * refused it.
  */
 import type http from 'node:http';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { errorMessage } from '../errors.js';
+import { userFiles } from '../metainfo/layout.js';
+import type { FileEntry, Metainfo } from '../metainfo/types.js';
 import { checkPathComponent } from '../metainfo/path-safety.js';
 import { ApiError, baseHeaders } from './http.js';
 
 /** The path components of the raw (still percent-encoded) part of the URL after `/download/`. */
 export function downloadComponents(rawPath: string): string[] {
-  if (rawPath === '') throw new ApiError(400, 'name the file: /download/<name>');
+  if (rawPath === '') throw new ApiError(400, 'name the file: /download/<name> or /download/<infoHash>/<path>');
   return rawPath.split('/').map((seg) => {
     let name: string;
     try {
@@ -28,46 +43,128 @@ export function downloadComponents(rawPath: string): string[] {
     } catch (err) {
       throw new ApiError(400, `refused: ${errorMessage(err).replace(/^invalid metainfo: path: /, '')}`);
     }
+    if (name.startsWith('.')) throw new ApiError(403, `refused: ${JSON.stringify(name.slice(0, 100))} is a dotfile; dotfiles are never served`);
     return name;
   });
 }
 
-/** The real path of a regular file inside `root`, or a 4xx. */
-export async function resolveDownload(root: string, components: readonly string[]): Promise<{ path: string; size: number }> {
-  let rootReal: string;
+/** What the download route needs to know of one torrent of the session. */
+export interface DownloadableTorrent {
+  metainfo: Metainfo;
+  infoHashHex: string;
+}
+
+/** The torrent and file a URL names, or a 404 that says what was not found. */
+export function pickDownload<T extends DownloadableTorrent>(torrents: readonly T[], components: readonly string[]): { torrent: T; file: FileEntry } {
+  const [first, ...rest] = components as [string, ...string[]];
+  const byHash = /^[0-9a-fA-F]{40}$/.test(first) ? torrents.find((t) => t.infoHashHex === first.toLowerCase()) : undefined;
+  const torrent = byHash ?? torrents.find((t) => t.metainfo.info.name === first);
+  if (!torrent) throw new ApiError(404, `no torrent named ${JSON.stringify(first.slice(0, 100))} in this session`);
+  const info = torrent.metainfo.info;
+  if (info.name.startsWith('.')) throw new ApiError(403, 'refused: the torrent is a dotfile; dotfiles are never served');
+  const files = userFiles(info);
+  let file: FileEntry | undefined;
+  if (!info.multiFile) {
+    // By name: nothing may follow; by info-hash: nothing, or the name again.
+    const ok = rest.length === 0 || (byHash !== undefined && rest.length === 1 && rest[0] === info.name);
+    file = ok ? files[0] : undefined;
+  } else if (rest.length === 0) {
+    throw new ApiError(404, `${info.name} is a folder of ${files.length} files: name one, /download/${torrent.infoHashHex}/<path>`);
+  } else {
+    const want = rest.join('/');
+    file = files.find((f) => f.path.join('/') === want);
+  }
+  if (!file) throw new ApiError(404, `no file ${JSON.stringify(rest.join('/').slice(0, 200))} in torrent ${info.name}`);
+  if (file.path.some((c) => c.startsWith('.'))) throw new ApiError(403, 'refused: a dotfile; dotfiles are never served');
+  return { torrent, file };
+}
+
+/** True when `p` is `root` or lies inside it (both real paths). */
+function isInside(p: string, root: string): boolean {
+  return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/**
+ * The real path of `file` of a torrent whose content is at `contentPath`
+ * (the file itself for a single-file torrent, the folder otherwise), or a 4xx.
+ */
+export async function resolveDownload(
+  contentPath: string,
+  multiFile: boolean,
+  file: FileEntry,
+  opts: { forbidden?: readonly string[] } = {},
+): Promise<{ path: string; size: number }> {
+  const label = file.path.join('/');
+  let root: string;
   try {
-    rootReal = await realpath(root);
+    root = await realpath(contentPath);
   } catch {
-    throw new ApiError(404, 'the download folder does not exist yet');
+    throw new ApiError(404, `the content of ${label} is not on disk`);
   }
   let real: string;
   try {
-    real = await realpath(join(rootReal, ...components));
+    real = multiFile ? await realpath(join(root, ...file.path)) : root;
   } catch {
-    throw new ApiError(404, `no file ${components.join('/')} in the download folder`);
+    throw new ApiError(404, `${label} is not on disk yet`);
   }
-  if (!real.startsWith(rootReal + sep)) throw new ApiError(403, `${components.join('/')} leads outside the download folder`);
+  if (multiFile && !isInside(real, root)) throw new ApiError(403, `${label} leads outside the torrent's folder`);
+  for (const dir of opts.forbidden ?? []) {
+    const r = await realpath(dir).catch(() => undefined);
+    if (r !== undefined && isInside(real, r)) throw new ApiError(403, `${label} lies in the state folder, which is never served`);
+  }
   const st = await stat(real);
-  if (!st.isFile()) throw new ApiError(404, `${components.join('/')} is not a file`);
+  if (!st.isFile()) throw new ApiError(404, `${label} is not a file`);
+  if (st.size !== file.length) throw new ApiError(409, `${label} on disk is ${st.size} bytes, not the torrent's ${file.length}`);
   return { path: real, size: st.size };
 }
 
-/** Streams the file as an attachment. */
+/**
+ * One byte range of `size` bytes from a `Range` header (RFC 9110 14.1):
+ * `bytes=a-b`, `bytes=a-`, `bytes=-n`. Undefined means "send it all" (no
+ * header, another unit, or several ranges, which we answer whole); null
+ * means unsatisfiable (416).
+ */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | undefined {
+  if (header === undefined) return undefined;
+  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/.exec(header.trim());
+  if (!m) return undefined;
+  const [, a, b] = m as unknown as [string, string, string];
+  if (a === '' && b === '') return undefined;
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0 || size === 0) return null;
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  if (!Number.isSafeInteger(start) || start >= size || end < start) return null;
+  return { start, end };
+}
+
+/** Streams the file as an attachment; honours one `Range` (206). */
 export function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: { path: string; size: number }, name: string): void {
   // RFC 6266: an ASCII fallback and the exact name in UTF-8.
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  res.writeHead(200, {
+  const range = parseRange(req.headers.range, file.size);
+  const headers = {
     ...baseHeaders(),
     'Content-Type': 'application/octet-stream',
-    'Content-Length': file.size,
     'Content-Disposition': `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
     'Cache-Control': 'no-store',
-  });
+    'Accept-Ranges': 'bytes',
+  };
+  if (range === null) {
+    res.writeHead(416, { ...headers, 'Content-Range': `bytes */${file.size}`, 'Content-Length': 0 });
+    res.end();
+    return;
+  }
+  if (range) res.writeHead(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${file.size}`, 'Content-Length': range.end - range.start + 1 });
+  else res.writeHead(200, { ...headers, 'Content-Length': file.size });
   if (req.method === 'HEAD') {
     res.end();
     return;
   }
-  const stream = createReadStream(file.path);
+  const stream = createReadStream(file.path, range ? { start: range.start, end: range.end } : {});
   stream.on('error', () => res.destroy());
   res.on('close', () => stream.destroy());
   stream.pipe(res);

@@ -20,13 +20,14 @@ import { userFiles } from '../metainfo/layout.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { Torrent } from '../session/torrent.js';
 import { hostOfHeader, isLoopbackHost, requestToken, tokenMatches } from './auth.js';
-import { downloadComponents, resolveDownload, sendFile } from './download.js';
+import { downloadComponents, pickDownload, resolveDownload, sendFile } from './download.js';
 import { ApiError, baseHeaders, checkInfoHash, CONTENT_SECURITY_POLICY, mediaType, readBody, readJsonObject, sendJson, sendText } from './http.js';
 import { MetricsCollector, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { receiveFile } from './multipart.js';
 import { placeUpload, torrentOfFile } from './seed-upload.js';
 import type { SessionLike } from './session-like.js';
 import { MAX_MESSAGE_BYTES } from '../session/extensions.js';
+import { RefusalLog } from '../tracker/refusal-log.js';
 import { DASHBOARD_HTML } from './dashboard/page.js';
 import { DASHBOARD_JS } from './dashboard/app.js';
 import { DASHBOARD_CSS } from './dashboard/style.js';
@@ -60,10 +61,17 @@ export interface ApiServerOptions {
   port: number;
   /** Bearer token; required off loopback, enforced whenever given. */
   token?: string;
-  /** Where leeched content goes (`<downloadsDir>/<name>`) and what /download serves. */
+  /**
+   * Where torrents added through the API are saved (`<downloadsDir>/<name>`),
+   * and where /download looks for a torrent whose content path it was not told.
+   */
   downloadsDir: string;
-  /** Where `POST /upload` stores files. */
+  /** Where `POST /upload` stores files: a folder of their own, never the working folder. */
   uploadsDir: string;
+  /** Where the content of a torrent of the session lies, when its owner knows (see GET /download). */
+  contentPathOf?: (infoHashHex: string) => string | undefined;
+  /** Folders never served, whatever a torrent or a symlink points at (the state folder). */
+  privateDirs?: string[];
   /** Cap on one uploaded file (default 1 GiB). */
   maxUploadBytes?: number;
   /** Trackers put into torrents made of uploads (default: the embedded tracker, if any). */
@@ -91,7 +99,11 @@ export class ApiServer {
   readonly #routes: Route[];
   readonly #maxUploadBytes: number;
   readonly #fetching = new Map<string, { name?: string; since: number }>();
+  /** Content paths of the torrents this API added (upload, .torrent, magnet). */
+  readonly #contentPaths = new Map<string, string>();
   readonly #shutdown = new AbortController();
+  /** Refused requests: the first of each kind a minute at warn, the rest counted (a scan makes two lines). */
+  readonly #refusals: RefusalLog;
   #server: http.Server | undefined;
   #port = 0;
   #starting: Promise<void> | undefined;
@@ -108,6 +120,7 @@ export class ApiServer {
       throw new UsageError(`the API on ${this.#host} (not a loopback address) needs a token: give --api-token, or let the daemon generate one`);
     }
     this.#log = opts.logger ?? getLogger('api');
+    this.#refusals = new RefusalLog(this.#log);
     this.#maxUploadBytes = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     this.#metrics = new MetricsCollector(opts.session);
     this.#routes = this.#buildRoutes();
@@ -168,6 +181,7 @@ export class ApiServer {
       await this.#starting?.catch(() => undefined);
       this.#shutdown.abort();
       this.#metrics.detach();
+      this.#refusals.close();
       const server = this.#server;
       if (!server) return;
       await new Promise<void>((resolve) => {
@@ -213,7 +227,11 @@ export class ApiServer {
     }
     const line = `${req.method} ${rawPath.slice(0, 200)} -> ${status}: ${errorMessage(err)}`;
     if (status >= 500) this.#log.error(line);
-    else this.#log.warn(line);
+    else {
+      // The kind of refusal: the route (`/download`, `/api/torrents`), never the rest of a path a client chose.
+      const route = /^\/(api\/[a-z]+|[a-z]*)/.exec(rawPath)?.[0] ?? '/';
+      this.#refusals.refused(`API: ${req.method} ${route.slice(0, 40)} refused (${status})`, req.socket.remoteAddress ?? '', `refused ${line}`);
+    }
     if (res.headersSent) {
       res.destroy();
       return;
@@ -413,6 +431,7 @@ export class ApiServer {
   }
 
   async #notifyAdded(added: ApiAddedTorrent): Promise<void> {
+    this.#contentPaths.set(added.meta.infoHashHex, added.contentPath);
     try {
       await this.#opts.onTorrentAdded?.(added);
     } catch (err) {
@@ -423,6 +442,7 @@ export class ApiServer {
   async #removeTorrent(res: http.ServerResponse, hex: string): Promise<void> {
     const t = this.#torrentOf(hex);
     await this.#session.removeTorrent(t.infoHashHex);
+    this.#contentPaths.delete(t.infoHashHex);
     sendJson(res, 200, { infoHash: t.infoHashHex, removed: true });
   }
 
@@ -461,13 +481,15 @@ export class ApiServer {
     sendJson(res, 201, { infoHash: made.meta.infoHashHex, magnet: magnetOf(made.meta), name, length: f.size });
   }
 
+  /** See download.ts for the URL forms and the rules. */
   async #download(req: http.IncomingMessage, res: http.ServerResponse, rawPath: string): Promise<void> {
-    const components = downloadComponents(rawPath);
+    const { torrent, file } = pickDownload(this.#session.torrents, downloadComponents(rawPath));
     // Content of a torrent still downloading is not served: it is not whole yet.
-    const owner = this.#session.torrents.find((t) => t.metainfo.info.name === components[0]);
-    if (owner && !owner.complete) throw new ApiError(409, `${components[0]} is still downloading (${owner.have}/${owner.metainfo.info.pieceCount} pieces)`);
-    const file = await resolveDownload(this.#opts.downloadsDir, components);
-    sendFile(req, res, file, components[components.length - 1]!);
+    if (!torrent.complete) throw new ApiError(409, `${torrent.metainfo.info.name} is still downloading (${torrent.have}/${torrent.metainfo.info.pieceCount} pieces)`);
+    const hex = torrent.infoHashHex;
+    const contentPath = this.#contentPaths.get(hex) ?? this.#opts.contentPathOf?.(hex) ?? join(this.#opts.downloadsDir, torrent.metainfo.info.name);
+    const found = await resolveDownload(contentPath, torrent.metainfo.info.multiFile, file, { forbidden: this.#opts.privateDirs ?? [] });
+    sendFile(req, res, found, file.path[file.path.length - 1]!);
   }
 
   // --- DHT key-value, messages, limits -------------------------------------------

@@ -20,6 +20,7 @@ import { formatBytes } from './progress.js';
 interface RawStart {
   torrents: string;
   downloads: string;
+  uploads: string;
   apiHost: string;
   apiToken?: string;
   uploadLimit?: string;
@@ -36,6 +37,7 @@ export function registerStart(program: Command): void {
       .description('run the daemon: serve every torrent in the watch folder, resume after a restart, HTTP API and dashboard')
       .option('--torrents <dir>', 'watch folder: a .torrent or .magnet file dropped in is added, one removed is stopped (its data kept)', 'torrents')
       .option('--downloads <dir>', 'where content is saved, and looked for (complete content there is seeded)', 'downloads')
+      .option('--uploads <dir>', 'where files sent to POST /upload are kept (and seeded from)', 'uploads')
       .option('--api-host <addr>', 'address the API listens on (any but loopback needs a token)', '127.0.0.1')
       .option('--api-token <token>', 'bearer token the API requires (generated and printed when --api-host is not loopback)')
       .option('--upload-limit <bytes/s>', 'global upload limit, e.g. 10M (0 = unlimited; changeable through the API)')
@@ -81,8 +83,9 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
   const apiToken = raw.apiToken ?? (common.api !== undefined && !isLoopback(raw.apiHost) ? toHex(randomBytes(16)) : undefined);
   const downloadsDir = path.resolve(raw.downloads);
   const torrentsDir = path.resolve(raw.torrents);
+  const uploadsDir = path.resolve(raw.uploads);
 
-  const daemon = new Daemon({
+  const daemon: Daemon = new Daemon({
     settings: s,
     stateDir: common.stateDir,
     downloadsDir,
@@ -92,7 +95,25 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
     dht: common.dht ? { bootstrap: common.bootstrap } : false,
     ...(common.tracker !== undefined ? { trackerPort: common.tracker } : {}),
     ...(common.api !== undefined
-      ? { createApi: (session: DaemonSession) => loadApi({ session, host: raw.apiHost, port: common.api!, token: apiToken, downloadsDir, maxUploadBytes, log }) }
+      ? {
+          createApi: (session: DaemonSession): Promise<ApiServerLike> =>
+            loadApi({
+              session,
+              host: raw.apiHost,
+              port: common.api!,
+              token: apiToken,
+              downloadsDir,
+              uploadsDir,
+              stateDir: common.stateDir,
+              // Every torrent's content path is in the daemon's records (watch folder, API, restored).
+              contentPathOf: (hex: string): string | undefined => {
+                const r = daemon.records.find((x) => x.infoHash === hex);
+                return r?.kind === 'torrent' ? r.contentPath : undefined;
+              },
+              maxUploadBytes,
+              log,
+            }),
+        }
       : {}),
   });
   if (common.json) wireJsonEvents(daemon);
@@ -185,6 +206,9 @@ interface LoadApiOptions {
   port: number;
   token: string | undefined;
   downloadsDir: string;
+  uploadsDir: string;
+  stateDir: string;
+  contentPathOf: (infoHashHex: string) => string | undefined;
   maxUploadBytes: number | undefined;
   log: ReturnType<typeof getLogger>;
 }
@@ -204,8 +228,10 @@ async function loadApi(o: LoadApiOptions): Promise<ApiServerLike> {
     port: o.port,
     ...(o.token ? { token: o.token } : {}),
     downloadsDir: o.downloadsDir,
-    // Uploaded files are content like any other: beside the downloads, so /download serves them too.
-    uploadsDir: o.downloadsDir,
+    // Uploads have a folder of their own; /download serves them as the files of their torrents.
+    uploadsDir: o.uploadsDir,
+    contentPathOf: o.contentPathOf,
+    privateDirs: [o.stateDir],
     ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
     logger: o.log.child({ component: 'api' }),
   });

@@ -75,17 +75,23 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       if (!common.json) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n`);
       torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false });
     } else {
-      const contentPath =
-        cmd.mode === 'seed'
-          ? resolve(cmd.dataPath ?? contentPathIn('downloads', metainfo!))
-          : resolve(contentPathIn(cmd.outDir ?? 'downloads', metainfo!));
-      torrent = await addWithVerifyProgress(session, metainfo!, contentPath, cmd, common);
+      torrent = await addWithVerifyProgress(session, metainfo!, resolve(torrentContentPath(cmd, metainfo!)), cmd, common);
     }
     if (common.api !== undefined) {
-      // --api: the same HTTP API and dashboard as `peer start`, on 127.0.0.1.
-      const dir = cmd.mode === 'seed' ? resolve(cmd.dataPath ?? 'downloads', '..') : resolve(cmd.outDir ?? 'downloads');
+      // --api: the same HTTP API and dashboard as `peer start`, on 127.0.0.1, with the same rules:
+      // /download serves the torrents' own files only; uploads go to ./uploads, API downloads to the download folder.
+      const contentPath = magnet ? resolve(contentPathIn(cmd.outDir ?? 'downloads', torrent.metainfo)) : resolve(torrentContentPath(cmd, metainfo!));
       const { ApiServer } = await import('../api/server.js'); // loaded only with --api
-      api = new ApiServer({ session, host: '127.0.0.1', port: common.api, downloadsDir: dir, uploadsDir: dir, logger: log.child({ component: 'api' }) });
+      api = new ApiServer({
+        session,
+        host: '127.0.0.1',
+        port: common.api,
+        downloadsDir: resolve(cmd.mode === 'leech' ? (cmd.outDir ?? 'downloads') : 'downloads'),
+        uploadsDir: resolve('uploads'),
+        contentPathOf: (hex) => (hex === torrent.infoHashHex ? contentPath : undefined),
+        privateDirs: [common.stateDir],
+        logger: log.child({ component: 'api' }),
+      });
       try {
         await api.start();
       } catch (err) {
@@ -102,6 +108,11 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** seed: the content given with --data (default downloads/<name>); leech: <out>/<name>. */
+function torrentContentPath(cmd: SwarmCommandOptions, metainfo: Metainfo): string {
+  return cmd.mode === 'seed' ? (cmd.dataPath ?? contentPathIn('downloads', metainfo)) : contentPathIn(cmd.outDir ?? 'downloads', metainfo);
 }
 
 async function addWithVerifyProgress(session: Session, metainfo: Metainfo, contentPath: string, cmd: SwarmCommandOptions, common: CommonOptions): Promise<Torrent> {
