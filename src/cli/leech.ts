@@ -10,7 +10,7 @@ export function registerLeech(program: Command): void {
       .argument('<torrent>', 'the .torrent file or a magnet link')
       .option('--out <dir>', 'save the content as DIR/<name>', 'downloads')
       .option('--exit-on-complete', 'exit once the download is complete and verified instead of seeding')
-      .option('--recheck', 'verify every piece on disk even when the resume state is trusted'),
+      .option('--recheck', 'ignore the resume state and verify every piece on disk before starting (without it, a resume state whose files are unchanged is trusted, and each piece it claims is hashed before its first upload)'),
   ).action(async (torrent: string, opts: Record<string, unknown>) => {
     await runSwarm({
       mode: 'leech',

@@ -33,6 +33,7 @@ import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
 import { peerIdClient, pickablePieces } from './fast-sets.js';
 import { PieceImage, imageBytes } from './piece-image.js';
+import { PieceRefusedError, ServeCheck } from './serve-check.js';
 
 export interface TorrentStats {
   infoHash: string;
@@ -191,6 +192,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #pieceCacheMax: number;
   /** Size of the image of a whole piece (the pooled buffers' size). */
   readonly #imageBytes: number;
+  /** Pieces had on start are hashed before their first upload (serve-check.ts). */
+  readonly #serveCheck: ServeCheck;
   /** Images of whole pieces whose messages all left: reused for the next reads (no allocation per piece). */
   readonly #spareImages: PieceImage[] = [];
   readonly #strikes = new Map<string, number>();
@@ -251,6 +254,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests.
     this.#pieceCacheMax = Math.max(2, Math.floor(opts.settings.uploadCacheBytes / info.pieceLength));
     this.#imageBytes = imageBytes(info.pieceLength, opts.settings.blockBytes);
+    this.#serveCheck = new ServeCheck({ info, have: deps.storage.have, pool: deps.pool, completion: deps.storage.completion, logger: this.#log });
     this.#extensions = new ExtensionHub({
       metainfo: opts.metainfo,
       logger: this.#log,
@@ -1054,7 +1058,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   // --- uploading -----------------------------------------------------------
 
   #enqueueUpload(conn: PeerConnection, req: BlockRequest): void {
-    if (!this.#picker.has(req.index)) return conn.dropRemoteRequest(req);
+    if (!this.#picker.has(req.index) || this.#serveCheck.refuses(req.index)) return conn.dropRemoteRequest(req);
     let q = this.#uploadQueues.get(conn.id);
     if (!q) this.#uploadQueues.set(conn.id, (q = { queue: [], head: 0 }));
     q.queue.push(req);
@@ -1181,9 +1185,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       if (image) image.reuseFor(index);
       else image = new PieceImage(this.metainfo.info, index, this.#settings.blockBytes, Buffer.allocUnsafeSlow(this.#imageBytes));
       const store = this.#deps.storage.store;
-      const filled = store.readv
-        ? store.readv(index * this.metainfo.info.pieceLength, image.payloadViews())
-        : store.readPiece(index).then((data) => image.fill(data));
+      const filled = (
+        store.readv ? store.readv(index * this.metainfo.info.pieceLength, image.payloadViews()) : store.readPiece(index).then((data) => image.fill(data))
+      ).then(() => this.#serveCheck.admit(index, image.payloadViews()));
       const read = filled.then(
         () => {
           this.#reading.delete(index);
@@ -1198,7 +1202,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
           this.#reading.delete(index);
           this.#recycle(image);
           if (this.#stopped) return;
-          this.#log.error(`reading piece ${index} to serve it failed: ${errorMessage(err)}`);
+          if (!(err instanceof PieceRefusedError)) this.#log.error(`reading piece ${index} to serve it failed: ${errorMessage(err)}`);
           // Drop what cannot be served so the queue does not wait on it forever.
           q.queue = q.queue.filter((r, i) => i < q.head || r.index !== index || (conn.dropRemoteRequest(r), false));
           this.#pumpUploads(conn);

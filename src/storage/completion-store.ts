@@ -12,6 +12,11 @@
  * Saving is atomic: write a temporary file in the same folder, fsync it,
  * rename it over the old one, fsync the folder. A crash at any point leaves
  * the old state or the new one, never a mix.
+ *
+ * A piece the state claimed but whose data turned out wrong (hashed before
+ * its first upload, session/serve-check.ts) is *revoked*: dropped from the
+ * saved state at once and from every later save of this store, so the next
+ * start does not trust it again.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -54,6 +59,9 @@ export class CompletionStore {
   readonly infoHashHex: string;
   readonly #dir: string;
   readonly #log: Logger;
+  /** Pieces never to be recorded as had again by this store (their data failed its hash). */
+  readonly #revoked = new Set<number>();
+  #claimed: Bitfield | undefined;
 
   constructor(opts: { stateDir: string; infoHashHex: string; logger?: Logger }) {
     if (!/^[0-9a-f]{40}$/.test(opts.infoHashHex)) throw new RangeError(`info-hash must be 40 lowercase hex digits, got ${JSON.stringify(opts.infoHashHex)}`);
@@ -61,6 +69,15 @@ export class CompletionStore {
     this.#dir = path.resolve(opts.stateDir, 'resume');
     this.file = path.join(this.#dir, `${opts.infoHashHex}.resume`);
     this.#log = opts.logger ?? getLogger('storage');
+  }
+
+  /**
+   * The pieces the last state load() returned claims as had: what a start
+   * may have trusted without hashing (undefined when nothing was loaded,
+   * e.g. with --recheck or on a first run).
+   */
+  get claimed(): Bitfield | undefined {
+    return this.#claimed;
   }
 
   /** The saved state, or undefined when there is none or it cannot be trusted (logged at warn). Never throws. */
@@ -78,7 +95,9 @@ export class CompletionStore {
       return undefined;
     }
     try {
-      return this.#parse(raw);
+      const state = this.#parse(raw);
+      this.#claimed ??= new Bitfield(state.pieceCount, state.have);
+      return state;
     } catch (err) {
       this.#log.warn(`ignoring resume state ${this.file}: ${errorMessage(err)}; the data will be verified`);
       return undefined;
@@ -114,11 +133,17 @@ export class CompletionStore {
   async save(state: ResumeState): Promise<void> {
     if (state.infoHashHex !== this.infoHashHex) throw new RangeError(`state of ${state.infoHashHex} saved into the store of ${this.infoHashHex}`);
     if (state.have.length !== Bitfield.byteLength(state.pieceCount)) throw new RangeError('have bitfield does not match pieceCount');
+    let have = state.have;
+    if (this.#revoked.size > 0) {
+      const bits = new Bitfield(state.pieceCount, state.have);
+      for (const p of this.#revoked) if (p < state.pieceCount) bits.set(p, false);
+      have = bits.toBytes();
+    }
     const inner = encode({
       version: 1,
       'info-hash': utf8(state.infoHashHex),
       'piece-count': state.pieceCount,
-      have: state.have,
+      have,
       files: state.files.map((f) => ({ path: utf8(f.path), size: f.size, 'mtime-us': toUs(f.mtimeMs) })),
       'saved-at': Math.round(state.savedAt),
     });
@@ -142,6 +167,22 @@ export class CompletionStore {
     await syncDir(this.#dir).catch((err: unknown) => {
       throw new StorageError(`cannot fsync folder ${this.#dir}: ${errorMessage(err)}`, { cause: err });
     });
+  }
+
+  /**
+   * Drops `pieces` from the saved state now (when it claims them) and from
+   * every later save: their data failed its hash after the state said they
+   * were complete. The files' fingerprints are kept, so the next start
+   * trusts the rest and only these pieces are missing.
+   */
+  async revoke(pieces: readonly number[]): Promise<void> {
+    for (const p of pieces) this.#revoked.add(p);
+    const saved = await this.load();
+    if (!saved) return;
+    const bits = new Bitfield(saved.pieceCount, saved.have);
+    if (!pieces.some((p) => p < saved.pieceCount && bits.get(p))) return;
+    await this.save({ ...saved, savedAt: Date.now() });
+    this.#log.info(`resume state ${this.file}: pieces ${pieces.join(', ')} dropped (their data failed its hash)`);
   }
 
   /** Deletes the saved state (idempotent). */

@@ -1,0 +1,125 @@
+/**
+ * Never upload data we have not hashed in this run.
+ *
+ * A resume state is trusted on start when the files still have the sizes
+ * and mtimes it recorded (as libtorrent does), so a piece can be claimed
+ * without being read. A forged or stale state (data changed under a
+ * restored mtime, a copied state folder, a bit flip on disk) would then
+ * make us serve bytes that fail the peer's hash, again and again: the wire
+ * protocol has no message for "your piece was bad", so we would never know.
+ *
+ * So, like libtorrent's seed mode (which hashes a piece not yet verified in
+ * this session the first time a peer asks for it), every piece we had on
+ * start because a resume state claimed it is hashed once, from the very
+ * bytes read to serve it, before its first block goes out. Pieces verified
+ * on start with no state (a first run, `--recheck`) and pieces downloaded
+ * in this run were hashed already and are not checked again. A piece that
+ * fails is:
+ * - never served: its queued requests are refused, new ones too;
+ * - no longer advertised to peers that connect later;
+ * - dropped from the resume state, so the next start fetches it (leech) or
+ *   lacks it (seed), instead of trusting it again;
+ * - reported in one clear warning that names the remedy (`--recheck`).
+ * Pieces hashed here are not rehashed later in the run: the cost is one
+ * SHA-1 per piece per run, on the hash worker pool, not on the event loop.
+ */
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { InfoDict } from '../metainfo/types.js';
+import type { CompletionStore } from '../storage/completion-store.js';
+import type { Bitfield } from '../util/bitfield.js';
+import type { HashPool } from '../util/hash-pool.js';
+
+/** A piece we must not serve: its data on disk does not match its hash. */
+export class PieceRefusedError extends Error {
+  override readonly name = 'PieceRefusedError';
+  readonly index: number;
+  constructor(index: number) {
+    super(`piece ${index} failed its hash check and is not served`);
+    this.index = index;
+  }
+}
+
+export interface ServeCheckOptions {
+  info: InfoDict;
+  /** The pieces we advertise (the storage's `have`): had on start, cleared here for a bad piece. */
+  have: Bitfield;
+  pool: HashPool;
+  /** What the resume state claimed on start (`claimed`), and where a bad piece is dropped from it (`revoke`). */
+  completion: Pick<CompletionStore, 'revoke' | 'claimed'>;
+  logger: Logger;
+}
+
+export class ServeCheck {
+  readonly #info: InfoDict;
+  readonly #have: Bitfield;
+  readonly #pool: HashPool;
+  readonly #completion: Pick<CompletionStore, 'revoke' | 'claimed'>;
+  readonly #log: Logger;
+  /** Had on start as the resume state claimed, and not hashed yet in this run. */
+  readonly #unverified: Bitfield;
+  readonly #bad = new Set<number>();
+
+  constructor(opts: ServeCheckOptions) {
+    this.#info = opts.info;
+    this.#have = opts.have;
+    this.#pool = opts.pool;
+    this.#completion = opts.completion;
+    this.#log = opts.logger;
+    this.#unverified = opts.have.clone();
+    const claimed = opts.completion.claimed;
+    for (const p of opts.have.ones()) if (!claimed || claimed.length !== opts.have.length || !claimed.get(p)) this.#unverified.set(p, false);
+  }
+
+  /** Pieces found bad in this run. */
+  get badPieces(): number {
+    return this.#bad.size;
+  }
+
+  /** True for a piece that must not be served. */
+  refuses(index: number): boolean {
+    return this.#bad.has(index);
+  }
+
+  /**
+   * Resolves when the piece, whose payload was just read into `views` (in
+   * order), may be served; rejects with PieceRefusedError when it must not.
+   */
+  async admit(index: number, views: readonly Uint8Array[]): Promise<void> {
+    if (this.#bad.has(index)) throw new PieceRefusedError(index);
+    if (!this.#unverified.get(index)) return;
+    // One buffer of its own, handed to a hash worker (the views stay ours, untouched until served).
+    let size = 0;
+    for (const v of views) size += v.length;
+    const copy = new Uint8Array(size);
+    let at = 0;
+    for (const v of views) {
+      copy.set(v, at);
+      at += v.length;
+    }
+    const { digests } = await this.#pool.hashPieces(copy, size);
+    const expected = this.#info.pieces.subarray(index * 20, index * 20 + 20);
+    this.#unverified.set(index, false);
+    if (Buffer.compare(digests.subarray(0, 20), expected) === 0) return;
+    this.#markBad(index);
+    throw new PieceRefusedError(index);
+  }
+
+  #markBad(index: number): void {
+    this.#bad.add(index);
+    this.#have.set(index, false);
+    const n = this.#bad.size;
+    if (n === 1) {
+      this.#log.warn(
+        `${this.#info.name}: piece ${index} does not match its hash, though the resume state said it was complete ` +
+          '(the data changed on disk, or the state is not this data\'s): it is not served, and it is dropped from the resume state. ' +
+          'Run with --recheck to verify every piece now.',
+      );
+    } else if (n === 10 || n === 100 || n % 1000 === 0) {
+      this.#log.warn(`${this.#info.name}: ${n} pieces claimed by the resume state failed their hash so far; none of them is served`);
+    } else {
+      this.#log.debug(`${this.#info.name}: piece ${index} does not match its hash; not served`);
+    }
+    this.#completion.revoke([index]).catch((err: unknown) => this.#log.error(`${this.#info.name}: cannot drop piece ${index} from the resume state: ${errorMessage(err)}`));
+  }
+}
