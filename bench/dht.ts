@@ -18,7 +18,8 @@ const LOOKUPS = 200;
 const ITEMS = 100;
 const CONCURRENCY = 10;
 // Loopback answers in well under a millisecond; a dead node costs one timeout per query.
-const settings = { dhtQueryTimeoutMs: 1000, dhtMaxPutsPerAddressPerMinute: 1000 };
+// One node per address, so the routing tables and lookups run under the same per-address rules as on a real network.
+const settings = { dhtQueryTimeoutMs: 1000, dhtMaxPutsPerAddressPerMinute: 1000, dhtMaxNodesPerLoopbackAddress: 1 };
 
 const host = (i: number): string => `127.88.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;

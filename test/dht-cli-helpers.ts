@@ -30,6 +30,8 @@ export interface DhtProcess {
   port: number;
   nodeId: string;
   lines: string[];
+  /** Everything it wrote on stderr so far (logs). */
+  stderr(): string;
   /** SIGTERM, then the exit code (SIGKILL after a bounded wait). */
   stop(): Promise<number | null>;
 }
@@ -68,6 +70,7 @@ export async function startDht(args: string[]): Promise<DhtProcess> {
     child,
     ...ev,
     lines,
+    stderr: () => stderr,
     stop() {
       exited ??= (async () => {
         if (child.exitCode !== null) return child.exitCode;

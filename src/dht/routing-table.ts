@@ -190,6 +190,7 @@ export class RoutingTable {
     if (waiting) this.#dropReplacement(bucket, waiting);
     // Only an answer proves the sender owns host:port (queries can be spoofed).
     if (how === 'response') this.#dropAddress(node.host, node.port);
+    this.#makeRoomAt(node.host, how);
     const refusal = this.#refusal(node);
     if (refusal) {
       this.#onRefused?.(node, refusal);
@@ -206,6 +207,21 @@ export class RoutingTable {
     this.#insert({ id: node.id, host: node.host, port: node.port, lastResponseAt: 0, lastQueryAt: 0, failures: 0, verified: nodeIdVerified(node.id, node.host) });
   }
 
+  /**
+   * Entries of `host` that a live node from that address may take the place
+   * of: bad contacts, and on an answer (which proves the address) contacts
+   * that never answered (say, restored from a saved table) and waiting
+   * replacements. A contact that answered is never displaced.
+   */
+  #makeRoomAt(host: string, how: 'response' | 'query'): void {
+    const limit = this.#perAddressLimit(host);
+    if (limit === 0 || this.nodesAt(host) < limit) return;
+    for (const c of [...this.#byId.values()]) {
+      if (c.host === host && (this.stateOf(c) === 'bad' || (how === 'response' && c.lastResponseAt === 0))) this.remove(c.id);
+    }
+    if (how === 'response') for (const b of this.#buckets) for (const r of b.replacements) if (r.host === host) this.#dropReplacement(b, r);
+  }
+
   /** Nodes (contacts and replacements) the table holds for `host`. */
   nodesAt(host: string): number {
     return this.#perHost.get(host) ?? 0;
@@ -215,7 +231,7 @@ export class RoutingTable {
   #refusal(node: NodeInfo): RefusalReason | undefined {
     const cls = addressClass(node.host);
     if (this.#enforceNodeId && cls === 'public' && !bep42Matches(node.id, node.host)) return 'node-id';
-    const perAddress = cls === 'loopback' ? this.#maxPerLoopback : this.#maxPerAddress;
+    const perAddress = this.#perAddressLimit(node.host);
     if (perAddress > 0 && this.nodesAt(node.host) >= perAddress) return 'address';
     if (cls === 'public' && this.#maxPerSubnet > 0) {
       const subnet = subnetOf(node.host);
@@ -226,6 +242,11 @@ export class RoutingTable {
       if (n >= this.#maxPerSubnet) return 'subnet';
     }
     return undefined;
+  }
+
+  /** 0: no limit. */
+  #perAddressLimit(host: string): number {
+    return addressClass(host) === 'loopback' ? this.#maxPerLoopback : this.#maxPerAddress;
   }
 
   #countHost(host: string, delta: 1 | -1): void {
