@@ -90,6 +90,9 @@ test('a full disk pauses the download (one error, nothing downloaded that cannot
   const whilePaused = downloadedNow();
   t.is(leecher.exit, undefined, `the leecher is alive\n${leecher.describe()}`);
   t.is(leecher.events.filter(isError).length, 1, `one error event:\n${leecher.stdout().slice(-2000)}`);
+  const paused = leecher.events.filter((e) => e.event === 'paused');
+  t.is(paused.length, 1, 'one paused event');
+  t.regex(paused[0]?.event === 'paused' ? paused[0].reason : '', /disk is full/);
   const diskLines = leecher.stderr().split('\n').filter((l) => /ENOSPC|disk is full/.test(l));
   t.is(diskLines.length, 1, `one log line about the full disk:\n${leecher.stderr().slice(-3000)}`);
   t.true(whilePaused <= 8 * MiB + 8 * MiB, `no more downloaded than the disk took and what was in flight: ${whilePaused} bytes`);
@@ -103,6 +106,7 @@ test('a full disk pauses the download (one error, nothing downloaded that cannot
   t.log(`complete: ${((complete?.downloaded ?? 0) / MiB).toFixed(1)} MiB downloaded for a ${(fx.totalLength / MiB).toFixed(0)} MiB torrent`);
   t.true((complete?.downloaded ?? Infinity) <= fx.totalLength + 8 * MiB, `nothing downloaded again: ${complete?.downloaded} bytes for ${fx.totalLength}`);
   t.is(leecher.events.filter(isError).length, 1, 'still one error event');
+  t.is(leecher.events.filter((e) => e.event === 'unpaused').length, 1, 'one unpaused event once the disk took the data');
   t.deepEqual(readdirSync(disk), [fx.meta.info.name], 'nothing written beside the content');
   t.deepEqual([...(await treeDigest(path.join(disk, fx.meta.info.name)))], [...(await treeDigest(fx.contentPath))], 'content byte-equal');
   seeder.kill('SIGTERM');

@@ -196,6 +196,8 @@ function wireJsonEvents(daemon: Daemon): void {
     );
     t.on('torrent:complete', (c) => printJson({ event: 'complete', infoHash: c.infoHash, downloaded: c.downloaded, elapsedMs: c.elapsedMs }));
     t.on('torrent:error', (err) => printJson({ event: 'error', message: err.message }));
+    t.on('torrent:paused', (p) => printJson({ event: 'paused', infoHash: p.infoHash, reason: p.reason }));
+    t.on('torrent:resumed', (p) => printJson({ event: 'unpaused', infoHash: p.infoHash }));
   };
   daemon.session.on('torrent:added', wire);
 }

@@ -178,6 +178,14 @@ function watch(
       if (common.json) printJson({ event: 'error', message: err.message });
       else process.stderr.write(`error: ${err.message}\n`);
     });
+    // Downloading paused (the disk refuses writes) and carrying on again; the error event said why.
+    torrent.on('torrent:paused', (p) => {
+      if (common.json) printJson({ event: 'paused', infoHash: p.infoHash, reason: p.reason });
+    });
+    torrent.on('torrent:resumed', (p) => {
+      if (common.json) printJson({ event: 'unpaused', infoHash: p.infoHash });
+      else process.stderr.write(`downloading again: ${name} (the disk takes writes again)\n`);
+    });
     const onComplete = (c: { infoHash: string; downloaded: number; elapsedMs: number }): void => {
       if (common.json) printJson({ event: 'complete', infoHash: c.infoHash, downloaded: c.downloaded, elapsedMs: c.elapsedMs });
       else {

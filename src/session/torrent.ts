@@ -151,7 +151,8 @@ const MAX_PIECE_READS = 8;
  */
 const MAX_RUN_BYTES = 1024 * 1024;
 /** Write errors that mean the disk cannot take the data now (full, over quota, read-only, failing): the download pauses. */
-const DISK_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
+// ESYMLINK: a link planted in the download folder while we run (storage refuses to write through it).
+const DISK_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'ESYMLINK']);
 const CLIENT_VERSION = 'swarm-peer 0.1.0';
 
 export class Torrent extends TypedEmitter<TorrentEvents> {
@@ -935,8 +936,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#disk.waiting.set(index, data);
       return;
     }
-    const what = code === 'ENOSPC' ? 'the disk is full' : code === 'EDQUOT' ? 'the disk quota is used up' : code === 'EROFS' ? 'the disk is read-only' : 'the disk fails (I/O error)';
-    const reason = `${what} (${code}): downloading paused; ${this.#picker.haveCount} verified pieces are kept and will be written when space frees up`;
+    const what =
+      code === 'ENOSPC' ? 'the disk is full'
+      : code === 'EDQUOT' ? 'the disk quota is used up'
+      : code === 'EROFS' ? 'the disk is read-only'
+      : code === 'ESYMLINK' ? errorMessage(err)
+      : 'the disk fails (I/O error)';
+    const when = code === 'ESYMLINK' ? 'once the link is removed' : 'when space frees up';
+    const reason = `${what} (${code}): downloading paused; ${this.#picker.haveCount} verified pieces are kept and will be written ${when}`;
     this.#disk = { reason, retryMs: this.#settings.diskRetryInitialMs, timer: undefined, waiting: new Map([[index, data]]), retrying: false };
     this.#log.error(`${this.metainfo.info.name}: cannot write piece ${index}: ${errorMessage(err)}; ${reason} (retrying every ${Math.round(this.#settings.diskRetryInitialMs / 1000)}-${Math.round(this.#settings.diskRetryMaxMs / 1000)} s, or on resume)`);
     for (const c of this.#conns.values()) {

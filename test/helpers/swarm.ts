@@ -203,6 +203,8 @@ export type PeerEvent =
   | { event: 'progress'; infoHash: string; have: number; pieces: number; downloaded: number; uploaded: number; peers: number; downloadRate: number; uploadRate: number }
   | { event: 'complete'; infoHash: string; downloaded: number; elapsedMs: number }
   | { event: 'error'; message: string }
+  | { event: 'paused'; infoHash: string; reason: string }
+  | { event: 'unpaused'; infoHash: string }
   | { event: 'peer'; infoHash: string; state: 'connected' | 'gone'; address: string; outgoing?: boolean; client?: string; fast?: boolean; reason?: string };
 
 export interface Exit {
@@ -426,6 +428,13 @@ export function eventProblems(p: PeerProcess, torrent: { infoHashHex: string; pi
         break;
       case 'error':
         if (typeof rec.message !== 'string') problems.push(`${where}: message is not a string`);
+        break;
+      case 'paused':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        if (typeof rec.reason !== 'string') problems.push(`${where}: reason is not a string`);
+        break;
+      case 'unpaused':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
         break;
       case 'peer':
         if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
