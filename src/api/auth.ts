@@ -7,16 +7,8 @@
  * with Host).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
 
-/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  if (net.isIPv4(h)) return h.startsWith('127.');
-  if (h.startsWith('::ffff:')) return isLoopbackHost(h.slice(7));
-  return false;
-}
+export { isLoopbackHost } from '../util/address.js';
 
 /**
  * Compares in constant time: both sides are hashed first, so neither the

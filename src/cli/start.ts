@@ -15,6 +15,7 @@ import { Daemon, type ApiServerLike, type DaemonSession } from '../session/daemo
 import type { Torrent } from '../session/torrent.js';
 import { addCommonOptions, parseCommonOptions, printJson } from './common.js';
 import { parseBytes } from './parse.js';
+import { isLoopbackHost } from '../util/address.js';
 import { formatBytes } from './progress.js';
 
 interface RawStart {
@@ -60,11 +61,6 @@ function parseCount(value: string | undefined, option: string): number | undefin
   return Number(value);
 }
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
-
 export async function runStart(raw: RawStart & Parameters<typeof parseCommonOptions>[0]): Promise<void> {
   const common = parseCommonOptions(raw, { apiDefault: true });
   setLogLevel(raw.logLevel as LogLevel);
@@ -80,7 +76,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
   if (raw.apiToken !== undefined && !/^[\x21-\x7e]{8,256}$/.test(raw.apiToken)) {
     throw new UsageError('--api-token: 8 to 256 printable characters without spaces');
   }
-  const apiToken = raw.apiToken ?? (common.api !== undefined && !isLoopback(raw.apiHost) ? toHex(randomBytes(16)) : undefined);
+  const apiToken = raw.apiToken ?? (common.api !== undefined && !isLoopbackHost(raw.apiHost) ? toHex(randomBytes(16)) : undefined);
   const downloadsDir = path.resolve(raw.downloads);
   const torrentsDir = path.resolve(raw.torrents);
   const uploadsDir = path.resolve(raw.uploads);

@@ -12,6 +12,7 @@ import net from 'node:net';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { toHex } from '../util/bytes.js';
+import { WarnLimiter } from '../util/warn-limiter.js';
 import { HandshakeReader, type Handshake } from '../wire/handshake.js';
 
 export interface IncomingRoute {
@@ -38,12 +39,13 @@ export class PeerListener {
   readonly #pending = new Map<net.Socket, () => void>();
   readonly #pendingFrom = new Map<string, number>();
   /** When each kind of refusal was last logged (one warn line a minute each). */
-  readonly #warnedAt = new Map<string, number>();
+  readonly #warnings: WarnLimiter;
   #port = 0;
   #started = false;
 
   constructor(opts: PeerListenerOptions) {
     this.#opts = opts;
+    this.#warnings = new WarnLimiter((text) => opts.logger.warn(text));
     this.#server = net.createServer((socket) => this.#onConnection(socket));
   }
 
@@ -67,12 +69,7 @@ export class PeerListener {
   }
 
   #warnOnce(key: string, text: string): void {
-    const now = Date.now();
-    const last = this.#warnedAt.get(key);
-    if (last !== undefined && now - last < 60_000) return;
-    if (this.#warnedAt.size >= 256) this.#warnedAt.clear();
-    this.#warnedAt.set(key, now);
-    this.#opts.logger.warn(text);
+    this.#warnings.warn(key, text);
   }
 
   #onConnection(socket: net.Socket): void {

@@ -32,6 +32,8 @@ import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
 import { peerIdClient, pickablePieces } from './fast-sets.js';
+import { isLoopbackHost } from '../util/address.js';
+import { WarnLimiter } from '../util/warn-limiter.js';
 import { PieceImage, imageBytes } from './piece-image.js';
 import { PieceRefusedError, ServeCheck } from './serve-check.js';
 
@@ -219,7 +221,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** Connection attempts under way, per host (with #conns: the per-address limit). */
   readonly #connectingTo = new Map<string, number>();
   /** When a rate-limited warning was last logged, by its key (bounded). */
-  readonly #warnedAt = new Map<string, number>();
+  /** A warning logged at most once a minute per key (a flood of refusals must not flood the log). */
+  readonly #warnings = new WarnLimiter((text) => this.#log.warn(text));
   /**
    * The disk refused a write (full, read-only, failing): nothing is
    * requested, verified pieces that could not be written wait here (their
@@ -467,7 +470,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** Connections (and attempts) this torrent may have with one remote address. */
   #addressLimit(host: string): number {
-    return isLoopback(host) ? this.#settings.maxConnectionsPerLoopbackAddress : this.#settings.maxConnectionsPerAddress;
+    return isLoopbackHost(host) ? this.#settings.maxConnectionsPerLoopbackAddress : this.#settings.maxConnectionsPerAddress;
   }
 
   #connectionsWith(host: string): number {
@@ -476,14 +479,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     return n;
   }
 
-  /** A warning logged at most once a minute per key (a flood of refusals must not flood the log). */
   #warnOnce(key: string, text: string): void {
-    const now = Date.now();
-    const last = this.#warnedAt.get(key);
-    if (last !== undefined && now - last < 60_000) return;
-    if (this.#warnedAt.size >= 256) this.#warnedAt.clear();
-    this.#warnedAt.set(key, now);
-    this.#log.warn(text);
+    this.#warnings.warn(key, text);
   }
 
   /**
@@ -572,7 +569,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     }
     const limit = this.#addressLimit(host);
     if (this.#connectionsWith(host) >= limit) {
-      const key = isLoopback(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
+      const key = isLoopbackHost(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
       this.#warnOnce(`address ${host}`, `refusing more connections from ${host}: it already has ${limit} with this torrent (${key})`);
       socket.destroy();
       return;
@@ -1331,11 +1328,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 }
 
-/** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
-function isLoopback(host: string): boolean {
-  const h = host.startsWith('::ffff:') ? host.slice(7) : host;
-  return h.startsWith('127.') || h === '::1' || h === 'localhost';
-}
 
 /** The errno code of a write error that means the disk cannot take data now (through StorageError causes), or undefined. */
 function diskErrorCode(err: unknown): string | undefined {
