@@ -1,7 +1,10 @@
 import test from 'ava';
-import { encode } from '../src/bencode/index.js';
+import { decode, encode, isDict, isList } from '../src/bencode/index.js';
 import { ProtocolError, TrackerError } from '../src/errors.js';
-import { decodeCompactPeers, encodeCompactPeers } from '../src/wire/compact.js';
+import { decodeCompactPeers, encodeCompactPeers, ipv4Bytes } from '../src/wire/compact.js';
+import { encodeKrpc, encodeCompactNodes } from '../src/dht/krpc.js';
+import { encodeAnnounceReply } from '../src/tracker/http-codec.js';
+import { encodeUdpResponse } from '../src/tracker/udp-codec.js';
 import { EXTENDED_HANDSHAKE_ID, decodeExtendedHandshake, encodeExtended, encodeExtendedHandshake, extensionId } from '../src/wire/extension.js';
 import { decodeMessage } from '../src/wire/messages.js';
 import { MAX_METADATA_BYTES, METADATA_PIECE_BYTES, decodeMetadataMessage, encodeMetadataMessage, metadataPieceCount, type MetadataMessage } from '../src/wire/ut-metadata.js';
@@ -147,4 +150,26 @@ test('compact peers refuse a length not a multiple of 6 or too many peers, with 
   t.throws(() => decodeCompactPeers(new Uint8Array(7)), { instanceOf: ProtocolError, message: /compact peers list of 7 bytes is not a multiple of 6/ });
   t.throws(() => decodeCompactPeers(new Uint8Array(18), { maxPeers: 2, field: 'values' }), { instanceOf: ProtocolError, message: /compact values list holds 3 peers, more than 2/ });
   t.throws(() => decodeCompactPeers(new Uint8Array(5), { error: (m) => new TrackerError(m) }), { instanceOf: TrackerError });
+});
+
+test('the tracker (HTTP and UDP), the DHT and PEX write the same compact bytes', (t) => {
+  const peers = [{ host: '10.0.0.1', port: 6881 }, { host: '::1', port: 1 }, { host: '192.168.1.200', port: 51413 }];
+  const compact = Buffer.from(encodeCompactPeers(peers));
+  t.is(compact.length, 12);
+  const http = decode(encodeAnnounceReply({ interval: 1, peers }, { compact: true, noPeerId: false }));
+  t.true(isDict(http) && Buffer.from(http.peers as Uint8Array).equals(compact));
+  t.true(Buffer.from(encodeUdpResponse({ action: 'announce', transactionId: 1, interval: 1, leechers: 0, seeders: 0, peers })).subarray(20).equals(compact));
+  const dht = decode(encodeKrpc({ y: 'r', t: Buffer.from('aa'), response: { id: new Uint8Array(20), values: peers } }));
+  const values = isDict(dht) && isDict(dht.r) ? dht.r.values : undefined;
+  t.true(isList(values) && Buffer.concat(values.map((v) => Buffer.from(v as Uint8Array))).equals(compact), 'DHT values: one 6-byte string per peer');
+  const pex = decode(encodePex({ added: peers, addedFlags: [0, 0, 0], dropped: peers }));
+  t.true(isDict(pex) && Buffer.from(pex.added as Uint8Array).equals(compact) && Buffer.from(pex.dropped as Uint8Array).equals(compact));
+  const nodes = encodeCompactNodes(peers.map((p, i) => ({ id: new Uint8Array(20).fill(i), ...p })));
+  t.is(nodes.length, 52);
+  t.true(Buffer.from(nodes.subarray(20, 26)).equals(compact.subarray(0, 6)), 'DHT node info: id, then the compact peer');
+});
+
+test('ipv4Bytes reads dotted quads only', (t) => {
+  t.deepEqual(ipv4Bytes('1.2.3.255'), Uint8Array.of(1, 2, 3, 255));
+  for (const host of ['::1', 'example.org', '1.2.3.256', '1.2.3', '01.2.3.4']) t.is(ipv4Bytes(host), undefined, host);
 });

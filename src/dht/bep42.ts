@@ -11,7 +11,7 @@
  * Pure: no sockets, no clocks.
  */
 import { randomBytes } from '../util/hash.js';
-import { ipv4Bytes } from './krpc.js';
+import { ipv4Bytes } from '../wire/compact.js';
 
 /** `loopback`: 127.0.0.0/8; `local`: the other BEP 42 exempt ranges (private and link-local); `public`: everything else. */
 export type AddressClass = 'loopback' | 'local' | 'public';

@@ -16,6 +16,7 @@
 import { BencodeError, DhtError, assertNever } from '../errors.js';
 import { decode, dictEntries, isBytes, isDict, isInt, isList, type BDict, type BValue, type Span } from '../bencode/index.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
+import { COMPACT_PEER_BYTES, decodeCompactPeers, encodeCompactPeers, isIPv4, readCompactPeer, writeCompactPeer } from '../wire/compact.js';
 
 /** BEP 5 error codes. BEP 44's own codes live in bep44.ts. */
 export const KRPC_GENERIC_ERROR = 201;
@@ -27,8 +28,6 @@ export const KRPC_METHOD_UNKNOWN = 204;
 export const ID_BYTES = 20;
 /** Compact node info: 20-byte id + 4-byte IPv4 + 2-byte port (BEP 5). */
 export const COMPACT_NODE_BYTES = 26;
-/** Compact peer info: 4-byte IPv4 + 2-byte port. */
-export const COMPACT_PEER_BYTES = 6;
 /**
  * Largest datagram we parse. A real KRPC message is well under 1,500 bytes
  * (a BEP 44 response: 1,000-byte value + signature + 8 nodes); 8 KiB leaves
@@ -235,10 +234,7 @@ function decodeResponse(buf: Uint8Array, root: BDict, fail: Fail): KrpcResponse 
     if (!isList(r.values)) return fail('r.values: expected a list');
     out.values = [];
     for (const p of r.values) {
-      if (isBytes(p) && p.length === COMPACT_PEER_BYTES) {
-        const peer = decodeCompactPeer(p);
-        if (peer.port !== 0) out.values.push(peer);
-      }
+      if (isBytes(p) && p.length === COMPACT_PEER_BYTES) out.values.push(...decodeCompactPeers(p));
     }
   }
   if (r.token !== undefined) {
@@ -263,48 +259,26 @@ function decodeResponse(buf: Uint8Array, root: BDict, fail: Fail): KrpcResponse 
   return out;
 }
 
-export function decodeCompactPeer(b: Uint8Array): PeerAddress {
-  return { host: `${b[0]}.${b[1]}.${b[2]}.${b[3]}`, port: (b[4]! << 8) | b[5]! };
-}
-
 /** Compact node list; entries with port 0 are dropped (nobody listens there). */
 export function decodeCompactNodes(b: Uint8Array): NodeInfo[] {
   const out: NodeInfo[] = [];
   for (let i = 0; i + COMPACT_NODE_BYTES <= b.length; i += COMPACT_NODE_BYTES) {
-    const peer = decodeCompactPeer(b.subarray(i + ID_BYTES, i + COMPACT_NODE_BYTES));
+    const peer = readCompactPeer(b, i + ID_BYTES);
     if (peer.port === 0) continue;
     out.push({ id: b.slice(i, i + ID_BYTES), ...peer });
   }
   return out;
 }
 
-/** IPv4 dotted quad to 4 bytes, or undefined for anything else (IPv6, names). */
-export function ipv4Bytes(host: string): Uint8Array | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return Uint8Array.from(parts);
-}
-
-export function encodeCompactPeer(p: PeerAddress): Uint8Array | undefined {
-  const ip = ipv4Bytes(p.host);
-  if (!ip) return undefined;
-  return Uint8Array.of(ip[0]!, ip[1]!, ip[2]!, ip[3]!, (p.port >> 8) & 0xff, p.port & 0xff);
-}
-
 /** Compact node list; nodes without an IPv4 address are skipped. */
 export function encodeCompactNodes(nodes: NodeInfo[]): Uint8Array {
-  const out = new Uint8Array(nodes.length * COMPACT_NODE_BYTES);
-  let n = 0;
-  for (const node of nodes) {
-    const peer = encodeCompactPeer(node);
-    if (!peer || node.id.length !== ID_BYTES) continue;
-    out.set(node.id, n);
-    out.set(peer, n + ID_BYTES);
-    n += COMPACT_NODE_BYTES;
-  }
-  return out.subarray(0, n);
+  const usable = nodes.filter((node) => isIPv4(node.host) && node.id.length === ID_BYTES);
+  const out = new Uint8Array(usable.length * COMPACT_NODE_BYTES);
+  usable.forEach((node, i) => {
+    out.set(node.id, i * COMPACT_NODE_BYTES);
+    writeCompactPeer(out, i * COMPACT_NODE_BYTES + ID_BYTES, node);
+  });
+  return out;
 }
 
 // --- encoding ---------------------------------------------------------------
@@ -388,7 +362,8 @@ export function encodeKrpc(msg: KrpcMessage): Uint8Array {
       return bencodeWithRaw({ t: msg.t, y: 'q', q: msg.query.q, a: encodeQueryArgs(msg.query), ro: msg.readOnly ? 1 : undefined, v: VERSION });
     case 'r': {
       const r = msg.response;
-      const values = r.values?.map(encodeCompactPeer).filter((p): p is Uint8Array => p !== undefined);
+      // One 6-byte string per peer (BEP 5), not one compact list.
+      const values = r.values?.filter((p) => isIPv4(p.host)).map((p) => encodeCompactPeers([p]));
       return bencodeWithRaw({
         t: msg.t,
         y: 'r',

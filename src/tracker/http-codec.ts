@@ -11,6 +11,7 @@
 import { decode, dictEntries, encode, isBytes, isDict, isInt, isList, type BDict, type BValue } from '../bencode/index.js';
 import { BencodeError, TrackerError } from '../errors.js';
 import { toHex, utf8OrUndefined } from '../util/bytes.js';
+import { decodeCompactPeers, encodeCompactPeers } from '../wire/compact.js';
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped';
 
@@ -215,34 +216,6 @@ export function parseScrapeQuery(query: string): Uint8Array[] {
 
 // --- server replies -------------------------------------------------------------
 
-/** BEP 23 compact form: 4 address bytes + 2 port bytes per IPv4 peer. */
-export function encodeCompactPeers(peers: TrackerPeer[]): Uint8Array {
-  const v4 = peers.filter((p) => isIPv4(p.host));
-  const out = Buffer.alloc(v4.length * 6);
-  v4.forEach((p, i) => {
-    const parts = p.host.split('.');
-    for (let k = 0; k < 4; k++) out[i * 6 + k] = Number(parts[k]);
-    out.writeUInt16BE(p.port, i * 6 + 4);
-  });
-  return out;
-}
-
-export function decodeCompactPeers(buf: Uint8Array, field = 'peers'): TrackerPeer[] {
-  if (buf.length % 6 !== 0) throw new TrackerError(`${field}: compact length ${buf.length} is not a multiple of 6`);
-  const out: TrackerPeer[] = [];
-  for (let i = 0; i < buf.length; i += 6) {
-    const port = (buf[i + 4]! << 8) | buf[i + 5]!;
-    if (port === 0) continue; // an unusable entry, not a reason to drop the others
-    out.push({ host: `${buf[i]}.${buf[i + 1]}.${buf[i + 2]}.${buf[i + 3]}`, port });
-  }
-  return out;
-}
-
-export function isIPv4(host: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
-}
-
 export function encodeAnnounceReply(reply: AnnounceReply, opts: { compact: boolean; noPeerId: boolean }): Uint8Array {
   const d: Record<string, unknown> = { interval: reply.interval };
   if (reply.minInterval !== undefined) d['min interval'] = reply.minInterval;
@@ -372,7 +345,7 @@ export function parseAnnounceReply(body: Uint8Array): AnnounceReply {
   const warning = textField(d['warning message']);
   if (warning !== undefined) reply.warning = warning;
   const peers = d.peers;
-  if (isBytes(peers)) reply.peers = decodeCompactPeers(peers);
+  if (isBytes(peers)) reply.peers = decodeCompactPeers(peers, { error: (m) => new TrackerError(m) });
   else if (isList(peers)) {
     for (const p of peers) {
       if (!isDict(p)) continue;

@@ -14,7 +14,7 @@
  */
 import { TrackerError, assertNever } from '../errors.js';
 import type { AnnounceEvent, TrackerPeer } from './http-codec.js';
-import { decodeCompactPeers, encodeCompactPeers } from './http-codec.js';
+import { decodeCompactPeers, encodeCompactPeers } from '../wire/compact.js';
 
 /** The magic constant a connect request carries in place of a connection id. */
 export const PROTOCOL_ID = 0x41727101980n;

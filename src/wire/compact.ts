@@ -1,7 +1,8 @@
 /**
  * Compact IPv4 peer lists (BEP 23 tracker replies, BEP 5 `values`, BEP 11
  * PEX): 6 bytes per peer, a 4-byte address then a 2-byte big-endian port.
- * Shared by the tracker, the DHT and PEX codecs.
+ * Shared by the HTTP and UDP tracker codecs, the DHT (`values`, and the
+ * address part of compact node info) and PEX.
  *
  * Port 0 cannot be dialed, so `decodeCompactPeers` skips such entries rather
  * than refusing the whole list (trackers in the wild return them); a list
@@ -19,6 +20,11 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 /** True for a dotted-quad IPv4 address without leading zeros. */
 export function isIPv4(host: string): boolean {
   return IPV4.test(host);
+}
+
+/** The 4 bytes of a dotted-quad IPv4 address, or undefined for anything else (IPv6, names). */
+export function ipv4Bytes(host: string): Uint8Array | undefined {
+  return isIPv4(host) ? Uint8Array.from(host.split('.'), Number) : undefined;
 }
 
 /** Writes one peer at `offset`; `peer.host` must be IPv4. */

@@ -14,7 +14,7 @@ import { encode, isBytes, isDict, type BValue } from '../bencode/index.js';
 import { decodePayload } from './bencoded-payload.js';
 import { ProtocolError } from '../errors.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
-import { COMPACT_PEER_BYTES, isIPv4, readCompactPeer, writeCompactPeer } from './compact.js';
+import { COMPACT_PEER_BYTES, decodeCompactPeers, encodeCompactPeers, isIPv4, readCompactPeer } from './compact.js';
 
 /** Most peers accepted in one list of one PEX message. */
 export const MAX_PEX_PEERS = 200;
@@ -49,12 +49,7 @@ export function encodePex(msg: PexMessage): Uint8Array {
     added.push(p);
     flags.push((msg.addedFlags[i] ?? 0) & 0xff);
   });
-  const dropped = msg.dropped.filter((p) => isIPv4(p.host));
-  const addedBytes = new Uint8Array(added.length * COMPACT_PEER_BYTES);
-  added.forEach((p, i) => writeCompactPeer(addedBytes, i * COMPACT_PEER_BYTES, p));
-  const droppedBytes = new Uint8Array(dropped.length * COMPACT_PEER_BYTES);
-  dropped.forEach((p, i) => writeCompactPeer(droppedBytes, i * COMPACT_PEER_BYTES, p));
-  return encode({ added: addedBytes, 'added.f': Uint8Array.from(flags), dropped: droppedBytes });
+  return encode({ added: encodeCompactPeers(added), 'added.f': Uint8Array.from(flags), dropped: encodeCompactPeers(msg.dropped) });
 }
 
 function peerList(value: BValue | undefined, field: string): Uint8Array {
@@ -87,9 +82,6 @@ export function decodePex(payload: Uint8Array): PexMessage {
     msg.added.push(peer);
     msg.addedFlags.push(flagBytes ? flagBytes[i / COMPACT_PEER_BYTES]! : 0);
   }
-  for (let i = 0; i < droppedBytes.length; i += COMPACT_PEER_BYTES) {
-    const peer = readCompactPeer(droppedBytes, i);
-    if (peer.port !== 0) msg.dropped.push(peer);
-  }
+  msg.dropped = decodeCompactPeers(droppedBytes);
   return msg;
 }
