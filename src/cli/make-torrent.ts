@@ -3,9 +3,8 @@
  * it on every core with bounded memory, writes the .torrent atomically.
  */
 import { Command, Option } from 'commander';
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
 import { SwarmError, UsageError } from '../errors.js';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { buildTorrent, autoPieceLength, CREATED_BY } from '../metainfo/create.js';
@@ -14,6 +13,7 @@ import { magnetOf } from '../metainfo/magnet.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { hashFiles, listContent, type ContentListing } from '../storage/hash-files.js';
 import { HashPool } from '../util/hash-pool.js';
+import { AtomicWriteError, writeFileAtomic } from '../util/atomic-write.js';
 import { collect, parseBytes } from './parse.js';
 import { printJson } from './common.js';
 import { createProgress, formatBytes } from './progress.js';
@@ -74,53 +74,8 @@ export async function makeTorrent(path: string, opts: MakeTorrentOptions = {}): 
   return { torrent, meta: parseTorrent(torrent) };
 }
 
-/**
- * Writes `bytes` to `target` atomically: a temporary file in the same folder,
- * flushed, then renamed (or hard-linked when overwriting is not allowed, so a
- * file that appeared meanwhile is never clobbered).
- */
-export async function writeFileAtomic(target: string, bytes: Uint8Array, opts: { force: boolean }): Promise<void> {
-  const dir = dirname(target);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx');
-  try {
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    if (opts.force) {
-      await rename(tmp, target);
-      return;
-    }
-    try {
-      await link(tmp, target);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw existsError(target);
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV') throw err;
-      // A file system without hard links: check, then rename (a small race, no better option).
-      if (await exists(target)) throw existsError(target);
-      await rename(tmp, target);
-    }
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
-}
-
 function existsError(target: string): UsageError {
   return new UsageError(`${target} already exists: add --force to overwrite it, or choose another file with -o`);
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface RawMakeTorrent {
@@ -203,7 +158,9 @@ export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  await writeFileAtomic(output, made.torrent, { force: raw.force === true });
+  await writeFileAtomic(output, made.torrent, { overwrite: raw.force === true }).catch((err: unknown) => {
+    throw err instanceof AtomicWriteError && err.step === 'exists' ? existsError(output) : err;
+  });
 
   const { meta } = made;
   const magnet = magnetOf(meta);

@@ -14,12 +14,13 @@
  * `decodeSessionState`/`encodeSessionState` are pure; `SessionStateFile`
  * does the file I/O.
  */
-import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { encode } from '../bencode/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metainfo } from '../metainfo/types.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 export const SESSION_STATE_VERSION = 1;
 /** A state file larger than this is not ours (10,000 torrents take about 5 MB). */
@@ -131,40 +132,6 @@ export function torrentBytesOf(meta: Metainfo): Uint8Array {
   }
   parts.push(Buffer.from('4:info'), meta.infoBytes, Buffer.from('e'));
   return new Uint8Array(Buffer.concat(parts));
-}
-
-/**
- * Writes `bytes` to `file` atomically: a temporary file in the same folder,
- * fsynced, renamed over the old one, then the folder fsynced, so a crash
- * leaves the old file or the new one, never a torn one.
- */
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  try {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // Some file systems refuse to fsync a folder; the rename is still atomic there.
-  }
 }
 
 /** session.json and the metainfo cache under a state folder. */

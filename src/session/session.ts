@@ -4,7 +4,7 @@
  * one torrent; the daemon (`peer start`) runs many.
  */
 import { join } from 'node:path';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { TypedEmitter } from '../events.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -18,6 +18,7 @@ import type { PeerAddress, PeerSource } from '../discovery/peer-source.js';
 import { HashPool } from '../util/hash-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { randomBytes } from '../util/hash.js';
+import { AtomicWriteError, writeFileAtomic } from '../util/atomic-write.js';
 import { openTorrentStorage } from '../storage/torrent-storage.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import { TrackerPeerSource } from '../discovery/tracker-source.js';
@@ -334,11 +335,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       const bytes = torrentFromInfo(info, magnet.trackers);
       metainfo = parseTorrent(bytes);
       try {
-        await mkdir(join(this.#opts.stateDir, 'torrents'), { recursive: true });
-        await writeFile(`${cachePath}.tmp`, bytes);
-        await rename(`${cachePath}.tmp`, cachePath);
+        await writeFileAtomic(cachePath, bytes);
       } catch (err) {
-        logger.warn(`could not cache the torrent at ${cachePath}: ${errorMessage(err)}`);
+        logger.warn(`could not cache the torrent at ${cachePath}: ${err instanceof AtomicWriteError ? err.reason : errorMessage(err)}`);
       }
     }
     return this.addTorrent(metainfo, {

@@ -9,9 +9,9 @@
  * The checksum catches a torn or bit-rotten file that still happens to parse;
  * anything unreadable is "unknown", which means verify, never "incomplete".
  *
- * Saving is atomic: write a temporary file in the same folder, fsync it,
- * rename it over the old one, fsync the folder. A crash at any point leaves
- * the old state or the new one, never a mix.
+ * Saving is atomic (util/atomic-write.ts): write a temporary file in the
+ * same folder, fsync it, rename it over the old one, fsync the folder. A
+ * crash at any point leaves the old state or the new one, never a mix.
  *
  * A piece the state claimed but whose data turned out wrong (hashed before
  * its first upload, session/serve-check.ts) is *revoked*: dropped from the
@@ -24,8 +24,9 @@ import { decode, encode, isBytes, isDict, isInt, isList, type BValue } from '../
 import { StorageError, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { Bitfield } from '../util/bitfield.js';
-import { bytesEqual, toHex, utf8, utf8OrUndefined } from '../util/bytes.js';
-import { sha1, randomBytes } from '../util/hash.js';
+import { bytesEqual, utf8, utf8OrUndefined } from '../util/bytes.js';
+import { sha1 } from '../util/hash.js';
+import { AtomicWriteError, syncFolder, writeFileAtomic } from '../util/atomic-write.js';
 import type { FileFingerprint } from './piece-store.js';
 
 export interface ResumeState {
@@ -148,25 +149,12 @@ export class CompletionStore {
       'saved-at': Math.round(state.savedAt),
     });
     const bytes = encode({ state: inner, sha1: sha1(inner) });
-    const tmp = path.join(this.#dir, `.${this.infoHashHex}.${toHex(randomBytes(6))}.tmp`);
     try {
-      await fsp.mkdir(this.#dir, { recursive: true });
-      const h = await fsp.open(tmp, 'wx', 0o644);
-      try {
-        await h.writeFile(bytes);
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-      await fsp.rename(tmp, this.file);
+      await writeFileAtomic(this.file, bytes);
     } catch (err) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      throw new StorageError(`cannot save resume state ${this.file}: ${errorMessage(err)}`, { cause: err });
+      if (err instanceof AtomicWriteError && err.step === 'sync-folder') throw err;
+      throw new StorageError(`cannot save resume state ${this.file}: ${err instanceof AtomicWriteError ? err.reason : errorMessage(err)}`, { cause: err });
     }
-    // The rename is durable only once the folder's entry is on disk.
-    await syncDir(this.#dir).catch((err: unknown) => {
-      throw new StorageError(`cannot fsync folder ${this.#dir}: ${errorMessage(err)}`, { cause: err });
-    });
   }
 
   /**
@@ -189,18 +177,9 @@ export class CompletionStore {
   async remove(): Promise<void> {
     try {
       await fsp.rm(this.file, { force: true });
-      await syncDir(this.#dir).catch(() => undefined);
+      await syncFolder(this.#dir).catch(() => undefined);
     } catch (err) {
       throw new StorageError(`cannot remove resume state ${this.file}: ${errorMessage(err)}`, { cause: err });
     }
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const h = await fsp.open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
   }
 }

@@ -34,15 +34,18 @@ export type AtomicWriteStep = 'write' | 'exists' | 'rename' | 'sync-folder';
 export class AtomicWriteError extends StorageError {
   readonly target: string;
   readonly step: AtomicWriteStep;
+  /** What went wrong, without the file's name: for a caller that names the file in its own words. */
+  readonly reason: string;
   constructor(target: string, step: AtomicWriteStep, cause?: unknown) {
-    const why = cause === undefined ? '' : `: ${errorMessage(cause)}`;
+    const reason = cause === undefined ? 'already exists' : errorMessage(cause);
     const message =
       step === 'exists' ? `${target} already exists`
-      : step === 'sync-folder' ? `cannot fsync folder ${dirname(target)}${why}`
-      : `cannot write ${target}${why}`;
+      : step === 'sync-folder' ? `cannot fsync folder ${dirname(target)}: ${reason}`
+      : `cannot write ${target}: ${reason}`;
     super(message, { cause });
     this.target = target;
     this.step = step;
+    this.reason = reason;
   }
 }
 
@@ -96,7 +99,11 @@ async function linkExclusive(tmp: string, target: string): Promise<void> {
   });
 }
 
-async function syncFolder(dir: string): Promise<void> {
+/**
+ * fsyncs a folder so that entries renamed, made or removed in it survive a
+ * crash; a file system that cannot fsync a folder is not an error.
+ */
+export async function syncFolder(dir: string): Promise<void> {
   let fh;
   try {
     fh = await open(dir, 'r');
