@@ -15,7 +15,7 @@
  */
 import { BencodeError, DhtError, assertNever } from '../errors.js';
 import { decode, dictEntries, isBytes, isDict, isInt, isList, type BDict, type BValue, type Span } from '../bencode/index.js';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 import { COMPACT_PEER_BYTES, decodeCompactPeers, encodeCompactPeers, isIPv4, readCompactPeer, writeCompactPeer } from '../wire/compact.js';
 
 /** BEP 5 error codes. BEP 44's own codes live in bep44.ts. */

@@ -26,7 +26,7 @@
  * (say a bogus entry a liar gave for an honest node's address), it moves up.
  */
 import { setMaxListeners } from 'node:events';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 import { bytesEqual } from '../util/bytes.js';
 import type { KrpcResponse, NodeInfo } from './krpc.js';
 import { compareDistance } from './routing-table.js';

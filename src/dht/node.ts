@@ -23,7 +23,7 @@ import { TypedEmitter } from '../events.js';
 import { DhtError, assertNever, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { resolveSettings, type Settings } from '../settings.js';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 import { decode, type BValue } from '../bencode/index.js';
 import { randomBytes } from '../util/hash.js';
 import { bytesEqual, toHex } from '../util/bytes.js';

@@ -11,7 +11,7 @@
 import dgram from 'node:dgram';
 import { DhtError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 import { toHex } from '../util/bytes.js';
 import { decodeKrpc, encodeKrpc, KrpcDecodeError, type KrpcQuery, type KrpcResponse } from './krpc.js';
 

@@ -12,7 +12,7 @@
  *
  * Pure: no sockets or timers; the caller measures.
  */
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 
 export interface RttOptions {
   /** Never call a query stalled sooner than this. */

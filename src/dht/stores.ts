@@ -6,7 +6,7 @@
  * maintenance timer): no timers here.
  */
 import { createHash } from 'node:crypto';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 import { randomBytes } from '../util/hash.js';
 import { bytesEqual, toHex } from '../util/bytes.js';
 import type { MutableItem } from './bep44.js';

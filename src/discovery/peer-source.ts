@@ -3,10 +3,10 @@
  * Each adapter implements PeerSource; the torrent owns its sources and
  * never knows which protocol found a peer.
  */
-export interface PeerAddress {
-  host: string;
-  port: number;
-}
+import type { PeerAddress } from '../util/peer-address.js';
+
+/** Kept here too for the code above the codecs; the codecs import it from util/. */
+export type { PeerAddress };
 
 /** What a source may ask the torrent at any time (tracker announces report these). */
 export interface TransferStats {

@@ -325,5 +325,3 @@ function describe(v: BValue | undefined): string {
   if (isList(v)) return 'a list';
   return 'a dictionary';
 }
-
-export { loadTorrentFile } from './load.js';

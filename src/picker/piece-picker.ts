@@ -11,16 +11,14 @@
  *   are cancelled. This removes the long tail where one slow peer holds the
  *   last blocks.
  *
- * Pure: imports nothing but Bitfield; peers are plain numbers chosen by the
+ * Pure: imports nothing but Bitfield and the BlockRequest type; peers are plain numbers chosen by the
  * caller; randomness is injectable for tests.
  */
 import { Bitfield } from '../util/bitfield.js';
+import type { BlockRequest } from '../wire/messages.js';
 
-export interface BlockRequest {
-  index: number;
-  begin: number;
-  length: number;
-}
+/** Kept here too for the code above the picker; below it, import it from wire/. */
+export type { BlockRequest };
 
 export interface PickerOptions {
   pieceCount: number;

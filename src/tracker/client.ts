@@ -14,7 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { TrackerError, errorMessage } from '../errors.js';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 import { anySignal } from '../util/abort.js';
 import {
   buildAnnounceUrl,

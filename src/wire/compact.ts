@@ -11,7 +11,7 @@
  * dotted IPv4.
  */
 import { ProtocolError } from '../errors.js';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 
 export const COMPACT_PEER_BYTES = 6;
 

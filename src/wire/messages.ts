@@ -53,6 +53,16 @@ export const MessageId = {
   extended: 20,
 } as const;
 
+/**
+ * One block of a piece (BEP 3): what a request, cancel and reject name, and
+ * what the picker hands out and the connection tracks.
+ */
+export interface BlockRequest {
+  index: number;
+  begin: number;
+  length: number;
+}
+
 export type PeerMessage =
   | { type: 'keep-alive' }
   | { type: 'choke' }

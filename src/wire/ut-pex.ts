@@ -13,7 +13,7 @@
 import { encode, isBytes, isDict, type BValue } from '../bencode/index.js';
 import { decodePayload } from './bencoded-payload.js';
 import { ProtocolError } from '../errors.js';
-import type { PeerAddress } from '../discovery/peer-source.js';
+import type { PeerAddress } from '../util/peer-address.js';
 import { COMPACT_PEER_BYTES, decodeCompactPeers, encodeCompactPeers, isIPv4, readCompactPeer } from './compact.js';
 
 /** Most peers accepted in one list of one PEX message. */
