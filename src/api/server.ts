@@ -31,6 +31,7 @@ import { RefusalLog } from '../tracker/refusal-log.js';
 import { DASHBOARD_HTML } from './dashboard/page.js';
 import { DASHBOARD_JS } from './dashboard/app.js';
 import { DASHBOARD_CSS } from './dashboard/style.js';
+import { listenError } from '../util/listen-errors.js';
 
 /** Default cap on one `POST /upload` file. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
@@ -164,10 +165,7 @@ export class ApiServer {
       });
     } catch (err) {
       this.#metrics.detach();
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'EADDRINUSE') throw new UsageError(`API port ${this.#opts.port} on ${this.#host} is in use: choose another with --api PORT`);
-      if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`the API host ${this.#host} is not an address of this machine`);
-      throw err;
+      throw listenError(err, { what: `API port ${this.#opts.port} on ${this.#host}`, fix: 'choose another with --api PORT', host: `the API host ${this.#host}` });
     }
     server.on('error', (err) => this.#log.error(`API server: ${errorMessage(err)}`));
     this.#server = server;

@@ -135,10 +135,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
     await shutdown();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new UsageError(`API port ${common.api} on ${raw.apiHost} is in use: choose another with --api PORT`);
-    if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`--api-host ${raw.apiHost} is not an address of this machine`);
-    throw err;
+    throw err; // a port in use or a foreign host is a UsageError already (util/listen-errors.ts)
   }
   if (stopping) return; // a signal came while starting
 

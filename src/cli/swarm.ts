@@ -92,12 +92,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
         privateDirs: [common.stateDir],
         logger: log.child({ component: 'api' }),
       });
-      try {
-        await api.start();
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`API port ${common.api} is in use: choose another with --api PORT`);
-        throw err;
-      }
+      await api.start(); // a port in use is a UsageError from there (util/listen-errors.ts)
       if (!common.json) process.stderr.write(`dashboard: ${api.url}\n`);
     }
     await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown);

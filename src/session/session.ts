@@ -19,6 +19,7 @@ import { HashPool } from '../util/hash-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { randomBytes } from '../util/hash.js';
 import { AtomicWriteError, writeFileAtomic } from '../util/atomic-write.js';
+import { listenError } from '../util/listen-errors.js';
 import { openTorrentStorage } from '../storage/torrent-storage.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import { TrackerPeerSource } from '../discovery/tracker-source.js';
@@ -149,10 +150,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     try {
       await this.#listener.start();
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'EADDRINUSE') throw new UsageError(`port ${this.settings.port} on ${this.settings.host} is in use: choose another with --port`);
-      if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`--host ${this.settings.host} is not an address of this machine`);
-      throw err;
+      throw listenError(err, { what: `port ${this.settings.port} on ${this.settings.host}`, fix: 'choose another with --port', host: `--host ${this.settings.host}` });
     }
     if (this.#opts.dht) {
       // Loaded on demand (as the tracker below): a `--no-dht` leecher starts faster without them.
@@ -168,9 +166,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       try {
         await this.#dht.start();
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        if (e.code === 'EADDRINUSE') throw new UsageError(`UDP port ${this.#listener.port} (the DHT's) is in use: choose another --port, or --no-dht`);
-        throw err;
+        throw listenError(err, { what: `UDP port ${this.#listener.port} (the DHT's)`, fix: 'choose another --port, or --no-dht' });
       }
     }
     if (this.#opts.trackerPort !== undefined) {
@@ -179,9 +175,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       try {
         await this.#tracker.start();
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        if (e.code === 'EADDRINUSE') throw new UsageError(`tracker port ${this.#opts.trackerPort} is in use: choose another with --tracker PORT`);
-        throw err;
+        throw listenError(err, { what: `tracker port ${this.#opts.trackerPort}`, fix: 'choose another with --tracker PORT' });
       }
     }
   }

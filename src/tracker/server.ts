@@ -27,6 +27,7 @@ import http from 'node:http';
 import { assertNever, errorMessage, TrackerError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
+import { isAddressInUse } from '../util/listen-errors.js';
 import {
   encodeAnnounceReply,
   encodeFailure,
@@ -54,7 +55,7 @@ export interface TrackerServerOptions {
   allowList?: Set<string>;
   /** Announce interval handed out (default: settings trackerIntervalS). */
   intervalS?: number;
-  /** `min interval` handed out (default: the smaller of 30 s and intervalS). */
+  /** `min interval` handed out (default: the smaller of settings trackerMinIntervalS and intervalS). */
   minIntervalS?: number;
   logger?: Logger;
   /** Milliseconds; `Date.now` unless a test injects one. */
@@ -70,9 +71,6 @@ export interface TrackerServerOptions {
 
 /** Enough for a NAT full of clients or a client with hundreds of torrents; far below a flood. */
 export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: DEFAULT_SETTINGS.trackerRateLimitPerS, burst: DEFAULT_SETTINGS.trackerRateBurst };
-const CONNECTION_BUCKET_MS = 60_000;
-/** Rate-limit buckets kept before the idle ones are pruned (bounds memory under spoofed floods). */
-const MAX_RATE_BUCKETS = 50_000;
 
 /** `::ffff:1.2.3.4` -> `1.2.3.4`, so dual-stack sockets record plain IPv4. */
 function plainAddress(addr: string | undefined): string {
@@ -103,7 +101,7 @@ export class TrackerServer {
     this.#log = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? Date.now;
     const intervalS = opts.intervalS ?? DEFAULT_SETTINGS.trackerIntervalS;
-    this.#minIntervalS = opts.minIntervalS ?? Math.min(30, intervalS);
+    this.#minIntervalS = opts.minIntervalS ?? Math.min(DEFAULT_SETTINGS.trackerMinIntervalS, intervalS);
     this.#rate = opts.rateLimit === undefined ? DEFAULT_RATE_LIMIT : opts.rateLimit;
     this.#refusals = new RefusalLog(this.#log);
     const maxTorrents = opts.maxTorrents ?? DEFAULT_SETTINGS.trackerMaxTorrents;
@@ -162,10 +160,10 @@ export class TrackerServer {
     // With port 0 the UDP side may find the HTTP port taken by someone else's UDP socket: retry a few times.
     for (let attempt = 0; ; attempt++) {
       const server = http.createServer((req, res) => this.#onHttp(req, res));
-      server.keepAliveTimeout = 30_000;
-      server.headersTimeout = 10_000;
-      server.requestTimeout = 10_000;
-      server.maxHeadersCount = 50;
+      server.keepAliveTimeout = DEFAULT_SETTINGS.trackerHttpKeepAliveTimeoutMs;
+      server.headersTimeout = DEFAULT_SETTINGS.trackerHttpHeadersTimeoutMs;
+      server.requestTimeout = DEFAULT_SETTINGS.trackerHttpRequestTimeoutMs;
+      server.maxHeadersCount = DEFAULT_SETTINGS.trackerHttpMaxHeaders;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(this.#opts.port, this.#opts.host, () => {
@@ -189,7 +187,7 @@ export class TrackerServer {
         udp.close();
         await new Promise<void>((r) => server.close(() => r()));
         this.#http = undefined;
-        if (this.#opts.port === 0 && attempt < 5 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+        if (this.#opts.port === 0 && attempt < 5 && isAddressInUse(err)) continue;
         throw new TrackerError(`tracker: cannot bind UDP ${this.#opts.host}:${port}: ${errorMessage(err)}`);
       }
       udp.on('error', (err) => this.#log.error(`tracker udp: ${errorMessage(err)}`));
@@ -235,7 +233,7 @@ export class TrackerServer {
       const full = this.#rate.burst / this.#rate.perSecond * 1000;
       for (const [addr, b] of this.#buckets) if (now - b.lastMs > full) this.#buckets.delete(addr);
     }
-    const bucket = Math.floor(now / CONNECTION_BUCKET_MS);
+    const bucket = Math.floor(now / DEFAULT_SETTINGS.trackerConnectionIdRotateMs);
     for (const k of this.#secrets.keys()) if (k < bucket - 1) this.#secrets.delete(k);
   }
 
@@ -245,7 +243,7 @@ export class TrackerServer {
     const now = this.#clock();
     let b = this.#buckets.get(addr);
     if (!b) {
-      if (this.#buckets.size >= MAX_RATE_BUCKETS) this.#sweep();
+      if (this.#buckets.size >= DEFAULT_SETTINGS.trackerMaxRateLimitedAddresses) this.#sweep();
       b = { tokens: this.#rate.burst, lastMs: now };
       this.#buckets.set(addr, b);
     }
@@ -330,7 +328,7 @@ export class TrackerServer {
   }
 
   #validConnectionId(ip: string, id: bigint): boolean {
-    const bucket = Math.floor(this.#clock() / CONNECTION_BUCKET_MS);
+    const bucket = Math.floor(this.#clock() / DEFAULT_SETTINGS.trackerConnectionIdRotateMs);
     // Only look up secrets that exist: never mint a secret for an old bucket on a forged packet.
     for (const b of [bucket, bucket - 1]) {
       if (this.#secrets.has(b) && this.#connectionId(ip, b) === id) return true;
@@ -359,7 +357,7 @@ export class TrackerServer {
 
   #udpHandle(req: UdpRequest, addr: string): UdpResponse {
     if (req.action === 'connect') {
-      const bucket = Math.floor(this.#clock() / CONNECTION_BUCKET_MS);
+      const bucket = Math.floor(this.#clock() / DEFAULT_SETTINGS.trackerConnectionIdRotateMs);
       return { action: 'connect', transactionId: req.transactionId, connectionId: this.#connectionId(addr, bucket) };
     }
     if (!this.#validConnectionId(addr, req.connectionId)) throw new TrackerError('connection id is not valid (expired or forged): connect again');
