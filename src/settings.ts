@@ -137,6 +137,45 @@ export const DEFAULT_SETTINGS = {
   trackerRateLimitPerS: 50,
   /** Requests one quiet address may send to our tracker at once (token bucket size). */
   trackerRateBurst: 200,
+  /** `min interval` our tracker hands out (at most trackerIntervalS). */
+  trackerMinIntervalS: 30,
+  /** Swarms one address may be recorded in by our tracker; its announces for more are answered but not recorded. */
+  trackerMaxTorrentsPerHost: 500,
+  /** When our tracker is full, an address recorded in at most this many swarms counts as an ordinary peer in choosing a lonely swarm to evict. */
+  trackerLightHostTorrents: 16,
+  /** Oldest swarms our tracker looks at for one eviction, so the work per new swarm stays bounded. */
+  trackerEvictionScanSwarms: 1_024,
+  /** A swarm of more addresses than this is never evicted as lonely (and bounds the work of the check). */
+  trackerLonelySwarmMaxHosts: 64,
+  /** Rate-limit buckets our tracker keeps before pruning the idle ones (bounds memory under spoofed floods). */
+  trackerMaxRateLimitedAddresses: 50_000,
+  /** Our tracker's UDP connection-id secret rotates this often; an id is valid for one to two rotations (BEP 15: clients reconnect after a minute). */
+  trackerConnectionIdRotateMs: 60_000,
+  /** Our tracker's HTTP side: idle keep-alive timeout, time to send the headers, time to send the whole request, and most headers taken. */
+  trackerHttpKeepAliveTimeoutMs: 30_000,
+  trackerHttpHeadersTimeoutMs: 10_000,
+  trackerHttpRequestTimeoutMs: 10_000,
+  trackerHttpMaxHeaders: 50,
+  /** Bound on one announce or scrape we send to a tracker (HTTP or UDP). */
+  trackerTimeoutMs: 15_000,
+  /** Bound on the `stopped` announces sent on stop, so shutdown never hangs. */
+  trackerStopTimeoutMs: 3_000,
+  /** First retry after every tracker of a torrent failed; doubles per failure up to trackerDefaultIntervalS. */
+  trackerRetryInitialMs: 5_000,
+  /** Announce interval assumed before any tracker answered, and the longest interval obeyed. */
+  trackerDefaultIntervalS: 1_800,
+  /** `min interval` assumed when a tracker gives none (at most its interval). */
+  trackerAssumedMinIntervalS: 30,
+  /** Early re-announces (at `min interval`) while a download has fewer peers than numwant. */
+  trackerEagerAnnounces: 4,
+  /** A tracker reply larger than this is refused (200 peers in dict form are ~15 KiB). */
+  trackerMaxReplyBytes: 1024 * 1024,
+  /** BEP 15: a UDP tracker request unanswered is sent again after this x 2^n (n = 0..8). */
+  trackerUdpRetransmitMs: 15_000,
+  /** BEP 15: we use a UDP tracker's connection id for this long. */
+  trackerUdpConnectionIdTtlMs: 60_000,
+  /** UDP connection ids cached (per tracker and local address) past which the expired ones are pruned. */
+  trackerMaxCachedConnectionIds: 1_000,
 
   // --- DHT ---------------------------------------------------------------
   /** Bucket size (BEP 5). */
@@ -191,6 +230,27 @@ export const DEFAULT_SETTINGS = {
    * predate BEP 42). Off, such nodes are kept but never displace matching ones.
    */
   dhtEnforceNodeId: false,
+  /** Queries in a row that time out after which a node is bad (BEP 5: "fails to respond to multiple queries in a row"). */
+  dhtBadAfterFailures: 3,
+  /**
+   * A lookup's query with no answer after dhtStallRttMultiplier smoothed
+   * round-trip times (at least dhtStallFloorMs, at most dhtQueryTimeoutMs) is
+   * stalled: the lookup asks the next node while the query runs on to its timeout.
+   */
+  dhtStallRttMultiplier: 3,
+  dhtStallFloorMs: 250,
+  /** Node addresses whose round-trip time is remembered; the least recently measured are forgotten first. */
+  dhtRttMaxAddresses: 4_096,
+  /** Sparse buckets a join fills with a lookup of a random id in each, after looking up our own id. */
+  dhtJoinRefreshBuckets: 2,
+  /** Questionable nodes pinged per maintenance round (BEP 5). */
+  dhtPingsPerMaintenance: 8,
+  /** Peers one get_peers answer of ours carries at most (`values`). */
+  dhtMaxValuesPerReply: 50,
+  /** Addresses whose puts are counted at once (dhtMaxPutsPerAddressPerMinute); a memory cap: past it, puts from new addresses are dropped until a minute is over. */
+  dhtMaxPutRateAddresses: 10_000,
+  /** A torrent's DHT source tries a round that found no peer or reached no node again after this, doubling up to dhtAnnounceIntervalMs. */
+  dhtEmptyRoundRetryMs: 5_000,
 
   // --- progress ----------------------------------------------------------
   /** At most one progress event per torrent per this interval. */

@@ -133,9 +133,6 @@ interface Published {
 
 type Op = { signal?: AbortSignal };
 
-/** Sparse buckets a join fills with a lookup of a random id in each, after looking up our own id. */
-const JOIN_REFRESH_BUCKETS = 2;
-
 export class DhtNode extends TypedEmitter<DhtEvents> {
   readonly settings: Settings;
   #nodeId: Uint8Array;
@@ -175,12 +172,12 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     const s = this.settings;
     this.#refusals = new RefusalLog({ log: this.#log, now: this.#now, explain: (r) => this.#explainRefusal(r) });
     this.#rpc = new KrpcSocket({ host: opts.host, port: opts.port, logger: this.#log, queryTimeoutMs: s.dhtQueryTimeoutMs }, (q) => this.#onQuery(q));
-    this.#rtt = new RttTracker({ capMs: s.dhtQueryTimeoutMs });
+    this.#rtt = new RttTracker({ capMs: s.dhtQueryTimeoutMs, floorMs: s.dhtStallFloorMs, multiplier: s.dhtStallRttMultiplier, maxEntries: s.dhtRttMaxAddresses });
     this.#table = this.#newTable();
     this.#tokens = new TokenIssuer(s.dhtTokenRotateMs, this.#now);
     this.#peers = new PeerStore({ ttlMs: s.dhtPeerTtlMs, maxInfoHashes: s.dhtMaxInfoHashes, maxPeersPerInfoHash: s.dhtMaxPeersPerInfoHash }, this.#now);
     this.#items = new ItemStore({ ttlMs: s.dhtItemTtlMs, maxItems: s.dhtMaxItems }, this.#now);
-    this.#putLimiter = new RateLimiter(s.dhtMaxPutsPerAddressPerMinute, 60_000, 10_000, this.#now);
+    this.#putLimiter = new RateLimiter(s.dhtMaxPutsPerAddressPerMinute, 60_000, s.dhtMaxPutRateAddresses, this.#now);
   }
 
   #newTable(): RoutingTable {
@@ -189,6 +186,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       k: this.settings.dhtK,
       now: this.#now,
       questionableAfterMs: this.settings.dhtQuestionableAfterMs,
+      badAfterFailures: this.settings.dhtBadAfterFailures,
       ping: (c) => this.ping(c).then(() => true, () => false),
       maxNodesPerAddress: this.settings.dhtMaxNodesPerAddress,
       maxNodesPerLoopbackAddress: this.settings.dhtMaxNodesPerLoopbackAddress,
@@ -283,7 +281,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       // Looking up our own id fills the buckets near us; a few random ids in the
       // farthest sparse buckets fill the rest, so later lookups start from more
       // (and more varied) contacts and route around dead ones sooner.
-      const targets = this.#table.sparseBucketTargets(JOIN_REFRESH_BUCKETS);
+      const targets = this.#table.sparseBucketTargets(this.settings.dhtJoinRefreshBuckets);
       await Promise.all(targets.map((target) => this.findNode(target).catch((err) => this.#log.debug(`join refresh: ${errorMessage(err)}`))));
     } catch (err) {
       if (!this.#shutdown.signal.aborted) this.#log.warn(`DHT join failed: ${errorMessage(err)}`);
@@ -409,7 +407,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     });
     // Peers that announced to this node itself count too: the lookup asks only other nodes, and
     // in a small DHT (a LAN, or a node others bootstrap from) we are often the closest node.
-    for (const p of this.#peers.get(infoHash, 50)) found.set(`${p.host}:${p.port}`, p);
+    for (const p of this.#peers.get(infoHash, this.settings.dhtMaxValuesPerReply)) found.set(`${p.host}:${p.port}`, p);
     const nodes = result.closest.filter((c) => c.response.token).map((c) => ({ node: c.node, token: c.response.token! }));
     this.#announceTokens.set(toHex(infoHash), { at: this.#now(), nodes });
     return { peers: [...found.values()], result };
@@ -525,7 +523,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     const now = this.#now();
     for (const [key, e] of this.#announceTokens) if (now - e.at > this.settings.dhtTokenRotateMs) this.#announceTokens.delete(key);
     // BEP 5: ping questionable nodes, refresh buckets nobody touched for 15 minutes.
-    for (const c of this.#table.questionable(8)) {
+    for (const c of this.#table.questionable(this.settings.dhtPingsPerMaintenance)) {
       this.ping(c).catch(() => undefined);
     }
     for (const target of this.#table.takeQuietBuckets(this.settings.dhtQuestionableAfterMs)) {
@@ -562,7 +560,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       case 'find_node':
         return this.#rpc.respond(from, t, { id, nodes: nodesNear(query.target) });
       case 'get_peers': {
-        const values = this.#peers.get(query.infoHash, 50);
+        const values = this.#peers.get(query.infoHash, this.settings.dhtMaxValuesPerReply);
         return this.#rpc.respond(from, t, { id, token: this.#tokens.issue(from.host, query.infoHash), nodes: nodesNear(query.infoHash), ...(values.length ? { values } : {}) });
       }
       case 'announce_peer':

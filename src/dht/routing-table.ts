@@ -34,6 +34,7 @@ import { ID_BYTES } from './krpc.js';
 import { addressClass, bep42Matches, nodeIdVerified, subnetOf } from './bep42.js';
 import { randomBytes } from '../util/hash.js';
 import { bytesEqual, toHex } from '../util/bytes.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 
 export interface Contact extends NodeInfo {
   /** Last time it answered one of our queries (0: never). */
@@ -55,19 +56,19 @@ export interface RoutingTableOptions {
   localId: Uint8Array;
   k: number;
   now?: () => number;
-  /** BEP 5: a node quiet this long is questionable. */
+  /** BEP 5: a node quiet this long is questionable. Defaults here and below: the settings of the same names (dht...). */
   questionableAfterMs?: number;
   /** Timeouts in a row after which a node is bad. */
   badAfterFailures?: number;
   /** Pings a contact; resolves true when it answered. Without it, full buckets just drop newcomers. */
   ping?: (contact: Contact) => Promise<boolean>;
-  /** Nodes (contacts and replacements) per IP address; 0: no limit. Default 1 (libtorrent). */
+  /** Nodes (contacts and replacements) per IP address; 0: no limit (libtorrent: 1). */
   maxNodesPerAddress?: number;
-  /** The same for 127.0.0.0/8; 0 (the default): no limit. */
+  /** The same for 127.0.0.0/8; 0: no limit. */
   maxNodesPerLoopbackAddress?: number;
-  /** Nodes of one public /24 per bucket; 0: no limit. Default 1 (libtorrent). */
+  /** Nodes of one public /24 per bucket; 0: no limit (libtorrent: 1). */
   maxNodesPerSubnet?: number;
-  /** BEP 42: refuse public nodes whose id does not match their IP. Default false. */
+  /** BEP 42: refuse public nodes whose id does not match their IP. */
   enforceNodeId?: boolean;
   /** Told of each node a rule above refused (not of nodes that only wait for room). */
   onRefused?: (node: NodeInfo, reason: RefusalReason) => void;
@@ -127,13 +128,13 @@ export class RoutingTable {
     this.localId = opts.localId;
     this.k = opts.k;
     this.#now = opts.now ?? Date.now;
-    this.#questionableAfterMs = opts.questionableAfterMs ?? 15 * 60_000;
-    this.#badAfterFailures = opts.badAfterFailures ?? 3;
+    this.#questionableAfterMs = opts.questionableAfterMs ?? DEFAULT_SETTINGS.dhtQuestionableAfterMs;
+    this.#badAfterFailures = opts.badAfterFailures ?? DEFAULT_SETTINGS.dhtBadAfterFailures;
     this.#ping = opts.ping;
-    this.#maxPerAddress = opts.maxNodesPerAddress ?? 1;
-    this.#maxPerLoopback = opts.maxNodesPerLoopbackAddress ?? 0;
-    this.#maxPerSubnet = opts.maxNodesPerSubnet ?? 1;
-    this.#enforceNodeId = opts.enforceNodeId ?? false;
+    this.#maxPerAddress = opts.maxNodesPerAddress ?? DEFAULT_SETTINGS.dhtMaxNodesPerAddress;
+    this.#maxPerLoopback = opts.maxNodesPerLoopbackAddress ?? DEFAULT_SETTINGS.dhtMaxNodesPerLoopbackAddress;
+    this.#maxPerSubnet = opts.maxNodesPerSubnet ?? DEFAULT_SETTINGS.dhtMaxNodesPerSubnet;
+    this.#enforceNodeId = opts.enforceNodeId ?? DEFAULT_SETTINGS.dhtEnforceNodeId;
     this.#onRefused = opts.onRefused;
     this.#buckets = [{ contacts: [], replacements: [], lastChangedAt: this.#now() }];
   }

@@ -13,6 +13,7 @@
  * Pure: no sockets or timers; the caller measures.
  */
 import type { PeerAddress } from '../util/peer-address.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 
 export interface RttOptions {
   /** Never call a query stalled sooner than this. */
@@ -25,9 +26,6 @@ export interface RttOptions {
   maxEntries: number;
 }
 
-export const DEFAULT_STALL_FLOOR_MS = 250;
-export const DEFAULT_STALL_MULTIPLIER = 3;
-
 export class RttTracker {
   readonly #opts: RttOptions;
   /** Insertion order is recency order: a measured address is re-inserted. */
@@ -36,10 +34,10 @@ export class RttTracker {
 
   constructor(opts: Partial<RttOptions> & { capMs: number }) {
     this.#opts = {
-      floorMs: opts.floorMs ?? DEFAULT_STALL_FLOOR_MS,
+      floorMs: opts.floorMs ?? DEFAULT_SETTINGS.dhtStallFloorMs,
       capMs: opts.capMs,
-      multiplier: opts.multiplier ?? DEFAULT_STALL_MULTIPLIER,
-      maxEntries: opts.maxEntries ?? 4096,
+      multiplier: opts.multiplier ?? DEFAULT_SETTINGS.dhtStallRttMultiplier,
+      maxEntries: opts.maxEntries ?? DEFAULT_SETTINGS.dhtRttMaxAddresses,
     };
   }
 

@@ -176,7 +176,8 @@ export class RateLimiter {
   constructor(
     private readonly max: number,
     private readonly windowMs: number,
-    private readonly maxAddresses = 10_000,
+    /** Addresses counted at once; past it new addresses are refused until old windows end (a memory cap). */
+    private readonly maxAddresses: number,
     private readonly now: Clock = Date.now,
   ) {}
 

@@ -22,13 +22,10 @@ import { errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import type { PeerSource, PeerSourceContext } from './peer-source.js';
 
-/** Default first retry after a round that found no peer or reached no node. */
-export const DHT_EMPTY_ROUND_RETRY_MS = 5_000;
-
 export interface DhtPeerSourceOptions {
   /** Time between lookups + announces (default: the node's dhtAnnounceIntervalMs). */
   intervalMs?: number;
-  /** First retry after an empty round, doubling up to intervalMs (default DHT_EMPTY_ROUND_RETRY_MS). */
+  /** First retry after an empty round, doubling up to intervalMs (default: the node's dhtEmptyRoundRetryMs). */
   retryMs?: number;
   /** Announce our port, not only look peers up (false for a leecher that must stay quiet). */
   announce?: boolean;
@@ -53,7 +50,7 @@ export class DhtPeerSource implements PeerSource {
     this.#node = node;
     this.#ctx = ctx;
     this.#intervalMs = opts.intervalMs ?? node.settings.dhtAnnounceIntervalMs;
-    this.#retryMs = opts.retryMs ?? DHT_EMPTY_ROUND_RETRY_MS;
+    this.#retryMs = opts.retryMs ?? node.settings.dhtEmptyRoundRetryMs;
     this.#announce = opts.announce ?? true;
     this.#log = opts.logger ?? getLogger('dht-source');
   }

@@ -18,6 +18,7 @@ import { errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { announce, type AnnounceResult } from '../tracker/client.js';
 import type { AnnounceEvent } from '../tracker/http-codec.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 import type { PeerSource, PeerSourceContext } from './peer-source.js';
 
 export interface TrackerSourceOptions {
@@ -25,16 +26,16 @@ export interface TrackerSourceOptions {
   tiers: string[][];
   /** Our --host: announces are sent from it so trackers record our listening address. */
   localAddress?: string;
-  /** Peers asked for per announce (default 50). */
+  /** Peers asked for per announce (default: settings numwant). */
   numwant?: number;
   logger?: Logger;
-  /** Per-announce bound (default 15 s). */
+  /** Per-announce bound (default: settings trackerTimeoutMs). */
   timeoutMs?: number;
-  /** Bound on the `stopped` announces at stop() (default 3 s). */
+  /** Bound on the `stopped` announces at stop() (default: settings trackerStopTimeoutMs). */
   stopTimeoutMs?: number;
-  /** First retry delay after every tracker failed (default 5 s); doubles per failure. */
+  /** First retry delay after every tracker failed (default: settings trackerRetryInitialMs); doubles per failure. */
   retryBaseMs?: number;
-  /** Interval assumed when no tracker has answered yet, and the cap of the backoff (default 1800 s). */
+  /** Interval assumed when no tracker has answered yet, and the cap of the backoff (default: settings trackerDefaultIntervalS). */
   defaultIntervalS?: number;
 }
 
@@ -47,9 +48,6 @@ export interface TrackerSourceStatus {
   warning?: string;
   failuresInARow: number;
 }
-
-/** Early re-announces allowed while a download has few peers. */
-const MAX_EAGER_ANNOUNCES = 4;
 
 function shuffle<T>(list: T[]): T[] {
   const out = [...list];
@@ -79,6 +77,10 @@ export class TrackerPeerSource implements PeerSource {
   #completedPending = false;
   #eager = 0;
   #status: TrackerSourceStatus = { failuresInARow: 0 };
+
+  get #numwant(): number {
+    return this.#opts.numwant ?? DEFAULT_SETTINGS.numwant;
+  }
 
   constructor(ctx: PeerSourceContext, opts: TrackerSourceOptions) {
     this.#ctx = ctx;
@@ -125,7 +127,7 @@ export class TrackerPeerSource implements PeerSource {
     const targets = new Set(this.#startedAt);
     // An announce cut short may still have been recorded: tell that tracker too.
     if (this.#inFlightUrl) targets.add(this.#inFlightUrl);
-    const timeoutMs = this.#opts.stopTimeoutMs ?? 3000;
+    const timeoutMs = this.#opts.stopTimeoutMs ?? DEFAULT_SETTINGS.trackerStopTimeoutMs;
     await Promise.all(
       [...targets].map((url) =>
         announce(url, this.#request('stopped'), { timeoutMs }).then(
@@ -159,7 +161,7 @@ export class TrackerPeerSource implements PeerSource {
       downloaded: s.downloaded,
       left: s.left,
       event,
-      numwant: event === 'stopped' ? 0 : (this.#opts.numwant ?? 50),
+      numwant: event === 'stopped' ? 0 : this.#numwant,
       key: this.#key,
       localAddress: this.#opts.localAddress,
     };
@@ -201,12 +203,12 @@ export class TrackerPeerSource implements PeerSource {
       this.#inFlight = false;
     }
     if (!this.#running) return;
-    const maxS = this.#opts.defaultIntervalS ?? 1800;
+    const maxS = this.#opts.defaultIntervalS ?? DEFAULT_SETTINGS.trackerDefaultIntervalS;
     if (!result) {
       const failures = this.#status.failuresInARow + 1;
       this.#status = { ...this.#status, lastError, failuresInARow: failures };
       if (failures === 1) this.#log.warn(`no tracker answered: ${lastError}`);
-      const backoff = Math.min((this.#opts.retryBaseMs ?? 5000) * 2 ** (failures - 1), maxS * 1000);
+      const backoff = Math.min((this.#opts.retryBaseMs ?? DEFAULT_SETTINGS.trackerRetryInitialMs) * 2 ** (failures - 1), maxS * 1000);
       this.#schedule(this.#again ? 0 : backoff);
       this.#again = false;
       return;
@@ -214,10 +216,10 @@ export class TrackerPeerSource implements PeerSource {
     this.#ctx.onAnnounced?.({ url: this.#status.url ?? '', peers: result.peers.length });
     if (result.peers.length > 0) this.#ctx.onPeers(result.peers, this.name);
     const intervalS = Math.max(1, Math.min(result.interval || maxS, maxS));
-    const minS = Math.max(1, result.minInterval ?? Math.min(intervalS, 30));
+    const minS = Math.max(1, result.minInterval ?? Math.min(intervalS, DEFAULT_SETTINGS.trackerAssumedMinIntervalS));
     let nextS = intervalS;
-    const fewPeers = result.peers.length < (this.#opts.numwant ?? 50) && this.#ctx.stats().left > 0;
-    if (fewPeers && this.#eager < MAX_EAGER_ANNOUNCES) {
+    const fewPeers = result.peers.length < this.#numwant && this.#ctx.stats().left > 0;
+    if (fewPeers && this.#eager < DEFAULT_SETTINGS.trackerEagerAnnounces) {
       this.#eager++;
       nextS = Math.min(intervalS, minS);
     }

@@ -5,8 +5,8 @@
  * allows, so a periodic announce is one round trip instead of two.
  *
  * Every call is bounded: by the caller's signal and by `timeoutMs`
- * (default 15 s). UDP retransmits after 15 x 2^n seconds per BEP 15, which
- * in practice means the bound decides.
+ * (default 15 s, settings trackerTimeoutMs). UDP retransmits after
+ * 15 x 2^n seconds per BEP 15, which in practice means the bound decides.
  */
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
@@ -27,6 +27,7 @@ import {
 } from './http-codec.js';
 import { decodeUdpResponse, encodeUdpRequest, MAX_UDP_SCRAPE_HASHES, type UdpRequest, type UdpResponse } from './udp-codec.js';
 import { toHex } from '../util/bytes.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 
 /** What an announce sends (the URL parameters), and where it is sent from. */
 export interface AnnounceRequest extends AnnounceParams {
@@ -45,18 +46,11 @@ export interface AnnounceResult {
 
 export interface RequestOptions {
   signal?: AbortSignal;
-  /** Bound on the whole call (default 15 s). */
+  /** Bound on the whole call (default: settings trackerTimeoutMs). */
   timeoutMs?: number;
   /** Scrape only: the address to send from. */
   localAddress?: string;
 }
-
-export const DEFAULT_TRACKER_TIMEOUT_MS = 15_000;
-/** A tracker reply larger than this is refused (200 peers in dict form are ~15 KiB). */
-const MAX_REPLY_BYTES = 1024 * 1024;
-/** BEP 15: a client may use a connection id for one minute. */
-const CONNECTION_ID_TTL_MS = 60_000;
-const UDP_RETRANSMIT_BASE_MS = 15_000;
 
 /** Announces once; resolves with the tracker's reply or rejects with a TrackerError (or the caller's abort reason). */
 export async function announce(url: string, req: AnnounceRequest, opts: RequestOptions = {}): Promise<AnnounceResult> {
@@ -99,7 +93,7 @@ function protocolOf(url: string): 'http' | 'udp' {
 
 /** Runs `fn` under the caller's signal plus the timeout; a timeout becomes a TrackerError. */
 async function withBound<T>(url: string, opts: RequestOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TRACKER_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_SETTINGS.trackerTimeoutMs;
   const signal = anySignal([opts.signal], timeoutMs);
   try {
     return await fn(signal);
@@ -121,9 +115,9 @@ function httpGet(url: string, localAddress: string | undefined, signal: AbortSig
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > MAX_REPLY_BYTES) {
+        if (size > DEFAULT_SETTINGS.trackerMaxReplyBytes) {
           res.destroy();
-          reject(new TrackerError(`tracker reply larger than ${MAX_REPLY_BYTES} bytes`));
+          reject(new TrackerError(`tracker reply larger than ${DEFAULT_SETTINGS.trackerMaxReplyBytes} bytes`));
           return;
         }
         chunks.push(c);
@@ -220,7 +214,7 @@ function transact(sock: dgram.Socket, target: UdpTarget, req: UdpRequest, signal
     };
     const send = (): void => {
       sock.send(packet, target.port, target.host);
-      timer = setTimeout(send, UDP_RETRANSMIT_BASE_MS * 2 ** Math.min(n++, 8));
+      timer = setTimeout(send, DEFAULT_SETTINGS.trackerUdpRetransmitMs * 2 ** Math.min(n++, 8));
     };
     if (signal.aborted) return reject(signal.reason);
     sock.on('message', onMessage);
@@ -235,8 +229,8 @@ async function connectionId(sock: dgram.Socket, target: UdpTarget, signal: Abort
   if (!fresh && cached && cached.expiresMs > Date.now()) return cached.id;
   const res = await transact(sock, target, { action: 'connect', transactionId: tid() }, signal);
   if (res.action !== 'connect') throw new TrackerError(`tracker answered connect with ${res.action}`);
-  connectionIds.set(target.cacheKey, { id: res.connectionId, expiresMs: Date.now() + CONNECTION_ID_TTL_MS });
-  if (connectionIds.size > 1000) {
+  connectionIds.set(target.cacheKey, { id: res.connectionId, expiresMs: Date.now() + DEFAULT_SETTINGS.trackerUdpConnectionIdTtlMs });
+  if (connectionIds.size > DEFAULT_SETTINGS.trackerMaxCachedConnectionIds) {
     for (const [k, v] of connectionIds) if (v.expiresMs <= Date.now()) connectionIds.delete(k);
   }
   return res.connectionId;

@@ -24,6 +24,7 @@
  */
 import { TrackerError } from '../errors.js';
 import { toHex } from '../util/bytes.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 import type { AnnounceEvent, TrackerPeer } from './http-codec.js';
 
 export interface RegistryOptions {
@@ -131,10 +132,6 @@ class Swarm {
   }
 }
 
-const DEFAULTS = { maxTorrents: 10_000, maxTorrentsPerHost: 500, lightHostTorrents: 16, maxPeersPerTorrent: 5_000, maxNumwant: 200, defaultNumwant: 50 };
-/** Oldest swarms looked at for one eviction: the work per new swarm stays bounded when none qualifies. */
-const EVICTION_SCAN = 1024;
-
 export class SwarmRegistry {
   readonly intervalS: number;
   readonly #clock: () => number;
@@ -156,13 +153,13 @@ export class SwarmRegistry {
     if (!(opts.intervalS > 0)) throw new RangeError('SwarmRegistry: intervalS must be positive');
     this.intervalS = opts.intervalS;
     this.#clock = opts.clock ?? Date.now;
-    this.#maxTorrents = opts.maxTorrents ?? DEFAULTS.maxTorrents;
-    this.#maxPerHost = opts.maxTorrentsPerHost ?? DEFAULTS.maxTorrentsPerHost;
-    this.#lightHost = opts.lightHostTorrents ?? DEFAULTS.lightHostTorrents;
+    this.#maxTorrents = opts.maxTorrents ?? DEFAULT_SETTINGS.trackerMaxTorrents;
+    this.#maxPerHost = opts.maxTorrentsPerHost ?? DEFAULT_SETTINGS.trackerMaxTorrentsPerHost;
+    this.#lightHost = opts.lightHostTorrents ?? DEFAULT_SETTINGS.trackerLightHostTorrents;
     this.#onEvict = opts.onEvict;
-    this.#maxPeers = opts.maxPeersPerTorrent ?? DEFAULTS.maxPeersPerTorrent;
-    this.#maxNumwant = opts.maxNumwant ?? DEFAULTS.maxNumwant;
-    this.#defaultNumwant = Math.min(opts.defaultNumwant ?? DEFAULTS.defaultNumwant, this.#maxNumwant);
+    this.#maxPeers = opts.maxPeersPerTorrent ?? DEFAULT_SETTINGS.trackerMaxPeersPerTorrent;
+    this.#maxNumwant = opts.maxNumwant ?? DEFAULT_SETTINGS.trackerMaxNumwant;
+    this.#defaultNumwant = Math.min(opts.defaultNumwant ?? DEFAULT_SETTINGS.numwant, this.#maxNumwant);
     this.#allow = opts.allowList ? new Set([...opts.allowList].map((h) => h.toLowerCase())) : undefined;
     this.#random = opts.random ?? ((n) => Math.floor(Math.random() * n));
   }
@@ -309,7 +306,8 @@ export class SwarmRegistry {
   /**
    * The table is full: drop swarms idle past the expiry (the oldest come
    * first), else evict the least recently announced lonely swarm among the
-   * oldest EVICTION_SCAN; throws when there is none.
+   * oldest trackerEvictionScanSwarms (the work per new swarm stays bounded
+   * when none qualifies); throws when there is none.
    */
   #makeRoom(now: number): void {
     const cutoff = now - this.expiryMs;
@@ -320,7 +318,7 @@ export class SwarmRegistry {
     if (this.#swarms.size < this.#maxTorrents) return;
     let scanned = 0;
     for (const [ih, swarm] of this.#swarms) {
-      if (++scanned > EVICTION_SCAN) break;
+      if (++scanned > DEFAULT_SETTINGS.trackerEvictionScanSwarms) break;
       if (!this.#lonely(swarm)) continue;
       this.#dropSwarm(ih, swarm);
       this.#onEvict?.(ih);
@@ -332,7 +330,7 @@ export class SwarmRegistry {
   /** At most one ordinary address (recorded in few swarms) is in it: nobody there would lose a partner. */
   #lonely(swarm: Swarm): boolean {
     // Many addresses: a real swarm (and a bound on the work of this check).
-    if (swarm.hosts.size > 64) return false;
+    if (swarm.hosts.size > DEFAULT_SETTINGS.trackerLonelySwarmMaxHosts) return false;
     let light = 0;
     for (const host of swarm.hosts.keys()) {
       if ((this.#torrentsOfHost.get(host) ?? 0) <= this.#lightHost && ++light > 1) return false;
