@@ -6,6 +6,7 @@
  */
 import type { Torrent } from '../session/torrent.js';
 import type { SessionLike } from './session-like.js';
+import { sessionTotals } from './session-totals.js';
 
 interface Counters {
   hashFailures: number;
@@ -99,26 +100,9 @@ export class MetricsCollector {
 
   /** The families as they stand now. */
   families(): Family[] {
-    const torrents = this.#session.torrents;
-    const byState: Record<'downloading' | 'seeding' | 'paused', number> = { downloading: 0, seeding: 0, paused: 0 };
-    let peers = 0;
-    let downRate = 0;
-    let upRate = 0;
-    let downloaded = this.#retired.downloaded;
-    let uploaded = this.#retired.uploaded;
-    let piecesHave = 0;
-    let piecesTotal = 0;
-    for (const t of torrents) {
-      const s = t.stats();
-      byState[s.state]++;
-      peers += s.peers;
-      downRate += s.downloadRate;
-      upRate += s.uploadRate;
-      downloaded += s.downloaded;
-      uploaded += s.uploaded;
-      piecesHave += s.have;
-      piecesTotal += s.pieces;
-    }
+    const { byState, peers, downloadRate: downRate, uploadRate: upRate, have: piecesHave, pieces: piecesTotal, ...now } = sessionTotals(this.#session.torrents);
+    const downloaded = this.#retired.downloaded + now.downloaded;
+    const uploaded = this.#retired.uploaded + now.uploaded;
     // Torrents that are running but not yet watched (attach() not called) still count their bytes above.
     const c = this.#counters;
     const out: Family[] = [

@@ -26,6 +26,7 @@ import { MetricsCollector, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { receiveFile } from './multipart.js';
 import { placeUpload, torrentOfFile } from './seed-upload.js';
 import type { SessionLike } from './session-like.js';
+import { sessionTotals } from './session-totals.js';
 import { MAX_MESSAGE_BYTES } from '../session/extensions.js';
 import { RefusalLog } from '../tracker/refusal-log.js';
 import { DASHBOARD_HTML } from './dashboard/page.js';
@@ -333,19 +334,7 @@ export class ApiServer {
   }
 
   #sessionSummary(): object {
-    let downloaded = 0;
-    let uploaded = 0;
-    let downloadRate = 0;
-    let uploadRate = 0;
-    let peers = 0;
-    for (const t of this.#session.torrents) {
-      const s = t.stats();
-      downloaded += s.downloaded;
-      uploaded += s.uploaded;
-      downloadRate += s.downloadRate;
-      uploadRate += s.uploadRate;
-      peers += s.peers;
-    }
+    const { peers, downloaded, uploaded, downloadRate, uploadRate } = sessionTotals(this.#session.torrents);
     return {
       peerId: Buffer.from(this.#session.peerId).toString('hex'),
       port: this.#session.port,
