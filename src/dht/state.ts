@@ -3,11 +3,12 @@
  * node rejoins without a bootstrap node) and the ed25519 identity key that
  * `peer kv --identity` signs with.
  */
-import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../util/bytes.js';
 import { StorageError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { NodeInfo } from './krpc.js';
 import { generateKeyPair, keyPairFromPrivateKey, type Ed25519KeyPair } from './bep44.js';
 
@@ -19,19 +20,12 @@ export interface SavedRoutingTable {
   nodes: NodeInfo[];
 }
 
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
-}
-
 export async function saveRoutingTable(dir: string, table: SavedRoutingTable): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const json = {
     nodeId: toHex(table.nodeId),
     nodes: table.nodes.map((n) => ({ id: toHex(n.id), host: n.host, port: n.port })),
   };
-  await writeAtomic(join(dir, ROUTING_TABLE_FILE), JSON.stringify(json) + '\n', 0o644);
+  await writeFileAtomic(join(dir, ROUTING_TABLE_FILE), JSON.stringify(json) + '\n');
 }
 
 /** The saved table, or undefined when there is none or it is unreadable (a fresh start is fine then). */
@@ -77,8 +71,6 @@ export async function loadOrCreateIdentity(dir: string): Promise<Ed25519KeyPair>
     }
   }
   const kp = generateKeyPair();
-  await mkdir(dir, { recursive: true });
-  await writeAtomic(path, kp.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, 0o600);
-  await chmod(path, 0o600);
+  await writeFileAtomic(path, kp.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, { mode: 0o600 });
   return kp;
 }
