@@ -85,6 +85,45 @@ export const DEFAULT_SETTINGS = {
   /** Hash failures after which a peer that sent bad data is banned. */
   banAfterHashFailures: 2,
 
+  // --- session: one torrent's swarm -----------------------------------------
+  /** How often a torrent closes inactive peers, dials known ones, tops up requests and sends PEX. */
+  torrentTickMs: 1_000,
+  /** Peer addresses a torrent remembers (from trackers, the DHT, PEX, LSD, `--peer`); more are ignored. */
+  maxKnownPeers: 2_000,
+  /** A failed connection attempt is tried again after this, doubled per failure in a row up to connectRetryMaxMs. */
+  connectRetryInitialMs: 1_000,
+  connectRetryMaxMs: 60_000,
+  /** Failed attempts in a row after which a learned peer is forgotten (peers given with `--peer` are kept). */
+  maxConnectFailures: 5,
+  /** A peer that disconnected is dialled again after this long. */
+  reconnectAfterCloseMs: 30_000,
+  /** The same for peers given with `--peer`. */
+  pinnedReconnectAfterCloseMs: 5_000,
+  /** Requests kept in flight with a peer cover this long at its download rate (within initialQueueDepth..maxQueueDepth). */
+  requestQueueTimeMs: 500,
+  /** Work held back by a rate limit is tried again when its tokens are there, waiting at least and at most this long. */
+  rateLimitRetryMinMs: 10,
+  rateLimitRetryMaxMs: 1_000,
+  /** Distinct pieces one peer's request queue reads ahead for uploading (fewer when uploadCacheBytes holds fewer). */
+  uploadReadAheadPieces: 4,
+  /** Piece reads for uploading under way at once, per torrent. */
+  maxConcurrentPieceReads: 8,
+  /** Most bytes of blocks written to one peer's socket in one go (the uploader stops when 1 MiB waits unsent). */
+  maxUploadWriteBytes: 1024 * 1024,
+  /** Seeds we left because we are a seed too, still named in PEX messages for droppedSeedPexMs; at most this many. */
+  maxDroppedSeeds: 200,
+  droppedSeedPexMs: 30 * 60_000,
+  /** BEP 11: PEX messages sent to one peer at most this often. */
+  pexIntervalMs: 60_000,
+  /** swarm_msg texts taken from, and sent to, one peer per minute; more are dropped. */
+  messagesPerPeerPerMinute: 20,
+  /** On stop, pieces already received get this long to be hashed and written (and a daemon's metadata fetches to end). */
+  stopDrainMs: 5_000,
+  /** A daemon saves which torrents are paused this often when it changed. */
+  daemonSaveIntervalMs: 2_000,
+  /** Saved torrents a daemon reopens at once on start. */
+  daemonRestoreConcurrency: 8,
+
   /** Global upload limit of a session in bytes/s; 0 = unlimited. Changeable at run time. */
   uploadLimitBytesPerS: 0,
   /** Global download limit of a session in bytes/s; 0 = unlimited. Changeable at run time. */

@@ -26,16 +26,18 @@ import { RateMeter } from '../peer/rate.js';
 import { connectWithSharedBuffer } from '../peer/receive-buffer.js';
 import type { HashPool } from '../util/hash-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import { sha1Hex } from '../util/hash.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
 import { peerIdClient, pickablePieces } from './fast-sets.js';
-import { isLoopbackHost } from '../util/address.js';
 import { WarnLimiter } from '../util/warn-limiter.js';
 import { PieceImage, imageBytes } from './piece-image.js';
 import { PieceRefusedError, ServeCheck } from './serve-check.js';
+import { SmartBan, type Ban } from './smart-ban.js';
+import { PeerList, type KnownPeer } from './peer-list.js';
+import { isLoopbackHost } from '../util/address.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 export interface TorrentStats {
   infoHash: string;
@@ -99,6 +101,8 @@ export interface TorrentDeps {
   canConnect?: () => boolean;
   /** Global rate limits shared by every torrent of the session (rate 0 = unlimited). */
   limits?: { upload: TokenBucket; download: TokenBucket };
+  /** Time (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface TorrentOptions {
@@ -113,17 +117,6 @@ export interface TorrentOptions {
   dhtPort?: number;
   /** A peer told us its DHT port. */
   onDhtNode?: (addr: PeerAddress) => void;
-}
-
-interface KnownPeer {
-  host: string;
-  port: number;
-  connecting: boolean;
-  connectionId?: number;
-  failures: number;
-  nextTryAt: number;
-  /** Given by the user: retried forever (with backoff). */
-  pinned: boolean;
 }
 
 interface PieceBuffer {
@@ -168,7 +161,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #picker: PiecePicker;
   readonly #choker: Choker;
   readonly #conns = new Map<number, PeerConnection>();
-  readonly #known = new Map<string, KnownPeer>();
+  readonly #peerList: PeerList;
+  readonly #now: Clock;
   /** Pieces the peer has that we lack, per connection: interest without rescanning bitfields. */
   readonly #interesting = new Map<number, number>();
   readonly #buffers = new Map<number, PieceBuffer>();
@@ -199,9 +193,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #serveCheck: ServeCheck;
   /** Images of whole pieces whose messages all left: reused for the next reads (no allocation per piece). */
   readonly #spareImages: PieceImage[] = [];
-  readonly #strikes = new Map<string, number>();
-  readonly #banned = new Set<string>();
-  readonly #failedPieces = new Map<number, { blockHashes: string[]; from: string[] }>();
+  readonly #smartBan: SmartBan;
   readonly #sources: PeerSource[] = [];
   /** Seeds we disconnected from because we are a seed too (still shared through PEX for a while). */
   readonly #seedsDropped = new Map<string, { addr: PeerAddress; at: number }>();
@@ -212,14 +204,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #limitTimer: NodeJS.Timeout | undefined;
   #downloaded = 0;
   #uploaded = 0;
-  #startedAt = Date.now();
+  #startedAt: number;
   #completeEmitted = false;
   #started = false;
   #stopped = false;
   #paused = false;
   #timers: NodeJS.Timeout[] = [];
-  /** Connection attempts under way, per host (with #conns: the per-address limit). */
-  readonly #connectingTo = new Map<string, number>();
   /** When a rate-limited warning was last logged, by its key (bounded). */
   /** A warning logged at most once a minute per key (a flood of refusals must not flood the log). */
   readonly #warnings = new WarnLimiter((text) => this.#log.warn(text));
@@ -238,6 +228,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.infoHashHex = opts.metainfo.infoHashHex;
     this.#settings = opts.settings;
     this.#log = deps.logger.child({ torrent: this.infoHashHex.slice(0, 8) });
+    this.#now = deps.clock ?? systemClock;
+    this.#startedAt = this.#now();
+    this.#peerList = new PeerList({
+      settings: opts.settings,
+      clock: this.#now,
+      listenPort: opts.listenPort,
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
+    });
     const info = opts.metainfo.info;
     this.#shape = { pieceCount: info.pieceCount, pieceLength: info.pieceLength, totalLength: info.length };
     this.#picker = new PiecePicker({
@@ -258,6 +256,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests.
     this.#pieceCacheMax = Math.max(2, Math.floor(opts.settings.uploadCacheBytes / info.pieceLength));
     this.#imageBytes = imageBytes(info.pieceLength, opts.settings.blockBytes);
+    this.#smartBan = new SmartBan({ blockBytes: opts.settings.blockBytes, banAfterFailures: opts.settings.banAfterHashFailures });
     this.#serveCheck = new ServeCheck({ info, have: deps.storage.have, pool: deps.pool, completion: deps.storage.completion, logger: this.#log });
     this.#extensions = new ExtensionHub({
       metainfo: opts.metainfo,
@@ -314,7 +313,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (this.#disk && !this.#stopped) void this.#retryDisk();
     if (!this.#paused || this.#stopped) return;
     this.#paused = false;
-    for (const p of this.#known.values()) p.nextTryAt = 0;
+    this.#peerList.resetBackoff();
     this.#connectMore();
   }
 
@@ -323,14 +322,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   isBanned(host: string): boolean {
-    return this.#banned.has(host);
+    return this.#smartBan.isBanned(host);
   }
 
   /** Idempotent. Starts timers and peer sources. */
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#startedAt = Date.now();
+    this.#startedAt = this.#now();
     const every = (ms: number, fn: () => void): void => {
       const t = setInterval(fn, ms);
       t.unref();
@@ -369,24 +368,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** Learns of peers; they are connected as slots allow. `pinned` peers are retried forever. */
   addPeers(peers: PeerAddress[], opts: { source?: string; pinned?: boolean } = {}): void {
-    for (const p of peers) {
-      if (!Number.isInteger(p.port) || p.port <= 0 || p.port > 65535) continue;
-      const k = `${p.host}:${p.port}`;
-      if (this.#isSelf(p)) continue;
-      const known = this.#known.get(k);
-      if (known) {
-        if (opts.pinned) known.pinned = true;
-        continue;
-      }
-      if (this.#known.size >= 2000) continue;
-      this.#known.set(k, { host: p.host, port: p.port, connecting: false, failures: 0, nextTryAt: 0, pinned: opts.pinned ?? false });
-    }
+    this.#peerList.add(peers, opts);
     if (this.#started) this.#connectMore();
-  }
-
-  #isSelf(p: PeerAddress): boolean {
-    const local = this.#opts.localAddress;
-    return p.port === this.#opts.listenPort && (p.host === local || (local === undefined && (p.host === '127.0.0.1' || p.host === 'localhost')));
   }
 
   stats(): TorrentStats {
@@ -449,128 +432,63 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   #connectMore(): void {
     if (this.#stopped || this.#paused) return;
-    const now = Date.now();
-    const want = this.complete ? this.#settings.maxPeersPerTorrent : this.#settings.maxPeersPerTorrent;
-    let slots = want - this.#conns.size;
-    if (slots <= 0) return;
-    const canConnect = this.#deps.canConnect ?? (() => true);
-    const perHost = new Map<string, number>();
-    for (const c of this.#conns.values()) perHost.set(c.remoteHost, (perHost.get(c.remoteHost) ?? 0) + 1);
-    for (const [h, n] of this.#connectingTo) perHost.set(h, (perHost.get(h) ?? 0) + n);
-    for (const [k, p] of this.#known) {
-      if (slots <= 0 || !canConnect()) break;
-      if (p.connecting || p.connectionId !== undefined || p.nextTryAt > now || this.#banned.has(p.host)) continue;
-      const n = perHost.get(p.host) ?? 0;
-      if (n >= this.#addressLimit(p.host)) continue;
-      perHost.set(p.host, n + 1);
-      this.#connect(k, p);
-      slots--;
-    }
+    const slots = this.#settings.maxPeersPerTorrent - this.#conns.size;
+    const dial = this.#peerList.toDial(slots, this.#conns.values(), {
+      banned: (host) => this.#smartBan.isBanned(host),
+      canConnect: this.#deps.canConnect ?? (() => true),
+    });
+    for (const p of dial) this.#connect(p);
   }
 
-  /** Connections (and attempts) this torrent may have with one remote address. */
-  #addressLimit(host: string): number {
-    return isLoopbackHost(host) ? this.#settings.maxConnectionsPerLoopbackAddress : this.#settings.maxConnectionsPerAddress;
-  }
-
-  #connectionsWith(host: string): number {
-    let n = this.#connectingTo.get(host) ?? 0;
-    for (const c of this.#conns.values()) if (c.remoteHost === host) n++;
-    return n;
-  }
-
-  #warnOnce(key: string, text: string): void {
-    this.#warnings.warn(key, text);
-  }
-
-  /**
-   * Whether a peer holds a slot for nothing: connected and without payload
-   * either way for `ms`, and not waiting for our data (not interested, or
-   * unchoked and taking nothing). Keep-alives do not count.
-   */
-  #uselessFor(conn: PeerConnection, now: number): number {
-    if (!conn.handshaken) return now - conn.connectedAt;
-    if (conn.peerInterested && conn.amChoking) return 0;
-    return now - Math.max(conn.connectedAt, conn.lastPayloadAt);
-  }
-
-  /** Closes the least useful peer to make room for a newcomer; false when every peer is worth its slot. */
-  #evictForNewcomer(newcomer: string): boolean {
-    const now = Date.now();
-    const grace = this.#settings.evictionGraceMs;
-    let victim: PeerConnection | undefined;
-    let worst = 0;
-    for (const c of this.#conns.values()) {
-      const idle = this.#uselessFor(c, now);
-      if (now - c.connectedAt < grace || idle < grace) continue;
-      // Among the idle ones, one we want nothing from goes first.
-      const score = idle + (c.amInterested ? 0 : 1e12);
-      if (score > worst) {
-        worst = score;
-        victim = c;
-      }
-    }
-    if (!victim) return false;
-    this.#warnOnce('evict', `torrent full (${this.#conns.size} peers): closing idle ${victim.address} (no data for ${Math.round(this.#uselessFor(victim, now) / 1000)} s) for ${newcomer}`);
-    victim.close('evicted: idle while the torrent was full');
-    return true;
-  }
-
-  #connect(k: string, p: KnownPeer): void {
-    p.connecting = true;
-    this.#connectingTo.set(p.host, (this.#connectingTo.get(p.host) ?? 0) + 1);
-    let counted = true;
-    const uncount = (): void => {
-      if (!counted) return;
-      counted = false;
-      const n = (this.#connectingTo.get(p.host) ?? 1) - 1;
-      if (n > 0) this.#connectingTo.set(p.host, n);
-      else this.#connectingTo.delete(p.host);
-    };
+  #connect(p: KnownPeer): void {
+    const list = this.#peerList;
+    const uncount = list.dialing(p);
     const local = this.#opts.localAddress;
     const { socket, setSink } = connectWithSharedBuffer({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
     const fail = (why: string): void => {
       socket.destroy();
       uncount();
-      if (!p.connecting) return;
-      p.connecting = false;
-      p.failures++;
-      p.nextTryAt = Date.now() + Math.min(60_000, 1000 * 2 ** Math.min(p.failures, 6));
-      this.#log.debug(`connect to ${k} failed: ${why}`);
-      if (!p.pinned && p.failures >= 5) this.#known.delete(k);
+      if (list.dialFailed(p)) this.#log.debug(`connect to ${p.key} failed: ${why}`);
     };
     socket.setTimeout(this.#settings.connectTimeoutMs, () => fail('timeout'));
     socket.once('error', (err) => fail(err.message));
     socket.once('connect', () => {
       socket.setTimeout(0);
       socket.removeAllListeners('error');
-      p.connecting = false;
+      list.dialConnected(p);
       uncount();
       if (this.#stopped || this.#paused || this.#conns.size >= this.#settings.maxPeersPerTorrent || this.#deps.canConnect?.() === false) {
         return void socket.destroy();
       }
       const conn = this.#attach(socket, true, undefined, undefined, true);
       setSink((chunk) => conn.receive(chunk));
-      p.connectionId = conn.id;
-      conn.on('peer:close', () => {
-        p.connectionId = undefined;
-        p.nextTryAt = Date.now() + (p.pinned ? 5000 : 30_000);
-      });
-      conn.on('peer:handshake', () => (p.failures = 0));
+      list.attached(p, conn.id);
+      conn.on('peer:close', () => list.closed(p));
+      conn.on('peer:handshake', () => list.handshaken(p));
     });
+  }
+
+  /** Closes the least useful peer to make room for a newcomer; false when every peer is worth its slot. */
+  #evictForNewcomer(newcomer: string): boolean {
+    const victim = this.#peerList.evictionVictim(this.#conns.values());
+    if (!victim) return false;
+    const idleS = Math.round(this.#peerList.uselessFor(victim) / 1000);
+    this.#warnings.warn('evict', `torrent full (${this.#conns.size} peers): closing idle ${victim.address} (no data for ${idleS} s) for ${newcomer}`);
+    victim.close('evicted: idle while the torrent was full');
+    return true;
   }
 
   /** An incoming connection whose handshake the listener read and routed here. */
   acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Uint8Array): void {
     const host = socket.remoteAddress ?? '';
-    if (this.#stopped || this.#paused || this.#banned.has(host)) {
+    if (this.#stopped || this.#paused || this.#smartBan.isBanned(host)) {
       socket.destroy();
       return;
     }
-    const limit = this.#addressLimit(host);
-    if (this.#connectionsWith(host) >= limit) {
+    const limit = this.#peerList.addressLimit(host);
+    if (this.#peerList.connectionsWith(host, this.#conns.values()) >= limit) {
       const key = isLoopbackHost(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
-      this.#warnOnce(`address ${host}`, `refusing more connections from ${host}: it already has ${limit} with this torrent (${key})`);
+      this.#warnings.warn(`address ${host}`, `refusing more connections from ${host}: it already has ${limit} with this torrent (${key})`);
       socket.destroy();
       return;
     }
@@ -715,7 +633,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     // Still a live peer of the swarm: keep telling newcomers about it through PEX.
     const addr = this.#extensions.listenAddressOf(conn);
     if (addr) {
-      this.#seedsDropped.set(`${addr.host}:${addr.port}`, { addr, at: Date.now() });
+      this.#seedsDropped.set(`${addr.host}:${addr.port}`, { addr, at: this.#now() });
       if (this.#seedsDropped.size > 200) this.#seedsDropped.delete(this.#seedsDropped.keys().next().value!);
     }
     conn.close('both sides are seeds');
@@ -915,7 +833,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #pieceStored(index: number, data: Uint8Array): void {
     this.#deps.storage.pieceWritten(index);
     this.#picker.pieceVerified(index);
-    this.#judgeFailedPiece(index, data);
+    this.#ban(this.#smartBan.pieceVerified(index, data));
     this.#onPieceVerified(index);
   }
 
@@ -1010,7 +928,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#completeEmitted = true;
       void this.#flush();
       for (const s of this.#sources) s.completed();
-      this.emit('torrent:complete', { infoHash: this.infoHashHex, downloaded: this.#downloaded, elapsedMs: Date.now() - this.#startedAt });
+      this.emit('torrent:complete', { infoHash: this.infoHashHex, downloaded: this.#downloaded, elapsedMs: this.#now() - this.#startedAt });
       for (const c of [...this.#conns.values()]) {
         c.notInterested();
         this.#dropIfBothSeeds(c);
@@ -1018,45 +936,22 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     }
   }
 
-  /**
-   * Smart ban: a failed piece remembers who sent each block. A sole sender
-   * is struck at once; otherwise, when the piece later passes, the senders
-   * whose blocks differ from the good data are struck. Honest peers that
-   * shared a piece with a liar are never struck.
-   */
+  /** Smart ban (smart-ban.ts): a sole sender of a bad piece, or one whose blocks differed from the good data, is struck. */
   #onHashFailure(index: number, data: Uint8Array, from: string[]): void {
-    const hosts = [...new Set(from.filter(Boolean))];
+    const hosts = SmartBan.senders(from);
     this.#log.warn(`piece ${index} failed its hash check (blocks from ${hosts.join(', ')})`);
     this.#picker.pieceFailed(index);
     this.emit('piece:failed', { index, hosts });
-    if (hosts.length === 1) this.#strike(hosts[0]!, `sent piece ${index} that failed its hash`);
-    else {
-      const bb = this.#settings.blockBytes;
-      this.#failedPieces.set(index, { blockHashes: from.map((_, b) => sha1Hex(data.subarray(b * bb, (b + 1) * bb))), from });
-    }
+    this.#ban(this.#smartBan.pieceFailed(index, data, from));
     this.#fillAll();
   }
 
-  #judgeFailedPiece(index: number, good: Uint8Array): void {
-    const record = this.#failedPieces.get(index);
-    if (!record) return;
-    this.#failedPieces.delete(index);
-    const bb = this.#settings.blockBytes;
-    const liars = new Set<string>();
-    record.from.forEach((host, b) => {
-      if (host && record.blockHashes[b] !== sha1Hex(good.subarray(b * bb, (b + 1) * bb))) liars.add(host);
-    });
-    for (const host of liars) this.#strike(host, `sent corrupt data in piece ${index}`);
-  }
-
-  #strike(host: string, reason: string): void {
-    const n = (this.#strikes.get(host) ?? 0) + 1;
-    this.#strikes.set(host, n);
-    if (n < this.#settings.banAfterHashFailures || this.#banned.has(host)) return;
-    this.#banned.add(host);
-    this.#log.warn(`banning ${host}: ${reason} (${n} times)`);
-    this.emit('peer:banned', { host, reason });
-    for (const c of [...this.#conns.values()]) if (c.remoteHost === host) c.close('banned');
+  #ban(bans: Ban[]): void {
+    for (const { host, reason, strikes } of bans) {
+      this.#log.warn(`banning ${host}: ${reason} (${strikes} times)`);
+      this.emit('peer:banned', { host, reason });
+      for (const c of [...this.#conns.values()]) if (c.remoteHost === host) c.close('banned');
+    }
   }
 
   // --- uploading -----------------------------------------------------------
@@ -1255,7 +1150,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** Peers with no interest either way and no payload for inactivityTimeoutMs are closed: keep-alives alone keep no one. */
   #closeInactive(): void {
-    const now = Date.now();
+    const now = this.#now();
     const limit = this.#settings.inactivityTimeoutMs;
     for (const c of [...this.#conns.values()]) {
       if (!c.handshaken || c.amInterested || c.peerInterested) continue;
@@ -1271,7 +1166,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       if (addr) swarm.set(c.id, { addr, seed: c.bits.isComplete(), outgoing: c.outgoing });
     }
     let fakeId = -1;
-    const now = Date.now();
+    const now = this.#now();
     for (const [k, d] of this.#seedsDropped) {
       if (now - d.at > 30 * 60_000) this.#seedsDropped.delete(k);
       else swarm.set(fakeId--, { addr: d.addr, seed: true, outgoing: true });
