@@ -50,6 +50,7 @@ export const PURE: readonly string[] = [
   'bencode/',
   'metainfo/',
   'tracker/http-codec.ts',
+  'tracker/http-scrape.ts',
   'tracker/udp-codec.ts',
   'dht/krpc.ts',
   'dht/bep44.ts',

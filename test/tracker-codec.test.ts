@@ -1,20 +1,8 @@
 import test from 'ava';
 import { decode, encode, isDict, isList } from '../src/bencode/index.js';
 import { TrackerError } from '../src/errors.js';
-import {
-  buildAnnounceUrl,
-  buildScrapeUrl,
-  encodeAnnounceReply,
-  encodeFailure,
-  encodeScrapeReply,
-  parseAnnounceQuery,
-  parseAnnounceReply,
-  parseScrapeQuery,
-  parseScrapeReply,
-  percentDecode,
-  percentEncode,
-  scrapeUrlFor,
-} from '../src/tracker/http-codec.js';
+import { buildAnnounceUrl, encodeAnnounceReply, encodeFailure, parseAnnounceQuery, parseAnnounceReply, percentDecode, percentEncode } from '../src/tracker/http-codec.js';
+import { buildScrapeUrl, encodeScrapeReply, parseScrapeQuery, parseScrapeReply, scrapeUrlFor } from '../src/tracker/http-scrape.js';
 import { decodeUdpRequest, decodeUdpResponse, encodeUdpRequest, encodeUdpResponse, PROTOCOL_ID, type UdpRequest, type UdpResponse } from '../src/tracker/udp-codec.js';
 import { toHex } from '../src/util/bytes.js';
 

@@ -5,15 +5,8 @@
  * BencodeError may come out.
  */
 import { BencodeError, TrackerError } from '../../src/errors.js';
-import {
-  buildAnnounceUrl,
-  encodeAnnounceReply,
-  encodeScrapeReply,
-  parseAnnounceQuery,
-  parseAnnounceReply,
-  parseScrapeQuery,
-  parseScrapeReply,
-} from '../../src/tracker/http-codec.js';
+import { buildAnnounceUrl, encodeAnnounceReply, parseAnnounceQuery, parseAnnounceReply } from '../../src/tracker/http-codec.js';
+import { encodeScrapeReply, parseScrapeQuery, parseScrapeReply } from '../../src/tracker/http-scrape.js';
 import { decodeUdpRequest, decodeUdpResponse, encodeUdpRequest, encodeUdpResponse } from '../../src/tracker/udp-codec.js';
 import type { FuzzTarget } from '../target.js';
 

@@ -16,15 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { TrackerError, errorMessage } from '../errors.js';
 import type { PeerAddress } from '../util/peer-address.js';
 import { anySignal } from '../util/abort.js';
-import {
-  buildAnnounceUrl,
-  buildScrapeUrl,
-  parseAnnounceReply,
-  parseScrapeReply,
-  scrapeUrlFor,
-  type AnnounceParams,
-  type ScrapeCounts,
-} from './http-codec.js';
+import { buildAnnounceUrl, parseAnnounceReply, type AnnounceParams } from './http-codec.js';
+import { buildScrapeUrl, parseScrapeReply, scrapeUrlFor, type ScrapeCounts } from './http-scrape.js';
 import { decodeUdpResponse, encodeUdpRequest, MAX_UDP_SCRAPE_HASHES, type UdpRequest, type UdpResponse } from './udp-codec.js';
 import { toHex } from '../util/bytes.js';
 import { DEFAULT_SETTINGS } from '../settings.js';

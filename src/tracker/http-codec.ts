@@ -1,16 +1,17 @@
 /**
  * Pure codec of the HTTP tracker protocol (BEP 3 announce, BEP 23 compact
- * peers, BEP 48 scrape): query strings in, typed requests out on the server
- * side; typed requests in, URLs out and bencoded replies in, typed replies
- * out on the client side. No sockets, no timers.
+ * peers): query strings in, typed requests out on the server side; typed
+ * requests in, URLs out and bencoded replies in, typed replies out on the
+ * client side. No sockets, no timers. BEP 48 scrape, which shares the query
+ * and reply helpers here, is in http-scrape.ts.
  *
  * `info_hash` and `peer_id` travel as percent-encoded raw bytes, which is not
  * UTF-8: URLSearchParams would turn them into U+FFFD, so queries are split
  * and percent-decoded here byte by byte.
  */
-import { decode, dictEntries, encode, isBytes, isDict, isInt, isList, type BDict, type BValue } from '../bencode/index.js';
+import { decode, encode, isBytes, isDict, isInt, isList, type BDict, type BValue } from '../bencode/index.js';
 import { BencodeError, TrackerError } from '../errors.js';
-import { toHex, utf8OrUndefined } from '../util/bytes.js';
+import { utf8OrUndefined } from '../util/bytes.js';
 import { decodeCompactPeers, encodeCompactPeers } from '../wire/compact.js';
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped';
@@ -56,20 +57,8 @@ export interface AnnounceReply {
   peers: TrackerPeer[];
 }
 
-export interface ScrapeCounts {
-  complete: number;
-  incomplete: number;
-  downloaded: number;
-}
-
-export interface ScrapeEntry extends ScrapeCounts {
-  infoHash: Uint8Array;
-}
-
 /** Longest query string the server parses; real announces are a few hundred bytes. */
 export const MAX_QUERY_BYTES = 8 * 1024;
-/** BEP 48 scrapes of more hashes than this are refused (a URL holds about this many anyway). */
-export const MAX_SCRAPE_HASHES = 100;
 
 // --- query strings ------------------------------------------------------------
 
@@ -205,15 +194,6 @@ export function parseAnnounceQuery(query: string): HttpAnnounceRequest {
   return req;
 }
 
-/** Parses a scrape query: zero or more `info_hash` values (zero = all, which we refuse at the server). */
-export function parseScrapeQuery(query: string): Uint8Array[] {
-  const q = parseQuery(query);
-  const list = q.get('info_hash') ?? [];
-  if (list.length > MAX_SCRAPE_HASHES) throw new TrackerError(`info_hash: more than ${MAX_SCRAPE_HASHES} in one scrape`);
-  for (const h of list) if (h.length !== 20) throw new TrackerError(`info_hash: expected 20 bytes, got ${h.length}`);
-  return list;
-}
-
 // --- server replies -------------------------------------------------------------
 
 export function encodeAnnounceReply(reply: AnnounceReply, opts: { compact: boolean; noPeerId: boolean }): Uint8Array {
@@ -237,26 +217,6 @@ export function encodeAnnounceReply(reply: AnnounceReply, opts: { compact: boole
 
 export function encodeFailure(reason: string): Uint8Array {
   return encode({ 'failure reason': reason });
-}
-
-function bstr(s: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`${s.length}:`), Buffer.from(s)]);
-}
-
-/**
- * BEP 48 scrape reply. Written by hand because its keys are raw 20-byte
- * info-hashes, which a JS object cannot hold as keys without mangling them.
- * Keys are sorted as raw bytes, as bencode requires.
- */
-export function encodeScrapeReply(entries: ScrapeEntry[]): Uint8Array {
-  const sorted = [...entries].sort((a, b) => Buffer.compare(a.infoHash, b.infoHash));
-  const parts: Buffer[] = [Buffer.from('d5:filesd')];
-  for (const e of sorted) {
-    parts.push(bstr(e.infoHash));
-    parts.push(Buffer.from(encode({ complete: e.complete, downloaded: e.downloaded, incomplete: e.incomplete })));
-  }
-  parts.push(Buffer.from('ee'));
-  return Buffer.concat(parts);
 }
 
 // --- client side ------------------------------------------------------------------
@@ -284,38 +244,23 @@ export function buildAnnounceUrl(base: string, p: AnnounceParams): string {
   return base + (base.includes('?') ? '&' : '?') + parts.join('&');
 }
 
-/** BEP 48: the scrape URL is the announce URL with its last `announce` path segment renamed; undefined if it has none. */
-export function scrapeUrlFor(announceUrl: string): string | undefined {
-  const u = new URL(announceUrl);
-  const slash = u.pathname.lastIndexOf('/');
-  const last = u.pathname.slice(slash + 1);
-  if (!last.startsWith('announce')) return undefined;
-  u.pathname = u.pathname.slice(0, slash + 1) + 'scrape' + last.slice('announce'.length);
-  return u.toString();
-}
-
-export function buildScrapeUrl(scrapeBase: string, infoHashes: Uint8Array[]): string {
-  const q = infoHashes.map((h) => `info_hash=${percentEncode(h)}`).join('&');
-  return scrapeBase + (scrapeBase.includes('?') ? '&' : '?') + q;
-}
-
 function textField(v: BValue | undefined): string | undefined {
   return isBytes(v) ? Buffer.from(v).toString('utf8') : undefined;
 }
 
-function failureOf(d: BDict): void {
+export function failureOf(d: BDict): void {
   const f = d['failure reason'];
   if (f !== undefined) throw new TrackerError(`tracker refused: ${textField(f) ?? 'unreadable failure reason'}`);
 }
 
-function nonNegInt(d: BDict, key: string): number | undefined {
+export function nonNegInt(d: BDict, key: string): number | undefined {
   const v = d[key];
   if (v === undefined) return undefined;
   if (!isInt(v) || v < 0) throw new TrackerError(`reply ${key}: not a non-negative integer`);
   return v;
 }
 
-function decodeDict(body: Uint8Array, what: string): BDict {
+export function decodeDict(body: Uint8Array, what: string): BDict {
   let v: BValue;
   try {
     v = decode(body, { maxDepth: 8 });
@@ -369,43 +314,4 @@ export function parseAnnounceReply(body: Uint8Array): AnnounceReply {
     }
   }
   return reply;
-}
-
-/** Parses a BEP 48 scrape reply into counts per hex info-hash. */
-export function parseScrapeReply(body: Uint8Array): Map<string, ScrapeCounts> {
-  const d = decodeDict(body, 'scrape reply');
-  failureOf(d);
-  // `files` has binary keys: walk it with dictEntries on the raw bytes.
-  let filesStart = -1;
-  for (const e of dictEntries(body, 0)) {
-    if (Buffer.from(e.key).toString('latin1') === 'files') filesStart = e.value.start;
-  }
-  const out = new Map<string, ScrapeCounts>();
-  if (filesStart < 0) return out;
-  if (body[filesStart] !== 0x64) throw new TrackerError('scrape reply files: not a dictionary');
-  for (const e of dictEntries(body, filesStart)) {
-    const key = scrapeKey(e.key);
-    if (!key) continue;
-    const v = decode(body.subarray(e.value.start, e.value.end));
-    if (!isDict(v)) continue;
-    out.set(toHex(key), {
-      complete: nonNegInt(v, 'complete') ?? 0,
-      incomplete: nonNegInt(v, 'incomplete') ?? 0,
-      downloaded: nonNegInt(v, 'downloaded') ?? 0,
-    });
-  }
-  return out;
-}
-
-/**
- * A scrape key as 20 raw bytes. Some trackers (bittorrent-tracker's server
- * among them) write the info-hash's bytes as Latin-1 characters re-encoded
- * in UTF-8, giving 20 to 40 bytes; undoing that recovers the hash.
- */
-function scrapeKey(raw: Uint8Array): Uint8Array | undefined {
-  if (raw.length === 20) return raw;
-  const text = utf8OrUndefined(raw);
-  if (text === undefined || text.length !== 20) return undefined;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return undefined;
-  return Buffer.from(text, 'latin1');
 }

@@ -28,14 +28,8 @@ import { assertNever, errorMessage, TrackerError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { isAddressInUse } from '../util/listen-errors.js';
-import {
-  encodeAnnounceReply,
-  encodeFailure,
-  encodeScrapeReply,
-  parseAnnounceQuery,
-  parseScrapeQuery,
-  type ScrapeEntry,
-} from './http-codec.js';
+import { encodeAnnounceReply, encodeFailure, parseAnnounceQuery } from './http-codec.js';
+import { encodeScrapeReply, parseScrapeQuery, type ScrapeEntry } from './http-scrape.js';
 import { RefusalLog } from './refusal-log.js';
 import { SwarmRegistry } from './swarm-registry.js';
 import { decodeUdpRequest, encodeUdpResponse, type UdpRequest, type UdpResponse } from './udp-codec.js';
