@@ -7,7 +7,7 @@
  * memory per node. Loopback only; every phase is bounded.
  */
 import { DhtNode, type DhtItem } from '../src/dht/node.js';
-import { compareDistance } from '../src/dht/routing-table.js';
+import { compareDistance } from '../src/dht/distance.js';
 import { generateKeyPair } from '../src/dht/bep44.js';
 import { silentLogger } from '../src/log.js';
 import { randomBytes } from '../src/util/hash.js';

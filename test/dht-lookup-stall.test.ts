@@ -2,7 +2,7 @@ import test from 'ava';
 import { iterativeLookup, type LookupResult } from '../src/dht/lookup.js';
 import { RttTracker } from '../src/dht/rtt.js';
 import type { KrpcResponse, NodeInfo } from '../src/dht/krpc.js';
-import { compareDistance } from '../src/dht/routing-table.js';
+import { compareDistance } from '../src/dht/distance.js';
 import { randomBytes } from '../src/util/hash.js';
 
 // Simulated transport (no sockets): nodes are told apart by port; the target is all zero, so a smaller id is closer.

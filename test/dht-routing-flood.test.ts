@@ -5,7 +5,8 @@
  * we have, and lookups whose closest set one address cannot fill.
  */
 import test from 'ava';
-import { RoutingTable, commonPrefixBits, compareDistance, type RefusalReason } from '../src/dht/routing-table.js';
+import { RoutingTable, type RefusalReason } from '../src/dht/routing-table.js';
+import { commonPrefixBits, compareDistance } from '../src/dht/distance.js';
 import { iterativeLookup, type AddressGroup } from '../src/dht/lookup.js';
 import { addressClass, bep42Matches, bep42NodeId, crc32c, nodeIdVerified, subnetOf } from '../src/dht/bep42.js';
 import type { KrpcResponse, NodeInfo } from '../src/dht/krpc.js';

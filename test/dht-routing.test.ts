@@ -1,5 +1,6 @@
 import test from 'ava';
-import { RoutingTable, commonPrefixBits, compareDistance } from '../src/dht/routing-table.js';
+import { RoutingTable } from '../src/dht/routing-table.js';
+import { commonPrefixBits, compareDistance } from '../src/dht/distance.js';
 import { iterativeLookup } from '../src/dht/lookup.js';
 import { ItemStore, PeerStore, TokenIssuer } from '../src/dht/stores.js';
 import type { KrpcResponse, NodeInfo } from '../src/dht/krpc.js';

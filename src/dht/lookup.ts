@@ -29,7 +29,7 @@ import { setMaxListeners } from 'node:events';
 import type { PeerAddress } from '../util/peer-address.js';
 import { bytesEqual } from '../util/bytes.js';
 import type { KrpcResponse, NodeInfo } from './krpc.js';
-import { compareDistance } from './routing-table.js';
+import { compareDistance } from './distance.js';
 
 export interface LookupOptions {
   target: Uint8Array;

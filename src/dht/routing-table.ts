@@ -32,7 +32,7 @@
 import type { NodeInfo } from './krpc.js';
 import { ID_BYTES } from './krpc.js';
 import { addressClass, bep42Matches, nodeIdVerified, subnetOf } from './bep42.js';
-import { randomBytes } from '../util/hash.js';
+import { commonPrefixBits, compareDistance, randomIdSharingPrefix } from './distance.js';
 import { bytesEqual, toHex } from '../util/bytes.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 
@@ -86,25 +86,6 @@ interface Bucket {
 }
 
 const MAX_BUCKETS = ID_BYTES * 8;
-
-/** Length of the common bit prefix of two ids. */
-export function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]! ^ b[i]!;
-    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
-  }
-  return a.length * 8;
-}
-
-/** Negative when `a` is closer to `target` than `b` (XOR metric, BEP 5). */
-export function compareDistance(a: Uint8Array, b: Uint8Array, target: Uint8Array): number {
-  for (let i = 0; i < target.length; i++) {
-    const da = a[i]! ^ target[i]!;
-    const db = b[i]! ^ target[i]!;
-    if (da !== db) return da - db;
-  }
-  return 0;
-}
 
 export class RoutingTable {
   readonly localId: Uint8Array;
@@ -397,17 +378,7 @@ export class RoutingTable {
 
   /** A random id that falls in bucket `i`: our first i bits, then bit i flipped (except in the last bucket). */
   randomIdInBucket(i: number): Uint8Array {
-    const id = randomBytes(ID_BYTES);
-    const last = i === this.#buckets.length - 1;
-    const fixedBits = last ? i : i + 1;
-    for (let bit = 0; bit < fixedBits && bit < MAX_BUCKETS; bit++) {
-      const byte = bit >> 3;
-      const mask = 0x80 >> (bit & 7);
-      let want = this.localId[byte]! & mask;
-      if (!last && bit === i) want ^= mask;
-      id[byte] = (id[byte]! & ~mask) | want;
-    }
-    return id;
+    return randomIdSharingPrefix(this.localId, i, i !== this.#buckets.length - 1);
   }
 
   /**
