@@ -1,0 +1,125 @@
+/**
+ * `/api/torrents`: list, add (a .torrent or a magnet link), show, remove,
+ * pause and resume torrents, and list a torrent's peers.
+ */
+import type http from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../errors.js';
+import { parseTorrent, MAX_TORRENT_FILE_BYTES } from '../metainfo/parse.js';
+import { isMagnet, magnetOf, parseMagnet, trackersOf } from '../metainfo/magnet.js';
+import { userFiles } from '../metainfo/layout.js';
+import type { MagnetLink } from '../metainfo/types.js';
+import type { Torrent } from '../session/torrent.js';
+import { ApiError, checkInfoHash, mediaType, readBody, readJsonObject, sendJson } from './http.js';
+import { receiveFile } from './multipart.js';
+import { INFO_HASH_SEGMENT as ih, MAX_JSON_BYTES, type ApiAddedTorrent, type Route, type RouteContext } from './routes.js';
+
+export function torrentRoutes(ctx: RouteContext): Route[] {
+  return [
+    { pattern: /^\/api\/torrents\/?$/, methods: { GET: (_q, res) => listTorrents(ctx, res), POST: (req, res) => addTorrent(ctx, req, res) } },
+    {
+      pattern: new RegExp(`^/api/torrents/${ih}$`),
+      methods: { GET: (_q, res, [h]) => sendJson(res, 200, torrentDetail(torrentOf(ctx, h!))), DELETE: (_q, res, [h]) => removeTorrent(ctx, res, h!) },
+    },
+    { pattern: new RegExp(`^/api/torrents/${ih}/pause$`), methods: { POST: (_q, res, [h]) => pauseResume(ctx, res, h!, 'pause') } },
+    { pattern: new RegExp(`^/api/torrents/${ih}/resume$`), methods: { POST: (_q, res, [h]) => pauseResume(ctx, res, h!, 'resume') } },
+    { pattern: new RegExp(`^/api/torrents/${ih}/peers$`), methods: { GET: (_q, res, [h]) => sendJson(res, 200, { peers: torrentOf(ctx, h!).peers() }) } },
+  ];
+}
+
+/** Records where the content of a torrent the API added lies, and tells the owner (the daemon persists it). */
+export async function notifyAdded(ctx: RouteContext, added: ApiAddedTorrent): Promise<void> {
+  ctx.contentPaths.set(added.meta.infoHashHex, added.contentPath);
+  try {
+    await ctx.opts.onTorrentAdded?.(added);
+  } catch (err) {
+    ctx.log.error(`after adding ${added.meta.infoHashHex}: ${errorMessage(err)}`);
+  }
+}
+
+function torrentOf(ctx: RouteContext, hex: string): Torrent {
+  const t = ctx.session.torrent(checkInfoHash(hex));
+  if (!t) throw new ApiError(404, `no torrent ${hex.toLowerCase()} in this session`);
+  return t;
+}
+
+function listTorrents(ctx: RouteContext, res: http.ServerResponse): void {
+  sendJson(res, 200, {
+    torrents: ctx.session.torrents.map((t) => t.stats()),
+    fetching: [...ctx.fetching].map(([infoHash, f]) => ({ infoHash, name: f.name ?? null, since: f.since })),
+  });
+}
+
+function torrentDetail(t: Torrent): object {
+  const m = t.metainfo;
+  return {
+    ...t.stats(),
+    magnet: magnetOf(m),
+    pieceLength: m.info.pieceLength,
+    private: m.info.private,
+    files: userFiles(m.info).map((f) => ({ path: f.path.join('/'), length: f.length })), // no BEP 47 pad files
+    trackers: trackersOf(m),
+  };
+}
+
+async function addTorrent(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const type = mediaType(req);
+  if (type === 'application/json') {
+    const body = await readJsonObject(req, MAX_JSON_BYTES);
+    if (body.magnet === undefined) throw new ApiError(400, 'missing field "magnet" (or send a .torrent as multipart/form-data or application/x-bittorrent)');
+    if (typeof body.magnet !== 'string' || !isMagnet(body.magnet)) throw new ApiError(400, 'field "magnet" must be a magnet link (magnet:?xt=urn:btih:...)');
+    return addMagnet(ctx, res, parseMagnet(body.magnet), body.magnet);
+  }
+  let bytes: Buffer;
+  if (type === 'multipart/form-data') {
+    const f = await receiveFile(req, { maxBytes: MAX_TORRENT_FILE_BYTES, sink: { kind: 'memory' } });
+    bytes = f.bytes!;
+  } else if (type === 'application/x-bittorrent' || type === 'application/octet-stream') {
+    bytes = await readBody(req, MAX_TORRENT_FILE_BYTES);
+  } else {
+    throw new ApiError(415, 'send a .torrent as multipart/form-data or application/x-bittorrent, or JSON {"magnet": "..."}');
+  }
+  if (bytes.length === 0) throw new ApiError(400, 'the .torrent is empty');
+  const meta = parseTorrent(bytes);
+  if (ctx.session.torrent(meta.infoHashHex) || ctx.fetching.has(meta.infoHashHex)) throw new ApiError(409, `torrent ${meta.infoHashHex} is already in this session`);
+  const contentPath = join(ctx.opts.downloadsDir, meta.info.name);
+  await mkdir(ctx.opts.downloadsDir, { recursive: true });
+  const torrent = await ctx.session.addTorrent(meta, { contentPath, mode: 'leech' });
+  await notifyAdded(ctx, { via: 'torrent', torrent, meta, torrentBytes: bytes, contentPath, mode: 'leech' });
+  sendJson(res, 201, { infoHash: meta.infoHashHex, name: meta.info.name, magnet: magnetOf(meta) });
+}
+
+/** Answers at once (202): the metadata may take long to arrive (BEP 9), or never. */
+function addMagnet(ctx: RouteContext, res: http.ServerResponse, magnet: MagnetLink, text: string): void {
+  const hex = magnet.infoHashHex;
+  if (ctx.session.torrent(hex) || ctx.fetching.has(hex)) throw new ApiError(409, `torrent ${hex} is already in this session`);
+  ctx.fetching.set(hex, { ...(magnet.name !== undefined ? { name: magnet.name } : {}), since: Date.now() });
+  const outDir = ctx.opts.downloadsDir;
+  void (async () => {
+    try {
+      await mkdir(outDir, { recursive: true });
+      const torrent = await ctx.session.addMagnet(magnet, { outDir, signal: ctx.signal });
+      await notifyAdded(ctx, { via: 'magnet', torrent, meta: torrent.metainfo, contentPath: join(outDir, torrent.metainfo.info.name), mode: 'leech' });
+    } catch (err) {
+      if (!ctx.signal.aborted) ctx.log.warn(`magnet ${hex}: ${errorMessage(err)}`);
+    } finally {
+      ctx.fetching.delete(hex);
+    }
+  })();
+  sendJson(res, 202, { infoHash: hex, name: magnet.name ?? null, magnet: text, status: 'fetching metadata' });
+}
+
+async function removeTorrent(ctx: RouteContext, res: http.ServerResponse, hex: string): Promise<void> {
+  const t = torrentOf(ctx, hex);
+  await ctx.session.removeTorrent(t.infoHashHex);
+  ctx.contentPaths.delete(t.infoHashHex);
+  sendJson(res, 200, { infoHash: t.infoHashHex, removed: true });
+}
+
+function pauseResume(ctx: RouteContext, res: http.ServerResponse, hex: string, what: 'pause' | 'resume'): void {
+  const t = torrentOf(ctx, hex);
+  if (what === 'pause') t.pause();
+  else t.resume();
+  sendJson(res, 200, t.stats());
+}
