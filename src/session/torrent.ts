@@ -32,8 +32,8 @@ import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
 import { peerIdClient, pickablePieces } from './fast-sets.js';
 import { WarnLimiter } from '../util/warn-limiter.js';
-import { PieceImage, imageBytes } from './piece-image.js';
-import { PieceRefusedError, ServeCheck } from './serve-check.js';
+import { ServeCheck } from './serve-check.js';
+import { UploadServer } from './upload-server.js';
 import { SmartBan, type Ban } from './smart-ban.js';
 import { PeerList, type KnownPeer } from './peer-list.js';
 import { isLoopbackHost } from '../util/address.js';
@@ -135,16 +135,6 @@ interface PieceBuffer {
 }
 
 let nextConnectionId = 1;
-/** Distinct pieces a peer's request queue reads ahead (fewer when the upload cache is smaller). */
-const READ_AHEAD_PIECES = 4;
-/** Piece reads for uploading under way at once, per torrent. */
-const MAX_PIECE_READS = 8;
-/**
- * Most bytes of blocks written to one peer at once: the pump stops at 1 MiB
- * unsent, so a peer never has more than about 2 MiB queued while it reads
- * (maxUnsentBytesPerPeer is the bound past which it does not).
- */
-const MAX_RUN_BYTES = 1024 * 1024;
 /** Write errors that mean the disk cannot take the data now (full, over quota, read-only, failing): the download pauses. */
 // ESYMLINK: a link planted in the download folder while we run (storage refuses to write through it).
 const DISK_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'ESYMLINK']);
@@ -181,18 +171,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #maxPiecesInFlight: number;
   /** Requests were held back by that bound. */
   #writeBound = false;
-  readonly #uploadQueues = new Map<number, { queue: BlockRequest[]; head: number }>();
-  /** Whole pieces read for uploading (LRU): the data, or the read under way. */
-  readonly #pieceCache = new Map<number, PieceImage>();
-  /** Reads of pieces to upload under way (not in the LRU until they land). */
-  readonly #reading = new Map<number, Promise<void>>();
-  readonly #pieceCacheMax: number;
-  /** Size of the image of a whole piece (the pooled buffers' size). */
-  readonly #imageBytes: number;
-  /** Pieces had on start are hashed before their first upload (serve-check.ts). */
-  readonly #serveCheck: ServeCheck;
-  /** Images of whole pieces whose messages all left: reused for the next reads (no allocation per piece). */
-  readonly #spareImages: PieceImage[] = [];
+  readonly #uploads: UploadServer;
   readonly #smartBan: SmartBan;
   readonly #sources: PeerSource[] = [];
   /** Seeds we disconnected from because we are a seed too (still shared through PEX for a while). */
@@ -253,11 +232,23 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     // Spare piece buffers: never more than the pieces that can wait for the disk at once.
     this.#spareMax = this.#maxPiecesInFlight;
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
-    // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests.
-    this.#pieceCacheMax = Math.max(2, Math.floor(opts.settings.uploadCacheBytes / info.pieceLength));
-    this.#imageBytes = imageBytes(info.pieceLength, opts.settings.blockBytes);
     this.#smartBan = new SmartBan({ blockBytes: opts.settings.blockBytes, banAfterFailures: opts.settings.banAfterHashFailures });
-    this.#serveCheck = new ServeCheck({ info, have: deps.storage.have, pool: deps.pool, completion: deps.storage.completion, logger: this.#log });
+    this.#uploads = new UploadServer({
+      info,
+      settings: opts.settings,
+      store: deps.storage.store,
+      has: (i) => this.#picker.has(i),
+      serveCheck: new ServeCheck({ info, have: deps.storage.have, pool: deps.pool, completion: deps.storage.completion, logger: this.#log }),
+      budget: this.#limits.upload,
+      onLimited: (ms) => this.#retryLimited(ms),
+      onUploaded: (bytes) => {
+        this.#uploaded += bytes;
+        this.#up.add(bytes);
+      },
+      connections: () => this.#conns.values(),
+      stopped: () => this.#stopped,
+      logger: this.#log,
+    });
     this.#extensions = new ExtensionHub({
       metainfo: opts.metainfo,
       logger: this.#log,
@@ -568,16 +559,13 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#unchokeIntoFreeSlots();
     });
     conn.on('peer:piece', (p) => this.#onBlock(conn, p.index, p.begin, p.block));
-    conn.on('peer:request', (req) => this.#enqueueUpload(conn, req));
-    conn.on('peer:cancel', () => {
-      const q = this.#uploadQueues.get(conn.id);
-      if (q) this.#compactUploads(conn, q);
-    });
+    conn.on('peer:request', (req) => this.#uploads.enqueue(conn, req));
+    conn.on('peer:cancel', () => this.#uploads.cancelled(conn));
     conn.on('peer:port', (port) => {
       if (port > 0) this.#opts.onDhtNode?.({ host: conn.remoteHost, port });
     });
     conn.on('peer:extended', (m) => this.#extensions.onMessage(conn, m.id, m.payload));
-    conn.onDrain(() => this.#pumpUploads(conn));
+    conn.onDrain(() => this.#uploads.pump(conn));
     conn.on('peer:close', (c) => this.#onClose(conn, c.reason, c.requests));
   }
 
@@ -601,7 +589,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#picker.peerGone(conn.id, conn.bits);
     this.#choker.remove(conn.id);
     this.#interesting.delete(conn.id);
-    this.#uploadQueues.delete(conn.id);
+    this.#uploads.forget(conn.id);
     this.#extensions.forget(conn.id);
     if (conn.handshaken) this.emit('peer:disconnected', { address: conn.address, reason });
     if (!this.#stopped) {
@@ -954,180 +942,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     }
   }
 
-  // --- uploading -----------------------------------------------------------
-
-  #enqueueUpload(conn: PeerConnection, req: BlockRequest): void {
-    if (!this.#picker.has(req.index) || this.#serveCheck.refuses(req.index)) return conn.dropRemoteRequest(req);
-    let q = this.#uploadQueues.get(conn.id);
-    if (!q) this.#uploadQueues.set(conn.id, (q = { queue: [], head: 0 }));
-    q.queue.push(req);
-    this.#compactUploads(conn, q);
-    this.#pumpUploads(conn);
-  }
-
-  /**
-   * Drops entries of the queue the peer cancelled (or our choke dropped)
-   * once they outnumber the live ones: the queue stays within about twice
-   * the peer's request limit (maxRemoteRequests) whatever it sends, at an
-   * amortized constant cost per request.
-   */
-  #compactUploads(conn: PeerConnection, q: { queue: BlockRequest[]; head: number }): void {
-    if (q.queue.length - q.head <= 2 * conn.remoteRequestCount + 64) return;
-    // A block requested, cancelled and requested again is queued twice: kept once.
-    const seen = new Set<number>();
-    q.queue = q.queue.filter((r, i) => {
-      if (i < q.head || !conn.stillRequested(r)) return false;
-      const k = r.index * 0x8000000 + r.begin;
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
-    q.head = 0;
-  }
-
-  /**
-   * Serves a peer's queued requests in order while its socket has room:
-   * blocks of cached pieces go out at once (no promise per block); a
-   * missing piece is read whole, with the next few distinct pieces of the
-   * queue read ahead, and the pump resumes when the read lands.
-   */
-  #pumpUploads(conn: PeerConnection): void {
-    const q = this.#uploadQueues.get(conn.id);
-    if (!q) return;
-    const budget = this.#limits.upload;
-    while (q.head < q.queue.length && !conn.congested && !conn.closed) {
-      const req = q.queue[q.head]!;
-      if (!conn.stillRequested(req)) {
-        q.head++;
-        continue;
-      }
-      const image = this.#cachedPiece(req.index);
-      if (!image) {
-        this.#readAhead(conn, q);
-        break;
-      }
-      if (!budget.take(req.length)) {
-        this.#retryLimited(budget.msUntil(req.length));
-        break;
-      }
-      q.head++;
-      const first = image.blockOf(req.begin, req.length);
-      image.refs++;
-      const done = (): void => this.#unrefPiece(image);
-      if (first < 0) {
-        // Off the block grid (another block size): header and payload written apart.
-        if (conn.serve(req, image.payload(req.begin, req.length), done)) this.#countUpload(req.length);
-        else done();
-        continue;
-      }
-      // The following requests for the next blocks of the same piece leave in the same write.
-      const run = [req];
-      let bytes = req.length;
-      while (q.head < q.queue.length && run.length < image.blocks) {
-        const next = q.queue[q.head]!;
-        if (next.index !== req.index || image.blockOf(next.begin, next.length) !== first + run.length) break;
-        if (bytes + next.length > MAX_RUN_BYTES) break;
-        if (!conn.stillRequested(next) || !budget.take(next.length)) break;
-        run.push(next);
-        bytes += next.length;
-        q.head++;
-      }
-      if (conn.serveMessages(run, image.messages(first, first + run.length), done)) this.#countUpload(bytes);
-      else done();
-    }
-    // Compact the queue now and then instead of shifting per block.
-    if (q.head > 1024 || q.head === q.queue.length) {
-      q.queue.splice(0, q.head);
-      q.head = 0;
-    }
-  }
-
-  #countUpload(bytes: number): void {
-    this.#uploaded += bytes;
-    this.#up.add(bytes);
-  }
-
-  /** A write from this image finished (or failed): its buffer is reusable once evicted and unreferenced. */
-  #unrefPiece(image: PieceImage): void {
-    image.refs--;
-    if (image.refs === 0 && image.evicted) this.#recycle(image);
-  }
-
-  #recycle(image: PieceImage): void {
-    if (image.size === this.metainfo.info.pieceLength && this.#spareImages.length < this.#pieceCacheMax) this.#spareImages.push(image);
-  }
-
-  #evict(entry: PieceImage | undefined): void {
-    if (!entry) return;
-    entry.evicted = true;
-    if (entry.refs === 0) this.#recycle(entry);
-  }
-
-  /**
-   * Starts reads of the next distinct pieces this peer's queue needs. Reads
-   * under way are not in the LRU (nothing evicts them), at most
-   * `MAX_PIECE_READS` run at once, and a peer reads ahead at most one piece
-   * less than the cache holds: a read never pushes out the piece its peer
-   * needs first, so reads cannot chase each other out of a small cache.
-   */
-  #readAhead(conn: PeerConnection, q: { queue: BlockRequest[]; head: number }): void {
-    const ahead = Math.max(1, Math.min(READ_AHEAD_PIECES, this.#pieceCacheMax - 1));
-    const wanted: number[] = [];
-    for (let i = q.head; i < q.queue.length && wanted.length < ahead; i++) {
-      const index = q.queue[i]!.index;
-      if (!wanted.includes(index)) wanted.push(index);
-    }
-    for (const index of wanted) {
-      if (this.#pieceCache.has(index) || this.#reading.has(index)) continue;
-      if (this.#reading.size >= MAX_PIECE_READS) break;
-      let image = this.#picker.pieceSize(index) === this.metainfo.info.pieceLength ? this.#spareImages.pop() : undefined;
-      if (image) image.reuseFor(index);
-      else image = new PieceImage(this.metainfo.info, index, this.#settings.blockBytes, Buffer.allocUnsafeSlow(this.#imageBytes));
-      const store = this.#deps.storage.store;
-      const filled = (
-        store.readv ? store.readv(index * this.metainfo.info.pieceLength, image.payloadViews()) : store.readPiece(index).then((data) => image.fill(data))
-      ).then(() => this.#serveCheck.admit(index, image.payloadViews()));
-      const read = filled.then(
-        () => {
-          this.#reading.delete(index);
-          if (this.#stopped) return;
-          this.#evict(this.#pieceCache.get(index));
-          this.#pieceCache.delete(index);
-          this.#pieceCache.set(index, image);
-          this.#trimPieceCache();
-          for (const c of this.#conns.values()) this.#pumpUploads(c);
-        },
-        (err: unknown) => {
-          this.#reading.delete(index);
-          this.#recycle(image);
-          if (this.#stopped) return;
-          if (!(err instanceof PieceRefusedError)) this.#log.error(`reading piece ${index} to serve it failed: ${errorMessage(err)}`);
-          // Drop what cannot be served so the queue does not wait on it forever.
-          q.queue = q.queue.filter((r, i) => i < q.head || r.index !== index || (conn.dropRemoteRequest(r), false));
-          this.#pumpUploads(conn);
-        },
-      );
-      this.#reading.set(index, read);
-    }
-  }
-
-  #trimPieceCache(): void {
-    while (this.#pieceCache.size > this.#pieceCacheMax) {
-      const oldest = this.#pieceCache.keys().next().value!;
-      this.#evict(this.#pieceCache.get(oldest));
-      this.#pieceCache.delete(oldest);
-    }
-  }
-
-  /** A piece already in memory (the LRU is refreshed), or undefined. */
-  #cachedPiece(index: number): PieceImage | undefined {
-    const entry = this.#pieceCache.get(index);
-    if (entry === undefined) return undefined;
-    this.#pieceCache.delete(index);
-    this.#pieceCache.set(index, entry);
-    return entry;
-  }
-
   // --- timers ----------------------------------------------------------------
 
   /** When a rate limit held work back, try again once tokens are there. */
@@ -1136,7 +950,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#limitTimer = setTimeout(() => {
       this.#limitTimer = undefined;
       this.#fillAll();
-      for (const c of this.#conns.values()) this.#pumpUploads(c);
+      this.#uploads.pumpAll();
     }, Math.max(10, Math.min(ms, 1000)));
     this.#limitTimer.unref();
   }
