@@ -12,7 +12,6 @@
  * written to the socket without a copy, respecting backpressure.
  */
 import type net from 'node:net';
-import { createHash, type Hash } from 'node:crypto';
 import { TypedEmitter } from '../events.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -34,6 +33,8 @@ import { peerIdClient, pickablePieces } from './fast-sets.js';
 import { WarnLimiter } from '../util/warn-limiter.js';
 import { ServeCheck } from './serve-check.js';
 import { UploadServer } from './upload-server.js';
+import { PieceAssembler } from './piece-assembler.js';
+import { DiskPause } from './disk-pause.js';
 import { SmartBan, type Ban } from './smart-ban.js';
 import { PeerList, type KnownPeer } from './peer-list.js';
 import { isLoopbackHost } from '../util/address.js';
@@ -119,25 +120,7 @@ export interface TorrentOptions {
   onDhtNode?: (addr: PeerAddress) => void;
 }
 
-interface PieceBuffer {
-  data: Uint8Array;
-  /** Host that sent each block (for smart banning). */
-  from: string[];
-  /**
-   * SHA-1 fed block by block as the blocks arrive in order, so a complete
-   * piece is verified at once: no thread hand-off, and no stall of the
-   * event loop longer than one block's hashing. Out-of-order blocks wait
-   * for the gap to fill; if one remains at the end, the worker pool hashes.
-   */
-  hash: Hash;
-  /** Bytes fed to `hash` so far. */
-  hashed: number;
-}
-
 let nextConnectionId = 1;
-/** Write errors that mean the disk cannot take the data now (full, over quota, read-only, failing): the download pauses. */
-// ESYMLINK: a link planted in the download folder while we run (storage refuses to write through it).
-const DISK_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'ESYMLINK']);
 const CLIENT_VERSION = 'swarm-peer 0.1.0';
 
 export class Torrent extends TypedEmitter<TorrentEvents> {
@@ -155,22 +138,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #now: Clock;
   /** Pieces the peer has that we lack, per connection: interest without rescanning bitfields. */
   readonly #interesting = new Map<number, number>();
-  readonly #buffers = new Map<number, PieceBuffer>();
-  /**
-   * Spare whole-piece buffers, reused piece after piece so a new piece costs
-   * no allocation or page faults. Ordinary memory, not a SharedArrayBuffer:
-   * V8 copies into shared memory an order of magnitude slower (measured
-   * ~14 us vs ~1 us per 16 KiB block), and every block is copied in; the
-   * rare out-of-order piece is transferred to a hash worker and comes back.
-   */
-  readonly #spareBuffers: Uint8Array[] = [];
-  readonly #spareMax: number;
-  /** Pieces being hashed and written; stop() lets them land so a clean stop loses nothing received. */
-  readonly #verifying = new Set<Promise<void>>();
-  /** Bound on pieces received and not yet written (their buffers are memory): settings.maxUnwrittenBytes. */
-  readonly #maxPiecesInFlight: number;
-  /** Requests were held back by that bound. */
-  #writeBound = false;
+  readonly #assembler: PieceAssembler;
+  readonly #disk: DiskPause;
   readonly #uploads: UploadServer;
   readonly #smartBan: SmartBan;
   readonly #sources: PeerSource[] = [];
@@ -192,13 +161,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** When a rate-limited warning was last logged, by its key (bounded). */
   /** A warning logged at most once a minute per key (a flood of refusals must not flood the log). */
   readonly #warnings = new WarnLimiter((text) => this.#log.warn(text));
-  /**
-   * The disk refused a write (full, read-only, failing): nothing is
-   * requested, verified pieces that could not be written wait here (their
-   * buffers), and the write is tried again with back-off.
-   */
-  #disk: { reason: string; retryMs: number; timer: NodeJS.Timeout | undefined; waiting: Map<number, Uint8Array>; retrying: boolean } | undefined;
-
   constructor(deps: TorrentDeps, opts: TorrentOptions) {
     super();
     this.#deps = deps;
@@ -228,9 +190,39 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       slots: opts.settings.unchokeSlots,
       optimisticEveryRounds: Math.round(opts.settings.optimisticUnchokeIntervalMs / opts.settings.chokeIntervalMs),
     });
-    this.#maxPiecesInFlight = Math.max(2, Math.floor(opts.settings.maxUnwrittenBytes / info.pieceLength));
-    // Spare piece buffers: never more than the pieces that can wait for the disk at once.
-    this.#spareMax = this.#maxPiecesInFlight;
+    const writePiece = (index: number, data: Uint8Array): Promise<void> => deps.storage.store.writePiece(index, data);
+    this.#disk = new DiskPause({
+      settings: opts.settings,
+      name: info.name,
+      logger: this.#log,
+      writePiece,
+      haveCount: () => this.#picker.haveCount,
+      onWritten: (index, data) => {
+        this.#pieceStored(index, data);
+        this.#assembler.releaseBuffer(data);
+      },
+      onPaused: (reason, code) => this.#onDiskPaused(reason, code),
+      onResumed: () => this.#onDiskResumed(),
+      stopped: () => this.#stopped,
+    });
+    this.#assembler = new PieceAssembler({
+      info,
+      settings: opts.settings,
+      pool: deps.pool,
+      writePiece,
+      disk: this.#disk,
+      logger: this.#log,
+      stopped: () => this.#stopped,
+      onStored: (index, data) => this.#pieceStored(index, data),
+      onHashFailed: (index, data, from) => this.#onHashFailure(index, data, from),
+      onHashError: (index) => this.#picker.pieceFailed(index),
+      onWriteError: (index, err) => {
+        this.emit('torrent:error', err instanceof Error ? err : new Error(String(err)));
+        this.#picker.pieceFailed(index);
+        this.#fillAll();
+      },
+      onRoom: () => this.#fillAll(),
+    });
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
     this.#smartBan = new SmartBan({ blockBytes: opts.settings.blockBytes, banAfterFailures: opts.settings.banAfterHashFailures });
     this.#uploads = new UploadServer({
@@ -283,12 +275,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   get state(): 'paused' | 'seeding' | 'downloading' {
-    return this.#paused || this.#disk ? 'paused' : this.complete ? 'seeding' : 'downloading';
+    return this.#paused || this.#disk.active ? 'paused' : this.complete ? 'seeding' : 'downloading';
   }
 
   /** Why downloading is paused by itself (the disk), or undefined. */
   get pausedReason(): string | undefined {
-    return this.#disk?.reason;
+    return this.#disk.reason;
   }
 
   /** Closes every connection and makes no new ones until resume(); idempotent. */
@@ -301,7 +293,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** Idempotent. */
   resume(): void {
     // A resume asked for by the user also tries a full disk again at once.
-    if (this.#disk && !this.#stopped) void this.#retryDisk();
+    if (this.#disk.active && !this.#stopped) void this.#disk.retry();
     if (!this.#paused || this.#stopped) return;
     this.#paused = false;
     this.#peerList.resetBackoff();
@@ -628,7 +620,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #updateInterest(conn: PeerConnection): void {
-    if ((this.#interesting.get(conn.id) ?? 0) > 0 && !this.#disk) conn.interested();
+    if ((this.#interesting.get(conn.id) ?? 0) > 0 && !this.#disk.active) conn.interested();
     else conn.notInterested();
   }
 
@@ -644,16 +636,13 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #fill(conn: PeerConnection): void {
-    if (conn.closed || !conn.amInterested || !conn.handshaken || this.#disk) return;
+    if (conn.closed || !conn.amInterested || !conn.handshaken || this.#disk.active) return;
     const have = (i: number): boolean => this.#picker.has(i);
     // Choked: only BEP 6 allowed-fast pieces may be asked for.
     const onlyAllowed = conn.peerChoking ? (conn.fast ? pickablePieces(conn.allowedFast, conn.bits, have) : undefined) : undefined;
     if (conn.peerChoking && !onlyAllowed) return;
     // A disk slower than the network: ask for nothing more until the pieces waiting to be written drain.
-    if (this.#verifying.size >= this.#maxPiecesInFlight) {
-      this.#writeBound = true;
-      return;
-    }
+    if (this.#assembler.atWriteBound()) return;
     const depth = this.#depthFor(conn);
     const want = depth - conn.outstandingCount;
     // Ask in batches rather than one block per arrival: fewer, larger writes.
@@ -707,115 +696,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (!receipt.accepted) return;
     this.#downloaded += block.length;
     this.#down.add(block.length);
-    let buf = this.#buffers.get(index);
-    if (!buf) {
-      const size = this.#picker.pieceSize(index);
-      buf = {
-        data: this.#acquireBuffer(size),
-        from: new Array<string>(Math.ceil(size / this.#settings.blockBytes)),
-        hash: createHash('sha1'),
-        hashed: 0,
-      };
-      this.#buffers.set(index, buf);
-    }
-    buf.data.set(block, begin);
-    const bb = this.#settings.blockBytes;
-    buf.from[Math.floor(begin / bb)] = conn.remoteHost;
-    while (buf.hashed < buf.data.length && buf.from[buf.hashed / bb] !== undefined) {
-      const end = Math.min(buf.hashed + bb, buf.data.length);
-      buf.hash.update(buf.data.subarray(buf.hashed, end));
-      buf.hashed = end;
-    }
+    this.#assembler.add(index, begin, block, conn.remoteHost);
     for (const other of receipt.cancelAt) this.#conns.get(other)?.cancel({ index, begin, length: block.length });
-    if (receipt.pieceComplete) {
-      const v = this.#verify(index)
-        .catch((err: unknown) => void this.#log.error(`piece ${index}: ${errorMessage(err)}`))
-        .finally(() => {
-          this.#verifying.delete(v);
-          if (this.#writeBound && this.#verifying.size < this.#maxPiecesInFlight / 2 && !this.#stopped) {
-            this.#writeBound = false;
-            this.#fillAll();
-          }
-        });
-      this.#verifying.add(v);
-    }
+    if (receipt.pieceComplete) this.#assembler.complete(index);
     this.#fill(conn);
-  }
-
-  async #verify(index: number): Promise<void> {
-    const buf = this.#buffers.get(index)!;
-    this.#buffers.delete(index);
-    let kept = false;
-    try {
-      kept = await this.#hashAndWrite(index, buf);
-    } finally {
-      if (!kept) this.#releaseBuffer(buf.data);
-    }
-  }
-
-  #acquireBuffer(size: number): Uint8Array {
-    if (size === this.metainfo.info.pieceLength) {
-      const spare = this.#spareBuffers.pop();
-      if (spare) return spare;
-    }
-    return new Uint8Array(size);
-  }
-
-  /** Keeps a whole-piece buffer for reuse; a detached or partial view is left to the GC. */
-  #releaseBuffer(view: Uint8Array): void {
-    const n = this.metainfo.info.pieceLength;
-    if (view.byteLength !== n || view.byteOffset !== 0 || view.buffer.byteLength !== n) return;
-    if (this.#spareBuffers.length < this.#spareMax) this.#spareBuffers.push(view);
-  }
-
-  /** Resolves true when the piece's data is kept (waiting for a full disk), false when its buffer may be reused. */
-  async #hashAndWrite(index: number, buf: PieceBuffer): Promise<boolean> {
-    const expected = this.metainfo.info.pieces.subarray(index * 20, index * 20 + 20);
-    let data: Uint8Array;
-    let ok: boolean;
-    try {
-      if (buf.hashed === buf.data.length) {
-        data = buf.data;
-        ok = Buffer.compare(buf.hash.digest(), expected) === 0;
-      } else {
-        const r = await this.#deps.pool.hashPieces(buf.data, buf.data.length);
-        // The memory was transferred to the worker and back: the old view is detached.
-        buf.data = r.buf;
-        data = r.buf;
-        ok = Buffer.compare(r.digests, expected) === 0;
-      }
-    } catch (err) {
-      if (this.#stopped) return false;
-      this.#log.error(`hashing piece ${index} failed: ${errorMessage(err)}`);
-      this.#picker.pieceFailed(index);
-      return false;
-    }
-    if (!ok) {
-      if (!this.#stopped) this.#onHashFailure(index, data, buf.from);
-      return false;
-    }
-    // The disk refused a write already: this piece waits with the others, no new attempt per piece.
-    if (this.#disk) {
-      this.#disk.waiting.set(index, data);
-      return true;
-    }
-    try {
-      await this.#deps.storage.store.writePiece(index, data);
-    } catch (err) {
-      if (this.#stopped) return false;
-      const code = diskErrorCode(err);
-      if (code) {
-        this.#onDiskError(index, data, code, err);
-        return true;
-      }
-      this.#log.error(`writing piece ${index} failed: ${errorMessage(err)}`);
-      this.emit('torrent:error', err instanceof Error ? err : new Error(String(err)));
-      this.#picker.pieceFailed(index);
-      this.#fillAll();
-      return false;
-    }
-    this.#pieceStored(index, data);
-    return false;
   }
 
   #pieceStored(index: number, data: Uint8Array): void {
@@ -825,76 +709,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#onPieceVerified(index);
   }
 
-  // --- a disk that cannot take the data ------------------------------------------
-
-  /**
-   * The first write the disk refused (ENOSPC, EDQUOT, EROFS, EIO): downloading
-   * pauses. Requests in flight are cancelled and nothing more is asked for,
-   * so nothing is downloaded that cannot be written; pieces already verified
-   * wait in memory (at most the pieces that were in flight) and are written
-   * when a retry succeeds. One error event and one log line per pause.
-   */
-  #onDiskError(index: number, data: Uint8Array, code: string, err: unknown): void {
-    if (this.#disk) {
-      this.#disk.waiting.set(index, data);
-      return;
-    }
-    const what =
-      code === 'ENOSPC' ? 'the disk is full'
-      : code === 'EDQUOT' ? 'the disk quota is used up'
-      : code === 'EROFS' ? 'the disk is read-only'
-      : code === 'ESYMLINK' ? errorMessage(err)
-      : 'the disk fails (I/O error)';
-    const when = code === 'ESYMLINK' ? 'once the link is removed' : 'when space frees up';
-    const reason = `${what} (${code}): downloading paused; ${this.#picker.haveCount} verified pieces are kept and will be written ${when}`;
-    this.#disk = { reason, retryMs: this.#settings.diskRetryInitialMs, timer: undefined, waiting: new Map([[index, data]]), retrying: false };
-    this.#log.error(`${this.metainfo.info.name}: cannot write piece ${index}: ${errorMessage(err)}; ${reason} (retrying every ${Math.round(this.#settings.diskRetryInitialMs / 1000)}-${Math.round(this.#settings.diskRetryMaxMs / 1000)} s, or on resume)`);
+  /** The disk refused a write (disk-pause.ts): requests in flight are cancelled and nothing more is asked for. */
+  #onDiskPaused(reason: string, code: string): void {
     for (const c of this.#conns.values()) {
       for (const r of c.cancelAll()) this.#picker.release(c.id, r);
       if (c.amInterested) c.notInterested();
     }
     this.emit('torrent:error', Object.assign(new Error(`${this.metainfo.info.name}: ${reason}`), { code }));
     this.emit('torrent:paused', { infoHash: this.infoHashHex, reason });
-    this.#scheduleDiskRetry();
   }
 
-  #scheduleDiskRetry(): void {
-    const disk = this.#disk;
-    if (!disk || this.#stopped) return;
-    clearTimeout(disk.timer);
-    disk.timer = setTimeout(() => void this.#retryDisk(), disk.retryMs);
-    disk.timer.unref();
-    disk.retryMs = Math.min(disk.retryMs * 2, this.#settings.diskRetryMaxMs);
-  }
-
-  /** Writes the waiting pieces; when all are written, downloading resumes. */
-  async #retryDisk(): Promise<void> {
-    const disk = this.#disk;
-    if (!disk || disk.retrying || this.#stopped) return;
-    disk.retrying = true;
-    clearTimeout(disk.timer);
-    disk.timer = undefined;
-    const written: number[] = [];
-    try {
-      for (const [index, data] of [...disk.waiting]) {
-        await this.#deps.storage.store.writePiece(index, data);
-        disk.waiting.delete(index);
-        written.push(index);
-        this.#pieceStored(index, data);
-        this.#releaseBuffer(data);
-      }
-    } catch (err) {
-      disk.retrying = false;
-      if (this.#stopped) return;
-      if (!diskErrorCode(err)) this.#log.warn(`writing a waiting piece failed: ${errorMessage(err)}`);
-      this.#log.debug(`the disk still refuses writes (${errorMessage(err)}); next try in ${disk.retryMs} ms`);
-      this.#scheduleDiskRetry();
-      return;
-    }
-    disk.retrying = false;
-    if (this.#stopped || disk.waiting.size > 0) return void this.#scheduleDiskRetry();
-    this.#disk = undefined;
-    this.#log.info(`${this.metainfo.info.name}: the disk takes writes again (${written.length} waiting pieces written): downloading resumed`);
+  #onDiskResumed(): void {
     this.emit('torrent:resumed', { infoHash: this.infoHashHex });
     for (const c of this.#conns.values()) if (c.handshaken) this.#updateInterest(c);
     this.#fillAll();
@@ -1011,7 +836,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       await this.#deps.storage.flush();
     } catch (err) {
       // While the disk is known to be full this is expected: the pause said it once.
-      if (this.#disk) this.#log.debug(`saving resume state failed: ${errorMessage(err)}`);
+      if (this.#disk.active) this.#log.debug(`saving resume state failed: ${errorMessage(err)}`);
       else this.#log.error(`saving resume state failed: ${errorMessage(err)}`);
     }
   }
@@ -1028,21 +853,13 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     clearTimeout(this.#limitTimer);
-    clearTimeout(this.#disk?.timer);
+    this.#disk.stop();
     for (const c of [...this.#conns.values()]) c.close('shutting down');
     // Pieces already received finish hashing and writing (bounded), so they enter the resume state.
-    await Promise.race([Promise.allSettled([...this.#verifying]), new Promise((r) => setTimeout(r, 5000).unref())]);
+    await this.#assembler.drain(this.#settings.stopDrainMs);
     await Promise.allSettled(this.#sources.map((s) => s.stop()));
     await this.#flush();
   }
 }
 
 
-/** The errno code of a write error that means the disk cannot take data now (through StorageError causes), or undefined. */
-function diskErrorCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && DISK_ERROR_CODES.has(code)) return code;
-  }
-  return undefined;
-}
