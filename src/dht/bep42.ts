@@ -12,6 +12,8 @@
  */
 import { randomBytes } from '../util/hash.js';
 import { ipv4Bytes } from '../wire/compact.js';
+import type { Settings } from '../settings.js';
+import type { AddressGroup } from './lookup.js';
 
 /** `loopback`: 127.0.0.0/8; `local`: the other BEP 42 exempt ranges (private and link-local); `public`: everything else. */
 export type AddressClass = 'loopback' | 'local' | 'public';
@@ -87,4 +89,20 @@ export function bep42Matches(id: Uint8Array, host: string): boolean {
 /** BEP 42 as the routing table applies it: nodes on exempt (local, loopback) addresses always pass. */
 export function nodeIdVerified(id: Uint8Array, host: string): boolean {
   return addressClass(host) !== 'public' || bep42Matches(id, host);
+}
+
+/** A concrete public IPv4 address (not 0.0.0.0, multicast or a BEP 42 exempt range): one whose node id others can check. */
+export function isPublicUnicast(host: string): boolean {
+  const ip = ipv4Bytes(host);
+  if (!ip || addressClass(host) !== 'public') return false;
+  return ip[0]! !== 0 && ip[0]! < 224;
+}
+
+/** Lookup diversity groups of an address (lookup.ts) under `settings`: its IP, and its /24 if public. */
+export function addressGroups(host: string, s: Settings): AddressGroup[] {
+  const cls = addressClass(host);
+  const perAddress = cls === 'loopback' ? s.dhtMaxNodesPerLoopbackAddress : s.dhtMaxNodesPerAddress;
+  const groups: AddressGroup[] = perAddress > 0 ? [{ key: host, limit: perAddress }] : [];
+  if (cls === 'public' && s.dhtMaxNodesPerSubnet > 0) groups.push({ key: subnetOf(host), limit: s.dhtMaxNodesPerSubnet });
+  return groups;
 }

@@ -40,6 +40,11 @@ const MAX_DEPTH = 24;
 /** Transaction ids are short opaque strings; refuse absurd ones. */
 const MAX_TRANSACTION_ID_BYTES = 32;
 
+/** Refuses (RangeError: misuse of our API) an id, info-hash or target that is not 20 bytes. */
+export function checkId(id: Uint8Array, what: string): void {
+  if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) throw new RangeError(`${what} must be 20 bytes`);
+}
+
 export interface NodeInfo {
   id: Uint8Array;
   host: string;

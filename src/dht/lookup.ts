@@ -28,8 +28,10 @@
 import { setMaxListeners } from 'node:events';
 import type { PeerAddress } from '../util/peer-address.js';
 import { bytesEqual } from '../util/bytes.js';
-import type { KrpcResponse, NodeInfo } from './krpc.js';
+import type { KrpcQuery, KrpcResponse, NodeInfo } from './krpc.js';
 import { compareDistance } from './distance.js';
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings.js';
 
 export interface LookupOptions {
   target: Uint8Array;
@@ -51,6 +53,22 @@ export interface LookupOptions {
   /** After this many ms without an answer a query is stalled (see above); default: never. */
   stallMs?: (to: PeerAddress) => number;
   signal?: AbortSignal;
+}
+
+/** Options of a node operation that may be cancelled. */
+export type Op = { signal?: AbortSignal };
+
+/** What a DHT node lends the operations that run lookups on its behalf (announcer.ts, publisher.ts). */
+export interface LookupContext {
+  settings: Settings;
+  log: Logger;
+  now: () => number;
+  /** Our id; it may change at start (a saved one is loaded). */
+  nodeId: () => Uint8Array;
+  /** An iterative lookup of `target` sending `query` to each node (see iterativeLookup). */
+  lookup: (target: Uint8Array, query: KrpcQuery, opts: Op, onResponse?: LookupOptions['onResponse']) => Promise<LookupResult>;
+  /** One query, with the node's timeouts and bookkeeping. */
+  query: (to: PeerAddress, query: KrpcQuery, signal?: AbortSignal) => Promise<KrpcResponse>;
 }
 
 export interface AddressGroup {

@@ -9,11 +9,27 @@
  *
  * No timers: windows are checked when refusals arrive.
  */
+import { assertNever } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Settings } from '../settings.js';
 import { toHex } from '../util/bytes.js';
 import type { NodeInfo } from './krpc.js';
 import type { RefusalReason } from './routing-table.js';
 import { subnetOf } from './bep42.js';
+
+/** Says what rule of `settings` refused a node, for the log. */
+export function explainRefusal(reason: RefusalReason, s: Settings): string {
+  switch (reason) {
+    case 'address':
+      return `at most ${s.dhtMaxNodesPerAddress} node(s) per IP address (${s.dhtMaxNodesPerLoopbackAddress || 'no limit'} per loopback address)`;
+    case 'subnet':
+      return `at most ${s.dhtMaxNodesPerSubnet} node(s) per public /24 in a bucket`;
+    case 'node-id':
+      return 'node id does not match the address (BEP 42, dhtEnforceNodeId)';
+    default:
+      return assertNever(reason);
+  }
+}
 
 export interface RefusalLogOptions {
   log: Logger;
