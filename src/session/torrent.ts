@@ -29,12 +29,13 @@ import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
-import { peerIdClient, pickablePieces } from './fast-sets.js';
+import { peerIdClient } from './fast-sets.js';
 import { WarnLimiter } from '../util/warn-limiter.js';
 import { ServeCheck } from './serve-check.js';
 import { UploadServer } from './upload-server.js';
 import { PieceAssembler } from './piece-assembler.js';
 import { DiskPause } from './disk-pause.js';
+import { LimitRetry, Requester } from './requester.js';
 import { SmartBan, type Ban } from './smart-ban.js';
 import { PeerList, type KnownPeer } from './peer-list.js';
 import { isLoopbackHost } from '../util/address.js';
@@ -136,8 +137,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #conns = new Map<number, PeerConnection>();
   readonly #peerList: PeerList;
   readonly #now: Clock;
-  /** Pieces the peer has that we lack, per connection: interest without rescanning bitfields. */
-  readonly #interesting = new Map<number, number>();
+  readonly #requester: Requester;
+  readonly #limitRetry: LimitRetry;
   readonly #assembler: PieceAssembler;
   readonly #disk: DiskPause;
   readonly #uploads: UploadServer;
@@ -149,7 +150,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #up = new RateMeter();
   readonly #extensions: ExtensionHub;
   readonly #limits: { upload: TokenBucket; download: TokenBucket };
-  #limitTimer: NodeJS.Timeout | undefined;
   #downloaded = 0;
   #uploaded = 0;
   #startedAt: number;
@@ -224,6 +224,19 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       onRoom: () => this.#fillAll(),
     });
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
+    this.#limitRetry = new LimitRetry(opts.settings, () => {
+      this.#fillAll();
+      this.#uploads.pumpAll();
+    });
+    this.#requester = new Requester({
+      picker: this.#picker,
+      settings: opts.settings,
+      budget: this.#limits.download,
+      connections: () => this.#conns.values(),
+      paused: () => this.#disk.active,
+      atWriteBound: () => this.#assembler.atWriteBound(),
+      onLimited: (ms) => this.#limitRetry.schedule(ms),
+    });
     this.#smartBan = new SmartBan({ blockBytes: opts.settings.blockBytes, banAfterFailures: opts.settings.banAfterHashFailures });
     this.#uploads = new UploadServer({
       info,
@@ -232,7 +245,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       has: (i) => this.#picker.has(i),
       serveCheck: new ServeCheck({ info, have: deps.storage.have, pool: deps.pool, completion: deps.storage.completion, logger: this.#log }),
       budget: this.#limits.upload,
-      onLimited: (ms) => this.#retryLimited(ms),
+      onLimited: (ms) => this.#limitRetry.schedule(ms),
       onUploaded: (bytes) => {
         this.#uploaded += bytes;
         this.#up.add(bytes);
@@ -507,41 +520,24 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   #wire(conn: PeerConnection): void {
     conn.on('peer:handshake', (h) => this.#onHandshake(conn, h));
+    const req = this.#requester;
     conn.on('peer:bitfield', (bits) => {
-      this.#picker.peerBitfield(bits);
-      let count = 0;
-      for (const i of bits.ones()) if (!this.#picker.has(i)) count++;
-      this.#interesting.set(conn.id, count);
-      this.#updateInterest(conn);
+      req.peerBitfield(conn, bits);
       this.#dropIfBothSeeds(conn);
     });
     conn.on('peer:have', (index) => {
-      this.#picker.peerHave(index);
-      if (!this.#picker.has(index)) {
-        this.#interesting.set(conn.id, (this.#interesting.get(conn.id) ?? 0) + 1);
-        this.#updateInterest(conn);
-        this.#fill(conn);
-      }
+      req.peerHave(conn, index);
       this.#dropIfBothSeeds(conn);
     });
-    conn.on('peer:unchoke', () => this.#fill(conn));
-    conn.on('peer:choke', (dropped) => {
-      for (const r of dropped) this.#picker.release(conn.id, r);
-      this.#fillAll();
-    });
-    conn.on('peer:reject', (r) => {
-      // BEP 6: asked again, from whoever has it.
-      this.#picker.release(conn.id, r);
-      this.#fillAll();
-    });
+    conn.on('peer:unchoke', () => req.fill(conn));
+    conn.on('peer:choke', (dropped) => req.release(conn, dropped));
+    // BEP 6: a rejected request is asked again, from whoever has it.
+    conn.on('peer:reject', (r) => req.release(conn, [r]));
     conn.on('peer:allowed-fast', () => {
-      if (conn.peerChoking) this.#fill(conn);
+      if (conn.peerChoking) req.fill(conn);
     });
-    conn.on('peer:suggest', () => this.#fill(conn));
-    conn.on('peer:timeout', (reqs) => {
-      for (const r of reqs) this.#picker.release(conn.id, r);
-      this.#fillAll();
-    });
+    conn.on('peer:suggest', () => req.fill(conn));
+    conn.on('peer:timeout', (reqs) => req.release(conn, reqs));
     conn.on('peer:interested', () => {
       if (this.#choker.tryUnchokeNow(conn.id)) conn.unchoke();
     });
@@ -568,7 +564,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         return conn.close('duplicate connection to the same peer');
       }
     }
-    this.#interesting.set(conn.id, 0);
+    this.#requester.added(conn);
     conn.sendPieceSet(this.#deps.storage.have);
     if (h.extensionProtocol) this.#extensions.sendHandshake(conn);
     if (h.dht && this.#opts.dhtPort !== undefined) conn.send({ type: 'port', port: this.#opts.dhtPort });
@@ -580,7 +576,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const r of requests) this.#picker.release(conn.id, r);
     this.#picker.peerGone(conn.id, conn.bits);
     this.#choker.remove(conn.id);
-    this.#interesting.delete(conn.id);
+    this.#requester.forget(conn.id);
     this.#uploads.forget(conn.id);
     this.#extensions.forget(conn.id);
     if (conn.handshaken) this.emit('peer:disconnected', { address: conn.address, reason });
@@ -619,76 +615,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     conn.close('both sides are seeds');
   }
 
-  #updateInterest(conn: PeerConnection): void {
-    if ((this.#interesting.get(conn.id) ?? 0) > 0 && !this.#disk.active) conn.interested();
-    else conn.notInterested();
-  }
-
-  // --- downloading ---------------------------------------------------------
-
-  /** How many requests to keep in flight with this peer: about half a second of its rate. */
-  #depthFor(conn: PeerConnection): number {
-    const s = this.#settings;
-    const byRate = Math.ceil((conn.downloadRate.rate() * 0.5) / s.blockBytes);
-    let depth = Math.min(s.maxQueueDepth, Math.max(s.initialQueueDepth, byRate));
-    if (conn.remoteQueueLimit !== undefined) depth = Math.min(depth, Math.max(1, conn.remoteQueueLimit));
-    return depth;
-  }
-
-  #fill(conn: PeerConnection): void {
-    if (conn.closed || !conn.amInterested || !conn.handshaken || this.#disk.active) return;
-    const have = (i: number): boolean => this.#picker.has(i);
-    // Choked: only BEP 6 allowed-fast pieces may be asked for.
-    const onlyAllowed = conn.peerChoking ? (conn.fast ? pickablePieces(conn.allowedFast, conn.bits, have) : undefined) : undefined;
-    if (conn.peerChoking && !onlyAllowed) return;
-    // A disk slower than the network: ask for nothing more until the pieces waiting to be written drain.
-    if (this.#assembler.atWriteBound()) return;
-    const depth = this.#depthFor(conn);
-    const want = depth - conn.outstandingCount;
-    // Ask in batches rather than one block per arrival: fewer, larger writes.
-    if (want < Math.max(1, depth >> 3)) return;
-    let allowed = want;
-    const budget = this.#limits.download;
-    if (!budget.unlimited) {
-      // Ask only for what the download limit lets in; the rest waits for tokens.
-      allowed = Math.min(want, Math.floor(budget.available() / this.#settings.blockBytes));
-      if (allowed <= 0) return this.#retryLimited(budget.msUntil(this.#settings.blockBytes));
-    }
-    const limits = this.#pickLimits(conn);
-    let reqs: BlockRequest[];
-    if (onlyAllowed) reqs = this.#picker.pick(conn.id, onlyAllowed, allowed, limits);
-    else {
-      // BEP 6 suggestions first (pieces the remote likely has in its cache), then the picker's own choice.
-      const suggested = conn.suggested.size ? pickablePieces(conn.suggested, conn.bits, have) : undefined;
-      reqs = suggested ? this.#picker.pick(conn.id, suggested, allowed, limits) : [];
-      if (reqs.length < allowed) {
-        const more = this.#picker.pick(conn.id, conn.bits, allowed - reqs.length, limits);
-        reqs = reqs.length ? reqs.concat(more) : more;
-      }
-    }
-    if (!budget.unlimited) for (const r of reqs) budget.take(r.length);
-    conn.request(reqs);
-  }
-
-  /**
-   * From a seed, ask only for what no other connected leecher has, as long
-   * as some leecher that unchokes us still has pieces we need: the seed's
-   * upload then goes into data new to the swarm.
-   */
-  #pickLimits(conn: PeerConnection): { maxAvailability?: number } {
-    if (!conn.bits.isComplete()) return {};
-    let seeds = 0;
-    let otherSource = false;
-    for (const c of this.#conns.values()) {
-      if (!c.handshaken) continue;
-      if (c.bits.isComplete()) seeds++;
-      else if (!c.peerChoking && (this.#interesting.get(c.id) ?? 0) > 0) otherSource = true;
-    }
-    return otherSource ? { maxAvailability: seeds } : {};
-  }
-
   #fillAll(): void {
-    for (const c of this.#conns.values()) this.#fill(c);
+    this.#requester.fillAll();
   }
 
   #onBlock(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
@@ -699,7 +627,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#assembler.add(index, begin, block, conn.remoteHost);
     for (const other of receipt.cancelAt) this.#conns.get(other)?.cancel({ index, begin, length: block.length });
     if (receipt.pieceComplete) this.#assembler.complete(index);
-    this.#fill(conn);
+    this.#requester.fill(conn);
   }
 
   #pieceStored(index: number, data: Uint8Array): void {
@@ -721,7 +649,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   #onDiskResumed(): void {
     this.emit('torrent:resumed', { infoHash: this.infoHashHex });
-    for (const c of this.#conns.values()) if (c.handshaken) this.#updateInterest(c);
+    for (const c of this.#conns.values()) if (c.handshaken) this.#requester.updateInterest(c);
     this.#fillAll();
   }
 
@@ -729,13 +657,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.emit('piece:verified', index);
     for (const c of this.#conns.values()) {
       if (!c.handshaken) continue;
-      if (c.bits.get(index)) {
-        const n = (this.#interesting.get(c.id) ?? 1) - 1;
-        this.#interesting.set(c.id, n);
-        if (n <= 0) this.#updateInterest(c);
-      } else {
-        c.have(index);
-      }
+      if (c.bits.get(index)) this.#requester.pieceGot(c);
+      else c.have(index);
     }
     if (this.complete && !this.#completeEmitted) {
       this.#completeEmitted = true;
@@ -768,17 +691,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   // --- timers ----------------------------------------------------------------
-
-  /** When a rate limit held work back, try again once tokens are there. */
-  #retryLimited(ms: number): void {
-    if (this.#limitTimer || this.#stopped) return;
-    this.#limitTimer = setTimeout(() => {
-      this.#limitTimer = undefined;
-      this.#fillAll();
-      this.#uploads.pumpAll();
-    }, Math.max(10, Math.min(ms, 1000)));
-    this.#limitTimer.unref();
-  }
 
   #tick(): void {
     this.#closeInactive();
@@ -852,7 +764,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
-    clearTimeout(this.#limitTimer);
+    this.#limitRetry.stop();
     this.#disk.stop();
     for (const c of [...this.#conns.values()]) c.close('shutting down');
     // Pieces already received finish hashing and writing (bounded), so they enter the resume state.
