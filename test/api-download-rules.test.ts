@@ -16,7 +16,8 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { settledRss } from './helpers/proc.js';
-import { closed, fixtureBytes, freePort, isComplete, peerArgs, pollUntil, spawnPeer, tempDir, torrentOf, writeFixture, type PeerProcess } from './helpers/swarm.js';
+import { closed, fixtureBytes, freePort, isComplete, peerArgs, spawnPeer, tempDir, torrentOf, writeFixture, type PeerProcess } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 import { multipart, request, type RawResponse } from './api-fixtures.js';
 
 const MB = 1024 * 1024;

@@ -8,7 +8,8 @@ import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
 import { UsageError } from '../src/errors.js';
 import type { PeerMessageRecord, SessionLike } from '../src/api/session-like.js';
-import { closed, pollUntil, singleFileTorrent, spawnPeer } from './helpers/swarm.js';
+import { closed, singleFileTorrent, spawnPeer } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 import { request, startApi, startSession, withExtras, type RawResponse } from './api-fixtures.js';
 
 const PEER_A = '127.0.0.7:6881';

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { ApiServer } from '../src/api/server.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
-import { fixtureBytes, pollUntil, singleFileTorrent, tempDir, torrentOf } from './helpers/swarm.js';
+import { fixtureBytes, singleFileTorrent, tempDir, torrentOf } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 import { multipart, request, startApi, startSession, withExtras, type RawResponse } from './api-fixtures.js';
 
 const HEX = /^[0-9a-f]{40}$/;

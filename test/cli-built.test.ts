@@ -12,7 +12,8 @@ import test from 'ava';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MAKE_TORRENT_BIN, makeTorrentCommand, PEER_BIN, REPO_ROOT } from './helpers/bin.js';
-import { closed, fileSha1, freePort, pollUntil, singleFileTorrent, spawnJson, spawnPeer, tempDir, type Teardown, type TorrentFixture } from './helpers/swarm.js';
+import { closed, fileSha1, freePort, singleFileTorrent, spawnJson, spawnPeer, tempDir, type Teardown, type TorrentFixture } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 
 const SEEDER = '127.0.0.2';
 const LEECHER = '127.0.0.3';

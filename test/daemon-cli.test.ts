@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeSessionState } from '../src/session/session-state.js';
-import { tinyTorrent, waitFor, writeContent } from './daemon-helpers.js';
+import { tinyTorrent, writeContent } from './daemon-helpers.js';
+import { pollUntil } from './helpers/poll.js';
 import { peerCommand, REPO_ROOT } from './helpers/bin.js';
 
 interface Child {
@@ -46,10 +47,10 @@ test('peer start serves the watch folder, prints the dashboard URL, logs at info
   t.timeout(90_000);
   const { root, tt, args } = await fixture(t);
   const c = run(t, ['start', ...args, '--api', '0']);
-  const url = await waitFor(() => /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(c.stderr())?.[1], 'the dashboard line', 60_000, 50);
+  const url = await pollUntil(() => /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(c.stderr())?.[1], 'the dashboard line', 60_000, 50);
   t.regex(c.stderr(), /listening for peers on 127\.0\.0\.1:\d+/);
-  await waitFor(() => /adding file-300\.bin/.test(c.stderr()), 'the info line about the watch-folder torrent', 30_000, 50);
-  const body = await waitFor(async () => {
+  await pollUntil(() => /adding file-300\.bin/.test(c.stderr()), 'the info line about the watch-folder torrent', 30_000, 50);
+  const body = await pollUntil(async () => {
     const res = await fetch(new URL('api/torrents', url));
     const text = await res.text();
     return res.ok && text.includes(tt.meta.infoHashHex) ? text : undefined;
@@ -66,10 +67,10 @@ test('peer start --json prints a started event, then progress events; SIGINT exi
   const { tt, args } = await fixture(t);
   const c = run(t, ['start', ...args, '--no-api', '--json']);
   const lines = (): Record<string, unknown>[] => c.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const started = await waitFor(() => lines().find((e) => e.event === 'started'), 'the started event', 60_000, 50);
+  const started = await pollUntil(() => lines().find((e) => e.event === 'started'), 'the started event', 60_000, 50);
   t.is(started.api, null);
   t.is(typeof started.port, 'number');
-  await waitFor(() => lines().find((e) => e.event === 'progress' && e.infoHash === tt.meta.infoHashHex), 'a progress event', 30_000, 50);
+  await pollUntil(() => lines().find((e) => e.event === 'progress' && e.infoHash === tt.meta.infoHashHex), 'a progress event', 30_000, 50);
   c.proc.kill('SIGINT');
   t.is(await c.exit, 0);
   t.true(lines().every((e) => typeof e.event === 'string'), 'stdout holds JSON events only');

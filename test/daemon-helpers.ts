@@ -76,13 +76,3 @@ export function captureLogger(level = 'debug'): CapturedLogger {
   };
 }
 
-/** Polls `check` until it returns something other than undefined/false, within `ms`. */
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 30_000, everyMs = 25): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

@@ -13,7 +13,8 @@ import { resolveSettings } from '../src/settings.js';
 import { decodeSessionState } from '../src/session/session-state.js';
 import { encodeHandshake } from '../src/wire/handshake.js';
 import { makePeerId } from '../src/session/session.js';
-import { captureLogger, tinyTorrent, waitFor, writeContent, type CapturedLogger, type TinyTorrent } from './daemon-helpers.js';
+import { captureLogger, tinyTorrent, writeContent, type CapturedLogger, type TinyTorrent } from './daemon-helpers.js';
+import { pollUntil } from './helpers/poll.js';
 
 type T = { teardown(fn: () => unknown): void };
 
@@ -69,13 +70,13 @@ test('100 small torrents served by one daemon; a restart resumes them all withou
 
   // The seeder finds complete data for every watch-folder torrent and seeds it.
   const seed = await startDaemon(t, seedRoot, '127.0.0.1');
-  await waitFor(() => seed.daemon.session.torrents.length === 100 && seed.daemon.session.torrents.every((x) => x.complete), 'the seeder to serve 100 torrents', 60_000);
+  await pollUntil(() => seed.daemon.session.torrents.length === 100 && seed.daemon.session.torrents.every((x) => x.complete), 'the seeder to serve 100 torrents', 60_000);
   t.true(seed.daemon.session.torrents.every((x) => x.stats().downloaded === 0));
 
   // The leecher downloads all 100 from it.
   const peers = [{ host: '127.0.0.1', port: seed.daemon.session.port }];
   const leech = await startDaemon(t, leechRoot, '127.0.0.2', { peers });
-  await waitFor(() => leech.daemon.session.torrents.length === 100 && leech.daemon.session.torrents.every((x) => x.complete), 'the leecher to complete 100 torrents', 120_000, 100);
+  await pollUntil(() => leech.daemon.session.torrents.length === 100 && leech.daemon.session.torrents.every((x) => x.complete), 'the leecher to complete 100 torrents', 120_000, 100);
   for (const tt of torrents) t.true((await readFile(path.join(leech.downloadsDir, tt.name))).equals(tt.data), `${tt.name} is byte-equal`);
   const pausedHex = torrents[7]!.meta.infoHashHex;
   leech.daemon.session.torrent(pausedHex)!.pause();
@@ -114,26 +115,26 @@ test('watch folder: a dropped .torrent is added (seeded when its data is there),
   await writeFile(path.join(node.torrentsDir, 'bad.torrent'), 'd4:infoi1ee');
   const file = path.join(node.torrentsDir, 'have.torrent');
   await writeFile(file, have.bytes);
-  const torrent = await waitFor(() => s.torrent(have.meta.infoHashHex), 'the dropped torrent to run');
+  const torrent = await pollUntil(() => s.torrent(have.meta.infoHashHex), 'the dropped torrent to run');
   t.true(torrent.complete, 'complete data in downloads/ is verified and seeded');
   t.is(torrent.stats().downloaded, 0);
-  await waitFor(() => node.log.has('warn', /ignoring .*bad\.torrent/), 'a warning about bad.torrent');
+  await pollUntil(() => node.log.has('warn', /ignoring .*bad\.torrent/), 'a warning about bad.torrent');
   t.is(s.torrents.length, 1, 'the bad file added nothing');
-  const rec = await waitFor(async () => (await savedState(node.stateDir)).records.find((r) => r.infoHash === have.meta.infoHashHex), 'the torrent in session.json');
+  const rec = await pollUntil(async () => (await savedState(node.stateDir)).records.find((r) => r.infoHash === have.meta.infoHashHex), 'the torrent in session.json');
   t.is(rec.watchFile, file);
   t.is(rec.kind === 'torrent' ? rec.contentPath : '', contentPath);
 
   // A torrent whose data is missing is downloaded into downloads/ (here: nobody has it, so it waits).
   const missing = tinyTorrent(201);
   await writeFile(path.join(node.torrentsDir, 'missing.torrent'), missing.bytes);
-  const m = await waitFor(() => s.torrent(missing.meta.infoHashHex), 'the second torrent to run');
+  const m = await pollUntil(() => s.torrent(missing.meta.infoHashHex), 'the second torrent to run');
   t.false(m.complete);
   await access(path.join(node.downloadsDir, missing.name));
 
   await unlink(file);
-  await waitFor(() => !s.torrent(have.meta.infoHashHex), 'the torrent to stop');
+  await pollUntil(() => !s.torrent(have.meta.infoHashHex), 'the torrent to stop');
   t.true((await readFile(contentPath)).equals(have.data), 'its data is kept');
-  await waitFor(async () => !(await savedState(node.stateDir)).records.some((r) => r.infoHash === have.meta.infoHashHex), 'the record to go');
+  await pollUntil(async () => !(await savedState(node.stateDir)).records.some((r) => r.infoHash === have.meta.infoHashHex), 'the record to go');
   t.truthy(s.torrent(missing.meta.infoHashHex), 'the other torrent runs on');
 });
 
@@ -147,11 +148,11 @@ test('a torrent whose watch file was deleted while the daemon was down is not re
   await writeFile(path.join(root, 'torrents', 'a.torrent'), a.bytes);
   await writeFile(path.join(root, 'torrents', 'b.torrent'), b.bytes);
   const first = await startDaemon(t, root, '127.0.0.1');
-  await waitFor(() => first.daemon.session.torrents.length === 2, 'both torrents');
+  await pollUntil(() => first.daemon.session.torrents.length === 2, 'both torrents');
   await first.daemon.stop();
   await unlink(path.join(root, 'torrents', 'a.torrent'));
   const second = await startDaemon(t, root, '127.0.0.1');
-  await waitFor(() => !second.daemon.session.torrent(a.meta.infoHashHex), 'a to be stopped');
+  await pollUntil(() => !second.daemon.session.torrent(a.meta.infoHashHex), 'a to be stopped');
   t.truthy(second.daemon.session.torrent(b.meta.infoHashHex));
   t.deepEqual(
     second.daemon.records.map((r) => r.infoHash),
@@ -168,7 +169,7 @@ test('torrents added straight to the session (as the API does) are saved, paused
   const node = await startDaemon(t, root, '127.0.0.1');
   const torrent = await node.daemon.session.addTorrent(tt.meta, { contentPath, mode: 'seed' });
   torrent.pause();
-  await waitFor(async () => (await savedState(node.stateDir)).records.find((r) => r.infoHash === tt.meta.infoHashHex && r.paused), 'the paused record saved');
+  await pollUntil(async () => (await savedState(node.stateDir)).records.find((r) => r.infoHash === tt.meta.infoHashHex && r.paused), 'the paused record saved');
   await node.daemon.stop();
   const saved = (await savedState(node.stateDir)).records[0]!;
   t.like(saved, { kind: 'torrent', origin: 'api', mode: 'seed', contentPath, paused: true });
@@ -194,12 +195,12 @@ test('a dropped .magnet is resolved from a peer and downloaded; an unresolved on
   await mkdir(path.join(seedRoot, 'torrents'));
   await writeFile(path.join(seedRoot, 'torrents', 'x.torrent'), tt.bytes);
   const seed = await startDaemon(t, seedRoot, '127.0.0.1');
-  await waitFor(() => seed.daemon.session.torrent(tt.meta.infoHashHex)?.complete, 'the seeder');
+  await pollUntil(() => seed.daemon.session.torrent(tt.meta.infoHashHex)?.complete, 'the seeder');
 
   const root = await tmp(t, 'daemon-magnet-');
   const node = await startDaemon(t, root, '127.0.0.3', { peers: [{ host: '127.0.0.1', port: seed.daemon.session.port }] });
   await writeFile(path.join(node.torrentsDir, 'x.magnet'), `magnet:?xt=urn:btih:${tt.meta.infoHashHex}&dn=${tt.name}\n`);
-  await waitFor(() => node.daemon.session.torrent(tt.meta.infoHashHex)?.complete, 'the magnet download to complete', 60_000);
+  await pollUntil(() => node.daemon.session.torrent(tt.meta.infoHashHex)?.complete, 'the magnet download to complete', 60_000);
   t.true((await readFile(path.join(node.downloadsDir, tt.name))).equals(tt.data));
   const rec = node.daemon.records.find((r) => r.infoHash === tt.meta.infoHashHex)!;
   t.is(rec.kind, 'torrent', 'the record became a torrent once the metadata came');
@@ -208,7 +209,7 @@ test('a dropped .magnet is resolved from a peer and downloaded; an unresolved on
   // Nobody has this one: it stays a magnet record across a restart.
   const nobody = tinyTorrent(231);
   await writeFile(path.join(node.torrentsDir, 'y.magnet'), `magnet:?xt=urn:btih:${nobody.meta.infoHashHex}\n`);
-  await waitFor(() => node.daemon.records.some((r) => r.infoHash === nobody.meta.infoHashHex), 'the magnet record');
+  await pollUntil(() => node.daemon.records.some((r) => r.infoHash === nobody.meta.infoHashHex), 'the magnet record');
   // Let the fetch begin: an abort before it listens is lost (metadata-fetch.ts; reported), and stop() would wait its 5 s bound.
   await new Promise((r) => setTimeout(r, 300));
   await node.daemon.stop();
@@ -219,7 +220,7 @@ test('a dropped .magnet is resolved from a peer and downloaded; an unresolved on
   t.true(again.daemon.session.torrent(tt.meta.infoHashHex)?.complete, 'the resolved one resumed complete');
   // Its file removed: the fetch is abandoned and the record dropped.
   await unlink(path.join(root, 'torrents', 'y.magnet'));
-  await waitFor(() => !again.daemon.records.some((r) => r.infoHash === nobody.meta.infoHashHex), 'the magnet record to go');
+  await pollUntil(() => !again.daemon.records.some((r) => r.infoHash === nobody.meta.infoHashHex), 'the magnet record to go');
   t.pass();
 });
 

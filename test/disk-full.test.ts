@@ -17,7 +17,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closed, freePort, isComplete, isProgress, peerArgs, pollUntil, singleFileTorrent, spawnPeer, tempDir, treeDigest, type PeerEvent } from './helpers/swarm.js';
+import { closed, freePort, isComplete, isProgress, peerArgs, singleFileTorrent, spawnPeer, tempDir, treeDigest, type PeerEvent } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 import { torrentShape, waitPeerReady } from './helpers/wire-peer.js';
 import { rssBytes } from './helpers/proc.js';
 

@@ -5,7 +5,8 @@
  */
 import test from 'ava';
 import path from 'node:path';
-import { pollUntil, singleFileTorrent } from './helpers/swarm.js';
+import { singleFileTorrent } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 import { parsePrometheus, promValue, request, startApi, startSession, type PromText } from './api-fixtures.js';
 
 const SEEDER = '127.0.0.2';

@@ -14,7 +14,8 @@ import { encodeHandshake, HandshakeReader } from '../src/wire/handshake.js';
 import { decodeMessage, encodeMessage, encodePieceHeader, type PeerMessage } from '../src/wire/messages.js';
 import { FrameDecoder, maxFrameBytesFor } from '../src/wire/framer.js';
 import { torrentShape } from '../src/wire/validate.js';
-import { fileSha1, freePort, isComplete, peerArgs, pollUntil, singleFileTorrent, spawnPeer, tempDir, type Teardown, type TorrentFixture } from './helpers/swarm.js';
+import { fileSha1, freePort, isComplete, peerArgs, singleFileTorrent, spawnPeer, tempDir, type Teardown, type TorrentFixture } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 import { testPeerId } from './helpers/wire-peer.js';
 
 const PIECE = 32 * 1024;

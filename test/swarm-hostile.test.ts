@@ -11,7 +11,8 @@
  */
 import test from 'ava';
 import path from 'node:path';
-import { closed, freePort, isComplete, peerArgs, pollUntil, singleFileTorrent, spawnPeer, tempDir, treeDigest, within } from './helpers/swarm.js';
+import { closed, freePort, isComplete, peerArgs, singleFileTorrent, spawnPeer, tempDir, treeDigest, within } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 import { connectRaw, startGateProxy, torrentShape, waitPeerReady, type RawPeer } from './helpers/wire-peer.js';
 import { encodeMessage } from '../src/wire/messages.js';
 import { Bitfield } from '../src/util/bitfield.js';

@@ -10,20 +10,8 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
-import {
-  closed,
-  freePort,
-  isComplete,
-  isProgress,
-  peerArgs,
-  pollUntil,
-  singleFileTorrent,
-  spawnPeer,
-  tempDir,
-  treeDigest,
-  type PeerProcess,
-  type TorrentFixture,
-} from './helpers/swarm.js';
+import { closed, freePort, isComplete, isProgress, peerArgs, singleFileTorrent, spawnPeer, tempDir, treeDigest, type PeerProcess, type TorrentFixture,  } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
 import { startGateProxy, torrentShape, waitPeerReady, type GateProxy } from './helpers/wire-peer.js';
 
 const SEEDER = '127.0.0.2';

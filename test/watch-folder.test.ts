@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile, unlink, rename } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { WatchFolder, isWatchedName, type WatchedFile } from '../src/session/watch-folder.js';
-import { captureLogger, tinyTorrent, waitFor } from './daemon-helpers.js';
+import { captureLogger, tinyTorrent } from './daemon-helpers.js';
+import { pollUntil } from './helpers/poll.js';
 
 async function setup(t: { teardown(fn: () => unknown): void }, opts: { settleMs?: number } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'watch-folder-'));
@@ -38,7 +39,7 @@ test('a .torrent dropped in is reported added once; removed, it is reported remo
   const tt = tinyTorrent(1);
   const p = path.join(dir, 'one.torrent');
   await writeFile(p, tt.bytes);
-  await waitFor(() => added.length === 1, 'the torrent to be added');
+  await pollUntil(() => added.length === 1, 'the torrent to be added');
   const first = added[0]!;
   t.is(first.kind, 'torrent');
   t.is(first.path, p);
@@ -48,7 +49,7 @@ test('a .torrent dropped in is reported added once; removed, it is reported remo
   await w.scan();
   t.is(added.length, 1);
   await unlink(p);
-  await waitFor(() => removed.length === 1, 'the removal');
+  await pollUntil(() => removed.length === 1, 'the removal');
   t.deepEqual(removed, [p]);
   t.deepEqual(w.added, []);
 });
@@ -58,7 +59,7 @@ test('a .magnet file with one link is reported with the parsed link', async (t) 
   await w.start();
   const hex = tinyTorrent(2).meta.infoHashHex;
   await writeFile(path.join(dir, 'm.magnet'), `# a comment line\n\nmagnet:?xt=urn:btih:${hex}&dn=two\n`);
-  const f = await waitFor(() => added[0], 'the magnet to be added');
+  const f = await pollUntil(() => added[0], 'the magnet to be added');
   t.is(f.kind, 'magnet');
   if (f.kind === 'magnet') {
     t.is(f.magnet.infoHashHex, hex);
@@ -73,7 +74,7 @@ test('a bad .torrent and a bad .magnet are rejected with a warning, the others s
   await writeFile(path.join(dir, 'bad.magnet'), 'http://example.invalid/not-a-magnet\n');
   await writeFile(path.join(dir, 'good.torrent'), tinyTorrent(3).bytes);
   await w.start();
-  await waitFor(() => rejected.length === 2 && added.length === 1, 'two rejections and one addition');
+  await pollUntil(() => rejected.length === 2 && added.length === 1, 'two rejections and one addition');
   t.true(cap.has('warn', /ignoring .*bad\.torrent/));
   t.true(cap.has('warn', /ignoring .*bad\.magnet: holds no magnet link/));
   // Rescanning does not warn again about the same unchanged file.
@@ -83,7 +84,7 @@ test('a bad .torrent and a bad .magnet are rejected with a warning, the others s
   // Fixed in place: read again and added.
   const fixed = tinyTorrent(4);
   await writeFile(bad, fixed.bytes);
-  const f = await waitFor(() => added.find((a) => a.path === bad), 'the fixed file to be added');
+  const f = await pollUntil(() => added.find((a) => a.path === bad), 'the fixed file to be added');
   if (f.kind === 'torrent') t.is(f.metainfo.infoHashHex, fixed.meta.infoHashHex);
 });
 
@@ -96,7 +97,7 @@ test('a file written in two steps is read only once it settled', async (t) => {
   await writeFile(p, tt.bytes.subarray(0, half));
   await w.scan();
   await writeFile(p, tt.bytes);
-  await waitFor(() => added.length === 1, 'the complete file to be added');
+  await pollUntil(() => added.length === 1, 'the complete file to be added');
   t.deepEqual(rejected, []);
   if (added[0]!.kind === 'torrent') t.is(added[0]!.metainfo.infoHashHex, tt.meta.infoHashHex);
 });
@@ -111,7 +112,7 @@ test('hidden partial files are ignored until renamed into place', async (t) => {
   await w.scan();
   t.is(added.length, 0);
   await rename(tmp, path.join(dir, 'incoming.torrent'));
-  await waitFor(() => added.length === 1, 'the renamed file');
+  await pollUntil(() => added.length === 1, 'the renamed file');
   t.pass();
 });
 
@@ -122,7 +123,7 @@ test('an adopted path that is gone at the first scan is reported removed; a pres
   const gone = path.join(dir, 'gone.torrent');
   w.adopt([present, gone, path.join(os.tmpdir(), 'elsewhere.torrent')]);
   await w.start();
-  await waitFor(() => removed.length === 1 && added.length === 1, 'one removal and one addition');
+  await pollUntil(() => removed.length === 1 && added.length === 1, 'one removal and one addition');
   t.deepEqual(removed, [gone]);
   t.is(added[0]!.path, present);
 });
@@ -137,7 +138,7 @@ test('files beyond maxFiles are ignored with a warning; an unreadable folder war
   w.on('file:added', (f) => added.push(f.path));
   for (let i = 0; i < 4; i++) await writeFile(path.join(dir, `t${i}.torrent`), tinyTorrent(10 + i).bytes);
   await w.start();
-  await waitFor(() => added.length === 2, 'two additions');
+  await pollUntil(() => added.length === 2, 'two additions');
   await w.scan();
   t.is(added.length, 2);
   t.true(cap.has('warn', /holds 4 torrent files; only the first 2/));

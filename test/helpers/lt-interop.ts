@@ -12,7 +12,8 @@ import path from 'node:path';
 import { scrape } from '../../src/tracker/client.js';
 import { fromHex } from '../../src/util/bytes.js';
 import { ltEvent, spawnLibtorrent, type LtEvent } from './libtorrent.js';
-import { freePort, pollUntil, spawnPeer, within, type PeerProcess, type Teardown } from './swarm.js';
+import { freePort, spawnPeer, within, type PeerProcess, type Teardown } from './swarm.js';
+import { pollUntil } from './poll.js';
 
 /** `peer tracker --host HOST --port N --json` (the built bin), once it listens. */
 export async function startPeerTracker(t: Teardown, host: string): Promise<{ proc: PeerProcess; announce: string; udp: string; port: number }> {

@@ -186,17 +186,6 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
-/** Polls `check` every `everyMs` until it returns a value other than undefined, within `ms`. */
-export async function pollUntil<T>(check: () => Promise<T | undefined> | T | undefined, what: string, ms = WAIT_MS, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 // --- our peer as a child process --------------------------------------------------
 
 export type PeerEvent =
