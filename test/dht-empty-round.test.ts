@@ -11,21 +11,12 @@ import { DhtPeerSource } from '../src/discovery/dht-source.js';
 import type { PeerAddress, PeerSourceContext } from '../src/discovery/peer-source.js';
 import { silentLogger } from '../src/log.js';
 import { randomBytes } from '../src/util/hash.js';
+import { pollUntil } from './helpers/poll.js';
 
 const settings = { dhtQueryTimeoutMs: 3000 };
 
 function ctxFor(infoHash: Uint8Array, port: number, onPeers: (peers: PeerAddress[]) => void = () => undefined): PeerSourceContext {
   return { infoHash, peerId: randomBytes(20), port, stats: () => ({ uploaded: 0, downloaded: 0, left: 0 }), onPeers: (peers) => onPeers(peers) };
-}
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 test('getPeers includes the peers announced to the node itself', async (t) => {
@@ -51,7 +42,7 @@ test('a source whose round found nobody tries again after retryMs, not after the
   const source = new DhtPeerSource(lone, ctxFor(infoHash, 2222), { intervalMs: 600_000, retryMs: 200, logger: silentLogger });
   t.teardown(() => source.stop());
   source.start();
-  await until('the first (empty) round', 5000, async () => (source.nextDelayMs() < 600_000 ? true : undefined));
+  await pollUntil(async () => (source.nextDelayMs() < 600_000 ? true : undefined), 'the first (empty) round', 5000, 100);
   t.is(source.nextDelayMs(), 200);
 
   // A leecher's node joins through the seeder's node afterwards, and looks the torrent up.
@@ -59,10 +50,10 @@ test('a source whose round found nobody tries again after retryMs, not after the
   t.teardown(() => joiner.stop());
   await joiner.start();
   await joiner.ready();
-  const peers = await until('the seeder found through the DHT', 10_000, async () => {
+  const peers = await pollUntil(async () => {
     const p = await joiner.getPeers(infoHash);
     return p.some((x) => x.port === 2222) ? p : undefined;
-  });
+  }, 'the seeder found through the DHT', 10_000, 100);
   t.true(peers.some((p) => p.host === '127.0.0.1' && p.port === 2222));
 });
 

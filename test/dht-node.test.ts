@@ -8,6 +8,7 @@ import { silentLogger } from '../src/log.js';
 import { randomBytes } from '../src/util/hash.js';
 import { toHex, utf8 } from '../src/util/bytes.js';
 import { ROUTING_TABLE_FILE } from '../src/dht/state.js';
+import { pollUntil } from './helpers/poll.js';
 
 // Every node in these tests is alive: a generous timeout only matters on a loaded machine.
 const settings = { dhtQueryTimeoutMs: 3000 };
@@ -132,7 +133,7 @@ test('addNode pings a node and adds it to the routing table', async (t) => {
   await b.start();
   t.teardown(() => stopAll([a, b]));
   a.addNode(b.address);
-  for (let i = 0; i < 50 && a.stats().nodes === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await pollUntil(() => a.stats().nodes > 0, 'a to learn b', 1000, 20).catch(() => undefined);
   t.is(a.stats().nodes, 1);
   t.is(b.stats().nodes, 1, 'b learned a from its query');
 });

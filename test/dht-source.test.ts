@@ -4,6 +4,7 @@ import { DhtPeerSource } from '../src/discovery/dht-source.js';
 import type { PeerAddress, PeerSourceContext } from '../src/discovery/peer-source.js';
 import { silentLogger } from '../src/log.js';
 import { randomBytes } from '../src/util/hash.js';
+import { pollUntil } from './helpers/poll.js';
 
 // Every node in these tests is alive: a generous timeout only matters on a loaded machine.
 const settings = { dhtQueryTimeoutMs: 3000 };
@@ -42,11 +43,10 @@ test('DhtPeerSource looks peers up, hands them to the torrent and announces our 
   await Promise.race([gotPeers, new Promise((_, reject) => setTimeout(() => reject(new Error('no peers in 10 s')), 10_000))]);
   t.deepEqual(found[0], { peers: [{ host: '127.0.0.1', port: 1111 }], source: 'dht' });
   // The announce follows the lookup; poll (bounded) until another node sees port 2222.
-  let seen: PeerAddress[] = [];
-  for (let i = 0; i < 50 && !seen.some((p) => p.port === 2222); i++) {
-    seen = await nodes[2]!.getPeers(infoHash);
-    if (!seen.some((p) => p.port === 2222)) await new Promise((r) => setTimeout(r, 100));
-  }
+  const seen = await pollUntil(async () => {
+    const peers = await nodes[2]!.getPeers(infoHash);
+    return peers.some((p) => p.port === 2222) ? peers : undefined;
+  }, 'another node to see the announced port', 10_000, 100).catch((): PeerAddress[] => []);
   t.true(seen.some((p) => p.host === '127.0.0.1' && p.port === 2222));
   await source.stop();
   await source.stop();

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { HashPool } from '../src/util/hash-pool.js';
+import { pollUntil } from './helpers/poll.js';
 
 const sha1 = (b: Uint8Array): Buffer => createHash('sha1').update(b).digest();
 
@@ -42,8 +43,7 @@ test('idle workers are ended and come back for the next job', async (t) => {
   t.is(pool.workerCount, 0, 'no threads before the first job');
   await pool.sha1(Buffer.from('x'));
   t.is(pool.workerCount, 2);
-  const deadline = Date.now() + 5000;
-  while (pool.workerCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await pollUntil(() => pool.workerCount === 0, 'the idle workers to end', 5000, 20).catch(() => undefined);
   t.is(pool.workerCount, 0, 'ended after the idle period');
   t.deepEqual(Buffer.from(await pool.sha1(Buffer.from('abc'))), sha1(Buffer.from('abc')));
 });

@@ -10,6 +10,7 @@ import { runPeer, startDht, type DhtProcess } from './dht-cli-helpers.js';
 import { peerCommand, REPO_ROOT } from './helpers/bin.js';
 import { namespaceKeyPair } from '../src/dht/bep44.js';
 import { toHex } from '../src/util/bytes.js';
+import { pollUntil } from './helpers/poll.js';
 
 // A random 127.x.y.0/24 block per run, so parallel runs by other helpers do not collide.
 const block = `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}`;
@@ -99,7 +100,7 @@ test.serial('peer dht saves its routing table on SIGTERM and comes back with the
   const state = join(dir, 'restart');
   const a = await startDht(['--host', host(50), '--state', state, '--bootstrap', `${nodes[0]!.host}:${nodes[0]!.port}`]);
   // Wait (bounded) until it has joined.
-  for (let i = 0; i < 100 && !a.lines.some((l) => l.includes('"ready"')); i++) await new Promise((r) => setTimeout(r, 100));
+  await pollUntil(() => a.lines.some((l) => l.includes('"ready"')), 'the node to join', 10_000, 100).catch(() => undefined);
   t.is(await a.stop(), 0);
   t.true(a.lines.some((l) => l.includes('"stopped"')));
   t.true((await stat(join(state, 'dht-routing.json'))).size > 0);
@@ -107,15 +108,8 @@ test.serial('peer dht saves its routing table on SIGTERM and comes back with the
   t.teardown(() => b.stop());
   t.is(b.nodeId, a.nodeId);
   // With no --bootstrap it still reaches the network through its saved table.
-  const infoLine = async (): Promise<boolean> => {
-    for (let i = 0; i < 100; i++) {
-      const ready = b.lines.find((l) => l.includes('"ready"'));
-      if (ready) return (JSON.parse(ready) as { nodes: number }).nodes >= 3;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return false;
-  };
-  t.true(await infoLine());
+  const ready = await pollUntil(() => b.lines.find((l) => l.includes('"ready"')), 'the restarted node to join', 10_000, 100).catch(() => undefined);
+  t.true(ready !== undefined && (JSON.parse(ready) as { nodes: number }).nodes >= 3);
 });
 
 test('kv refuses options that only long-running commands use, with exit 2 and the option named', async (t) => {

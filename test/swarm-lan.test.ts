@@ -17,6 +17,7 @@ import { HashPool } from '../src/util/hash-pool.js';
 import { resolveSettings } from '../src/settings.js';
 import { silentLogger } from '../src/log.js';
 import type { Torrent } from '../src/session/torrent.js';
+import { pollUntil } from './helpers/poll.js';
 
 const PIECE = 64 * 1024;
 
@@ -96,8 +97,7 @@ test('20 leechers behind one tracker all finish with the right data, then PEX br
   newcomer.on('peer:connected', (p) => met.add(p.address.split(':')[0]!));
   await completion(newcomer, 60_000);
   // PEX is sent once a second at most here and once a minute per peer: wait (bounded) for an outgoing connection it was never given.
-  const deadline = Date.now() + 15_000;
-  while (![...met].some((h) => h !== '127.0.0.3') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await pollUntil(() => [...met].some((h) => h !== '127.0.0.3'), 'an outgoing connection to a peer learned by PEX', 15_000, 200).catch(() => undefined);
   t.true([...met].some((h) => h !== '127.0.0.3'), `the newcomer met peers it was never given: ${[...met].join(', ')}`);
   t.true((await readFile(join(dir, 'out-23', 'payload.bin'))).equals(data));
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { TrackerError } from '../src/errors.js';
 import { announce } from '../src/tracker/client.js';
 import { peerCommand, REPO_ROOT } from './helpers/bin.js';
+import { pollUntil } from './helpers/poll.js';
 
 function runPeer(args: string[]): { child: ChildProcess; stdout: () => string; exit: Promise<number | null> } {
   const child = spawn(process.execPath, peerCommand(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -17,11 +18,7 @@ function runPeer(args: string[]): { child: ChildProcess; stdout: () => string; e
 }
 
 async function firstLine(get: () => string, ms = 20_000): Promise<string> {
-  const end = Date.now() + ms;
-  while (!get().includes('\n')) {
-    if (Date.now() > end) throw new Error(`no output within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await pollUntil(() => get().includes('\n'), 'a line of output', ms);
   return get().split('\n')[0]!;
 }
 

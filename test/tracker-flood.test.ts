@@ -15,7 +15,8 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { buildAnnounceUrl, parseAnnounceReply, type AnnounceReply } from '../src/tracker/http-codec.js';
 import { settledRss } from './helpers/proc.js';
-import { freePort, spawnPeer, WAIT_MS, within } from './helpers/swarm.js';
+import { pollUntil } from './helpers/poll.js';
+import { freePort, spawnPeer, WAIT_MS } from './helpers/swarm.js';
 
 const ADDRESSES = 250;
 const TORRENTS = 10_000;
@@ -45,13 +46,7 @@ test('a flood of 10,000 info-hashes from 250 addresses leaves the tracker open t
   t.timeout(240_000);
   const port = await freePort(['127.0.0.1']);
   const tracker = spawnPeer(t, ['tracker', '--host', '127.0.0.1', '--port', String(port)]);
-  await within(
-    (async () => {
-      while (!tracker.stdout().includes('tracker listening')) await new Promise((r) => setTimeout(r, 50));
-    })(),
-    WAIT_MS,
-    'the tracker to listen',
-  );
+  await pollUntil(() => tracker.stdout().includes('tracker listening'), 'the tracker to listen', WAIT_MS);
   const base = `http://127.0.0.1:${port}/announce`;
   const pid = tracker.child.pid!;
   const agents: http.Agent[] = [];

@@ -12,6 +12,7 @@ import { silentLogger } from '../src/log.js';
 import { announce, scrape } from '../src/tracker/client.js';
 import { TrackerServer } from '../src/tracker/server.js';
 import { toHex } from '../src/util/bytes.js';
+import { pollUntil } from './helpers/poll.js';
 
 // bittorrent-tracker ships no types; imported by a computed name so tsc does not look for them.
 const BT_TRACKER = 'bittorrent-tracker';
@@ -111,23 +112,11 @@ test('a WebTorrent 1.9.7 peer finds our peer through our tracker and dials it', 
   );
   const infoHash = Buffer.from(torrent.infoHash, 'hex');
   // Our peer announces as a leecher; WebTorrent has announced (or will on its next interval) as a seed.
-  await withTimeout(
-    (async () => {
-      while (!s.registry.peersOf(infoHash).some((p) => p.host === '127.0.0.1')) await new Promise((r) => setTimeout(r, 50));
-    })(),
-    10_000,
-    'webtorrent announce reaching our tracker',
-  );
+  await pollUntil(() => s.registry.peersOf(infoHash).some((p) => p.host === '127.0.0.1'), 'webtorrent announce reaching our tracker', 10_000);
   const reply = await announce(s.announceUrl, { infoHash, peerId: pid(9), port: ourPort, uploaded: 0, downloaded: 0, left: data.length, event: 'started', localAddress: '127.0.0.41' }, { timeoutMs: 5000 });
   t.true(reply.peers.some((p) => p.host === '127.0.0.1' && p.port === wt.torrentPort), 'our peer learns the WebTorrent seed');
   // WebTorrent learns of us on its next announce; ask it to announce now rather than wait an interval.
   torrent.discovery?.tracker?.update?.();
-  await withTimeout(
-    (async () => {
-      while (dialed.length === 0) await new Promise((r) => setTimeout(r, 50));
-    })(),
-    15_000,
-    'webtorrent dialing our peer',
-  );
+  await pollUntil(() => dialed.length > 0, 'webtorrent dialing our peer', 15_000);
   t.true(dialed.length > 0);
 });

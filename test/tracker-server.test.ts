@@ -7,6 +7,7 @@ import { TrackerPeerSource } from '../src/discovery/tracker-source.js';
 import { announce, scrape } from '../src/tracker/client.js';
 import { TrackerServer } from '../src/tracker/server.js';
 import { toHex } from '../src/util/bytes.js';
+import { pollUntil } from './helpers/poll.js';
 
 const IH = Uint8Array.from({ length: 20 }, (_, i) => 0xf0 ^ i);
 const pid = (n: number): Uint8Array => new Uint8Array(20).fill(n);
@@ -26,14 +27,6 @@ async function deadPort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
-}
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 test('HTTP and UDP share one port; announce URLs name it', async (t) => {
@@ -119,7 +112,7 @@ test('TrackerPeerSource: skips a dead tracker, moves the working one to the fron
   t.teardown(() => src.stop());
   src.start();
   src.start();
-  await until(() => ctx.found.length > 0);
+  await pollUntil(() => ctx.found.length > 0, 'peers from the tracker', 10_000, 20);
   t.deepEqual(ctx.found, [{ host: '127.0.0.50', port: 5050 }]);
   t.deepEqual(src.tiers[1], [s.announceUrl, dead]);
   t.is(src.status().url, s.announceUrl);
@@ -128,7 +121,7 @@ test('TrackerPeerSource: skips a dead tracker, moves the working one to the fron
 
   ctx.state.left = 0;
   src.completed();
-  await until(() => s.registry.scrape(IH).downloaded === 1);
+  await pollUntil(() => s.registry.scrape(IH).downloaded === 1, 'the completed announce counted', 10_000, 20);
   t.deepEqual(s.registry.scrape(IH), { complete: 1, incomplete: 1, downloaded: 1 });
 
   await src.stop();
@@ -140,7 +133,7 @@ test('TrackerPeerSource: when every tracker fails it backs off, and stop() retur
   const ctx = context(2);
   const src = new TrackerPeerSource(ctx, { tiers: [[`http://127.0.0.1:${await deadPort()}/announce`]], logger: silentLogger, retryBaseMs: 50, timeoutMs: 300 });
   src.start();
-  await until(() => src.status().failuresInARow >= 3);
+  await pollUntil(() => src.status().failuresInARow >= 3, 'three failed announces', 10_000, 20);
   t.regex(src.status().lastError ?? '', /127\.0\.0\.1/);
   t.deepEqual(ctx.found, []);
   const began = Date.now();

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { within, type Teardown } from './swarm.js';
+import { pollUntil } from './poll.js';
 
 export interface Tool {
   child: ChildProcess;
@@ -52,12 +53,17 @@ export function spawnTool(t: Teardown, cmd: string, args: string[], opts: { cwd?
     exited,
     waitExit: (ms) => within(exited, ms, `${cmd} ${args.join(' ')} to exit; output:\n${tail()}`),
     async waitOutput(re, ms) {
-      const deadline = Date.now() + ms;
-      while (!re.test(out)) {
-        if (code !== undefined) throw new Error(`${cmd} exited (${code}) before printing ${re}; output:\n${tail()}`);
-        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${re} from ${cmd}; output:\n${tail()}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await pollUntil(
+        () => {
+          if (re.test(out)) return true;
+          if (code !== undefined) throw new Error(`${cmd} exited (${code}) before printing ${re}; output:\n${tail()}`);
+          return undefined;
+        },
+        `${re} from ${cmd}`,
+        ms,
+      ).catch((err: unknown) => {
+        throw (err as Error).message.startsWith('timed out') ? new Error(`${(err as Error).message}; output:\n${tail()}`) : err;
+      });
     },
     kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (code === undefined) child.kill(signal);

@@ -12,6 +12,7 @@ import { FrameDecoder, maxFrameBytesFor } from '../../src/wire/framer.js';
 import { pieceSize, torrentShape, type TorrentShape } from '../../src/wire/validate.js';
 import { Bitfield } from '../../src/util/bitfield.js';
 import { within, WAIT_MS, type Teardown } from './swarm.js';
+import { pollUntil } from './poll.js';
 
 /** A peer id unique to each call (a second connection with the same id is closed as a duplicate). */
 export function testPeerId(tag: string): Uint8Array {
@@ -115,21 +116,28 @@ export async function connectRaw(
  * listens and has the torrent added (a seeder verifies its data first).
  */
 export async function waitPeerReady(t: Teardown, host: string, port: number, infoHash: Uint8Array, shape: TorrentShape, localAddress = '127.0.0.1', ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const raw = await connectRaw(t, { host, port, localAddress, infoHash, shape });
+  let last: unknown;
+  await pollUntil(
+    async () => {
       try {
-        await raw.handshake();
-        return;
-      } finally {
-        raw.destroy();
+        const raw = await connectRaw(t, { host, port, localAddress, infoHash, shape });
+        try {
+          await raw.handshake();
+          return true;
+        } finally {
+          raw.destroy();
+        }
+      } catch (err) {
+        last = err;
+        return undefined;
       }
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`peer ${host}:${port} not ready after ${ms} ms: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+    },
+    `peer ${host}:${port} to answer a handshake`,
+    ms,
+    100,
+  ).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}; last attempt: ${String(last)}`);
+  });
 }
 
 // --- a lying seeder -----------------------------------------------------------------
