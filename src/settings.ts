@@ -3,6 +3,8 @@
  * names. CLI flags and the HTTP API map onto these keys; nothing else
  * defines a tunable. Add new keys here with a doc comment.
  */
+import { UsageError } from './errors.js';
+
 export const DEFAULT_SETTINGS = {
   // --- network identity -------------------------------------------------
   /** Address to listen on and send from (TCP, UDP, tracker announces, DHT). */
@@ -50,6 +52,21 @@ export const DEFAULT_SETTINGS = {
    * while it makes us answer (rejects, chokes, ...) gets here.
    */
   maxUnsentBytesPerPeer: 4 * 1024 * 1024,
+  /**
+   * Bytes waiting in one peer's socket past which we stop serving it until
+   * it drains (`congested`). The stream's own mark (16 KiB, one block) would
+   * stall the upload after every block and leave the link idle between them.
+   */
+  sendBufferBytesPerPeer: 1024 * 1024,
+  /**
+   * Our requests one peer still owes a late answer for (cancelled, dropped by
+   * a choke, timed out): its block or reject is then accepted and ignored.
+   * Past this many the memory is cleared, and a block for a forgotten one
+   * closes the connection as unrequested.
+   */
+  maxLateRequestsPerPeer: 8192,
+  /** BEP 6 allowed-fast and suggested pieces kept per peer (libtorrent sends about 10; a hostile peer could send millions). */
+  maxFastSetPiecesPerPeer: 64,
   /** A peer whose socket has taken nothing of what waits for it for this long is dropped (keep-alives and our buffers alike). */
   sendStallTimeoutMs: 60_000,
   /** Queued requests one peer may cancel per minute before it is dropped as a request/cancel flood (an endgame cancels at most a queue's worth). */
@@ -298,10 +315,56 @@ export const DEFAULT_SETTINGS = {
 
 export type Settings = typeof DEFAULT_SETTINGS;
 
+/** Keys for which 0 cannot work (a block of no bytes, a timer that fires at once forever, ...). */
+const POSITIVE: ReadonlySet<string> = new Set([
+  'blockBytes',
+  'maxRequestBytes',
+  'handshakeTimeoutMs',
+  'idleTimeoutMs',
+  'requestTimeoutMs',
+  'connectTimeoutMs',
+  'initialQueueDepth',
+  'maxQueueDepth',
+  'sendBufferBytesPerPeer',
+  'maxUnsentBytesPerPeer',
+  'incomingHandshakeTimeoutMs',
+]);
+
+function checkSetting(key: string, value: unknown): void {
+  const bad = (why: string): never => {
+    throw new UsageError(`invalid setting ${key}: ${why}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  };
+  if (!Object.hasOwn(DEFAULT_SETTINGS, key)) throw new UsageError(`unknown setting ${key}`);
+  const def: unknown = DEFAULT_SETTINGS[key as keyof Settings];
+  if (typeof value !== typeof def) bad(`must be a ${typeof def}`);
+  if (typeof value !== 'number') return;
+  if (!Number.isFinite(value)) bad('must be a finite number');
+  if (Number.isInteger(def) && !Number.isInteger(value)) bad('must be an integer');
+  if (/port$/i.test(key) && value > 65535) bad('must be a port number (0-65535)');
+  if (POSITIVE.has(key) || key.endsWith('IntervalMs')) {
+    if (value <= 0) bad('must be greater than 0');
+  } else if (value < 0) bad('must not be negative');
+}
+
+/**
+ * The defaults with `overrides` applied (undefined values are skipped).
+ * Throws a UsageError naming the key for an unknown key, a value of the
+ * wrong type, a negative or fractional count, or settings that contradict
+ * each other.
+ */
 export function resolveSettings(overrides: Partial<Settings> = {}): Settings {
   const out: Settings = { ...DEFAULT_SETTINGS };
   for (const [k, v] of Object.entries(overrides)) {
-    if (v !== undefined && k in out) (out as Record<string, unknown>)[k] = v;
+    if (v === undefined) continue;
+    checkSetting(k, v);
+    (out as Record<string, unknown>)[k] = v;
+  }
+  if (out.initialQueueDepth > out.maxQueueDepth) {
+    throw new UsageError(`invalid settings: initialQueueDepth (${out.initialQueueDepth}) is larger than maxQueueDepth (${out.maxQueueDepth})`);
+  }
+  // Serving stops at sendBufferBytesPerPeer; an honest peer must not reach the drop bound before that.
+  if (out.sendBufferBytesPerPeer >= out.maxUnsentBytesPerPeer) {
+    throw new UsageError(`invalid settings: sendBufferBytesPerPeer (${out.sendBufferBytesPerPeer}) must be less than maxUnsentBytesPerPeer (${out.maxUnsentBytesPerPeer})`);
   }
   return out;
 }

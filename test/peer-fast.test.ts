@@ -7,11 +7,12 @@
 import test from 'ava';
 import net from 'node:net';
 import { PeerConnection } from '../src/peer/connection.js';
+import { dialTcp } from '../src/peer/transport.js';
 import { silentLogger } from '../src/log.js';
 import { Bitfield } from '../src/util/bitfield.js';
-import { encodeMessage, type PeerMessage } from '../src/wire/messages.js';
+import { encodeHandshake } from '../src/wire/handshake.js';
+import { encodeMessage, type BlockRequest, type PeerMessage } from '../src/wire/messages.js';
 import { torrentShape } from '../src/wire/validate.js';
-import type { BlockRequest } from '../src/picker/piece-picker.js';
 import { connectRaw, testPeerId, type RawPeer } from './helpers/wire-peer.js';
 import { within, type Teardown } from './helpers/swarm.js';
 
@@ -263,4 +264,32 @@ test('allowed_fast without the extension closes the connection', async (t) => {
   send(p, { type: 'allowed-fast', index: 1 });
   const c = await within(p.closed, 10_000, 'the close');
   t.true(c.protocolError);
+});
+
+test('dialTcp: an outgoing connection reads through the shared receive buffer; a refused dial rejects', async (t) => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as net.AddressInfo).port;
+  server.once('connection', (s) => {
+    t.teardown(() => void s.destroy());
+    // The remote answers at once, before it reads ours: bytes may arrive before the connection opens the transport.
+    s.write(encodeHandshake({ infoHash: INFO_HASH, peerId: testPeerId('them'), fast: true }));
+    s.write(encodeMessage({ type: 'have-all' }));
+  });
+  const transport = await dialTcp({ host: '127.0.0.1', port, localAddress: '127.0.0.1', timeoutMs: 10_000 });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const conn = new PeerConnection({ id: 9, transport, outgoing: true, infoHash: INFO_HASH, peerId: testPeerId('ours'), shape: SHAPE, settings: SETTINGS, logger: silentLogger });
+  t.teardown(() => conn.close('test over'));
+  const bits = nextEvent<Bitfield>(conn, 'peer:bitfield', 'have_all over the dialed transport');
+  conn.start();
+  t.true((await bits).isComplete());
+  t.true(conn.fast);
+  t.is(conn.address, `127.0.0.1:${port}`);
+
+  server.close();
+  await t.throwsAsync(dialTcp({ host: '127.0.0.1', port, timeoutMs: 10_000 }), { message: /ECONNREFUSED/ });
+  const aborted = new AbortController();
+  aborted.abort(new Error('stopped'));
+  await t.throwsAsync(dialTcp({ host: '127.0.0.1', port, timeoutMs: 10_000, signal: aborted.signal }), { message: 'stopped' });
 });

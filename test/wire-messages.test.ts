@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ProtocolError } from '../src/errors.js';
-import { MessageId, PIECE_HEADER_BYTES, decodeMessage, encodeMessage, encodePieceHeader, encodeRequests, type PeerMessage, type PeerMessageType } from '../src/wire/messages.js';
+import { MessageId, PIECE_HEADER_BYTES, decodeMessage, encodeMessage, encodePieceHeader, encodeRequests, writePieceHeader, type PeerMessage, type PeerMessageType } from '../src/wire/messages.js';
 import { FrameDecoder } from '../src/wire/framer.js';
 import { block, everyMessage, normalize } from './wire-fixtures.js';
 
@@ -42,6 +42,16 @@ test('encodePieceHeader + block equals encodeMessage of the piece', (t) => {
   const header = encodePieceHeader(5, 32768, data.length);
   t.is(header.length, PIECE_HEADER_BYTES);
   t.deepEqual(Buffer.concat([header, data]), Buffer.from(encodeMessage({ type: 'piece', index: 5, begin: 32768, block: data })));
+});
+
+test('writePieceHeader lays out the same header at an offset of a bigger buffer', (t) => {
+  const out = new Uint8Array(40).fill(0xee);
+  writePieceHeader(out, 7, 5, 32768, 16384);
+  t.deepEqual(out.subarray(7, 7 + PIECE_HEADER_BYTES), encodePieceHeader(5, 32768, 16384));
+  t.is(out[6], 0xee);
+  t.is(out[7 + PIECE_HEADER_BYTES], 0xee, 'nothing written past the header');
+  t.throws(() => writePieceHeader(out, 30, 0, 0, 1), { instanceOf: RangeError });
+  t.throws(() => writePieceHeader(out, 0, -1, 0, 1), { instanceOf: RangeError });
 });
 
 test('a decoded piece block is a view into the frame, not a copy', (t) => {

@@ -130,15 +130,24 @@ function ints(id: number, values: number[], names: string[]): Uint8Array {
  * sender can write the header and then the block without copying the block.
  */
 export function encodePieceHeader(index: number, begin: number, blockLength: number): Uint8Array {
+  const out = new Uint8Array(PIECE_HEADER_BYTES);
+  writePieceHeader(out, 0, index, begin, blockLength);
+  return out;
+}
+
+/**
+ * Writes that header into `out` at `at`: for a sender that lays out whole
+ * piece messages in its own buffer (the upload cache's piece images).
+ */
+export function writePieceHeader(out: Uint8Array, at: number, index: number, begin: number, blockLength: number): void {
   checkUint32(index, 'piece index');
   checkUint32(begin, 'piece begin');
   if (!Number.isInteger(blockLength) || blockLength < 0 || blockLength > 0xffffffff - 9) throw new RangeError(`block length out of range: ${blockLength}`);
-  const out = new Uint8Array(PIECE_HEADER_BYTES);
-  writeUint32(out, 0, 9 + blockLength);
-  out[4] = MessageId.piece;
-  writeUint32(out, 5, index);
-  writeUint32(out, 9, begin);
-  return out;
+  if (!Number.isInteger(at) || at < 0 || at + PIECE_HEADER_BYTES > out.length) throw new RangeError(`no room for a piece header at ${at} of ${out.length} bytes`);
+  writeUint32(out, at, 9 + blockLength);
+  out[at + 4] = MessageId.piece;
+  writeUint32(out, at + 5, index);
+  writeUint32(out, at + 9, begin);
 }
 
 /** Bytes of one framed request message: length prefix 4, id 1, index, begin, length. */
