@@ -9,6 +9,7 @@
 import type { NetConnectOpts, Socket } from 'node:net';
 import { connect } from 'node:net';
 
+/** Not a setting: one buffer serves every connection of the process, whatever each torrent's settings say. */
 const RECEIVE_BUFFER_BYTES = 256 * 1024;
 let shared: Buffer | undefined;
 
