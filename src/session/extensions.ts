@@ -3,13 +3,15 @@
  * the remote's (its ids, client name, request queue limit), and the
  * extensions we serve: ut_metadata (BEP 9) hands our info dict to peers
  * that came with a magnet link; ut_pex (BEP 11) tells each peer, at most
- * once a minute, which peers joined and left our swarm (never for private
+ * once a minute (pexIntervalMs), which peers joined and left our swarm (never for private
  * torrents, BEP 27).
  *
  * Ids: we receive each extension under the id we announce in `m`; we send
  * it under the id the *remote* announced (PROTOCOL.md).
  */
 import type { Logger } from '../log.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { decode, encode, isBytes, isDict } from '../bencode/index.js';
 import { ProtocolError } from '../errors.js';
 import { utf8OrUndefined } from '../util/bytes.js';
@@ -34,9 +36,6 @@ export const SWARM_MSG = 'swarm_msg';
 export const LOCAL_EXTENSION_IDS = { [UT_METADATA]: 1, [UT_PEX]: 2, [SWARM_MSG]: 3 } as const;
 /** Longest text accepted in one swarm_msg, in UTF-8 bytes. */
 export const MAX_MESSAGE_BYTES = 1024;
-/** Messages accepted from one peer per minute; more are dropped with a warning. */
-const MESSAGES_PER_MINUTE = 20;
-
 /** BEP 11: at most 50 added and 50 dropped per message. */
 const PEX_MAX_PER_MESSAGE = 50;
 
@@ -48,6 +47,8 @@ export interface ExtensionHubOptions {
   maxRemoteRequests: number;
   /** Bounds on what one peer may make us send or take (settings of the same names); defaults when absent. */
   limits?: Partial<ExtensionLimits>;
+  /** Time (default: the system clock). */
+  clock?: Clock;
   /** Peers learned through PEX. */
   onPexPeers?: (peers: PeerAddress[]) => void;
   /** The remote's extension handshake arrived (its extension ids are known from now on). */
@@ -63,9 +64,19 @@ export interface ExtensionLimits {
   metadataRepliesInFlight: number;
   /** PEX messages taken from one peer per minute. */
   pexMessagesPerPeerPerMinute: number;
+  /** BEP 11: PEX messages sent to one peer at most this often. */
+  pexIntervalMs: number;
+  /** swarm_msg texts taken from, and sent to, one peer per minute. */
+  messagesPerPeerPerMinute: number;
 }
 
-const DEFAULT_LIMITS: ExtensionLimits = { metadataRepliesPerPeerPerMinute: 16, metadataRepliesInFlight: 2, pexMessagesPerPeerPerMinute: 2 };
+const DEFAULT_LIMITS: ExtensionLimits = {
+  metadataRepliesPerPeerPerMinute: DEFAULT_SETTINGS.metadataRepliesPerPeerPerMinute,
+  metadataRepliesInFlight: DEFAULT_SETTINGS.metadataRepliesInFlight,
+  pexMessagesPerPeerPerMinute: DEFAULT_SETTINGS.pexMessagesPerPeerPerMinute,
+  pexIntervalMs: DEFAULT_SETTINGS.pexIntervalMs,
+  messagesPerPeerPerMinute: DEFAULT_SETTINGS.messagesPerPeerPerMinute,
+};
 
 /**
  * What one peer asked of us through ut_metadata in the current minute, and
@@ -97,12 +108,14 @@ export class ExtensionHub {
   /** PEX messages taken per connection in the current minute. */
   readonly #pexIn = new Map<number, { windowStart: number; count: number }>();
   readonly #limits: ExtensionLimits;
+  readonly #now: Clock;
   /** Connections we already warned about (one line per peer and kind). */
   readonly #warned = new Set<string>();
 
   constructor(opts: ExtensionHubOptions) {
     this.#opts = opts;
     this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.#now = opts.clock ?? systemClock;
   }
 
   #warnOnce(conn: PeerConnection, kind: string, text: string): void {
@@ -155,14 +168,14 @@ export class ExtensionHub {
 
   #allow(key: string, now: number): boolean {
     const times = (this.#textTimes.get(key) ?? []).filter((t) => now - t < 60_000);
-    if (times.length >= MESSAGES_PER_MINUTE) return false;
+    if (times.length >= this.#limits.messagesPerPeerPerMinute) return false;
     times.push(now);
     this.#textTimes.set(key, times);
     return true;
   }
 
   /** Sends a text (at most 1 KiB) if the peer speaks swarm_msg and the rate allows; returns whether it went. */
-  sendText(conn: PeerConnection, text: string, now = Date.now()): boolean {
+  sendText(conn: PeerConnection, text: string, now = this.#now()): boolean {
     const bytes = Buffer.from(text, 'utf8');
     if (bytes.length > MAX_MESSAGE_BYTES) throw new RangeError(`a message is at most ${MAX_MESSAGE_BYTES} bytes of UTF-8, got ${bytes.length}`);
     const remote = this.#remote.get(conn.id);
@@ -170,6 +183,26 @@ export class ExtensionHub {
     if (id === undefined || conn.closed || !this.#allow(`out:${conn.id}`, now)) return false;
     conn.extended(id, encode({ text: bytes }));
     return true;
+  }
+
+  /**
+   * Sends a text to connected peers speaking swarm_msg: `to` is a peer's
+   * address (its connection's, or its listen address) or 'all'; peers whose
+   * listen address (else connection address) is in `skip` are left out.
+   * Returns the addresses it went to.
+   */
+  sendMessage(conns: Iterable<PeerConnection>, to: string, text: string, skip: ReadonlySet<string>): string[] {
+    const sent: string[] = [];
+    for (const c of conns) {
+      if (!c.handshaken) continue;
+      const listen = this.listenAddressOf(c);
+      const names = [c.address, ...(listen ? [`${listen.host}:${listen.port}`] : [])];
+      if (to !== 'all' && !names.includes(to)) continue;
+      const key = names[names.length - 1]!;
+      if (skip.has(key)) continue;
+      if (this.sendText(c, text)) sent.push(key);
+    }
+    return sent;
   }
 
   /**
@@ -184,17 +217,17 @@ export class ExtensionHub {
 
   /**
    * Sends each PEX-capable peer the swarm's changes since we last told it,
-   * at most once a minute per peer (the first message goes out at once).
+   * at most once every pexIntervalMs per peer (the first message goes out at once).
    * `swarm` maps connection ids to the peers' listen addresses and flags.
    */
-  sendPex(conns: Iterable<PeerConnection>, swarm: Map<number, { addr: PeerAddress; seed: boolean; outgoing: boolean }>, now = Date.now()): void {
+  sendPex(conns: Iterable<PeerConnection>, swarm: Map<number, { addr: PeerAddress; seed: boolean; outgoing: boolean }>, now = this.#now()): void {
     if (!this.#pexEnabled) return;
     for (const conn of conns) {
       const remote = this.#remote.get(conn.id);
       const id = remote ? extensionId(remote, UT_PEX) : undefined;
       if (id === undefined || conn.closed) continue;
       let state = this.#pex.get(conn.id);
-      if (state && now - state.lastSentAt < 60_000) continue;
+      if (state && now - state.lastSentAt < this.#limits.pexIntervalMs) continue;
       if (!state) this.#pex.set(conn.id, (state = { sent: new Set(), lastSentAt: 0 }));
       const current = new Map<string, { addr: PeerAddress; flags: number }>();
       for (const [otherId, p] of swarm) {
@@ -229,7 +262,7 @@ export class ExtensionHub {
     if (id === LOCAL_EXTENSION_IDS[UT_PEX]) {
       if (!this.#pexEnabled) return; // BEP 27: private torrents take peers from trackers only
       // BEP 11: one message a minute; more are ignored (each may name up to 200 peers to dial).
-      const now = Date.now();
+      const now = this.#now();
       let rate = this.#pexIn.get(conn.id);
       if (!rate || now - rate.windowStart >= 60_000) this.#pexIn.set(conn.id, (rate = { windowStart: now, count: 0 }));
       if (++rate.count > this.#limits.pexMessagesPerPeerPerMinute) {
@@ -250,8 +283,8 @@ export class ExtensionHub {
     if (value.text.length > MAX_MESSAGE_BYTES) throw new ProtocolError(`swarm_msg text is over ${MAX_MESSAGE_BYTES} bytes`);
     const text = utf8OrUndefined(value.text);
     if (text === undefined) throw new ProtocolError('swarm_msg text is not UTF-8');
-    if (!this.#allow(`in:${conn.id}`, Date.now())) {
-      this.#warnOnce(conn, 'text', `dropping messages from ${conn.address}: more than ${MESSAGES_PER_MINUTE} a minute`);
+    if (!this.#allow(`in:${conn.id}`, this.#now())) {
+      this.#warnOnce(conn, 'text', `dropping messages from ${conn.address}: more than ${this.#limits.messagesPerPeerPerMinute} a minute`);
       return;
     }
     this.#opts.onText?.(conn, text);
@@ -265,7 +298,7 @@ export class ExtensionHub {
     if (msg.msgType !== 'request') return; // we hold the metadata; data and rejects are not for us
     const info = this.#opts.metainfo.infoBytes;
     const pieces = metadataPieceCount(info.length);
-    const now = Date.now();
+    const now = this.#now();
     let st = this.#metadata.get(conn.id);
     if (!st) this.#metadata.set(conn.id, (st = { windowStart: now, requests: 0, replies: 0, inFlight: 0, queued: new Set() }));
     if (now - st.windowStart >= 60_000) {

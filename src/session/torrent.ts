@@ -35,6 +35,7 @@ import { ServeCheck } from './serve-check.js';
 import { UploadServer } from './upload-server.js';
 import { PieceAssembler } from './piece-assembler.js';
 import { DiskPause } from './disk-pause.js';
+import { PexSwarmView } from './pex.js';
 import { LimitRetry, Requester } from './requester.js';
 import { SmartBan, type Ban } from './smart-ban.js';
 import { PeerList, type KnownPeer } from './peer-list.js';
@@ -144,8 +145,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #uploads: UploadServer;
   readonly #smartBan: SmartBan;
   readonly #sources: PeerSource[] = [];
-  /** Seeds we disconnected from because we are a seed too (still shared through PEX for a while). */
-  readonly #seedsDropped = new Map<string, { addr: PeerAddress; at: number }>();
+  readonly #pex: PexSwarmView;
   readonly #down = new RateMeter();
   readonly #up = new RateMeter();
   readonly #extensions: ExtensionHub;
@@ -260,11 +260,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       listenPort: opts.listenPort,
       clientVersion: CLIENT_VERSION,
       maxRemoteRequests: opts.settings.maxRemoteRequests,
-      limits: {
-        metadataRepliesPerPeerPerMinute: opts.settings.metadataRepliesPerPeerPerMinute,
-        metadataRepliesInFlight: opts.settings.metadataRepliesInFlight,
-        pexMessagesPerPeerPerMinute: opts.settings.pexMessagesPerPeerPerMinute,
-      },
+      limits: opts.settings,
+      clock: this.#now,
       onPexPeers: (peers) => this.addPeers(peers, { source: 'pex' }),
       // The first PEX message goes out as soon as we know the peer's ut_pex id, so a newcomer learns the swarm early.
       onRemoteHandshake: () => this.#sendPex(),
@@ -273,6 +270,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         this.emit('message:received', { from: addr ? `${addr.host}:${addr.port}` : conn.address, text });
       },
     });
+    this.#pex = new PexSwarmView({ settings: opts.settings, clock: this.#now, listenAddressOf: (c) => this.#extensions.listenAddressOf(c) });
   }
 
   get complete(): boolean {
@@ -331,7 +329,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       t.unref();
       this.#timers.push(t);
     };
-    every(1000, () => this.#tick());
+    every(this.#settings.torrentTickMs, () => this.#tick());
     every(this.#settings.chokeIntervalMs, () => this.#chokeRound());
     every(this.#settings.progressIntervalMs, () => this.emit('torrent:progress', this.stats()));
     every(this.#settings.resumeFlushIntervalMs, () => void this.#flush());
@@ -411,17 +409,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
    * Returns the addresses it went to.
    */
   sendMessage(to: string, text: string, skip: ReadonlySet<string> = new Set()): string[] {
-    const sent: string[] = [];
-    for (const c of this.#conns.values()) {
-      if (!c.handshaken) continue;
-      const listen = this.#extensions.listenAddressOf(c);
-      const names = [c.address, ...(listen ? [`${listen.host}:${listen.port}`] : [])];
-      if (to !== 'all' && !names.includes(to)) continue;
-      const key = names[names.length - 1]!;
-      if (skip.has(key)) continue;
-      if (this.#extensions.sendText(c, text)) sent.push(key);
-    }
-    return sent;
+    return this.#extensions.sendMessage(this.#conns.values(), to, text, skip);
   }
 
   // --- connections -------------------------------------------------------
@@ -607,11 +595,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #dropIfBothSeeds(conn: PeerConnection): void {
     if (!this.complete || !conn.bits.isComplete()) return;
     // Still a live peer of the swarm: keep telling newcomers about it through PEX.
-    const addr = this.#extensions.listenAddressOf(conn);
-    if (addr) {
-      this.#seedsDropped.set(`${addr.host}:${addr.port}`, { addr, at: this.#now() });
-      if (this.#seedsDropped.size > 200) this.#seedsDropped.delete(this.#seedsDropped.keys().next().value!);
-    }
+    this.#pex.seedDropped(conn);
     conn.close('both sides are seeds');
   }
 
@@ -710,19 +694,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #sendPex(): void {
-    const swarm = new Map<number, { addr: PeerAddress; seed: boolean; outgoing: boolean }>();
-    for (const c of this.#conns.values()) {
-      if (!c.handshaken) continue;
-      const addr = this.#extensions.listenAddressOf(c);
-      if (addr) swarm.set(c.id, { addr, seed: c.bits.isComplete(), outgoing: c.outgoing });
-    }
-    let fakeId = -1;
-    const now = this.#now();
-    for (const [k, d] of this.#seedsDropped) {
-      if (now - d.at > 30 * 60_000) this.#seedsDropped.delete(k);
-      else swarm.set(fakeId--, { addr: d.addr, seed: true, outgoing: true });
-    }
-    this.#extensions.sendPex(this.#conns.values(), swarm);
+    this.#extensions.sendPex(this.#conns.values(), this.#pex.swarm(this.#conns.values()));
   }
 
   #chokeRound(): void {
