@@ -4,6 +4,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseTorrent } from '../src/metainfo/parse.js';
 import { pseudoRandom, runExe, tempDir } from './fixtures/metainfo-cli.js';
+import { AS_ROOT, testUnless } from './helpers/clients.js';
 
 const MAKE_KEYS = ['infoHash', 'magnet', 'output', 'name', 'length', 'pieceLength', 'pieces'];
 
@@ -124,11 +125,7 @@ for (const [what, setup, re] of usageErrors) {
   });
 }
 
-test.serial('an unreadable file is refused with exit 2', async (t) => {
-  if (process.getuid?.() === 0) {
-    t.pass('running as root: every file is readable, nothing to check');
-    return;
-  }
+testUnless(AS_ROOT, 'an unreadable file is refused with exit 2', async (t) => {
   const { dir, cleanup } = await tempDir();
   t.teardown(cleanup);
   await writeFile(join(dir, 'secret'), 'x', { mode: 0o000 });
@@ -136,7 +133,7 @@ test.serial('an unreadable file is refused with exit 2', async (t) => {
   t.is(r.code, 2);
   t.regex(r.stderr, /permission denied/);
   await t.throwsAsync(stat(join(dir, 'x.torrent')));
-});
+}, { serial: true });
 
 test.serial('--help documents the options and exits 0', async (t) => {
   const r = await runExe('make-torrent', ['--help']);

@@ -14,6 +14,7 @@ import { singleFileTorrent, tempDir } from './helpers/swarm.js';
 import { connectRaw, torrentShape, type RawPeer } from './helpers/wire-peer.js';
 import { encodeMessage } from '../src/wire/messages.js';
 import { fdCount } from './helpers/proc.js';
+import { pollUntil } from './helpers/poll.js';
 import { aliveAndBackToBaseline, honestServed, linesMatching, sleep, startHonestLeecher, startSeeder } from './hostile-peer-helpers.js';
 
 const SEEDER = '127.0.0.2';
@@ -67,7 +68,8 @@ test('idle connections cannot squat the peer slots: per-address limit, eviction 
   t.log(`${evicted} idle squatters evicted`);
 
   for (const s of squatters) s.destroy();
-  await sleep(1000);
+  // Bounded: the seeder closes its ends as the resets come in; the check below says how far it got.
+  await pollUntil(async () => (await fdCount(seeder.pid)) <= fdBaseline + 5, 'the seeder to close the sockets', 10_000, 100).catch(() => undefined);
   await aliveAndBackToBaseline(t, seeder, 'slot squatting');
   const fds = await fdCount(seeder.pid);
   t.log(`seeder descriptors: ${fdBaseline} before, ${fds} after`);

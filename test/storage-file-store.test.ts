@@ -7,6 +7,7 @@ import { FileStore } from '../src/storage/file-store.js';
 import { verifyPieces } from '../src/storage/verify.js';
 import { HashPool } from '../src/util/hash-pool.js';
 import { contentPathOf, log, makeFixture, multiFile, pieceOf, singleFile, tempDir, writeContent } from './storage-fixtures.js';
+import { AS_ROOT, testUnless } from './helpers/clients.js';
 
 const pool = new HashPool({ threads: 2 });
 test.after.always(() => pool.close());
@@ -84,8 +85,7 @@ test('seeder: a missing content folder is a StorageError naming it', async (t) =
   await t.throwsAsync(store.open(), { instanceOf: StorageError, message: /nowhere/ });
 });
 
-test('seeder: read-only files are served, and writes are refused with a StorageError', async (t) => {
-  if (process.getuid?.() === 0) return t.pass('root ignores file modes');
+testUnless(AS_ROOT, 'seeder: read-only files are served, and writes are refused with a StorageError', async (t) => {
   const fx = singleFile();
   const dir = await tempDir(t);
   const root = await writeContent(dir, fx);

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import path from 'node:path';
-import { encodeMessage } from '../src/wire/messages.js';
+import { encodeMessage, type PeerMessage } from '../src/wire/messages.js';
 import { torrentShape } from '../src/wire/validate.js';
 import { freePort, peerArgs, singleFileTorrent, spawnPeer, tempDir } from './helpers/swarm.js';
 import { connectRaw, waitPeerReady, type RawPeer } from './helpers/wire-peer.js';
@@ -25,13 +25,17 @@ test('a slot freed by a peer leaving or losing interest goes to a waiting peer a
   const peers: RawPeer[] = [];
   const unchoked = (p: RawPeer): boolean => p.messages.some((m) => m.type === 'unchoke');
   for (let i = 0; i < 7; i++) {
-    const raw = await connectRaw(t, { host: '127.0.0.1', port, localAddress: `127.0.0.${20 + i}`, infoHash: fx.meta.infoHash, shape });
+    // BEP 6 (fast): a request while choked is answered with a reject, which tells when the seeder has read our interest.
+    const raw = await connectRaw(t, { host: '127.0.0.1', port, localAddress: `127.0.0.${20 + i}`, infoHash: fx.meta.infoHash, shape, fast: true });
     await raw.handshake();
     raw.write(encodeMessage({ type: 'interested' }));
     peers.push(raw);
   }
   await Promise.all(peers.slice(0, 5).map((p) => p.waitMessage((m) => m.type === 'unchoke', 'an unchoke of one of the first five')));
-  await new Promise((r) => setTimeout(r, 300));
+  // The seeder unchokes on interest at once, or not: an answer to a request sent after the interest settles it.
+  const answered = (m: PeerMessage): boolean => (m.type === 'reject' || m.type === 'piece') && m.index === 0 && m.begin === 0;
+  for (const p of peers.filter((x) => !unchoked(x))) p.write(encodeMessage({ type: 'request', index: 0, begin: 0, length: 16384 }));
+  await Promise.all(peers.filter((x) => !unchoked(x)).map((p) => p.waitMessage(answered, 'an answer to a request of a waiting peer')));
   const waiting = peers.filter((p) => !unchoked(p));
   t.is(waiting.length, 2, 'two peers wait for a slot');
 

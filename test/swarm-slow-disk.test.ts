@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { MemoryStore } from '../src/storage/memory-store.js';
 import { tempDir } from './helpers/swarm.js';
 import { startLocalSession, torrentOfBytes, waitComplete } from './helpers/in-process.js';
+import { pollUntil } from './helpers/poll.js';
 
 const PIECE = 32 * 1024; // two blocks
 const PIECES = 160;
@@ -51,12 +52,19 @@ test('with writes stalled, a leecher holds at most maxUnwrittenBytes (plus what 
   const store = new GatedStore({ info: metainfo.info });
   const torrent = await leech.addTorrent(metainfo, { contentPath: join(dir, 'out.bin'), mode: 'leech', store, peers: [{ host: '127.0.0.2', port: seed.port }] });
 
-  // Let it run against the closed gate until nothing more arrives.
+  // Let it run against the closed gate until nothing more arrives (the same count 300 ms apart).
   let last = -1;
-  for (let i = 0; i < 100 && torrent.stats().downloaded !== last; i++) {
-    last = torrent.stats().downloaded;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  await pollUntil(
+    () => {
+      const now = torrent.stats().downloaded;
+      const stalled = now === last;
+      last = now;
+      return stalled;
+    },
+    'the download to stall against the closed gate',
+    30_000,
+    300,
+  );
   t.true(store.maxWaiting >= 4, `the bound was reached (${store.maxWaiting} waiting)`);
   // The bound, plus the pieces of requests already sent (8 blocks) and one piece begun.
   t.true(store.maxWaiting <= 4 + 4 + 1, `${store.maxWaiting} pieces waited to be written`);

@@ -106,7 +106,8 @@ test('leech: symlinks planted while it runs (a file and a subfolder) pause the d
   const root = path.join(out, 'folder');
   // The leecher starts alone: its files are created (sparse), none is open yet.
   const leechPort = await freePort([HOST]);
-  const p = spawnPeer(t, ['leech', fx.torrentPath, '--out', out, '--exit-on-complete', ...peerArgs(HOST, leechPort, path.join(dir, 'leech-state'))]);
+  // At debug level it says when a retry of the paused writes fails: the sign this test waits for.
+  const p = spawnPeer(t, ['leech', fx.torrentPath, '--out', out, '--exit-on-complete', ...peerArgs(HOST, leechPort, path.join(dir, 'leech-state'), ['--log-level', 'debug'])]);
   await p.waitFor(isProgress, 'the torrent to start');
   t.is((await stat(path.join(root, 'sub', 'c.bin'))).size, 200_000);
 
@@ -129,7 +130,7 @@ test('leech: symlinks planted while it runs (a file and a subfolder) pause the d
   // The first write through either link is refused, and downloading pauses (one error, one paused event).
   const err = await p.waitFor((e) => e.event === 'error' && (e.message.includes(refusedB) || e.message.includes(refusedSub)), 'a write through a link refused');
   await p.waitFor((e) => e.event === 'paused', 'the paused event');
-  await new Promise((r) => setTimeout(r, 3000)); // a retry (2 s) fails quietly
+  await p.waitForStderr(/the disk still refuses writes/, 15_000); // a retry (after 2 s) fails quietly
   t.is(p.exit, undefined, `still running\n${p.describe()}`);
   t.is(p.events.filter((e) => e.event === 'error').length, 1, `one error event, not one per retry: ${p.stdout().slice(-2000)}`);
   t.false(p.events.some(isComplete), 'it cannot complete');

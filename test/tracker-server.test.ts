@@ -131,7 +131,8 @@ test('TrackerPeerSource: skips a dead tracker, moves the working one to the fron
 
 test('TrackerPeerSource: when every tracker fails it backs off, and stop() returns promptly', async (t) => {
   const ctx = context(2);
-  const src = new TrackerPeerSource(ctx, { tiers: [[`http://127.0.0.1:${await deadPort()}/announce`]], logger: silentLogger, retryBaseMs: 50, timeoutMs: 300 });
+  const opts = { tiers: [[`http://127.0.0.1:${await deadPort()}/announce`]], logger: silentLogger, retryBaseMs: 50, timeoutMs: 300 };
+  const src = new TrackerPeerSource(ctx, opts);
   src.start();
   await pollUntil(() => src.status().failuresInARow >= 3, 'three failed announces', 10_000, 20);
   t.regex(src.status().lastError ?? '', /127\.0\.0\.1/);
@@ -140,7 +141,12 @@ test('TrackerPeerSource: when every tracker fails it backs off, and stop() retur
   await src.stop();
   t.true(Date.now() - began < 5000);
   const n = src.status().failuresInARow;
-  await new Promise((r) => setTimeout(r, 300));
+  // A twin started now fails on the same back-off schedule: by the time it has failed once more than
+  // the stopped one, the stopped one would have retried too, had stop() left a timer behind.
+  const twin = new TrackerPeerSource(context(4), opts);
+  t.teardown(() => twin.stop());
+  twin.start();
+  await pollUntil(() => twin.status().failuresInARow > n, `the twin to fail ${n + 1} times`, 10_000, 20);
   t.is(src.status().failuresInARow, n, 'no announces after stop');
 });
 

@@ -107,13 +107,14 @@ test('hidden partial files are ignored until renamed into place', async (t) => {
   await w.start();
   const tmp = path.join(dir, '.incoming.torrent');
   await writeFile(tmp, tinyTorrent(6).bytes);
-  await w.scan();
-  await new Promise((r) => setTimeout(r, 300));
-  await w.scan();
-  t.is(added.length, 0);
+  // A visible file written after it: once that one is added, the scans that settled it saw the hidden one too.
+  const marker = path.join(dir, 'marker.torrent');
+  await writeFile(marker, tinyTorrent(16).bytes);
+  await pollUntil(() => added.length > 0, 'the visible marker file to be added');
+  t.deepEqual(added.map((f) => f.path), [marker], 'the hidden file is not added');
   await rename(tmp, path.join(dir, 'incoming.torrent'));
-  await pollUntil(() => added.length === 1, 'the renamed file');
-  t.pass();
+  await pollUntil(() => added.length === 2, 'the renamed file');
+  t.is(added[1]!.path, path.join(dir, 'incoming.torrent'));
 });
 
 test('an adopted path that is gone at the first scan is reported removed; a present one is reported again', async (t) => {

@@ -18,6 +18,13 @@ export interface Client {
   available: boolean;
 }
 
+/** `docker compose` (v2 plugin) or `docker-compose` (v1), whichever this machine has. */
+export function composeCommand(): string[] | undefined {
+  if (spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0) return ['docker', 'compose'];
+  if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0) return ['docker-compose'];
+  return undefined;
+}
+
 function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
@@ -62,6 +69,9 @@ export const clients = {
   get chromium(): Client {
     return client('chromium', 'chromium', () => hasCommand('chromium'));
   },
+  get dockerCompose(): Client {
+    return client('docker compose', 'docker-compose', () => composeCommand() !== undefined);
+  },
 };
 
 const warned = new Set<string>();
@@ -91,3 +101,20 @@ export function clientTest(needs: Client[], title: string, impl: ImplementationF
   }
   test.skip(title, impl);
 }
+
+/**
+ * `test` (or `test.serial`) unless `skipReason` is given: then a skipped
+ * test, with one line on stderr saying why (for checks this machine cannot
+ * make, e.g. file modes when running as root).
+ */
+export function testUnless(skipReason: string | undefined, title: string, impl: ImplementationFn<[]>, opts: { serial?: boolean } = {}): void {
+  if (skipReason === undefined) {
+    (opts.serial ? test.serial : test)(title, impl);
+    return;
+  }
+  process.stderr.write(`skipping "${title}": ${skipReason}\n`);
+  (opts.serial ? test.serial.skip : test.skip)(title, impl);
+}
+
+/** Why a test of file modes cannot run here, if it cannot: root reads and writes whatever the modes say. */
+export const AS_ROOT = process.getuid?.() === 0 ? 'running as root, which ignores file modes' : undefined;
