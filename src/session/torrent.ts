@@ -20,17 +20,13 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { PeerAddress, PeerSource, PeerSourceContext } from '../discovery/peer-source.js';
 import { PiecePicker, type BlockRequest } from '../picker/piece-picker.js';
 import { Choker } from '../picker/choker.js';
-import { PeerConnection } from '../peer/connection.js';
+import type { PeerConnection } from '../peer/connection.js';
 import { RateMeter } from '../peer/rate.js';
-import { connectWithSharedBuffer } from '../peer/receive-buffer.js';
-import type { HashPool } from '../util/hash-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
 import { peerIdClient } from './fast-sets.js';
-import { WarnLimiter } from '../util/warn-limiter.js';
 import { ServeCheck } from './serve-check.js';
 import { UploadServer } from './upload-server.js';
 import { PieceAssembler } from './piece-assembler.js';
@@ -38,91 +34,13 @@ import { DiskPause } from './disk-pause.js';
 import { PexSwarmView } from './pex.js';
 import { LimitRetry, Requester } from './requester.js';
 import { SmartBan, type Ban } from './smart-ban.js';
-import { PeerList, type KnownPeer } from './peer-list.js';
-import { isLoopbackHost } from '../util/address.js';
+import { PeerList } from './peer-list.js';
+import { Connections } from './connections.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { peerInfo, type PeerInfo, type TorrentDeps, type TorrentEvents, type TorrentOptions, type TorrentStats } from './torrent-types.js';
 
-export interface TorrentStats {
-  infoHash: string;
-  name: string;
-  have: number;
-  pieces: number;
-  /** Payload bytes received and accepted in this run. */
-  downloaded: number;
-  /** Payload bytes sent in this run. */
-  uploaded: number;
-  peers: number;
-  downloadRate: number;
-  uploadRate: number;
-  complete: boolean;
-  state: 'paused' | 'seeding' | 'downloading';
-  /** Total payload bytes of the torrent. */
-  length: number;
-}
+export type { PeerInfo, TorrentDeps, TorrentEvents, TorrentOptions, TorrentStats } from './torrent-types.js';
 
-export interface PeerInfo {
-  address: string;
-  peerId: string;
-  client: string;
-  outgoing: boolean;
-  have: number;
-  amChoking: boolean;
-  amInterested: boolean;
-  peerChoking: boolean;
-  peerInterested: boolean;
-  downloadRate: number;
-  uploadRate: number;
-  downloaded: number;
-  uploaded: number;
-}
-
-export interface TorrentEvents {
-  'torrent:progress': TorrentStats;
-  'torrent:complete': { infoHash: string; downloaded: number; elapsedMs: number };
-  'torrent:error': Error;
-  /** Downloading stopped by itself (e.g. the disk is full); `reason` says why. Verified pieces are kept and still served. */
-  'torrent:paused': { infoHash: string; reason: string };
-  /** Downloading carries on after a 'torrent:paused'. */
-  'torrent:resumed': { infoHash: string };
-  /** `fast`: BEP 6 negotiated; `client`: from the peer id (e.g. `lt2080`, `A2-1-36-0-`). */
-  'peer:connected': { address: string; outgoing: boolean; fast: boolean; client: string };
-  'peer:disconnected': { address: string; reason: string };
-  'peer:banned': { host: string; reason: string };
-  'piece:verified': number;
-  'piece:failed': { index: number; hosts: string[] };
-  /** A tracker answered our announce. */
-  'tracker:announced': { url: string; peers: number };
-  /** A text message (swarm_msg extension) from a peer; `from` is its address. */
-  'message:received': { from: string; text: string };
-}
-
-export interface TorrentDeps {
-  storage: TorrentStorage;
-  pool: HashPool;
-  logger: Logger;
-  /** Whether the session's global connection limit allows one more (maxPeersTotal). */
-  canConnect?: () => boolean;
-  /** Global rate limits shared by every torrent of the session (rate 0 = unlimited). */
-  limits?: { upload: TokenBucket; download: TokenBucket };
-  /** Time (default: the system clock). */
-  clock?: Clock;
-}
-
-export interface TorrentOptions {
-  metainfo: Metainfo;
-  settings: Settings;
-  peerId: Uint8Array;
-  /** The TCP port we listen on (announced to trackers, the DHT and in the BEP 10 handshake). */
-  listenPort: number;
-  /** Address outgoing connections are made from (`--host`), unless 0.0.0.0. */
-  localAddress?: string;
-  /** Our DHT's UDP port: set the DHT bit and send PORT messages (BEP 5). */
-  dhtPort?: number;
-  /** A peer told us its DHT port. */
-  onDhtNode?: (addr: PeerAddress) => void;
-}
-
-let nextConnectionId = 1;
 const CLIENT_VERSION = 'swarm-peer 0.1.0';
 
 export class Torrent extends TypedEmitter<TorrentEvents> {
@@ -135,7 +53,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #shape: TorrentShape;
   readonly #picker: PiecePicker;
   readonly #choker: Choker;
-  readonly #conns = new Map<number, PeerConnection>();
+  readonly #conns: Connections;
   readonly #peerList: PeerList;
   readonly #now: Clock;
   readonly #requester: Requester;
@@ -158,9 +76,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #stopped = false;
   #paused = false;
   #timers: NodeJS.Timeout[] = [];
-  /** When a rate-limited warning was last logged, by its key (bounded). */
-  /** A warning logged at most once a minute per key (a flood of refusals must not flood the log). */
-  readonly #warnings = new WarnLimiter((text) => this.#log.warn(text));
   constructor(deps: TorrentDeps, opts: TorrentOptions) {
     super();
     this.#deps = deps;
@@ -171,14 +86,25 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#log = deps.logger.child({ torrent: this.infoHashHex.slice(0, 8) });
     this.#now = deps.clock ?? systemClock;
     this.#startedAt = this.#now();
-    this.#peerList = new PeerList({
-      settings: opts.settings,
-      clock: this.#now,
-      listenPort: opts.listenPort,
-      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
-    });
+    const local = opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {};
+    this.#peerList = new PeerList({ settings: opts.settings, clock: this.#now, listenPort: opts.listenPort, ...local });
     const info = opts.metainfo.info;
     this.#shape = { pieceCount: info.pieceCount, pieceLength: info.pieceLength, totalLength: info.length };
+    this.#conns = new Connections({
+      settings: opts.settings,
+      infoHash: opts.metainfo.infoHash,
+      peerId: opts.peerId,
+      shape: this.#shape,
+      logger: this.#log,
+      dht: opts.dhtPort !== undefined,
+      ...local,
+      peerList: this.#peerList,
+      banned: (host) => this.#smartBan.isBanned(host),
+      ...(deps.canConnect ? { canConnect: deps.canConnect } : {}),
+      refusing: () => this.#stopped || this.#paused,
+      clock: this.#now,
+      onAttach: (conn) => this.#wire(conn),
+    });
     this.#picker = new PiecePicker({
       pieceCount: info.pieceCount,
       pieceLength: info.pieceLength,
@@ -298,7 +224,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   pause(): void {
     if (this.#paused || this.#stopped) return;
     this.#paused = true;
-    for (const c of [...this.#conns.values()]) c.close('paused');
+    this.#conns.closeAll('paused');
   }
 
   /** Idempotent. */
@@ -308,7 +234,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (!this.#paused || this.#stopped) return;
     this.#paused = false;
     this.#peerList.resetBackoff();
-    this.#connectMore();
+    this.#conns.connectMore();
   }
 
   get connectionCount(): number {
@@ -363,7 +289,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** Learns of peers; they are connected as slots allow. `pinned` peers are retried forever. */
   addPeers(peers: PeerAddress[], opts: { source?: string; pinned?: boolean } = {}): void {
     this.#peerList.add(peers, opts);
-    if (this.#started) this.#connectMore();
+    if (this.#started) this.#conns.connectMore();
   }
 
   stats(): TorrentStats {
@@ -374,7 +300,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       pieces: this.#shape.pieceCount,
       downloaded: this.#downloaded,
       uploaded: this.#uploaded,
-      peers: [...this.#conns.values()].filter((c) => c.handshaken).length,
+      peers: this.#conns.handshaken().length,
       downloadRate: Math.round(this.#down.rate()),
       uploadRate: Math.round(this.#up.rate()),
       complete: this.complete,
@@ -384,23 +310,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   peers(): PeerInfo[] {
-    return [...this.#conns.values()]
-      .filter((c) => c.handshaken)
-      .map((c) => ({
-        address: c.address,
-        peerId: c.remotePeerIdHex,
-        client: this.#extensions.clientOf(c.id) ?? '',
-        outgoing: c.outgoing,
-        have: c.bits.count(),
-        amChoking: c.amChoking,
-        amInterested: c.amInterested,
-        peerChoking: c.peerChoking,
-        peerInterested: c.peerInterested,
-        downloadRate: Math.round(c.downloadRate.rate()),
-        uploadRate: Math.round(c.uploadRate.rate()),
-        downloaded: c.downloadRate.total,
-        uploaded: c.uploadRate.total,
-      }));
+    return this.#conns.handshaken().map((c) => peerInfo(c, this.#extensions.clientOf(c.id) ?? ''));
   }
 
   /**
@@ -414,96 +324,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   // --- connections -------------------------------------------------------
 
-  #connectMore(): void {
-    if (this.#stopped || this.#paused) return;
-    const slots = this.#settings.maxPeersPerTorrent - this.#conns.size;
-    const dial = this.#peerList.toDial(slots, this.#conns.values(), {
-      banned: (host) => this.#smartBan.isBanned(host),
-      canConnect: this.#deps.canConnect ?? (() => true),
-    });
-    for (const p of dial) this.#connect(p);
-  }
-
-  #connect(p: KnownPeer): void {
-    const list = this.#peerList;
-    const uncount = list.dialing(p);
-    const local = this.#opts.localAddress;
-    const { socket, setSink } = connectWithSharedBuffer({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
-    const fail = (why: string): void => {
-      socket.destroy();
-      uncount();
-      if (list.dialFailed(p)) this.#log.debug(`connect to ${p.key} failed: ${why}`);
-    };
-    socket.setTimeout(this.#settings.connectTimeoutMs, () => fail('timeout'));
-    socket.once('error', (err) => fail(err.message));
-    socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.removeAllListeners('error');
-      list.dialConnected(p);
-      uncount();
-      if (this.#stopped || this.#paused || this.#conns.size >= this.#settings.maxPeersPerTorrent || this.#deps.canConnect?.() === false) {
-        return void socket.destroy();
-      }
-      const conn = this.#attach(socket, true, undefined, undefined, true);
-      setSink((chunk) => conn.receive(chunk));
-      list.attached(p, conn.id);
-      conn.on('peer:close', () => list.closed(p));
-      conn.on('peer:handshake', () => list.handshaken(p));
-    });
-  }
-
-  /** Closes the least useful peer to make room for a newcomer; false when every peer is worth its slot. */
-  #evictForNewcomer(newcomer: string): boolean {
-    const victim = this.#peerList.evictionVictim(this.#conns.values());
-    if (!victim) return false;
-    const idleS = Math.round(this.#peerList.uselessFor(victim) / 1000);
-    this.#warnings.warn('evict', `torrent full (${this.#conns.size} peers): closing idle ${victim.address} (no data for ${idleS} s) for ${newcomer}`);
-    victim.close('evicted: idle while the torrent was full');
-    return true;
-  }
-
   /** An incoming connection whose handshake the listener read and routed here. */
   acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Uint8Array): void {
-    const host = socket.remoteAddress ?? '';
-    if (this.#stopped || this.#paused || this.#smartBan.isBanned(host)) {
-      socket.destroy();
-      return;
-    }
-    const limit = this.#peerList.addressLimit(host);
-    if (this.#peerList.connectionsWith(host, this.#conns.values()) >= limit) {
-      const key = isLoopbackHost(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
-      this.#warnings.warn(`address ${host}`, `refusing more connections from ${host}: it already has ${limit} with this torrent (${key})`);
-      socket.destroy();
-      return;
-    }
-    if (this.#conns.size >= this.#settings.maxPeersPerTorrent && !this.#evictForNewcomer(`${host}:${socket.remotePort ?? 0}`)) {
-      this.#log.debug(`refused ${host}: torrent full (${this.#conns.size} peers, none idle)`);
-      socket.destroy();
-      return;
-    }
-    this.#attach(socket, false, handshake, rest);
-  }
-
-  #attach(socket: net.Socket, outgoing: boolean, handshake?: Handshake, rest?: Uint8Array, externalReads = false): PeerConnection {
-    const conn = new PeerConnection({
-      id: nextConnectionId++,
-      socket,
-      outgoing,
-      infoHash: this.metainfo.infoHash,
-      peerId: this.#opts.peerId,
-      shape: this.#shape,
-      settings: this.#settings,
-      logger: this.#log,
-      extensionProtocol: true,
-      dht: this.#opts.dhtPort !== undefined,
-      ...(handshake ? { remoteHandshake: handshake } : {}),
-      ...(rest ? { initialBytes: rest } : {}),
-      externalReads,
-    });
-    this.#conns.set(conn.id, conn);
-    this.#wire(conn);
-    conn.start();
-    return conn;
+    this.#conns.accept(socket, handshake, rest);
   }
 
   #wire(conn: PeerConnection): void {
@@ -547,11 +370,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   #onHandshake(conn: PeerConnection, h: Handshake): void {
     if (Buffer.compare(h.peerId, this.#opts.peerId) === 0) return conn.close('connected to ourselves');
-    for (const other of this.#conns.values()) {
-      if (other !== conn && other.remote && Buffer.compare(other.remote.peerId, h.peerId) === 0) {
-        return conn.close('duplicate connection to the same peer');
-      }
-    }
+    if (this.#conns.isDuplicate(conn, h.peerId)) return conn.close('duplicate connection to the same peer');
     this.#requester.added(conn);
     conn.sendPieceSet(this.#deps.storage.have);
     if (h.extensionProtocol) this.#extensions.sendHandshake(conn);
@@ -571,7 +390,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (!this.#stopped) {
       this.#unchokeIntoFreeSlots();
       this.#fillAll();
-      this.#connectMore();
+      this.#conns.connectMore();
     }
   }
 
@@ -677,20 +496,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   // --- timers ----------------------------------------------------------------
 
   #tick(): void {
-    this.#closeInactive();
-    this.#connectMore();
+    this.#conns.closeInactive();
+    this.#conns.connectMore();
     this.#fillAll();
     this.#sendPex();
-  }
-
-  /** Peers with no interest either way and no payload for inactivityTimeoutMs are closed: keep-alives alone keep no one. */
-  #closeInactive(): void {
-    const now = this.#now();
-    const limit = this.#settings.inactivityTimeoutMs;
-    for (const c of [...this.#conns.values()]) {
-      if (!c.handshaken || c.amInterested || c.peerInterested) continue;
-      if (now - Math.max(c.connectedAt, c.lastPayloadAt) >= limit) c.close(`inactive: no interest either way and no data for ${Math.round(limit / 1000)} s`);
-    }
   }
 
   #sendPex(): void {
@@ -698,8 +507,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #chokeRound(): void {
-    const cands = [...this.#conns.values()]
-      .filter((c) => c.handshaken)
+    const cands = this.#conns
+      .handshaken()
       .map((c) => ({
         id: c.id,
         interested: c.peerInterested,
@@ -738,7 +547,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#timers = [];
     this.#limitRetry.stop();
     this.#disk.stop();
-    for (const c of [...this.#conns.values()]) c.close('shutting down');
+    this.#conns.closeAll('shutting down');
     // Pieces already received finish hashing and writing (bounded), so they enter the resume state.
     await this.#assembler.drain(this.#settings.stopDrainMs);
     await Promise.allSettled(this.#sources.map((s) => s.stop()));

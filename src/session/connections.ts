@@ -1,0 +1,191 @@
+/**
+ * The live peer connections of one torrent and the slots they hold: dialing
+ * the peers the peer list picks, admitting incoming ones (bans, the
+ * per-address limit, a full torrent making room by evicting an idle peer),
+ * and closing peers idle either way for inactivityTimeoutMs. What a
+ * connection says is the torrent's to route (`onAttach`).
+ */
+import type net from 'node:net';
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings.js';
+import { PeerConnection } from '../peer/connection.js';
+import { connectWithSharedBuffer } from '../peer/receive-buffer.js';
+import type { Handshake } from '../wire/handshake.js';
+import type { TorrentShape } from '../wire/validate.js';
+import { isLoopbackHost } from '../util/address.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { WarnLimiter } from '../util/warn-limiter.js';
+import type { KnownPeer, PeerList } from './peer-list.js';
+
+let nextConnectionId = 1;
+
+export interface ConnectionsOptions {
+  /** Given to each PeerConnection; the slot limits are read here too. */
+  settings: Settings;
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  shape: TorrentShape;
+  logger: Logger;
+  /** We run a DHT node: set the DHT bit in our handshake (BEP 5). */
+  dht: boolean;
+  /** Address outgoing connections are made from (`--host`), unless 0.0.0.0. */
+  localAddress?: string;
+  peerList: PeerList;
+  banned: (host: string) => boolean;
+  /** Whether the session's global connection limit allows one more. */
+  canConnect?: () => boolean;
+  /** No connections now (the torrent is stopped or paused). */
+  refusing: () => boolean;
+  clock?: Clock;
+  /** A new connection, before it starts: route its events. */
+  onAttach: (conn: PeerConnection) => void;
+}
+
+export class Connections {
+  readonly #o: ConnectionsOptions;
+  readonly #now: Clock;
+  readonly #conns = new Map<number, PeerConnection>();
+  /** A warning logged at most once a minute per key (a flood of refusals must not flood the log). */
+  readonly #warnings: WarnLimiter;
+
+  constructor(opts: ConnectionsOptions) {
+    this.#o = opts;
+    this.#now = opts.clock ?? systemClock;
+    this.#warnings = new WarnLimiter((text) => opts.logger.warn(text));
+  }
+
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  values(): IterableIterator<PeerConnection> {
+    return this.#conns.values();
+  }
+
+  get(id: number): PeerConnection | undefined {
+    return this.#conns.get(id);
+  }
+
+  /** A connection closed: false if it was gone already. */
+  delete(id: number): boolean {
+    return this.#conns.delete(id);
+  }
+
+  handshaken(): PeerConnection[] {
+    return [...this.#conns.values()].filter((c) => c.handshaken);
+  }
+
+  closeAll(reason: string): void {
+    for (const c of [...this.#conns.values()]) c.close(reason);
+  }
+
+  /** Another connection has this peer id already. */
+  isDuplicate(conn: PeerConnection, peerId: Uint8Array): boolean {
+    for (const other of this.#conns.values()) {
+      if (other !== conn && other.remote && Buffer.compare(other.remote.peerId, peerId) === 0) return true;
+    }
+    return false;
+  }
+
+  /** Dials known peers into the free slots. */
+  connectMore(): void {
+    if (this.#o.refusing()) return;
+    const slots = this.#o.settings.maxPeersPerTorrent - this.#conns.size;
+    const dial = this.#o.peerList.toDial(slots, this.#conns.values(), { banned: this.#o.banned, canConnect: this.#o.canConnect ?? (() => true) });
+    for (const p of dial) this.#connect(p);
+  }
+
+  #connect(p: KnownPeer): void {
+    const o = this.#o;
+    const list = o.peerList;
+    const uncount = list.dialing(p);
+    const local = o.localAddress;
+    const { socket, setSink } = connectWithSharedBuffer({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
+    const fail = (why: string): void => {
+      socket.destroy();
+      uncount();
+      if (list.dialFailed(p)) o.logger.debug(`connect to ${p.key} failed: ${why}`);
+    };
+    socket.setTimeout(o.settings.connectTimeoutMs, () => fail('timeout'));
+    socket.once('error', (err) => fail(err.message));
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      socket.removeAllListeners('error');
+      list.dialConnected(p);
+      uncount();
+      if (o.refusing() || this.#conns.size >= o.settings.maxPeersPerTorrent || o.canConnect?.() === false) return void socket.destroy();
+      const conn = this.#attach(socket, true, undefined, undefined, true);
+      setSink((chunk) => conn.receive(chunk));
+      list.attached(p, conn.id);
+      conn.on('peer:close', () => list.closed(p));
+      conn.on('peer:handshake', () => list.handshaken(p));
+    });
+  }
+
+  /** An incoming connection whose handshake the listener read and routed here. */
+  accept(socket: net.Socket, handshake: Handshake, rest: Uint8Array): void {
+    const host = socket.remoteAddress ?? '';
+    if (this.#o.refusing() || this.#o.banned(host)) {
+      socket.destroy();
+      return;
+    }
+    const list = this.#o.peerList;
+    const limit = list.addressLimit(host);
+    if (list.connectionsWith(host, this.#conns.values()) >= limit) {
+      const key = isLoopbackHost(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
+      this.#warnings.warn(`address ${host}`, `refusing more connections from ${host}: it already has ${limit} with this torrent (${key})`);
+      socket.destroy();
+      return;
+    }
+    if (this.#conns.size >= this.#o.settings.maxPeersPerTorrent && !this.#evictForNewcomer(`${host}:${socket.remotePort ?? 0}`)) {
+      this.#o.logger.debug(`refused ${host}: torrent full (${this.#conns.size} peers, none idle)`);
+      socket.destroy();
+      return;
+    }
+    this.#attach(socket, false, handshake, rest);
+  }
+
+  /** Closes the least useful peer to make room for a newcomer; false when every peer is worth its slot. */
+  #evictForNewcomer(newcomer: string): boolean {
+    const list = this.#o.peerList;
+    const victim = list.evictionVictim(this.#conns.values());
+    if (!victim) return false;
+    const idleS = Math.round(list.uselessFor(victim) / 1000);
+    this.#warnings.warn('evict', `torrent full (${this.#conns.size} peers): closing idle ${victim.address} (no data for ${idleS} s) for ${newcomer}`);
+    victim.close('evicted: idle while the torrent was full');
+    return true;
+  }
+
+  /** Peers with no interest either way and no payload for inactivityTimeoutMs are closed: keep-alives alone keep no one. */
+  closeInactive(): void {
+    const now = this.#now();
+    const limit = this.#o.settings.inactivityTimeoutMs;
+    for (const c of [...this.#conns.values()]) {
+      if (!c.handshaken || c.amInterested || c.peerInterested) continue;
+      if (now - Math.max(c.connectedAt, c.lastPayloadAt) >= limit) c.close(`inactive: no interest either way and no data for ${Math.round(limit / 1000)} s`);
+    }
+  }
+
+  #attach(socket: net.Socket, outgoing: boolean, handshake?: Handshake, rest?: Uint8Array, externalReads = false): PeerConnection {
+    const o = this.#o;
+    const conn = new PeerConnection({
+      id: nextConnectionId++,
+      socket,
+      outgoing,
+      infoHash: o.infoHash,
+      peerId: o.peerId,
+      shape: o.shape,
+      settings: o.settings,
+      logger: o.logger,
+      extensionProtocol: true,
+      dht: o.dht,
+      ...(handshake ? { remoteHandshake: handshake } : {}),
+      ...(rest ? { initialBytes: rest } : {}),
+      externalReads,
+    });
+    this.#conns.set(conn.id, conn);
+    o.onAttach(conn);
+    conn.start();
+    return conn;
+  }
+}
