@@ -1,8 +1,11 @@
 import test from 'ava';
 import { ProtocolError } from '../src/errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, MAX_EXTENDED_FRAME_BYTES, maxFrameBytesFor } from '../src/wire/framer.js';
-import { decodeMessage, encodeMessage, type PeerMessage } from '../src/wire/messages.js';
-import { SHAPE, block, concat, normalize, recordedStream, sameValue } from './wire-fixtures.js';
+import { decodeMessage, type PeerMessage } from '../src/wire/messages.js';
+import { SHAPE, block, concat, hex, normalize, recordedStream, sameValue } from './wire-fixtures.js';
+
+/** A piece message of index 0, begin 0 and a 16 KiB block: length 9 + 16384 = 0x4009 (BEP 3). */
+const PIECE_FRAME = concat([hex('00004009 07 00000000 00000000'), block(16384)]);
 
 const MAX = maxFrameBytesFor(SHAPE.pieceLength, SHAPE.pieceCount);
 
@@ -48,9 +51,9 @@ test('split in two and in three at every offset, the recorded stream (1 KiB bloc
 });
 
 test('split in two at every offset around each frame boundary of the stream with the 128 KiB block', (t) => {
-  const { messages, bytes } = recordedStream();
+  const { messages, frames, bytes } = recordedStream();
   const boundaries: number[] = [0];
-  for (const m of messages) boundaries.push(boundaries[boundaries.length - 1]! + encodeMessage(m).length);
+  for (const f of frames) boundaries.push(boundaries[boundaries.length - 1]! + f.length);
   let cuts = 0;
   for (const b of boundaries) {
     for (let cut = Math.max(0, b - 12); cut <= Math.min(bytes.length, b + 12); cut++) {
@@ -90,7 +93,7 @@ test('one byte at a time, the recorded stream decodes identically', (t) => {
 });
 
 test('a frame inside one chunk is a view of it; a split frame is copied once into an exact-size buffer', (t) => {
-  const piece = encodeMessage({ type: 'piece', index: 0, begin: 0, block: block(16384) });
+  const piece = PIECE_FRAME;
   const dec = new FrameDecoder({ maxFrameBytes: MAX });
   const [whole] = dec.push(piece);
   t.is(whole!.buffer, piece.buffer, 'no copy');
@@ -134,7 +137,7 @@ test('feed: through one reused read buffer, overwritten after each call, random 
 });
 
 test('feed: split frames of one stream reuse a single scratch buffer; a frame inside a chunk is a view of it', (t) => {
-  const piece = encodeMessage({ type: 'piece', index: 0, begin: 0, block: block(16384) });
+  const piece = PIECE_FRAME;
   const dec = new FrameDecoder({ maxFrameBytes: MAX });
   const buffers = new Set<ArrayBufferLike>();
   let inside: ArrayBufferLike | undefined;
@@ -151,7 +154,7 @@ test('feed: split frames of one stream reuse a single scratch buffer; a frame in
 });
 
 test('feed: an error thrown by the callback stops the decoder; later calls throw a ProtocolError', (t) => {
-  const have = encodeMessage({ type: 'have', index: 1 });
+  const have = hex('00000005 04 00000001');
   const dec = new FrameDecoder({ maxFrameBytes: MAX });
   t.throws(() => dec.feed(have, () => { throw new Error('handler broke'); }), { message: 'handler broke' });
   t.throws(() => dec.feed(have, () => undefined), { instanceOf: ProtocolError, message: /handler broke/ });
@@ -188,7 +191,7 @@ test('a frame exactly at the bound is accepted', (t) => {
 
 test('buffered counts partial bytes and returns to 0 after a whole frame', (t) => {
   const dec = new FrameDecoder({ maxFrameBytes: MAX });
-  const have = encodeMessage({ type: 'have', index: 3 });
+  const have = hex('00000005 04 00000003');
   dec.push(have.subarray(0, 2));
   t.is(dec.buffered, 2);
   dec.push(have.subarray(2, 6));
@@ -199,10 +202,12 @@ test('buffered counts partial bytes and returns to 0 after a whole frame', (t) =
 
 test('setMaxFrameBytes tightens the bound for later frames', (t) => {
   const dec = new FrameDecoder({ maxFrameBytes: DEFAULT_MAX_FRAME_BYTES });
-  t.is(dec.push(encodeMessage({ type: 'bitfield', bytes: new Uint8Array(5000) })).length, 1);
+  // A bitfield of 5000 bytes: length 5001 = 0x1389.
+  const bitfield = concat([hex('00001389 05'), new Uint8Array(5000)]);
+  t.is(dec.push(bitfield).length, 1);
   dec.setMaxFrameBytes(100);
   t.is(dec.maxFrameBytes, 100);
-  t.throws(() => dec.push(encodeMessage({ type: 'bitfield', bytes: new Uint8Array(5000) })), { instanceOf: ProtocolError });
+  t.throws(() => dec.push(bitfield), { instanceOf: ProtocolError });
 });
 
 test('many tiny frames in many tiny chunks stay linear: 200k keep-alives, 1 byte per push', (t) => {
@@ -216,7 +221,8 @@ test('many tiny frames in many tiny chunks stay linear: 200k keep-alives, 1 byte
 
 test('a 1 MiB extension frame fed in 1-byte chunks arrives whole', (t) => {
   const payload = block(MAX_EXTENDED_FRAME_BYTES - 2);
-  const framed = encodeMessage({ type: 'extended', id: 7, payload });
+  // BEP 10 message 7: length 2 + payload = 1 MiB = 0x100000.
+  const framed = concat([hex('00100000 14 07'), payload]);
   const dec = new FrameDecoder({ maxFrameBytes: MAX_EXTENDED_FRAME_BYTES });
   const frames: Uint8Array[] = [];
   for (let i = 0; i < framed.length; i++) {
