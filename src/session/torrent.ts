@@ -29,11 +29,9 @@ import { ExtensionHub } from './extensions.js';
 import { peerIdClient } from './fast-sets.js';
 import { ServeCheck } from './serve-check.js';
 import { UploadServer } from './upload-server.js';
-import { PieceAssembler } from './piece-assembler.js';
-import { DiskPause } from './disk-pause.js';
 import { PexSwarmView } from './pex.js';
+import { Downloader } from './downloader.js';
 import { LimitRetry, Requester } from './requester.js';
-import { SmartBan, type Ban } from './smart-ban.js';
 import { PeerList } from './peer-list.js';
 import { Connections } from './connections.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -58,10 +56,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #now: Clock;
   readonly #requester: Requester;
   readonly #limitRetry: LimitRetry;
-  readonly #assembler: PieceAssembler;
-  readonly #disk: DiskPause;
+  readonly #downloads: Downloader;
   readonly #uploads: UploadServer;
-  readonly #smartBan: SmartBan;
   readonly #sources: PeerSource[] = [];
   readonly #pex: PexSwarmView;
   readonly #down = new RateMeter();
@@ -99,7 +95,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       dht: opts.dhtPort !== undefined,
       ...local,
       peerList: this.#peerList,
-      banned: (host) => this.#smartBan.isBanned(host),
+      banned: (host) => this.#downloads.isBanned(host),
       ...(deps.canConnect ? { canConnect: deps.canConnect } : {}),
       refusing: () => this.#stopped || this.#paused,
       clock: this.#now,
@@ -116,39 +112,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       slots: opts.settings.unchokeSlots,
       optimisticEveryRounds: Math.round(opts.settings.optimisticUnchokeIntervalMs / opts.settings.chokeIntervalMs),
     });
-    const writePiece = (index: number, data: Uint8Array): Promise<void> => deps.storage.store.writePiece(index, data);
-    this.#disk = new DiskPause({
-      settings: opts.settings,
-      name: info.name,
-      logger: this.#log,
-      writePiece,
-      haveCount: () => this.#picker.haveCount,
-      onWritten: (index, data) => {
-        this.#pieceStored(index, data);
-        this.#assembler.releaseBuffer(data);
-      },
-      onPaused: (reason, code) => this.#onDiskPaused(reason, code),
-      onResumed: () => this.#onDiskResumed(),
-      stopped: () => this.#stopped,
-    });
-    this.#assembler = new PieceAssembler({
-      info,
-      settings: opts.settings,
-      pool: deps.pool,
-      writePiece,
-      disk: this.#disk,
-      logger: this.#log,
-      stopped: () => this.#stopped,
-      onStored: (index, data) => this.#pieceStored(index, data),
-      onHashFailed: (index, data, from) => this.#onHashFailure(index, data, from),
-      onHashError: (index) => this.#picker.pieceFailed(index),
-      onWriteError: (index, err) => {
-        this.emit('torrent:error', err instanceof Error ? err : new Error(String(err)));
-        this.#picker.pieceFailed(index);
-        this.#fillAll();
-      },
-      onRoom: () => this.#fillAll(),
-    });
     this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
     this.#limitRetry = new LimitRetry(opts.settings, () => {
       this.#fillAll();
@@ -159,11 +122,28 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       settings: opts.settings,
       budget: this.#limits.download,
       connections: () => this.#conns.values(),
-      paused: () => this.#disk.active,
-      atWriteBound: () => this.#assembler.atWriteBound(),
+      paused: () => this.#downloads.paused,
+      atWriteBound: () => this.#downloads.atWriteBound(),
       onLimited: (ms) => this.#limitRetry.schedule(ms),
     });
-    this.#smartBan = new SmartBan({ blockBytes: opts.settings.blockBytes, banAfterFailures: opts.settings.banAfterHashFailures });
+    this.#downloads = new Downloader({
+      info,
+      infoHashHex: this.infoHashHex,
+      settings: opts.settings,
+      pool: deps.pool,
+      storage: deps.storage,
+      picker: this.#picker,
+      requester: this.#requester,
+      connections: this.#conns,
+      logger: this.#log,
+      stopped: () => this.#stopped,
+      emit: (name, payload) => void this.emit(name, payload),
+      onDownloaded: (bytes) => {
+        this.#downloaded += bytes;
+        this.#down.add(bytes);
+      },
+      onVerified: () => this.#onPieceVerified(),
+    });
     this.#uploads = new UploadServer({
       info,
       settings: opts.settings,
@@ -212,12 +192,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   get state(): 'paused' | 'seeding' | 'downloading' {
-    return this.#paused || this.#disk.active ? 'paused' : this.complete ? 'seeding' : 'downloading';
+    return this.#paused || this.#downloads.paused ? 'paused' : this.complete ? 'seeding' : 'downloading';
   }
 
   /** Why downloading is paused by itself (the disk), or undefined. */
   get pausedReason(): string | undefined {
-    return this.#disk.reason;
+    return this.#downloads.pausedReason;
   }
 
   /** Closes every connection and makes no new ones until resume(); idempotent. */
@@ -230,7 +210,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** Idempotent. */
   resume(): void {
     // A resume asked for by the user also tries a full disk again at once.
-    if (this.#disk.active && !this.#stopped) void this.#disk.retry();
+    this.#downloads.retryDisk();
     if (!this.#paused || this.#stopped) return;
     this.#paused = false;
     this.#peerList.resetBackoff();
@@ -242,7 +222,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   isBanned(host: string): boolean {
-    return this.#smartBan.isBanned(host);
+    return this.#downloads.isBanned(host);
   }
 
   /** Idempotent. Starts timers and peer sources. */
@@ -357,7 +337,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       conn.choke();
       this.#unchokeIntoFreeSlots();
     });
-    conn.on('peer:piece', (p) => this.#onBlock(conn, p.index, p.begin, p.block));
+    conn.on('peer:piece', (p) => this.#downloads.block(conn, p.index, p.begin, p.block));
     conn.on('peer:request', (req) => this.#uploads.enqueue(conn, req));
     conn.on('peer:cancel', () => this.#uploads.cancelled(conn));
     conn.on('peer:port', (port) => {
@@ -422,47 +402,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#requester.fillAll();
   }
 
-  #onBlock(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
-    const receipt = this.#picker.blockReceived(conn.id, { index, begin, length: block.length });
-    if (!receipt.accepted) return;
-    this.#downloaded += block.length;
-    this.#down.add(block.length);
-    this.#assembler.add(index, begin, block, conn.remoteHost);
-    for (const other of receipt.cancelAt) this.#conns.get(other)?.cancel({ index, begin, length: block.length });
-    if (receipt.pieceComplete) this.#assembler.complete(index);
-    this.#requester.fill(conn);
-  }
-
-  #pieceStored(index: number, data: Uint8Array): void {
-    this.#deps.storage.pieceWritten(index);
-    this.#picker.pieceVerified(index);
-    this.#ban(this.#smartBan.pieceVerified(index, data));
-    this.#onPieceVerified(index);
-  }
-
-  /** The disk refused a write (disk-pause.ts): requests in flight are cancelled and nothing more is asked for. */
-  #onDiskPaused(reason: string, code: string): void {
-    for (const c of this.#conns.values()) {
-      for (const r of c.cancelAll()) this.#picker.release(c.id, r);
-      if (c.amInterested) c.notInterested();
-    }
-    this.emit('torrent:error', Object.assign(new Error(`${this.metainfo.info.name}: ${reason}`), { code }));
-    this.emit('torrent:paused', { infoHash: this.infoHashHex, reason });
-  }
-
-  #onDiskResumed(): void {
-    this.emit('torrent:resumed', { infoHash: this.infoHashHex });
-    for (const c of this.#conns.values()) if (c.handshaken) this.#requester.updateInterest(c);
-    this.#fillAll();
-  }
-
-  #onPieceVerified(index: number): void {
-    this.emit('piece:verified', index);
-    for (const c of this.#conns.values()) {
-      if (!c.handshaken) continue;
-      if (c.bits.get(index)) this.#requester.pieceGot(c);
-      else c.have(index);
-    }
+  /** A piece was verified and written (downloader.ts): the torrent may be complete. */
+  #onPieceVerified(): void {
     if (this.complete && !this.#completeEmitted) {
       this.#completeEmitted = true;
       void this.#flush();
@@ -472,24 +413,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         c.notInterested();
         this.#dropIfBothSeeds(c);
       }
-    }
-  }
-
-  /** Smart ban (smart-ban.ts): a sole sender of a bad piece, or one whose blocks differed from the good data, is struck. */
-  #onHashFailure(index: number, data: Uint8Array, from: string[]): void {
-    const hosts = SmartBan.senders(from);
-    this.#log.warn(`piece ${index} failed its hash check (blocks from ${hosts.join(', ')})`);
-    this.#picker.pieceFailed(index);
-    this.emit('piece:failed', { index, hosts });
-    this.#ban(this.#smartBan.pieceFailed(index, data, from));
-    this.#fillAll();
-  }
-
-  #ban(bans: Ban[]): void {
-    for (const { host, reason, strikes } of bans) {
-      this.#log.warn(`banning ${host}: ${reason} (${strikes} times)`);
-      this.emit('peer:banned', { host, reason });
-      for (const c of [...this.#conns.values()]) if (c.remoteHost === host) c.close('banned');
     }
   }
 
@@ -529,7 +452,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       await this.#deps.storage.flush();
     } catch (err) {
       // While the disk is known to be full this is expected: the pause said it once.
-      if (this.#disk.active) this.#log.debug(`saving resume state failed: ${errorMessage(err)}`);
+      if (this.#downloads.paused) this.#log.debug(`saving resume state failed: ${errorMessage(err)}`);
       else this.#log.error(`saving resume state failed: ${errorMessage(err)}`);
     }
   }
@@ -546,10 +469,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     this.#limitRetry.stop();
-    this.#disk.stop();
     this.#conns.closeAll('shutting down');
     // Pieces already received finish hashing and writing (bounded), so they enter the resume state.
-    await this.#assembler.drain(this.#settings.stopDrainMs);
+    await this.#downloads.stop(this.#settings.stopDrainMs);
     await Promise.allSettled(this.#sources.map((s) => s.stop()));
     await this.#flush();
   }

@@ -1,0 +1,177 @@
+/**
+ * The download side of one torrent, from an accepted block to an announced
+ * piece. A block the picker accepts goes to its piece's buffer
+ * (piece-assembler.ts); a piece that passes its hash and is written is
+ * recorded for the resume state, the picker and the smart ban are told, and
+ * peers get `have` (or lose our interest); one that fails strikes its
+ * senders (smart-ban.ts). A disk that refuses writes pauses requesting
+ * (disk-pause.ts).
+ */
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings.js';
+import type { InfoDict } from '../metainfo/types.js';
+import type { PiecePicker } from '../picker/piece-picker.js';
+import type { PeerConnection } from '../peer/connection.js';
+import type { HashPool } from '../util/hash-pool.js';
+import type { TorrentStorage } from '../storage/torrent-storage.js';
+import { DiskPause } from './disk-pause.js';
+import { PieceAssembler } from './piece-assembler.js';
+import { SmartBan, type Ban } from './smart-ban.js';
+import type { Requester } from './requester.js';
+import type { TorrentEvents } from './torrent-types.js';
+
+/** The torrent events the download side emits. */
+export type DownloadEvent = 'piece:verified' | 'piece:failed' | 'peer:banned' | 'torrent:error' | 'torrent:paused' | 'torrent:resumed';
+
+export interface DownloaderOptions {
+  info: InfoDict;
+  infoHashHex: string;
+  settings: Pick<Settings, 'blockBytes' | 'maxUnwrittenBytes' | 'banAfterHashFailures' | 'diskRetryInitialMs' | 'diskRetryMaxMs'>;
+  pool: Pick<HashPool, 'hashPieces'>;
+  storage: Pick<TorrentStorage, 'store' | 'pieceWritten'>;
+  picker: Pick<PiecePicker, 'blockReceived' | 'pieceVerified' | 'pieceFailed' | 'release' | 'haveCount'>;
+  requester: Pick<Requester, 'fill' | 'fillAll' | 'updateInterest' | 'pieceGot'>;
+  connections: { values(): Iterable<PeerConnection>; get(id: number): PeerConnection | undefined };
+  logger: Logger;
+  stopped: () => boolean;
+  emit: <K extends DownloadEvent>(name: K, payload: TorrentEvents[K]) => void;
+  /** Payload bytes accepted. */
+  onDownloaded: (bytes: number) => void;
+  /** A piece was verified, written and announced: the torrent may be complete. */
+  onVerified: () => void;
+}
+
+export class Downloader {
+  readonly #o: DownloaderOptions;
+  readonly #assembler: PieceAssembler;
+  readonly #disk: DiskPause;
+  readonly #smartBan: SmartBan;
+
+  constructor(opts: DownloaderOptions) {
+    this.#o = opts;
+    const { info, settings, logger, picker, requester } = opts;
+    const writePiece = (index: number, data: Uint8Array): Promise<void> => opts.storage.store.writePiece(index, data);
+    this.#smartBan = new SmartBan({ blockBytes: settings.blockBytes, banAfterFailures: settings.banAfterHashFailures });
+    this.#disk = new DiskPause({
+      settings,
+      name: info.name,
+      logger,
+      writePiece,
+      haveCount: () => picker.haveCount,
+      onWritten: (index, data) => {
+        this.#stored(index, data);
+        this.#assembler.releaseBuffer(data);
+      },
+      onPaused: (reason, code) => this.#onDiskPaused(reason, code),
+      onResumed: () => this.#onDiskResumed(),
+      stopped: opts.stopped,
+    });
+    this.#assembler = new PieceAssembler({
+      info,
+      settings,
+      pool: opts.pool,
+      writePiece,
+      disk: this.#disk,
+      logger,
+      stopped: opts.stopped,
+      onStored: (index, data) => this.#stored(index, data),
+      onHashFailed: (index, data, from) => this.#onHashFailure(index, data, from),
+      onHashError: (index) => picker.pieceFailed(index),
+      onWriteError: (index, err) => {
+        opts.emit('torrent:error', err instanceof Error ? err : new Error(String(err)));
+        picker.pieceFailed(index);
+        requester.fillAll();
+      },
+      onRoom: () => requester.fillAll(),
+    });
+  }
+
+  /** Downloading is paused for the disk. */
+  get paused(): boolean {
+    return this.#disk.active;
+  }
+
+  /** Why, or undefined. */
+  get pausedReason(): string | undefined {
+    return this.#disk.reason;
+  }
+
+  /** Tries the disk again now (a resume asked for by the user). */
+  retryDisk(): void {
+    if (this.#disk.active && !this.#o.stopped()) void this.#disk.retry();
+  }
+
+  atWriteBound(): boolean {
+    return this.#assembler.atWriteBound();
+  }
+
+  isBanned(host: string): boolean {
+    return this.#smartBan.isBanned(host);
+  }
+
+  /** Stops retrying the disk and waits (at most `drainMs`) for the pieces received to be hashed and written. */
+  async stop(drainMs: number): Promise<void> {
+    this.#disk.stop();
+    await this.#assembler.drain(drainMs);
+  }
+
+  /** A `piece` message: the block, if the picker takes it, goes to its piece; more is asked of the peer. */
+  block(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
+    const receipt = this.#o.picker.blockReceived(conn.id, { index, begin, length: block.length });
+    if (!receipt.accepted) return;
+    this.#o.onDownloaded(block.length);
+    this.#assembler.add(index, begin, block, conn.remoteHost);
+    for (const other of receipt.cancelAt) this.#o.connections.get(other)?.cancel({ index, begin, length: block.length });
+    if (receipt.pieceComplete) this.#assembler.complete(index);
+    this.#o.requester.fill(conn);
+  }
+
+  #stored(index: number, data: Uint8Array): void {
+    const o = this.#o;
+    o.storage.pieceWritten(index);
+    o.picker.pieceVerified(index);
+    this.#ban(this.#smartBan.pieceVerified(index, data));
+    o.emit('piece:verified', index);
+    for (const c of o.connections.values()) {
+      if (!c.handshaken) continue;
+      if (c.bits.get(index)) o.requester.pieceGot(c);
+      else c.have(index);
+    }
+    o.onVerified();
+  }
+
+  /** Smart ban: a sole sender of a bad piece, or one whose blocks differed from the good data, is struck. */
+  #onHashFailure(index: number, data: Uint8Array, from: string[]): void {
+    const hosts = SmartBan.senders(from);
+    this.#o.logger.warn(`piece ${index} failed its hash check (blocks from ${hosts.join(', ')})`);
+    this.#o.picker.pieceFailed(index);
+    this.#o.emit('piece:failed', { index, hosts });
+    this.#ban(this.#smartBan.pieceFailed(index, data, from));
+    this.#o.requester.fillAll();
+  }
+
+  #ban(bans: Ban[]): void {
+    for (const { host, reason, strikes } of bans) {
+      this.#o.logger.warn(`banning ${host}: ${reason} (${strikes} times)`);
+      this.#o.emit('peer:banned', { host, reason });
+      for (const c of [...this.#o.connections.values()]) if (c.remoteHost === host) c.close('banned');
+    }
+  }
+
+  /** The disk refused a write: requests in flight are cancelled and nothing more is asked for. */
+  #onDiskPaused(reason: string, code: string): void {
+    const o = this.#o;
+    for (const c of o.connections.values()) {
+      for (const r of c.cancelAll()) o.picker.release(c.id, r);
+      if (c.amInterested) c.notInterested();
+    }
+    o.emit('torrent:error', Object.assign(new Error(`${o.info.name}: ${reason}`), { code }));
+    o.emit('torrent:paused', { infoHash: o.infoHashHex, reason });
+  }
+
+  #onDiskResumed(): void {
+    this.#o.emit('torrent:resumed', { infoHash: this.#o.infoHashHex });
+    for (const c of this.#o.connections.values()) if (c.handshaken) this.#o.requester.updateInterest(c);
+    this.#o.requester.fillAll();
+  }
+}
