@@ -15,7 +15,7 @@ import type { TorrentShape } from '../wire/validate.js';
 import { isLoopbackHost } from '../util/address.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { WarnLimiter } from '../util/warn-limiter.js';
-import type { KnownPeer, PeerList } from './peer-list.js';
+import { PeerList, type KnownPeer } from './peer-list.js';
 
 let nextConnectionId = 1;
 
@@ -28,9 +28,10 @@ export interface ConnectionsOptions {
   logger: Logger;
   /** We run a DHT node: set the DHT bit in our handshake (BEP 5). */
   dht: boolean;
+  /** Our listen port (peer-list.ts: an address that is ourselves is never dialled). */
+  listenPort: number;
   /** Address outgoing connections are made from (`--host`), unless 0.0.0.0. */
   localAddress?: string;
-  peerList: PeerList;
   banned: (host: string) => boolean;
   /** Whether the session's global connection limit allows one more. */
   canConnect?: () => boolean;
@@ -42,6 +43,8 @@ export interface ConnectionsOptions {
 }
 
 export class Connections {
+  /** The peers we know of and may dial. */
+  readonly peers: PeerList;
   readonly #o: ConnectionsOptions;
   readonly #now: Clock;
   readonly #conns = new Map<number, PeerConnection>();
@@ -51,6 +54,8 @@ export class Connections {
   constructor(opts: ConnectionsOptions) {
     this.#o = opts;
     this.#now = opts.clock ?? systemClock;
+    const local = opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {};
+    this.peers = new PeerList({ settings: opts.settings, clock: this.#now, listenPort: opts.listenPort, ...local });
     this.#warnings = new WarnLimiter((text) => opts.logger.warn(text));
   }
 
@@ -91,13 +96,13 @@ export class Connections {
   connectMore(): void {
     if (this.#o.refusing()) return;
     const slots = this.#o.settings.maxPeersPerTorrent - this.#conns.size;
-    const dial = this.#o.peerList.toDial(slots, this.#conns.values(), { banned: this.#o.banned, canConnect: this.#o.canConnect ?? (() => true) });
+    const dial = this.peers.toDial(slots, this.#conns.values(), { banned: this.#o.banned, canConnect: this.#o.canConnect ?? (() => true) });
     for (const p of dial) this.#connect(p);
   }
 
   #connect(p: KnownPeer): void {
     const o = this.#o;
-    const list = o.peerList;
+    const list = this.peers;
     const uncount = list.dialing(p);
     const local = o.localAddress;
     const { socket, setSink } = connectWithSharedBuffer({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
@@ -129,7 +134,7 @@ export class Connections {
       socket.destroy();
       return;
     }
-    const list = this.#o.peerList;
+    const list = this.peers;
     const limit = list.addressLimit(host);
     if (list.connectionsWith(host, this.#conns.values()) >= limit) {
       const key = isLoopbackHost(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
@@ -147,7 +152,7 @@ export class Connections {
 
   /** Closes the least useful peer to make room for a newcomer; false when every peer is worth its slot. */
   #evictForNewcomer(newcomer: string): boolean {
-    const list = this.#o.peerList;
+    const list = this.peers;
     const victim = list.evictionVictim(this.#conns.values());
     if (!victim) return false;
     const idleS = Math.round(list.uselessFor(victim) / 1000);

@@ -1,6 +1,7 @@
 /**
- * The download side of one torrent, from an accepted block to an announced
- * piece. A block the picker accepts goes to its piece's buffer
+ * The download side of one torrent, from a request to an announced piece.
+ * The requester (requester.ts) asks peers for blocks; a block the picker
+ * accepts goes to its piece's buffer
  * (piece-assembler.ts); a piece that passes its hash and is written is
  * recorded for the resume state, the picker and the smart ban are told, and
  * peers get `have` (or lose our interest); one that fails strikes its
@@ -13,11 +14,12 @@ import type { InfoDict } from '../metainfo/types.js';
 import type { PiecePicker } from '../picker/piece-picker.js';
 import type { PeerConnection } from '../peer/connection.js';
 import type { HashPool } from '../util/hash-pool.js';
+import type { TokenBucket } from '../util/token-bucket.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import { DiskPause } from './disk-pause.js';
 import { PieceAssembler } from './piece-assembler.js';
 import { SmartBan, type Ban } from './smart-ban.js';
-import type { Requester } from './requester.js';
+import { Requester } from './requester.js';
 import type { TorrentEvents } from './torrent-types.js';
 
 /** The torrent events the download side emits. */
@@ -26,11 +28,17 @@ export type DownloadEvent = 'piece:verified' | 'piece:failed' | 'peer:banned' | 
 export interface DownloaderOptions {
   info: InfoDict;
   infoHashHex: string;
-  settings: Pick<Settings, 'blockBytes' | 'maxUnwrittenBytes' | 'banAfterHashFailures' | 'diskRetryInitialMs' | 'diskRetryMaxMs'>;
+  settings: Pick<
+    Settings,
+    'blockBytes' | 'maxUnwrittenBytes' | 'banAfterHashFailures' | 'diskRetryInitialMs' | 'diskRetryMaxMs' | 'initialQueueDepth' | 'maxQueueDepth' | 'requestQueueTimeMs'
+  >;
   pool: Pick<HashPool, 'hashPieces'>;
   storage: Pick<TorrentStorage, 'store' | 'pieceWritten'>;
-  picker: Pick<PiecePicker, 'blockReceived' | 'pieceVerified' | 'pieceFailed' | 'release' | 'haveCount'>;
-  requester: Pick<Requester, 'fill' | 'fillAll' | 'updateInterest' | 'pieceGot'>;
+  picker: PiecePicker;
+  /** The download rate limit (shared by the session's torrents). */
+  budget: TokenBucket;
+  /** The rate limit held requests back: call fillAll() again in about `ms`. */
+  onLimited: (ms: number) => void;
   connections: { values(): Iterable<PeerConnection>; get(id: number): PeerConnection | undefined };
   logger: Logger;
   stopped: () => boolean;
@@ -43,13 +51,23 @@ export interface DownloaderOptions {
 
 export class Downloader {
   readonly #o: DownloaderOptions;
+  readonly #requester: Requester;
   readonly #assembler: PieceAssembler;
   readonly #disk: DiskPause;
   readonly #smartBan: SmartBan;
 
   constructor(opts: DownloaderOptions) {
     this.#o = opts;
-    const { info, settings, logger, picker, requester } = opts;
+    const { info, settings, logger, picker } = opts;
+    const requester = (this.#requester = new Requester({
+      picker,
+      settings,
+      budget: opts.budget,
+      connections: () => opts.connections.values(),
+      paused: () => this.#disk.active,
+      atWriteBound: () => this.#assembler.atWriteBound(),
+      onLimited: opts.onLimited,
+    }));
     const writePiece = (index: number, data: Uint8Array): Promise<void> => opts.storage.store.writePiece(index, data);
     this.#smartBan = new SmartBan({ blockBytes: settings.blockBytes, banAfterFailures: settings.banAfterHashFailures });
     this.#disk = new DiskPause({
@@ -86,6 +104,26 @@ export class Downloader {
     });
   }
 
+  /** Routes a new connection's events about pieces, chokes, requests and blocks here. */
+  attach(conn: PeerConnection): void {
+    this.#requester.attach(conn);
+    conn.on('peer:piece', (p) => this.#block(conn, p.index, p.begin, p.block));
+  }
+
+  /** The peer's handshake passed. */
+  added(conn: PeerConnection): void {
+    this.#requester.added(conn);
+  }
+
+  forget(connId: number): void {
+    this.#requester.forget(connId);
+  }
+
+  /** Tops up the requests in flight with every peer. */
+  fillAll(): void {
+    this.#requester.fillAll();
+  }
+
   /** Downloading is paused for the disk. */
   get paused(): boolean {
     return this.#disk.active;
@@ -101,10 +139,6 @@ export class Downloader {
     if (this.#disk.active && !this.#o.stopped()) void this.#disk.retry();
   }
 
-  atWriteBound(): boolean {
-    return this.#assembler.atWriteBound();
-  }
-
   isBanned(host: string): boolean {
     return this.#smartBan.isBanned(host);
   }
@@ -116,14 +150,14 @@ export class Downloader {
   }
 
   /** A `piece` message: the block, if the picker takes it, goes to its piece; more is asked of the peer. */
-  block(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
+  #block(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
     const receipt = this.#o.picker.blockReceived(conn.id, { index, begin, length: block.length });
     if (!receipt.accepted) return;
     this.#o.onDownloaded(block.length);
     this.#assembler.add(index, begin, block, conn.remoteHost);
     for (const other of receipt.cancelAt) this.#o.connections.get(other)?.cancel({ index, begin, length: block.length });
     if (receipt.pieceComplete) this.#assembler.complete(index);
-    this.#o.requester.fill(conn);
+    this.#requester.fill(conn);
   }
 
   #stored(index: number, data: Uint8Array): void {
@@ -134,7 +168,7 @@ export class Downloader {
     o.emit('piece:verified', index);
     for (const c of o.connections.values()) {
       if (!c.handshaken) continue;
-      if (c.bits.get(index)) o.requester.pieceGot(c);
+      if (c.bits.get(index)) this.#requester.pieceGot(c);
       else c.have(index);
     }
     o.onVerified();
@@ -147,7 +181,7 @@ export class Downloader {
     this.#o.picker.pieceFailed(index);
     this.#o.emit('piece:failed', { index, hosts });
     this.#ban(this.#smartBan.pieceFailed(index, data, from));
-    this.#o.requester.fillAll();
+    this.#requester.fillAll();
   }
 
   #ban(bans: Ban[]): void {
@@ -171,7 +205,7 @@ export class Downloader {
 
   #onDiskResumed(): void {
     this.#o.emit('torrent:resumed', { infoHash: this.#o.infoHashHex });
-    for (const c of this.#o.connections.values()) if (c.handshaken) this.#o.requester.updateInterest(c);
-    this.#o.requester.fillAll();
+    for (const c of this.#o.connections.values()) if (c.handshaken) this.#requester.updateInterest(c);
+    this.#requester.fillAll();
   }
 }

@@ -53,8 +53,8 @@ export interface ExtensionHubOptions {
   onPexPeers?: (peers: PeerAddress[]) => void;
   /** The remote's extension handshake arrived (its extension ids are known from now on). */
   onRemoteHandshake?: (conn: PeerConnection) => void;
-  /** A swarm_msg text arrived from a peer. */
-  onText?: (from: PeerConnection, text: string) => void;
+  /** A swarm_msg text arrived from a peer: `from` is its listen address if known, else its connection's. */
+  onText?: (from: string, text: string) => void;
 }
 
 export interface ExtensionLimits {
@@ -287,7 +287,8 @@ export class ExtensionHub {
       this.#warnOnce(conn, 'text', `dropping messages from ${conn.address}: more than ${this.#limits.messagesPerPeerPerMinute} a minute`);
       return;
     }
-    this.#opts.onText?.(conn, text);
+    const addr = this.listenAddressOf(conn);
+    this.#opts.onText?.(addr ? `${addr.host}:${addr.port}` : conn.address, text);
   }
 
   #onMetadata(conn: PeerConnection, payload: Uint8Array): void {

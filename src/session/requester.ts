@@ -36,6 +36,21 @@ export class Requester {
     this.#o = opts;
   }
 
+  /** Routes a new connection's events about pieces, chokes and requests here. */
+  attach(conn: PeerConnection): void {
+    conn.on('peer:bitfield', (bits) => this.peerBitfield(conn, bits));
+    conn.on('peer:have', (index) => this.peerHave(conn, index));
+    conn.on('peer:unchoke', () => this.fill(conn));
+    conn.on('peer:choke', (dropped) => this.release(conn, dropped));
+    // BEP 6: a rejected request is asked again, from whoever has it.
+    conn.on('peer:reject', (r) => this.release(conn, [r]));
+    conn.on('peer:allowed-fast', () => {
+      if (conn.peerChoking) this.fill(conn);
+    });
+    conn.on('peer:suggest', () => this.fill(conn));
+    conn.on('peer:timeout', (reqs) => this.release(conn, reqs));
+  }
+
   /** The peer's handshake passed: it has nothing we want until its bitfield says otherwise. */
   added(conn: PeerConnection): void {
     this.#interesting.set(conn.id, 0);

@@ -19,7 +19,6 @@ import type { Settings } from '../settings.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { PeerAddress, PeerSource, PeerSourceContext } from '../discovery/peer-source.js';
 import { PiecePicker, type BlockRequest } from '../picker/piece-picker.js';
-import { Choker } from '../picker/choker.js';
 import type { PeerConnection } from '../peer/connection.js';
 import { RateMeter } from '../peer/rate.js';
 import { TokenBucket } from '../util/token-bucket.js';
@@ -31,9 +30,9 @@ import { ServeCheck } from './serve-check.js';
 import { UploadServer } from './upload-server.js';
 import { PexSwarmView } from './pex.js';
 import { Downloader } from './downloader.js';
-import { LimitRetry, Requester } from './requester.js';
-import { PeerList } from './peer-list.js';
+import { LimitRetry } from './requester.js';
 import { Connections } from './connections.js';
+import { Choking } from './choking.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { peerInfo, type PeerInfo, type TorrentDeps, type TorrentEvents, type TorrentOptions, type TorrentStats } from './torrent-types.js';
 
@@ -50,22 +49,18 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #log: Logger;
   readonly #shape: TorrentShape;
   readonly #picker: PiecePicker;
-  readonly #choker: Choker;
+  readonly #choking: Choking;
   readonly #conns: Connections;
-  readonly #peerList: PeerList;
   readonly #now: Clock;
-  readonly #requester: Requester;
   readonly #limitRetry: LimitRetry;
   readonly #downloads: Downloader;
   readonly #uploads: UploadServer;
   readonly #sources: PeerSource[] = [];
   readonly #pex: PexSwarmView;
+  /** Payload bytes accepted and sent in this run (`total`), and their rates. */
   readonly #down = new RateMeter();
   readonly #up = new RateMeter();
   readonly #extensions: ExtensionHub;
-  readonly #limits: { upload: TokenBucket; download: TokenBucket };
-  #downloaded = 0;
-  #uploaded = 0;
   #startedAt: number;
   #completeEmitted = false;
   #started = false;
@@ -82,8 +77,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#log = deps.logger.child({ torrent: this.infoHashHex.slice(0, 8) });
     this.#now = deps.clock ?? systemClock;
     this.#startedAt = this.#now();
-    const local = opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {};
-    this.#peerList = new PeerList({ settings: opts.settings, clock: this.#now, listenPort: opts.listenPort, ...local });
     const info = opts.metainfo.info;
     this.#shape = { pieceCount: info.pieceCount, pieceLength: info.pieceLength, totalLength: info.length };
     this.#conns = new Connections({
@@ -93,8 +86,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       shape: this.#shape,
       logger: this.#log,
       dht: opts.dhtPort !== undefined,
-      ...local,
-      peerList: this.#peerList,
+      listenPort: opts.listenPort,
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
       banned: (host) => this.#downloads.isBanned(host),
       ...(deps.canConnect ? { canConnect: deps.canConnect } : {}),
       refusing: () => this.#stopped || this.#paused,
@@ -108,23 +101,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       blockBytes: opts.settings.blockBytes,
       have: deps.storage.have,
     });
-    this.#choker = new Choker({
-      slots: opts.settings.unchokeSlots,
-      optimisticEveryRounds: Math.round(opts.settings.optimisticUnchokeIntervalMs / opts.settings.chokeIntervalMs),
-    });
-    this.#limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
+    this.#choking = new Choking({ settings: opts.settings, connections: () => this.#conns.values() });
+    const limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
     this.#limitRetry = new LimitRetry(opts.settings, () => {
-      this.#fillAll();
+      this.#downloads.fillAll();
       this.#uploads.pumpAll();
-    });
-    this.#requester = new Requester({
-      picker: this.#picker,
-      settings: opts.settings,
-      budget: this.#limits.download,
-      connections: () => this.#conns.values(),
-      paused: () => this.#downloads.paused,
-      atWriteBound: () => this.#downloads.atWriteBound(),
-      onLimited: (ms) => this.#limitRetry.schedule(ms),
     });
     this.#downloads = new Downloader({
       info,
@@ -133,15 +114,13 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       pool: deps.pool,
       storage: deps.storage,
       picker: this.#picker,
-      requester: this.#requester,
+      budget: limits.download,
+      onLimited: (ms) => this.#limitRetry.schedule(ms),
       connections: this.#conns,
       logger: this.#log,
       stopped: () => this.#stopped,
       emit: (name, payload) => void this.emit(name, payload),
-      onDownloaded: (bytes) => {
-        this.#downloaded += bytes;
-        this.#down.add(bytes);
-      },
+      onDownloaded: (bytes) => this.#down.add(bytes, this.#now()),
       onVerified: () => this.#onPieceVerified(),
     });
     this.#uploads = new UploadServer({
@@ -150,12 +129,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       store: deps.storage.store,
       has: (i) => this.#picker.has(i),
       serveCheck: new ServeCheck({ info, have: deps.storage.have, pool: deps.pool, completion: deps.storage.completion, logger: this.#log }),
-      budget: this.#limits.upload,
+      budget: limits.upload,
       onLimited: (ms) => this.#limitRetry.schedule(ms),
-      onUploaded: (bytes) => {
-        this.#uploaded += bytes;
-        this.#up.add(bytes);
-      },
+      onUploaded: (bytes) => this.#up.add(bytes, this.#now()),
       connections: () => this.#conns.values(),
       stopped: () => this.#stopped,
       logger: this.#log,
@@ -170,13 +146,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       clock: this.#now,
       onPexPeers: (peers) => this.addPeers(peers, { source: 'pex' }),
       // The first PEX message goes out as soon as we know the peer's ut_pex id, so a newcomer learns the swarm early.
-      onRemoteHandshake: () => this.#sendPex(),
-      onText: (conn, text) => {
-        const addr = this.#extensions.listenAddressOf(conn);
-        this.emit('message:received', { from: addr ? `${addr.host}:${addr.port}` : conn.address, text });
-      },
+      onRemoteHandshake: () => this.#pex.send(),
+      onText: (from, text) => this.emit('message:received', { from, text }),
     });
-    this.#pex = new PexSwarmView({ settings: opts.settings, clock: this.#now, listenAddressOf: (c) => this.#extensions.listenAddressOf(c) });
+    this.#pex = new PexSwarmView({ settings: opts.settings, clock: this.#now, extensions: this.#extensions, connections: () => this.#conns.values() });
   }
 
   get complete(): boolean {
@@ -213,7 +186,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#downloads.retryDisk();
     if (!this.#paused || this.#stopped) return;
     this.#paused = false;
-    this.#peerList.resetBackoff();
+    this.#conns.peers.resetBackoff();
     this.#conns.connectMore();
   }
 
@@ -236,7 +209,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#timers.push(t);
     };
     every(this.#settings.torrentTickMs, () => this.#tick());
-    every(this.#settings.chokeIntervalMs, () => this.#chokeRound());
+    every(this.#settings.chokeIntervalMs, () => this.#choking.round(this.complete));
     every(this.#settings.progressIntervalMs, () => this.emit('torrent:progress', this.stats()));
     every(this.#settings.resumeFlushIntervalMs, () => void this.#flush());
     for (const s of this.#sources) s.start();
@@ -254,7 +227,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       infoHash: this.metainfo.infoHash,
       peerId: this.#opts.peerId,
       port: this.#opts.listenPort,
-      stats: () => ({ uploaded: this.#uploaded, downloaded: this.#downloaded, left: this.#bytesLeft() }),
+      stats: () => ({ uploaded: this.#up.total, downloaded: this.#down.total, left: this.#bytesLeft() }),
       onPeers: (peers, source) => this.addPeers(peers, { source }),
       onAnnounced: (info) => this.emit('tracker:announced', info),
     };
@@ -268,7 +241,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** Learns of peers; they are connected as slots allow. `pinned` peers are retried forever. */
   addPeers(peers: PeerAddress[], opts: { source?: string; pinned?: boolean } = {}): void {
-    this.#peerList.add(peers, opts);
+    this.#conns.peers.add(peers, opts);
     if (this.#started) this.#conns.connectMore();
   }
 
@@ -278,11 +251,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       name: this.metainfo.info.name,
       have: this.#picker.haveCount,
       pieces: this.#shape.pieceCount,
-      downloaded: this.#downloaded,
-      uploaded: this.#uploaded,
+      downloaded: this.#down.total,
+      uploaded: this.#up.total,
       peers: this.#conns.handshaken().length,
-      downloadRate: Math.round(this.#down.rate()),
-      uploadRate: Math.round(this.#up.rate()),
+      downloadRate: Math.round(this.#down.rate(this.#now())),
+      uploadRate: Math.round(this.#up.rate(this.#now())),
       complete: this.complete,
       state: this.state,
       length: this.#shape.totalLength,
@@ -309,49 +282,26 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#conns.accept(socket, handshake, rest);
   }
 
+  /** Routes a new connection's events: to the requester, the uploader, the extensions, and here. */
   #wire(conn: PeerConnection): void {
     conn.on('peer:handshake', (h) => this.#onHandshake(conn, h));
-    const req = this.#requester;
-    conn.on('peer:bitfield', (bits) => {
-      req.peerBitfield(conn, bits);
-      this.#dropIfBothSeeds(conn);
-    });
-    conn.on('peer:have', (index) => {
-      req.peerHave(conn, index);
-      this.#dropIfBothSeeds(conn);
-    });
-    conn.on('peer:unchoke', () => req.fill(conn));
-    conn.on('peer:choke', (dropped) => req.release(conn, dropped));
-    // BEP 6: a rejected request is asked again, from whoever has it.
-    conn.on('peer:reject', (r) => req.release(conn, [r]));
-    conn.on('peer:allowed-fast', () => {
-      if (conn.peerChoking) req.fill(conn);
-    });
-    conn.on('peer:suggest', () => req.fill(conn));
-    conn.on('peer:timeout', (reqs) => req.release(conn, reqs));
-    conn.on('peer:interested', () => {
-      if (this.#choker.tryUnchokeNow(conn.id)) conn.unchoke();
-    });
-    conn.on('peer:not-interested', () => {
-      this.#choker.remove(conn.id);
-      conn.choke();
-      this.#unchokeIntoFreeSlots();
-    });
-    conn.on('peer:piece', (p) => this.#downloads.block(conn, p.index, p.begin, p.block));
-    conn.on('peer:request', (req) => this.#uploads.enqueue(conn, req));
-    conn.on('peer:cancel', () => this.#uploads.cancelled(conn));
+    this.#downloads.attach(conn);
+    // After the requester has counted the pieces: a seed meeting a seed closes.
+    conn.on('peer:bitfield', () => this.#pex.dropIfBothSeeds(conn, this.complete));
+    conn.on('peer:have', () => this.#pex.dropIfBothSeeds(conn, this.complete));
+    this.#choking.attach(conn);
+    this.#uploads.attach(conn);
     conn.on('peer:port', (port) => {
       if (port > 0) this.#opts.onDhtNode?.({ host: conn.remoteHost, port });
     });
     conn.on('peer:extended', (m) => this.#extensions.onMessage(conn, m.id, m.payload));
-    conn.onDrain(() => this.#uploads.pump(conn));
     conn.on('peer:close', (c) => this.#onClose(conn, c.reason, c.requests));
   }
 
   #onHandshake(conn: PeerConnection, h: Handshake): void {
     if (Buffer.compare(h.peerId, this.#opts.peerId) === 0) return conn.close('connected to ourselves');
     if (this.#conns.isDuplicate(conn, h.peerId)) return conn.close('duplicate connection to the same peer');
-    this.#requester.added(conn);
+    this.#downloads.added(conn);
     conn.sendPieceSet(this.#deps.storage.have);
     if (h.extensionProtocol) this.#extensions.sendHandshake(conn);
     if (h.dht && this.#opts.dhtPort !== undefined) conn.send({ type: 'port', port: this.#opts.dhtPort });
@@ -362,44 +312,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (!this.#conns.delete(conn.id)) return;
     for (const r of requests) this.#picker.release(conn.id, r);
     this.#picker.peerGone(conn.id, conn.bits);
-    this.#choker.remove(conn.id);
-    this.#requester.forget(conn.id);
+    this.#choking.forget(conn.id);
+    this.#downloads.forget(conn.id);
     this.#uploads.forget(conn.id);
     this.#extensions.forget(conn.id);
     if (conn.handshaken) this.emit('peer:disconnected', { address: conn.address, reason });
     if (!this.#stopped) {
-      this.#unchokeIntoFreeSlots();
-      this.#fillAll();
+      this.#choking.unchokeIntoFreeSlots();
+      this.#downloads.fillAll();
       this.#conns.connectMore();
     }
-  }
-
-  /**
-   * An upload slot came free (a peer left or lost interest, e.g. it
-   * completed): give it to an interested peer now, not at the next choke
-   * round up to 10 s later. On a LAN swarm the last leechers otherwise sat
-   * idle with one piece to go while the seeder's upload was free.
-   */
-  #unchokeIntoFreeSlots(): void {
-    const waiting = [...this.#conns.values()].filter((c) => c.handshaken && !c.closed && c.peerInterested && c.amChoking && !c.bits.isComplete());
-    // Start at a random one, so the same peer is not always first in line.
-    const start = Math.floor(Math.random() * waiting.length);
-    for (let i = 0; i < waiting.length; i++) {
-      const c = waiting[(start + i) % waiting.length]!;
-      if (!this.#choker.tryUnchokeNow(c.id)) return;
-      c.unchoke();
-    }
-  }
-
-  #dropIfBothSeeds(conn: PeerConnection): void {
-    if (!this.complete || !conn.bits.isComplete()) return;
-    // Still a live peer of the swarm: keep telling newcomers about it through PEX.
-    this.#pex.seedDropped(conn);
-    conn.close('both sides are seeds');
-  }
-
-  #fillAll(): void {
-    this.#requester.fillAll();
   }
 
   /** A piece was verified and written (downloader.ts): the torrent may be complete. */
@@ -408,10 +330,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#completeEmitted = true;
       void this.#flush();
       for (const s of this.#sources) s.completed();
-      this.emit('torrent:complete', { infoHash: this.infoHashHex, downloaded: this.#downloaded, elapsedMs: this.#now() - this.#startedAt });
+      this.emit('torrent:complete', { infoHash: this.infoHashHex, downloaded: this.#down.total, elapsedMs: this.#now() - this.#startedAt });
       for (const c of [...this.#conns.values()]) {
         c.notInterested();
-        this.#dropIfBothSeeds(c);
+        this.#pex.dropIfBothSeeds(c, this.complete);
       }
     }
   }
@@ -421,30 +343,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #tick(): void {
     this.#conns.closeInactive();
     this.#conns.connectMore();
-    this.#fillAll();
-    this.#sendPex();
-  }
-
-  #sendPex(): void {
-    this.#extensions.sendPex(this.#conns.values(), this.#pex.swarm(this.#conns.values()));
-  }
-
-  #chokeRound(): void {
-    const cands = this.#conns
-      .handshaken()
-      .map((c) => ({
-        id: c.id,
-        interested: c.peerInterested,
-        downloadRate: c.downloadRate.rate(),
-        uploadRate: c.uploadRate.rate(),
-        isSeed: c.bits.isComplete(),
-      }));
-    const unchoke = this.#choker.round(cands, this.complete);
-    for (const c of this.#conns.values()) {
-      if (!c.handshaken) continue;
-      if (unchoke.has(c.id)) c.unchoke();
-      else c.choke();
-    }
+    this.#downloads.fillAll();
+    this.#pex.send();
   }
 
   async #flush(): Promise<void> {

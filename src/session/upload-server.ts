@@ -67,6 +67,13 @@ export class UploadServer {
     this.#imageBytes = imageBytes(opts.info.pieceLength, opts.settings.blockBytes);
   }
 
+  /** Routes a new connection's requests, cancels and socket drains here. */
+  attach(conn: PeerConnection): void {
+    conn.on('peer:request', (req) => this.enqueue(conn, req));
+    conn.on('peer:cancel', () => this.cancelled(conn));
+    conn.onDrain(() => this.pump(conn));
+  }
+
   /** A peer's request: queued and served in order (refused at once if we lack the piece or it failed its serve check). */
   enqueue(conn: PeerConnection, req: BlockRequest): void {
     if (!this.#o.has(req.index) || this.#o.serveCheck.refuses(req.index)) return conn.dropRemoteRequest(req);

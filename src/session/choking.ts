@@ -1,0 +1,69 @@
+/**
+ * Whom we upload to (BEP 3 tit-for-tat): the periodic round, whose choice
+ * is the pure Choker's (picker/choker.ts), and upload slots filled the
+ * moment they come free (a peer left or lost interest, e.g. it completed),
+ * not at the next round up to chokeIntervalMs later: on a LAN swarm the
+ * last leechers otherwise sat idle with one piece to go while the seeder's
+ * upload was free.
+ */
+import type { Settings } from '../settings.js';
+import { Choker } from '../picker/choker.js';
+import type { PeerConnection } from '../peer/connection.js';
+
+export class Choking {
+  readonly #choker: Choker;
+  readonly #connections: () => Iterable<PeerConnection>;
+
+  constructor(opts: { settings: Pick<Settings, 'unchokeSlots' | 'optimisticUnchokeIntervalMs' | 'chokeIntervalMs'>; connections: () => Iterable<PeerConnection> }) {
+    const s = opts.settings;
+    this.#choker = new Choker({ slots: s.unchokeSlots, optimisticEveryRounds: Math.round(s.optimisticUnchokeIntervalMs / s.chokeIntervalMs) });
+    this.#connections = opts.connections;
+  }
+
+  /** Routes a new connection's interest here. */
+  attach(conn: PeerConnection): void {
+    conn.on('peer:interested', () => {
+      if (this.#choker.tryUnchokeNow(conn.id)) conn.unchoke();
+    });
+    conn.on('peer:not-interested', () => {
+      this.#choker.remove(conn.id);
+      conn.choke();
+      this.unchokeIntoFreeSlots();
+    });
+  }
+
+  forget(connId: number): void {
+    this.#choker.remove(connId);
+  }
+
+  /** The periodic round: the choker picks whom to unchoke (`seeding`: by upload rate). */
+  round(seeding: boolean): void {
+    const cands = [...this.#connections()]
+      .filter((c) => c.handshaken)
+      .map((c) => ({
+        id: c.id,
+        interested: c.peerInterested,
+        downloadRate: c.downloadRate.rate(),
+        uploadRate: c.uploadRate.rate(),
+        isSeed: c.bits.isComplete(),
+      }));
+    const unchoke = this.#choker.round(cands, seeding);
+    for (const c of this.#connections()) {
+      if (!c.handshaken) continue;
+      if (unchoke.has(c.id)) c.unchoke();
+      else c.choke();
+    }
+  }
+
+  /** A slot may have come free: interested peers waiting get it now. */
+  unchokeIntoFreeSlots(): void {
+    const waiting = [...this.#connections()].filter((c) => c.handshaken && !c.closed && c.peerInterested && c.amChoking && !c.bits.isComplete());
+    // Start at a random one, so the same peer is not always first in line.
+    const start = Math.floor(Math.random() * waiting.length);
+    for (let i = 0; i < waiting.length; i++) {
+      const c = waiting[(start + i) % waiting.length]!;
+      if (!this.#choker.tryUnchokeNow(c.id)) return;
+      c.unchoke();
+    }
+  }
+}
