@@ -11,9 +11,9 @@
  *   lets a restart trust the data instead of hashing or fetching it again.
  *
  * Torrents added by anyone (the API calls `session.addTorrent` directly) are
- * recorded because `DaemonSession` overrides `addTorrent`/`addMagnet`: the
- * override sees the content path and mode, which the `torrent:added` event
- * does not carry.
+ * recorded (daemon-records.ts) because `DaemonSession` (daemon-session.ts)
+ * overrides `addTorrent`/`addMagnet`: the override sees the content path
+ * and mode, which the `torrent:added` event does not carry.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,63 +22,17 @@ import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import { parseTorrent } from '../metainfo/parse.js';
-import { formatMagnet, parseMagnet } from '../metainfo/magnet.js';
+import { parseMagnet } from '../metainfo/magnet.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
-import { Session, contentPathIn, type AddTorrentOptions, type SessionOptions } from './session.js';
+import { contentPathIn } from './session.js';
 import type { Torrent } from './torrent.js';
-import { SessionStateFile, type MagnetRecord, type SessionRecord, type TorrentOrigin, type TorrentRecord } from './session-state.js';
+import { SessionStateFile, type SessionRecord, type TorrentRecord } from './session-state.js';
+import { DaemonSession, type AddIntent } from './daemon-session.js';
+import { DaemonRecords } from './daemon-records.js';
+import type { Clock } from '../util/clock.js';
 import { WatchFolder, type WatchedFile } from './watch-folder.js';
 
-/** What the daemon's own calls tell the recording override about a torrent being added. */
-interface AddIntent {
-  origin: TorrentOrigin;
-  watchFile?: string;
-  paused?: boolean;
-}
-
-/**
- * A Session that tells its daemon about every torrent added, whoever adds
- * it, and scales each new store's open-file bound to the number of torrents
- * (settings.maxOpenFilesTotal).
- */
-export class DaemonSession extends Session {
-  /** Set by the daemon before its own adds; anything else is the API's. */
-  readonly intents = new Map<string, AddIntent>();
-  onTorrentAdded: ((torrent: Torrent, opts: AddTorrentOptions, intent: AddIntent) => void) | undefined;
-  onMagnetStarted: ((magnet: MagnetLink, outDir: string, intent: AddIntent) => void) | undefined;
-  onMagnetFailed: ((magnet: MagnetLink, err: unknown, intent: AddIntent) => void) | undefined;
-  /** How many torrents the daemon expects to run (the saved state's count while restoring). */
-  expectedTorrents = 0;
-  readonly #baseMaxOpenFiles: number;
-
-  constructor(opts: SessionOptions) {
-    // A copy: maxOpenFiles is adjusted per add below, and the caller's object must not change under it.
-    super({ ...opts, settings: { ...opts.settings } });
-    this.#baseMaxOpenFiles = opts.settings.maxOpenFiles;
-  }
-
-  override async addTorrent(metainfo: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
-    const n = Math.max(1, this.expectedTorrents, this.torrents.length + 1);
-    // Session reads maxOpenFiles when it opens the store; stores opened earlier keep their (larger) bound.
-    this.settings.maxOpenFiles = Math.max(2, Math.min(this.#baseMaxOpenFiles, Math.floor(this.settings.maxOpenFilesTotal / n)));
-    const intent = this.intents.get(metainfo.infoHashHex) ?? { origin: 'api' };
-    const torrent = await super.addTorrent(metainfo, opts);
-    if (intent.paused) torrent.pause();
-    this.onTorrentAdded?.(torrent, opts, intent);
-    return torrent;
-  }
-
-  override async addMagnet(magnet: MagnetLink, opts: Parameters<Session['addMagnet']>[1]): Promise<Torrent> {
-    const intent = this.intents.get(magnet.infoHashHex) ?? { origin: 'api' };
-    this.onMagnetStarted?.(magnet, opts.outDir, intent);
-    try {
-      return await super.addMagnet(magnet, opts);
-    } catch (err) {
-      this.onMagnetFailed?.(magnet, err, intent);
-      throw err;
-    }
-  }
-}
+export { DaemonSession } from './daemon-session.js';
 
 /**
  * The HTTP API server as src/api/ provides it. The front end builds it
@@ -112,10 +66,12 @@ export interface DaemonOptions {
   /** Watch folder rescan period and settle time (tests shorten them). */
   rescanIntervalMs?: number;
   settleMs?: number;
-  /** How often paused/resumed states are saved when they changed (default 2 s). */
+  /** How often paused/resumed states are saved when they changed (default settings.daemonSaveIntervalMs). */
   saveIntervalMs?: number;
-  /** Torrents reopened at once on start (default 8). */
+  /** Torrents reopened at once on start (default settings.daemonRestoreConcurrency). */
   restoreConcurrency?: number;
+  /** Time (default: the system clock). */
+  clock?: Clock;
 }
 
 interface PendingMagnet {
@@ -128,13 +84,12 @@ export class Daemon {
   readonly state: SessionStateFile;
   readonly #opts: DaemonOptions;
   readonly #log: Logger;
-  readonly #records = new Map<string, SessionRecord>();
+  readonly #records: DaemonRecords;
   readonly #magnets = new Map<string, PendingMagnet>();
   #watcher: WatchFolder | undefined;
   #api: ApiServerLike | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
   #queue: Promise<void> = Promise.resolve();
-  #dirty = false;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   /** Set once shutdown begins: torrents leaving the session then stay in the saved state. */
@@ -144,6 +99,7 @@ export class Daemon {
     this.#opts = opts;
     this.#log = opts.logger;
     this.state = new SessionStateFile({ stateDir: opts.stateDir, logger: opts.logger.child({ component: 'session-state' }) });
+    this.#records = new DaemonRecords({ state: this.state, logger: opts.logger, ...(opts.clock ? { clock: opts.clock } : {}) });
     this.session = new DaemonSession({
       settings: opts.settings,
       stateDir: opts.stateDir,
@@ -152,18 +108,21 @@ export class Daemon {
       ...(opts.useTrackers !== undefined ? { useTrackers: opts.useTrackers } : {}),
       ...(opts.dht ? { dht: opts.dht } : {}),
     });
-    this.session.onTorrentAdded = (t, o, i) => this.#recordTorrent(t, o, i);
-    this.session.onMagnetStarted = (m, outDir, i) => this.#recordMagnet(m, outDir, i);
-    this.session.onMagnetFailed = (m, err, i) => this.#magnetFailed(m, err, i);
+    this.session.onTorrentAdded = (t, o, i) => this.#records.torrentAdded(t, o, i);
+    this.session.onMagnetStarted = (m, outDir, i) => this.#records.magnetStarted(m, outDir, i);
+    this.session.onMagnetFailed = (m, _err, i) => {
+      // Kept: any magnet cut short by shutdown, so a restart tries again.
+      if (!this.#closing) this.#records.magnetFailed(m, i);
+    };
     this.session.on('torrent:removed', (hex) => {
       if (this.#closing) return;
-      if (this.#records.delete(hex)) this.#save();
+      if (this.#records.delete(hex)) this.#records.save();
     });
   }
 
   /** The saved records (what a restart reopens). */
   get records(): SessionRecord[] {
-    return [...this.#records.values()];
+    return this.#records.all;
   }
 
   get watcher(): WatchFolder | undefined {
@@ -192,7 +151,7 @@ export class Daemon {
     // Binds the listener, then the DHT node (if any) on the same port number over UDP, before any torrent is reopened.
     await this.session.start();
     const saved = await this.state.load();
-    for (const r of saved.records) this.#records.set(r.infoHash, r);
+    this.#records.load(saved.records);
     await this.#restore(saved.records);
     this.session.expectedTorrents = 0;
     if (o.torrentsDir) {
@@ -214,10 +173,10 @@ export class Daemon {
         this.#api = api;
       }
     }
-    const every = o.saveIntervalMs ?? 2000;
-    this.#saveTimer = setInterval(() => this.#savePausedStates(), every);
+    const every = o.saveIntervalMs ?? o.settings.daemonSaveIntervalMs;
+    this.#saveTimer = setInterval(() => this.#records.syncPaused(this.session.torrents), every);
     this.#saveTimer.unref();
-    this.#save();
+    this.#records.save();
   }
 
   /** Reopens saved torrents, a few at a time; a torrent that cannot be reopened is logged and skipped. */
@@ -232,7 +191,7 @@ export class Daemon {
         await this.#reopen(r);
       }
     };
-    const n = Math.max(1, this.#opts.restoreConcurrency ?? 8);
+    const n = Math.max(1, this.#opts.restoreConcurrency ?? this.#opts.settings.daemonRestoreConcurrency);
     await Promise.all(Array.from({ length: Math.min(n, torrents.length) }, worker));
     if (torrents.length) this.#log.info(`resumed ${this.session.torrents.length} of ${torrents.length} saved torrents`);
   }
@@ -283,91 +242,16 @@ export class Daemon {
     this.#magnets.set(magnet.infoHashHex, { controller, done });
   }
 
-  // --- records --------------------------------------------------------------
-
-  #recordTorrent(t: Torrent, opts: AddTorrentOptions, intent: AddIntent): void {
-    const hex = t.infoHashHex;
-    if (opts.store) return; // not on disk: nothing a restart could reopen
-    const prev = this.#records.get(hex);
-    const rec: TorrentRecord = {
-      kind: 'torrent',
-      infoHash: hex,
-      name: t.metainfo.info.name,
-      contentPath: path.resolve(opts.contentPath),
-      mode: opts.mode,
-      paused: t.paused,
-      origin: prev?.origin ?? intent.origin,
-      addedAt: prev?.addedAt ?? Date.now(),
-      ...((prev?.watchFile ?? intent.watchFile) ? { watchFile: prev?.watchFile ?? intent.watchFile } : {}),
-    };
-    this.#records.set(hex, rec);
-    this.state.saveTorrent(t.metainfo).catch((err: unknown) => this.#log.error(`cannot keep the metainfo of ${rec.name}: ${errorMessage(err)}`));
-    this.#save();
-  }
-
-  #recordMagnet(m: MagnetLink, outDir: string, intent: AddIntent): void {
-    if (this.#records.has(m.infoHashHex)) return;
-    const rec: MagnetRecord = {
-      kind: 'magnet',
-      infoHash: m.infoHashHex,
-      magnet: formatMagnet({ infoHashHex: m.infoHashHex, name: m.name, trackers: m.trackers, peers: m.peers }),
-      outDir: path.resolve(outDir),
-      paused: false,
-      origin: intent.origin,
-      addedAt: Date.now(),
-      ...(intent.watchFile ? { watchFile: intent.watchFile } : {}),
-    };
-    this.#records.set(m.infoHashHex, rec);
-    this.#save();
-  }
-
-  #magnetFailed(m: MagnetLink, _err: unknown, intent: AddIntent): void {
-    // Kept: a watch-folder magnet (its file is still there) and any magnet cut short by shutdown, so a restart tries again.
-    if (this.#closing || intent.origin === 'watch') return;
-    const r = this.#records.get(m.infoHashHex);
-    if (r?.kind === 'magnet') {
-      this.#records.delete(m.infoHashHex);
-      this.#save();
-    }
-  }
-
-  /** Saves soon; writes coalesce (SessionStateFile serialises them). */
-  #save(): void {
-    this.#dirty = true;
-    queueMicrotask(() => {
-      if (!this.#dirty) return;
-      this.#dirty = false;
-      this.state.save({ version: 1, records: this.records }).catch((err: unknown) => this.#log.error(`cannot save the session state: ${errorMessage(err)}`));
-    });
-  }
-
-  #savePausedStates(): void {
-    let changed = false;
-    for (const t of this.session.torrents) {
-      const r = this.#records.get(t.infoHashHex);
-      if (r && r.paused !== t.paused) {
-        r.paused = t.paused;
-        changed = true;
-      }
-    }
-    if (changed) this.#save();
-  }
-
   // --- watch folder -----------------------------------------------------------
 
   #enqueue(fn: () => Promise<void>): void {
     this.#queue = this.#queue.then(fn).catch((err: unknown) => void this.#log.warn(`watch folder: ${errorMessage(err)}`));
   }
 
-  #recordOfFile(p: string): SessionRecord | undefined {
-    for (const r of this.#records.values()) if (r.watchFile === p) return r;
-    return undefined;
-  }
-
   async #onFileAdded(f: WatchedFile): Promise<void> {
     if (this.#closing) return;
     const hex = f.kind === 'torrent' ? f.metainfo.infoHashHex : f.magnet.infoHashHex;
-    const prev = this.#recordOfFile(f.path);
+    const prev = this.#records.ofFile(f.path);
     if (prev && prev.infoHash === hex) {
       // Known (resumed from the saved state); reopen it if the restore could not.
       if (prev.kind === 'torrent' && f.kind === 'torrent' && !this.session.torrent(hex)) {
@@ -393,7 +277,7 @@ export class Daemon {
 
   async #onFileRemoved(p: string): Promise<void> {
     if (this.#closing) return;
-    const r = this.#recordOfFile(p);
+    const r = this.#records.ofFile(p);
     if (!r) return;
     this.#log.info(`${p} removed: stopping ${r.kind === 'torrent' ? r.name : r.infoHash} (its data is kept)`);
     await this.#forget(r);
@@ -405,10 +289,10 @@ export class Daemon {
     const m = this.#magnets.get(r.infoHash);
     if (m) {
       m.controller.abort();
-      await Promise.race([m.done, delay(5000)]);
+      await Promise.race([m.done, delay(this.#opts.settings.stopDrainMs)]);
     }
     await this.session.removeTorrent(r.infoHash);
-    this.#save();
+    this.#records.save();
   }
 
   /**
@@ -428,15 +312,15 @@ export class Daemon {
     await this.#watcher?.stop();
     await this.#queue;
     await this.#api?.stop().catch((err: unknown) => this.#log.warn(`stopping the API: ${errorMessage(err)}`));
-    this.#savePausedStates();
+    this.#records.syncPaused(this.session.torrents);
     const magnets = [...this.#magnets.values()];
     for (const m of magnets) m.controller.abort();
     // Bounded: an abort that lands before the metadata fetch has begun listening is not seen by it (metadata-fetch.ts).
     const settled = Promise.allSettled(magnets.map((m) => m.done)).then(() => true);
-    if (!(await Promise.race([settled, delay(5000).then(() => false)]))) this.#log.warn('a metadata fetch did not stop within 5 s; closing anyway');
+    const drainMs = this.#opts.settings.stopDrainMs;
+    if (!(await Promise.race([settled, delay(drainMs).then(() => false)]))) this.#log.warn(`a metadata fetch did not stop within ${Math.round(drainMs / 1000)} s; closing anyway`);
     await this.session.stop();
-    this.#dirty = false;
-    await this.state.save({ version: 1, records: this.records }).catch((err: unknown) => this.#log.error(`cannot save the session state: ${errorMessage(err)}`));
+    await this.#records.saveNow();
   }
 }
 
