@@ -1,15 +1,14 @@
 /**
  * One swarm: peers <-> picker <-> storage (the orchestrator of DESIGN.md).
- *
- * Download path: a connection yields a block -> the picker accepts it -> it
- * is copied into its piece's buffer -> a complete piece is hashed off the
- * event loop -> written -> recorded for the resume state -> announced with
- * `have`. Nothing is marked complete before its SHA-1 matched and it was
- * written; it enters the resume file only after the next fsync.
- *
- * Upload path: a request of an unchoked peer -> the piece is read whole into
- * a small cache (read-ahead: the next requests hit memory) -> the block is
- * written to the socket without a copy, respecting backpressure.
+ * The torrent starts and stops, routes each connection's events to the
+ * collaborator that handles them, and reports stats; each policy lives in
+ * its own file beside it (STYLE.md habit 16):
+ * - connections.ts: live connections and their slots; peer-list.ts: known
+ *   peers, dialing with backoff;
+ * - downloader.ts: requests (requester.ts) -> blocks -> pieces hashed and
+ *   written (piece-assembler.ts, disk-pause.ts) -> announced; smart-ban.ts;
+ * - upload-server.ts: request queues, piece cache, read-ahead (serve-check.ts);
+ * - choking.ts (whom we upload to), pex.ts and extensions.ts (BEP 10, 11).
  */
 import type net from 'node:net';
 import { TypedEmitter } from '../events.js';
