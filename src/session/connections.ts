@@ -187,6 +187,8 @@ export class Connections {
       ...(handshake ? { remoteHandshake: handshake } : {}),
       ...(rest ? { initialBytes: rest } : {}),
       externalReads,
+      // One clock for the connection's timestamps and the slot policies that compare them.
+      clock: this.#now,
     });
     this.#conns.set(conn.id, conn);
     o.onAttach(conn);
