@@ -7,9 +7,10 @@
  */
 import type net from 'node:net';
 import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
 import type { Settings } from '../settings.js';
 import { PeerConnection } from '../peer/connection.js';
-import { connectWithSharedBuffer } from '../peer/receive-buffer.js';
+import { dialTcp, tcpTransport, type PeerTransport } from '../peer/transport.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
 import { isLoopbackHost } from '../util/address.js';
@@ -105,26 +106,21 @@ export class Connections {
     const list = this.peers;
     const uncount = list.dialing(p);
     const local = o.localAddress;
-    const { socket, setSink } = connectWithSharedBuffer({ host: p.host, port: p.port, ...(local && local !== '0.0.0.0' ? { localAddress: local } : {}) });
-    const fail = (why: string): void => {
-      socket.destroy();
-      uncount();
-      if (list.dialFailed(p)) o.logger.debug(`connect to ${p.key} failed: ${why}`);
-    };
-    socket.setTimeout(o.settings.connectTimeoutMs, () => fail('timeout'));
-    socket.once('error', (err) => fail(err.message));
-    socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.removeAllListeners('error');
-      list.dialConnected(p);
-      uncount();
-      if (o.refusing() || this.#conns.size >= o.settings.maxPeersPerTorrent || o.canConnect?.() === false) return void socket.destroy();
-      const conn = this.#attach(socket, true, undefined, undefined, true);
-      setSink((chunk) => conn.receive(chunk));
-      list.attached(p, conn.id);
-      conn.on('peer:close', () => list.closed(p));
-      conn.on('peer:handshake', () => list.handshaken(p));
-    });
+    dialTcp({ host: p.host, port: p.port, ...(local ? { localAddress: local } : {}), timeoutMs: o.settings.connectTimeoutMs }).then(
+      (transport) => {
+        list.dialConnected(p);
+        uncount();
+        if (o.refusing() || this.#conns.size >= o.settings.maxPeersPerTorrent || o.canConnect?.() === false) return void transport.destroy();
+        const conn = this.#attach(transport, true);
+        list.attached(p, conn.id);
+        conn.on('peer:close', () => list.closed(p));
+        conn.on('peer:handshake', () => list.handshaken(p));
+      },
+      (err: unknown) => {
+        uncount();
+        if (list.dialFailed(p)) o.logger.debug(`connect to ${p.key} failed: ${errorMessage(err)}`);
+      },
+    );
   }
 
   /** An incoming connection whose handshake the listener read and routed here. */
@@ -147,7 +143,7 @@ export class Connections {
       socket.destroy();
       return;
     }
-    this.#attach(socket, false, handshake, rest);
+    this.#attach(tcpTransport(socket), false, handshake, rest);
   }
 
   /** Closes the least useful peer to make room for a newcomer; false when every peer is worth its slot. */
@@ -171,11 +167,11 @@ export class Connections {
     }
   }
 
-  #attach(socket: net.Socket, outgoing: boolean, handshake?: Handshake, rest?: Uint8Array, externalReads = false): PeerConnection {
+  #attach(transport: PeerTransport, outgoing: boolean, handshake?: Handshake, rest?: Uint8Array): PeerConnection {
     const o = this.#o;
     const conn = new PeerConnection({
       id: nextConnectionId++,
-      socket,
+      transport,
       outgoing,
       infoHash: o.infoHash,
       peerId: o.peerId,
@@ -186,7 +182,6 @@ export class Connections {
       dht: o.dht,
       ...(handshake ? { remoteHandshake: handshake } : {}),
       ...(rest ? { initialBytes: rest } : {}),
-      externalReads,
       // One clock for the connection's timestamps and the slot policies that compare them.
       clock: this.#now,
     });

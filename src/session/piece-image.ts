@@ -10,10 +10,10 @@
  */
 import { pieceLengthAt } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
+import { PIECE_HEADER_BYTES, writePieceHeader } from '../wire/messages.js';
 
-/** Length prefix (4), message id (1), index (4), begin (4). */
-export const PIECE_HEADER_BYTES = 13;
-const PIECE_ID = 7;
+/** Where a piece header's index field sits: after the length prefix (4) and the message id (1). */
+const INDEX_OFFSET = 5;
 
 /** Bytes of the image of a piece of `size` bytes cut into `blockBytes` blocks. */
 export function imageBytes(size: number, blockBytes: number): number {
@@ -46,10 +46,7 @@ export class PieceImage {
     for (let b = 0; b < this.blocks; b++) {
       const at = b * (PIECE_HEADER_BYTES + blockBytes);
       const length = this.#blockLength(b);
-      this.bytes.writeUInt32BE(9 + length, at);
-      this.bytes[at + 4] = PIECE_ID;
-      this.bytes.writeUInt32BE(index, at + 5);
-      this.bytes.writeUInt32BE(b * blockBytes, at + 9);
+      writePieceHeader(this.bytes, at, index, b * blockBytes, length);
       this.#views.push(this.bytes.subarray(at + PIECE_HEADER_BYTES, at + PIECE_HEADER_BYTES + length));
     }
   }
@@ -62,7 +59,7 @@ export class PieceImage {
     if (this.refs !== 0) throw new Error(`piece image ${this.index} is still being written to a socket`);
     this.index = index;
     this.evicted = false;
-    for (let b = 0; b < this.blocks; b++) this.bytes.writeUInt32BE(index, b * (PIECE_HEADER_BYTES + this.blockBytes) + 5);
+    for (let b = 0; b < this.blocks; b++) this.bytes.writeUInt32BE(index, b * (PIECE_HEADER_BYTES + this.blockBytes) + INDEX_OFFSET);
   }
 
   #blockLength(b: number): number {
