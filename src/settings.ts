@@ -146,6 +146,20 @@ export const DEFAULT_SETTINGS = {
   /** Global download limit of a session in bytes/s; 0 = unlimited. Changeable at run time. */
   downloadLimitBytesPerS: 0,
 
+  // --- magnets and the watch folder ----------------------------------------
+  /** Peers asked for the metadata (BEP 9) at once while resolving a magnet. */
+  metadataFetchParallel: 8,
+  /** Peers remembered while resolving a magnet. */
+  metadataFetchMaxKnownPeers: 1000,
+  /** A peer that has not delivered the metadata in this time is dropped. */
+  metadataPeerTimeoutMs: 20_000,
+  /** How often a magnet's info-hash is looked up on the DHT until its metadata is in. */
+  magnetDhtLookupIntervalMs: 5000,
+  /** How often the daemon's watch folder is rescanned (besides file-system events). */
+  watchRescanIntervalMs: 2000,
+  /** .torrent files the watch folder looks at, at most. */
+  watchMaxFiles: 10_000,
+
   // --- choker (BEP 3 tit-for-tat) ----------------------------------------
   /** Regular unchoke slots. */
   unchokeSlots: 4,

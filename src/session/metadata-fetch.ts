@@ -10,6 +10,7 @@
 import net from 'node:net';
 import { ProtocolError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
 import { sha1 } from '../util/hash.js';
 import { bytesEqual } from '../util/bytes.js';
@@ -25,8 +26,6 @@ import {
 } from '../wire/ut-metadata.js';
 
 const LOCAL_UT_METADATA = 1;
-/** Connections tried at once. */
-const PARALLEL = 8;
 
 export interface MetadataFetchOptions {
   infoHash: Uint8Array;
@@ -34,8 +33,12 @@ export interface MetadataFetchOptions {
   localAddress?: string;
   logger: Logger;
   connectTimeoutMs: number;
-  /** A peer that has not delivered the metadata in this time is dropped. */
+  /** A peer that has not delivered the metadata in this time is dropped (default: settings metadataPeerTimeoutMs). */
   peerTimeoutMs?: number;
+  /** Connections tried at once (default: settings metadataFetchParallel). */
+  parallel?: number;
+  /** Peers remembered (default: settings metadataFetchMaxKnownPeers). */
+  maxKnownPeers?: number;
   clientVersion: string;
 }
 
@@ -61,7 +64,7 @@ export class MetadataFetcher {
   addPeers(peers: PeerAddress[]): void {
     for (const p of peers) {
       const k = `${p.host}:${p.port}`;
-      if (!this.#known.has(k) && this.#known.size < 1000) this.#known.set(k, { ...p, tried: false });
+      if (!this.#known.has(k) && this.#known.size < (this.#opts.maxKnownPeers ?? DEFAULT_SETTINGS.metadataFetchMaxKnownPeers)) this.#known.set(k, { ...p, tried: false });
     }
     this.#connectMore();
   }
@@ -95,7 +98,7 @@ export class MetadataFetcher {
   #connectMore(): void {
     if (this.#done) return;
     for (const p of this.#known.values()) {
-      if (this.#active >= PARALLEL) return;
+      if (this.#active >= (this.#opts.parallel ?? DEFAULT_SETTINGS.metadataFetchParallel)) return;
       if (p.tried) continue;
       p.tried = true;
       this.#active++;
@@ -125,7 +128,7 @@ export class MetadataFetcher {
       if (!this.#done) log.debug(`metadata from ${peer.host}:${peer.port}: ${why}`);
       this.#connectMore();
     };
-    const timer = setTimeout(() => end('timed out'), o.peerTimeoutMs ?? 20_000);
+    const timer = setTimeout(() => end('timed out'), o.peerTimeoutMs ?? DEFAULT_SETTINGS.metadataPeerTimeoutMs);
     socket.setTimeout(o.connectTimeoutMs, () => end('connect timeout'));
     socket.on('error', (err) => end(err.message));
     socket.on('close', () => end('closed'));

@@ -214,6 +214,12 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.#tracker;
   }
 
+  /** What a tracker peer source takes from this session's settings. */
+  #trackerSourceSettings(): { numwant: number; timeoutMs: number; stopTimeoutMs: number; retryBaseMs: number; defaultIntervalS: number } {
+    const s = this.settings;
+    return { numwant: s.numwant, timeoutMs: s.trackerTimeoutMs, stopTimeoutMs: s.trackerStopTimeoutMs, retryBaseMs: s.trackerRetryInitialMs, defaultIntervalS: s.trackerDefaultIntervalS };
+  }
+
   async addTorrent(metainfo: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
     if (this.#torrents.has(metainfo.infoHashHex)) throw new UsageError(`torrent ${metainfo.infoHashHex} is already running`);
     const logger = this.#opts.logger.child({ component: 'torrent' });
@@ -255,7 +261,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       torrent.addSource(
         new TrackerPeerSource(torrent.sourceContext(), {
           tiers: metainfo.announceList,
-          numwant: this.settings.numwant,
+          ...this.#trackerSourceSettings(),
           logger: logger.child({ component: 'tracker-client' }),
           ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
         }),
@@ -300,6 +306,9 @@ export class Session extends TypedEmitter<SessionEvents> {
         peerId: this.peerId,
         logger,
         connectTimeoutMs: this.settings.connectTimeoutMs,
+        peerTimeoutMs: this.settings.metadataPeerTimeoutMs,
+        parallel: this.settings.metadataFetchParallel,
+        maxKnownPeers: this.settings.metadataFetchMaxKnownPeers,
         clientVersion: 'swarm-peer 0.1.0',
         ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
       });
@@ -313,10 +322,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       };
       const sources: PeerSource[] = [];
       if (magnet.trackers.length) {
-        sources.push(new TrackerPeerSource(ctx, { tiers: magnet.trackers.map((t) => [t]), logger, ...(host !== '0.0.0.0' ? { localAddress: host } : {}) }));
+        sources.push(new TrackerPeerSource(ctx, { tiers: magnet.trackers.map((t) => [t]), ...this.#trackerSourceSettings(), logger, ...(host !== '0.0.0.0' ? { localAddress: host } : {}) }));
       }
       // Look the info-hash up on the DHT until the metadata is in (a few seconds apart).
-      if (this.#dht) sources.push(new DhtPeerSource(this.#dht, ctx, { announce: false, intervalMs: 5000, logger }));
+      if (this.#dht) sources.push(new DhtPeerSource(this.#dht, ctx, { announce: false, intervalMs: this.settings.magnetDhtLookupIntervalMs, logger }));
       for (const s of sources) s.start();
       let info: Uint8Array;
       try {

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { TypedEmitter } from '../events.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 import { MAX_TORRENT_FILE_BYTES, parseTorrent } from '../metainfo/parse.js';
 import { MAX_MAGNET_LENGTH, isMagnet, parseMagnet } from '../metainfo/magnet.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
@@ -86,9 +87,9 @@ export class WatchFolder extends TypedEmitter<WatchFolderEvents> {
     super();
     this.dir = path.resolve(opts.dir);
     this.#log = opts.logger;
-    this.#rescanMs = opts.rescanIntervalMs ?? 2000;
+    this.#rescanMs = opts.rescanIntervalMs ?? DEFAULT_SETTINGS.watchRescanIntervalMs;
     this.#settleMs = opts.settleMs ?? 500;
-    this.#maxFiles = opts.maxFiles ?? 10_000;
+    this.#maxFiles = opts.maxFiles ?? DEFAULT_SETTINGS.watchMaxFiles;
   }
 
   /**
