@@ -135,7 +135,7 @@ export class ContentPaths {
     if (this.#create) {
       hint = isRoot
         ? 'a download is never written through a link; remove or rename it, or download into another folder'
-        : 'a download is written only into real folders under its own; remove the link and start again';
+        : 'a download is written only into real folders under its own; remove or rename the link (a running download carries on by itself once it is gone)';
     } else if (isRoot) {
       const real = await fsp.realpath(q).catch(() => undefined);
       hint = `a seeder reads its content only through real folders; give the real path instead${real ? ` (--data ${real})` : ''}`;
