@@ -1,10 +1,14 @@
 /**
- * `npm run bench:transfer [-- --size 1G|4G|256M] [--keep] [--piece-length N]
- *                          [--only ours|webtorrent|floor] [--cpu-prof] [--no-build] [--no-check]`
+ * `npm run bench:transfer [-- --size 1G|4G|256M] [--runs N] [--keep] [--piece-length N]
+ *                          [--only ours,libtorrent,webtorrent,floor,baseline] [--baseline DIR]
+ *                          [--cpu-prof] [--no-build] [--no-check]`
  *
  * One seeder to one leecher over loopback, a single-file torrent, for our
- * pair (`peer seed` on 127.0.0.2, `peer leech` on 127.0.0.3, both from dist/)
- * and for a webtorrent@1.9.7 pair, each side in its own process; then the
+ * pair (`peer seed` on 127.0.0.2, `peer leech` on 127.0.0.3, both from dist/),
+ * a libtorrent pair (python3-libtorrent through test/py/lt_peer.py, wrapped by
+ * bench/lib/lt-usage.py, same addresses) and a webtorrent@1.9.7 pair, each
+ * side in its own process; `--baseline DIR` adds our pair again from another
+ * built checkout (DIR/dist/peer.js: a "before" to compare with); then the
  * floor: the same bytes read, sent over loopback, hashed and written by two
  * bare processes with no protocol (bench/lib/floor-peer.ts), the most any
  * pair could reach on this machine at that moment. Prints, per
@@ -16,7 +20,14 @@
  * completion); the seeder's CPU during the transfer only (sampled from
  * /proc/<pid>/stat), since its start-up verification is not transfer work.
  * Peak RSS: getrusage of each child, written by the child at exit
- * (bench/lib/usage-report.ts).
+ * (bench/lib/usage-report.ts, bench/lib/lt-usage.py). Peak anonymous RSS
+ * (RssAnon: the heap and buffers, not the page cache of mapped files) is
+ * sampled from /proc/<pid>/status every 50 ms during the transfer.
+ *
+ * Runs: the selected pairs run in turn, --runs times (default 3), so that a
+ * neighbour's load falls on every pair alike; the summary gives the median of
+ * each figure over the runs, CPU per GiB of payload for each side, and the
+ * ratios ours/libtorrent against the targets of issue 13.
  *
  * The data lives in bench/.data/ (git-ignored) and is deleted afterwards
  * unless --keep; a kept file of the right size is reused.
@@ -38,22 +49,31 @@ const DATA = join(ROOT, 'bench', '.data');
 const MB = 1e6;
 const MiB = 1024 * 1024;
 const CLK_TCK = 100; // Linux USER_HZ: the unit of utime/stime in /proc/<pid>/stat
+const GiB = 1024 * MiB;
 const SEEDER_READY_MS = 15 * 60_000;
+const PYTHON = '/usr/bin/python3';
 
 interface Args {
   sizeBytes: number;
   sizeLabel: string;
   keep: boolean;
   pieceLength?: string;
-  only?: 'ours' | 'webtorrent' | 'floor';
+  pairs: PairName[];
+  runs: number;
+  baseline?: string;
   cpuProf: boolean;
   build: boolean;
   check: boolean;
   timeoutMs: number;
 }
 
+type PairName = 'ours' | 'libtorrent' | 'webtorrent' | 'floor' | 'baseline';
+const PAIR_NAMES: readonly PairName[] = ['ours', 'libtorrent', 'webtorrent', 'floor', 'baseline'];
+
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sizeBytes: 1024 * MiB, sizeLabel: '1G', keep: false, cpuProf: false, build: true, check: true, timeoutMs: 10 * 60_000 };
+  const a: Args = {
+    sizeBytes: 1024 * MiB, sizeLabel: '1G', keep: false, pairs: [], runs: 3, cpuProf: false, build: true, check: true, timeoutMs: 10 * 60_000,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -67,15 +87,22 @@ function parseArgs(argv: string[]): Args {
     } else if (k === '--keep') a.keep = true;
     else if (k === '--piece-length') a.pieceLength = v();
     else if (k === '--only') {
-      const o = v();
-      if (o !== 'ours' && o !== 'webtorrent' && o !== 'floor') throw new Error('--only: ours, webtorrent or floor');
-      a.only = o;
-    } else if (k === '--cpu-prof') a.cpuProf = true;
+      for (const o of v().split(',')) {
+        if (!PAIR_NAMES.includes(o as PairName)) throw new Error(`--only: a comma-separated list of ${PAIR_NAMES.join(', ')}`);
+        a.pairs.push(o as PairName);
+      }
+    } else if (k === '--runs') {
+      a.runs = Number(v());
+      if (!Number.isInteger(a.runs) || a.runs < 1) throw new Error('--runs: a positive integer');
+    } else if (k === '--baseline') a.baseline = resolve(v());
+    else if (k === '--cpu-prof') a.cpuProf = true;
     else if (k === '--no-build') a.build = false;
     else if (k === '--no-check') a.check = false;
     else if (k === '--timeout') a.timeoutMs = Number(v()) * 1000;
     else throw new Error(`unknown option ${k}`);
   }
+  if (a.pairs.length === 0) a.pairs = ['ours', 'libtorrent', ...(a.baseline ? ['baseline' as const] : []), 'webtorrent', 'floor'];
+  if (a.pairs.includes('baseline') && !a.baseline) throw new Error('the baseline pair needs --baseline DIR');
   return a;
 }
 
@@ -134,8 +161,8 @@ interface Child {
   waitFor(pred: (e: Record<string, unknown>) => boolean, ms: number, what: string): Promise<Record<string, unknown>>;
 }
 
-function startChild(name: string, args: string[], env: Record<string, string>, reportPath: string): Child {
-  const proc = spawn(process.execPath, args, {
+function startChild(name: string, args: string[], env: Record<string, string>, reportPath: string, cmd = process.execPath): Child {
+  const proc = spawn(cmd, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, BENCH_REPORT: reportPath },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -205,6 +232,36 @@ function machineCpu(): { busy: number; idle: number; steal: number } {
   return { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal };
 }
 
+/** Anonymous RSS (RssAnon) of a live process now, bytes; undefined once it is gone. */
+function anonRssOf(pid: number): number | undefined {
+  try {
+    const m = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples the peak anonymous RSS of a set of processes every 50 ms until stopped. */
+function sampleAnonRss(pids: () => Array<number | undefined>): { stop(): number[] } {
+  const peaks: number[] = [];
+  const tick = (): void => {
+    pids().forEach((pid, i) => {
+      const r = pid === undefined ? undefined : anonRssOf(pid);
+      if (r !== undefined) peaks[i] = Math.max(peaks[i] ?? 0, r);
+    });
+  };
+  tick();
+  const t = setInterval(tick, 50);
+  return {
+    stop() {
+      clearInterval(t);
+      tick();
+      return peaks;
+    },
+  };
+}
+
 /** Peak RSS so far (VmHWM) of a live process, bytes. */
 function peakRssOf(pid: number): number | undefined {
   const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -231,6 +288,7 @@ function usageOf(c: Child): UsageReport | undefined {
 
 interface PairResult {
   label: string;
+  run?: number;
   ok: boolean;
   error?: string;
   seconds: number;
@@ -243,6 +301,9 @@ interface PairResult {
   /** The seeder's peak RSS before the leecher started (its start-up verification). */
   seederRssAtReadyBytes?: number;
   leecherRssBytes?: number;
+  /** Peak anonymous RSS, sampled (see the header). */
+  seederAnonRssBytes?: number;
+  leecherAnonRssBytes?: number;
   dataOk?: boolean;
   /** Share of the machine's CPU time that was busy / stolen by the hypervisor during the transfer. */
   machineBusy?: number;
@@ -251,6 +312,8 @@ interface PairResult {
 
 interface PairSpec {
   label: string;
+  /** The program the children run: node unless said. */
+  cmd?: string;
   seeder: { args: string[]; env: Record<string, string> };
   /** Called with the seeder's ready event. */
   leecher: (ready: Record<string, unknown>) => { args: string[]; env: Record<string, string> };
@@ -259,7 +322,7 @@ interface PairSpec {
 }
 
 async function runPair(spec: PairSpec, work: string, args: Args, payload: string): Promise<PairResult> {
-  const seeder = startChild(`${spec.label} seeder`, spec.seeder.args, spec.seeder.env, join(work, `${spec.label}-seeder.usage.json`));
+  const seeder = startChild(`${spec.label} seeder`, spec.seeder.args, spec.seeder.env, join(work, `${spec.label}-seeder.usage.json`), spec.cmd);
   let leecher: Child | undefined;
   try {
     const ready = await seeder.waitFor(spec.seederReady, SEEDER_READY_MS, 'the seeder to verify its data and listen');
@@ -268,9 +331,12 @@ async function runPair(spec: PairSpec, work: string, args: Args, payload: string
     const seederRssAtReady = peakRssOf(seeder.proc.pid!);
     const m0 = machineCpu();
     const t0 = process.hrtime.bigint();
-    leecher = startChild(`${spec.label} leecher`, l.args, l.env, join(work, `${spec.label}-leecher.usage.json`));
-    const done = await leecher.waitFor((e) => e.event === 'complete', args.timeoutMs, 'completion');
+    leecher = startChild(`${spec.label} leecher`, l.args, l.env, join(work, `${spec.label}-leecher.usage.json`), spec.cmd);
+    const lc = leecher;
+    const anon = sampleAnonRss(() => [seeder.proc.pid, lc.proc.exitCode === null ? lc.proc.pid : undefined]);
+    const done = await leecher.waitFor((e) => e.event === 'complete', args.timeoutMs, 'completion').finally(() => anon.stop());
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const [seederAnon, leecherAnon] = anon.stop();
     const m1 = machineCpu();
     const total = m1.busy - m0.busy + (m1.idle - m0.idle) + (m1.steal - m0.steal);
     const seederCpuSec = cpuSecondsOf(seeder.proc.pid!) - seederCpu0;
@@ -290,6 +356,8 @@ async function runPair(spec: PairSpec, work: string, args: Args, payload: string
       ...(su ? { seederRssBytes: su.maxRssBytes } : {}),
       ...(seederRssAtReady !== undefined ? { seederRssAtReadyBytes: seederRssAtReady } : {}),
       ...(lu ? { leecherRssBytes: lu.maxRssBytes } : {}),
+      ...(seederAnon !== undefined ? { seederAnonRssBytes: seederAnon } : {}),
+      ...(leecherAnon !== undefined ? { leecherAnonRssBytes: leecherAnon } : {}),
       ...(total > 0 ? { machineBusy: (m1.busy - m0.busy) / total, machineSteal: (m1.steal - m0.steal) / total } : {}),
     };
     if (args.check) {
@@ -355,75 +423,79 @@ async function main(): Promise<void> {
     const nodeOpts = args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
     const launch = join(childJs, 'launch-peer.js');
     const wtPeer = join(childJs, 'webtorrent-peer.js');
+    const ltPeer = join(ROOT, 'bench', 'lib', 'lt-usage.py');
+    const ltTimeout = String(Math.ceil(args.timeoutMs / 1000) + 15 * 60);
 
-    if (args.only === undefined || args.only === 'ours') {
+    /** Our pair, from the dist/peer.js of this checkout or of --baseline. */
+    const oursSpec = (label: string, peer: string, outDir: string): PairSpec => {
       const sPort = randomPort();
       const lPort = sPort + 1;
-      const outDir = join(work, 'ours-out');
       const common = ['--json', '--no-dht', '--log-level', 'warn'];
-      results.push(
-        await runPair(
-          {
-            label: 'ours',
-            seeder: {
-              args: [...nodeOpts, launch, 'seed', torrent, '--data', payload, '--host', '127.0.0.2', '--port', String(sPort), '--state', join(work, 'ours-seed-state'), ...common],
-              env: { BENCH_PEER_JS: peerJs },
-            },
-            seederReady: (e) => e.event === 'progress' && e.have === e.pieces,
-            leecher: () => ({
-              args: [
-                ...nodeOpts, launch, 'leech', torrent, '--out', outDir, '--exit-on-complete',
-                '--host', '127.0.0.3', '--port', String(lPort), '--peer', `127.0.0.2:${sPort}`,
-                '--state', join(work, 'ours-leech-state'), ...common,
-              ],
-              env: { BENCH_PEER_JS: peerJs },
-            }),
-            outFile: join(outDir, name),
-          },
-          work,
-          args,
-          payload,
-        ),
-      );
-      await rm(outDir, { recursive: true, force: true });
-    }
+      return {
+        label,
+        seeder: {
+          args: [...nodeOpts, launch, 'seed', torrent, '--data', payload, '--host', '127.0.0.2', '--port', String(sPort), '--state', join(work, `${label}-seed-state`), ...common],
+          env: { BENCH_PEER_JS: peer },
+        },
+        seederReady: (e) => e.event === 'progress' && e.have === e.pieces,
+        leecher: () => ({
+          args: [
+            ...nodeOpts, launch, 'leech', torrent, '--out', outDir, '--exit-on-complete',
+            '--host', '127.0.0.3', '--port', String(lPort), '--peer', `127.0.0.2:${sPort}`,
+            '--state', join(work, `${label}-leech-state`), ...common,
+          ],
+          env: { BENCH_PEER_JS: peer },
+        }),
+        outFile: join(outDir, name),
+      };
+    };
+    const specs: Record<PairName, (outDir: string) => PairSpec> = {
+      ours: (outDir) => oursSpec('ours', peerJs, outDir),
+      baseline: (outDir) => oursSpec('baseline', join(args.baseline ?? ROOT, 'dist', 'peer.js'), outDir),
+      libtorrent: (outDir) => {
+        // The seeder checks the payload in place (bench/.data), then seeds; the
+        // leecher exits once it has verified every piece.
+        const sPort = randomPort();
+        return {
+          label: 'libtorrent',
+          cmd: PYTHON,
+          seeder: { args: [ltPeer, '--torrent', torrent, '--save', DATA, '--listen', `127.0.0.2:${sPort}`, '--timeout', ltTimeout], env: {} },
+          seederReady: (e) => e.event === 'complete',
+          leecher: () => ({
+            args: [ltPeer, '--torrent', torrent, '--save', outDir, '--listen', `127.0.0.3:${sPort + 1}`, '--peer', `127.0.0.2:${sPort}`, '--exit-on-complete', '--timeout', ltTimeout],
+            env: {},
+          }),
+          outFile: join(outDir, name),
+        };
+      },
+      webtorrent: (outDir) => ({
+        label: 'webtorrent',
+        seeder: { args: [wtPeer, 'seed', torrent, DATA], env: {} },
+        seederReady: (e) => e.event === 'ready',
+        leecher: (ready) => ({ args: [wtPeer, 'leech', torrent, outDir, `127.0.0.1:${String(ready.port)}`], env: {} }),
+        outFile: join(outDir, name),
+      }),
+      floor: (outDir) => {
+        const floorJs = join(childJs, 'floor-peer.js');
+        const out = join(outDir, name);
+        return {
+          label: 'floor',
+          seeder: { args: [floorJs, 'send', payload, '127.0.0.2'], env: {} },
+          seederReady: (e) => e.event === 'ready',
+          leecher: (ready) => ({ args: [floorJs, 'recv', out, `127.0.0.2:${String(ready.port)}`, '127.0.0.3'], env: {} }),
+          outFile: out,
+        };
+      },
+    };
 
-    if (args.only === undefined || args.only === 'webtorrent') {
-      const outDir = join(work, 'wt-out');
-      results.push(
-        await runPair(
-          {
-            label: 'webtorrent',
-            seeder: { args: [wtPeer, 'seed', torrent, DATA], env: {} },
-            seederReady: (e) => e.event === 'ready',
-            leecher: (ready) => ({ args: [wtPeer, 'leech', torrent, outDir, `127.0.0.1:${String(ready.port)}`], env: {} }),
-            outFile: join(outDir, name),
-          },
-          work,
-          args,
-          payload,
-        ),
-      );
-      await rm(outDir, { recursive: true, force: true });
-    }
-    if (args.only === undefined || args.only === 'floor') {
-      const out = join(work, 'floor-out.bin');
-      const floorJs = join(childJs, 'floor-peer.js');
-      results.push(
-        await runPair(
-          {
-            label: 'floor',
-            seeder: { args: [floorJs, 'send', payload, '127.0.0.2'], env: {} },
-            seederReady: (e) => e.event === 'ready',
-            leecher: (ready) => ({ args: [floorJs, 'recv', out, `127.0.0.2:${String(ready.port)}`, '127.0.0.3'], env: {} }),
-            outFile: out,
-          },
-          work,
-          args,
-          payload,
-        ),
-      );
-      await rm(out, { force: true });
+    for (let run = 1; run <= args.runs; run++) {
+      for (const pair of args.pairs) {
+        log(`run ${run}/${args.runs}: ${pair}`);
+        const outDir = join(work, `${pair}-out`);
+        await mkdir(outDir, { recursive: true });
+        results.push({ ...(await runPair(specs[pair](outDir), work, args, payload)), run });
+        await rm(outDir, { recursive: true, force: true });
+      }
     }
   } finally {
     if (!args.keep) {
@@ -437,49 +509,142 @@ async function main(): Promise<void> {
   if (results.some((r) => !r.ok)) process.exitCode = 1;
 }
 
+function median(xs: number[]): number {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
+function maxOf(xs: Array<number | undefined>): number | undefined {
+  const v = xs.filter((x): x is number => x !== undefined);
+  return v.length ? Math.max(...v) : undefined;
+}
+
+interface PairSummary {
+  label: string;
+  runs: number;
+  ok: number;
+  mibps: number;
+  mbps: number;
+  seconds: number;
+  /** CPU seconds per GiB of payload. */
+  leecherCpuPerGiB: number;
+  seederCpuPerGiB: number;
+  seederRss?: number;
+  leecherRss?: number;
+  seederAnon?: number;
+  leecherAnon?: number;
+}
+
+function summarize(label: string, rs: PairResult[], sizeBytes: number): PairSummary {
+  const ok = rs.filter((r) => r.ok);
+  const gib = sizeBytes / GiB;
+  return {
+    label,
+    runs: rs.length,
+    ok: ok.length,
+    mibps: median(ok.map((r) => sizeBytes / MiB / r.seconds)),
+    mbps: median(ok.map((r) => r.mbps)),
+    seconds: median(ok.map((r) => r.seconds)),
+    leecherCpuPerGiB: median(ok.map((r) => r.leecherCpuSec / gib)),
+    seederCpuPerGiB: median(ok.map((r) => r.seederCpuSec / gib)),
+    seederRss: maxOf(ok.map((r) => r.seederRssBytes)),
+    leecherRss: maxOf(ok.map((r) => r.leecherRssBytes)),
+    seederAnon: maxOf(ok.map((r) => r.seederAnonRssBytes)),
+    leecherAnon: maxOf(ok.map((r) => r.leecherAnonRssBytes)),
+  };
+}
+
 function printResults(results: PairResult[], args: Args): void {
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
   const lines: string[] = [];
-  lines.push(`transfer benchmark: ${args.sizeLabel} (${args.sizeBytes} bytes), one seeder -> one leecher on loopback, load average ${load}`);
-  lines.push('pair        MB/s     time     leecher-self  seeder CPU  leecher CPU  seeder RSS  leecher RSS  data');
+  lines.push(`transfer benchmark: ${args.sizeLabel} (${args.sizeBytes} bytes), one seeder -> one leecher on loopback, ${args.runs} interleaved run(s), load average ${load}`);
+  lines.push('run pair        MiB/s     time  leecher-self  seeder CPU  leecher CPU  seeder RSS/anon  leecher RSS/anon  data');
   for (const r of results) {
+    const head = `${String(r.run ?? '').padStart(3)} ${r.label.padEnd(11)}`;
     if (!Number.isFinite(r.seconds)) {
-      lines.push(`${r.label.padEnd(11)} FAILED: ${r.error ?? ''}`);
+      lines.push(`${head} FAILED: ${r.error ?? ''}`);
       continue;
     }
     lines.push(
       [
-        r.label.padEnd(11),
-        r.mbps.toFixed(1).padStart(7),
+        head,
+        (args.sizeBytes / MiB / r.seconds).toFixed(1).padStart(6),
         `${r.seconds.toFixed(2)} s`.padStart(8),
         (r.selfReportedMs !== undefined ? `${(r.selfReportedMs / 1000).toFixed(2)} s` : 'n/a').padStart(13),
         `${r.seederCpuSec.toFixed(2)} s`.padStart(11),
         `${r.leecherCpuSec.toFixed(2)} s`.padStart(12),
-        fmtMB(r.seederRssBytes).padStart(11),
-        fmtMB(r.leecherRssBytes).padStart(12),
+        `${fmtMB(r.seederRssBytes)}/${fmtMB(r.seederAnonRssBytes).replace(' MiB', '')}`.padStart(16),
+        `${fmtMB(r.leecherRssBytes)}/${fmtMB(r.leecherAnonRssBytes).replace(' MiB', '')}`.padStart(17),
         r.dataOk === undefined ? ' unchecked' : r.dataOk ? ' equal' : ' DIFFERENT',
       ].join(' ') + (r.error ? `  (${r.error})` : ''),
     );
   }
-  const ours = results.find((r) => r.label === 'ours');
-  const wt = results.find((r) => r.label === 'webtorrent');
   for (const r of results) {
+    if (r.run !== 1) continue;
     if (r.seederRssAtReadyBytes !== undefined) lines.push(`${r.label}: seeder peak RSS before the leecher started (start-up verification): ${fmtMB(r.seederRssAtReadyBytes)}`);
-    if (r.machineBusy !== undefined) {
-      lines.push(`${r.label}: the machine's ${cpus().length} cores were ${(r.machineBusy * 100).toFixed(0)}% busy during the transfer (hypervisor steal ${((r.machineSteal ?? 0) * 100).toFixed(0)}%)`);
-    }
   }
-  if (ours && Number.isFinite(ours.mbps)) {
-    const rss = Math.max(ours.seederRssBytes ?? 0, ours.leecherRssBytes ?? 0);
-    lines.push(`targets: ours >= 350 MB/s: ${ours.mbps >= 350 ? 'met' : 'NOT met'} (${ours.mbps.toFixed(1)})`);
-    lines.push(`         peak RSS < 150 MB per process: ${rss < 150 * MB ? 'met' : 'NOT met'} (${(rss / MB).toFixed(0)} MB)`);
+  const busy = results.filter((r) => r.machineBusy !== undefined);
+  if (busy.length) {
+    lines.push(
+      `the machine's ${cpus().length} cores during the transfers: median ${(median(busy.map((r) => r.machineBusy!)) * 100).toFixed(0)}% busy, ` +
+        `hypervisor steal ${(median(busy.map((r) => r.machineSteal ?? 0)) * 100).toFixed(0)}%`,
+    );
+  }
+
+  const sums = new Map<string, PairSummary>();
+  for (const p of args.pairs) sums.set(p, summarize(p, results.filter((r) => r.label === p), args.sizeBytes));
+  lines.push('');
+  lines.push(`medians over the runs (CPU per GiB of payload; RSS the largest peak, total/anonymous)`);
+  lines.push('pair        ok   MiB/s    MB/s     time  leecher CPU/GiB  seeder CPU/GiB  seeder RSS/anon  leecher RSS/anon');
+  for (const s of sums.values()) {
+    lines.push(
+      [
+        s.label.padEnd(11),
+        `${s.ok}/${s.runs}`.padStart(4),
+        s.mibps.toFixed(1).padStart(7),
+        s.mbps.toFixed(1).padStart(7),
+        `${s.seconds.toFixed(2)} s`.padStart(8),
+        `${s.leecherCpuPerGiB.toFixed(2)} s`.padStart(16),
+        `${s.seederCpuPerGiB.toFixed(2)} s`.padStart(15),
+        `${fmtMB(s.seederRss)}/${fmtMB(s.seederAnon).replace(' MiB', '')}`.padStart(16),
+        `${fmtMB(s.leecherRss)}/${fmtMB(s.leecherAnon).replace(' MiB', '')}`.padStart(17),
+      ].join(' '),
+    );
+  }
+
+  const ours = sums.get('ours');
+  const lt = sums.get('libtorrent');
+  const wt = sums.get('webtorrent');
+  const base = sums.get('baseline');
+  const floor = sums.get('floor');
+  if (ours && Number.isFinite(ours.mibps)) {
+    lines.push('targets (issue 13):');
+    if (lt && Number.isFinite(lt.mibps)) {
+      const ratio = ours.mibps / lt.mibps;
+      lines.push(`  ours/libtorrent MiB/s >= 1.0x: ${ratio >= 1 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x: ${ours.mibps.toFixed(1)} vs ${lt.mibps.toFixed(1)})`);
+      const ok = ours.leecherCpuPerGiB <= lt.leecherCpuPerGiB;
+      lines.push(
+        `  leecher CPU per GiB <= libtorrent's: ${ok ? 'met' : 'NOT met'} (${ours.leecherCpuPerGiB.toFixed(2)} s vs ${lt.leecherCpuPerGiB.toFixed(2)} s, ` +
+          `${(ours.leecherCpuPerGiB / lt.leecherCpuPerGiB).toFixed(2)}x); seeder ${ours.seederCpuPerGiB.toFixed(2)} s vs ${lt.seederCpuPerGiB.toFixed(2)} s`,
+      );
+    }
+    const anon = Math.max(ours.seederAnon ?? 0, ours.leecherAnon ?? 0);
+    lines.push(`  anonymous RSS <= 100 MiB per process: ${anon <= 100 * MiB ? 'met' : 'NOT met'} (${fmtMB(anon)})`);
+    lines.push(`  (issue 3) ours >= 350 MB/s: ${ours.mbps >= 350 ? 'met' : 'NOT met'} (${ours.mbps.toFixed(1)} MB/s)`);
     if (wt && Number.isFinite(wt.mbps)) {
       const ratio = ours.mbps / wt.mbps;
-      lines.push(`         ours/WebTorrent >= 2x: ${ratio >= 2 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`);
+      lines.push(`  (issue 3) ours/WebTorrent >= 2x: ${ratio >= 2 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`);
     }
-    const floor = results.find((r) => r.label === 'floor');
-    if (floor && Number.isFinite(floor.mbps)) {
-      lines.push(`floor (the same reads, loopback TCP, SHA-1 and writes, no protocol): ${floor.mbps.toFixed(1)} MB/s; ours reached ${((ours.mbps / floor.mbps) * 100).toFixed(0)}% of it`);
+    if (base && Number.isFinite(base.mibps)) {
+      lines.push(
+        `ours vs baseline (${args.baseline}): ${(ours.mibps / base.mibps).toFixed(2)}x MiB/s, leecher CPU/GiB ${ours.leecherCpuPerGiB.toFixed(2)} s vs ${base.leecherCpuPerGiB.toFixed(2)} s, ` +
+          `seeder ${ours.seederCpuPerGiB.toFixed(2)} s vs ${base.seederCpuPerGiB.toFixed(2)} s`,
+      );
+    }
+    if (floor && Number.isFinite(floor.mibps)) {
+      lines.push(`floor (the same reads, loopback TCP, SHA-1 and writes, no protocol): ${floor.mibps.toFixed(1)} MiB/s; ours reached ${((ours.mibps / floor.mibps) * 100).toFixed(0)}% of it`);
     }
   }
   process.stdout.write(lines.join('\n') + '\n');
