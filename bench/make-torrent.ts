@@ -1,14 +1,19 @@
 /**
- * `npm run bench:make-torrent [-- --size 4G] [--runs N] [--keep] [--source]`
+ * `npm run bench:make-torrent [-- --size 4G] [--runs N] [--keep] [--source]
+ *   [--before path/to/dist/make-torrent.js] [--no-create-torrent]`
  *
  * Generates a file (1 GiB by default) and times, on the same file in the same
- * run, our `make-torrent` and `create-torrent`, each as a child process under
- * /usr/bin/time -v (wall, CPU, peak RSS). The SHA-1 ceiling is measured here
- * too: single-core node:crypto SHA-1 speed times the core count, the best any
- * hasher of this machine can do. Targets (issue 2): >= 85% of the ceiling
- * with a warm page cache, peak RSS < 100 MB, faster than create-torrent.
+ * run, our `make-torrent`, mktorrent (the C tool, `-t <cores>`, when it is
+ * installed), create-torrent and, with --before, another build of ours (e.g.
+ * a `git worktree` of an older commit). Each tool runs as a child process
+ * under /usr/bin/time -v (wall, CPU, peak RSS); the runs are interleaved
+ * (one of each, then again) with a warm page cache, so a neighbour's load
+ * hits every tool alike, and medians are reported. The SHA-1 ceiling is
+ * measured too: single-core node:crypto SHA-1 speed times the core count.
+ * Targets: issue 2, >= 85% of the ceiling, peak RSS < 100 MB, faster than
+ * create-torrent; issue 13, >= 0.95x mktorrent's speed with a warm cache.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
@@ -26,7 +31,7 @@ const value = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const size = parseBytes(value('--size') ?? '1G', '--size');
-const runs = Number(value('--runs') ?? 2);
+const runs = Number(value('--runs') ?? 5);
 const MB = 1e6;
 const cores = availableParallelism();
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -113,29 +118,73 @@ try {
   const ceiling = single * cores;
   console.log(`SHA-1 ceiling: ${single.toFixed(0)} MB/s single core x ${cores} = ${ceiling.toFixed(0)} MB/s`);
 
-  const results: { name: string; best: Measure; infoHash: string }[] = [];
-  for (const [name, cmd, cmdArgs] of [
-    ['swarm-peer make-torrent', ours[0], [...ours[1], file, '-o', out, '-l', String(pieceLength), '--force', '--no-date', '--json']],
-    ['create-torrent 6', 'node', [join(ROOT, 'bench', 'lib', 'create-torrent-child.mjs'), file, String(pieceLength)]],
-  ] as const) {
-    let best: Measure | undefined;
-    for (let r = 0; r < runs; r++) {
+  interface Tool {
+    name: string;
+    cmd: string;
+    args: string[];
+    before?: () => Promise<void>;
+    infoHash: (m: Measure) => Promise<string>;
+  }
+  const jsonHash = (m: Measure): Promise<string> => Promise.resolve((JSON.parse(m.stdout.trim().split('\n').pop()!) as { infoHash: string }).infoHash);
+  const oursArgs = (out: string): string[] => [file, '-o', out, '-l', String(pieceLength), '--force', '--no-date', '--json'];
+  const tools: Tool[] = [{ name: 'swarm-peer make-torrent', cmd: ours[0], args: [...ours[1], ...oursArgs(out)], infoHash: jsonHash }];
+  const before = value('--before');
+  if (before) tools.push({ name: 'ours, --before build', cmd: 'node', args: [before, ...oursArgs(join(dataDir, 'before.torrent'))], infoHash: jsonHash });
+  if (spawnSync('mktorrent', ['-h']).error === undefined) {
+    const mkOut = join(dataDir, 'mktorrent.torrent');
+    tools.push({
+      name: `mktorrent -t ${cores}`,
+      cmd: 'mktorrent',
+      // mktorrent has no --force: its output is deleted before each run.
+      args: ['-t', String(cores), '-l', String(Math.log2(pieceLength)), '-d', '-o', mkOut, file],
+      before: () => rm(mkOut, { force: true }),
+      infoHash: async () => {
+        const { parseTorrent } = await import('../src/metainfo/parse.js');
+        return parseTorrent(await readFile(mkOut)).infoHashHex;
+      },
+    });
+  } else {
+    console.log('mktorrent is not installed (apt-get install mktorrent): no comparison with the C tool');
+  }
+  if (!flag('--no-create-torrent')) tools.push({ name: 'create-torrent 6', cmd: 'node', args: [join(ROOT, 'bench', 'lib', 'create-torrent-child.mjs'), file, String(pieceLength)], infoHash: jsonHash });
+
+  const samples = new Map<Tool, Measure[]>(tools.map((t) => [t, []]));
+  for (let r = 0; r < runs; r++) {
+    for (const tool of tools) {
       await warm(file);
-      const m = await timed(cmd, [...cmdArgs]);
-      console.log(`  ${name} run ${r + 1}: ${m.wallSec.toFixed(2)} s wall, ${m.cpuSec.toFixed(2)} s CPU, ${m.maxRssMB.toFixed(0)} MB peak RSS`);
-      if (!best || m.wallSec < best.wallSec) best = m;
+      await tool.before?.();
+      const m = await timed(tool.cmd, tool.args);
+      console.log(`  run ${r + 1} ${tool.name.padEnd(24)} ${m.wallSec.toFixed(3)} s wall, ${m.cpuSec.toFixed(2)} s CPU, ${m.maxRssMB.toFixed(0)} MB peak RSS`);
+      samples.get(tool)!.push(m);
     }
-    const infoHash = (JSON.parse(best!.stdout.trim().split('\n').pop()!) as { infoHash: string }).infoHash;
-    results.push({ name, best: best!, infoHash });
   }
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((x, y) => x - y);
+    const mid = s.length >> 1;
+    return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  };
+  const results = await Promise.all(tools.map(async (tool) => {
+    const ms = samples.get(tool)!;
+    return {
+      tool,
+      wallSec: median(ms.map((m) => m.wallSec)),
+      cpuSec: median(ms.map((m) => m.cpuSec)),
+      maxRssMB: Math.max(...ms.map((m) => m.maxRssMB)),
+      infoHash: await tool.infoHash(ms[ms.length - 1]!),
+    };
+  }));
   console.log('');
+  console.log(`medians of ${runs} interleaved run(s)`);
   console.log('tool                      wall s   CPU s    MB/s   peak RSS MB   % of SHA-1 ceiling');
-  for (const { name, best } of results) {
-    const rate = size / MB / best.wallSec;
-    console.log(`${name.padEnd(24)} ${best.wallSec.toFixed(2).padStart(7)} ${best.cpuSec.toFixed(2).padStart(7)} ${rate.toFixed(0).padStart(7)} ${best.maxRssMB.toFixed(0).padStart(13)} ${((100 * rate) / ceiling).toFixed(0).padStart(12)}%`);
+  for (const { tool, wallSec, cpuSec, maxRssMB } of results) {
+    const rate = size / MB / wallSec;
+    console.log(`${tool.name.padEnd(24)} ${wallSec.toFixed(3).padStart(7)} ${cpuSec.toFixed(2).padStart(7)} ${rate.toFixed(0).padStart(7)} ${maxRssMB.toFixed(0).padStart(13)} ${((100 * rate) / ceiling).toFixed(0).padStart(12)}%`);
   }
-  const [a, b] = results;
-  console.log(`info-hashes ${a!.infoHash === b!.infoHash ? 'match' : `DIFFER: ${a!.infoHash} vs ${b!.infoHash}`}; ours is ${(b!.best.wallSec / a!.best.wallSec).toFixed(2)}x create-torrent's speed`);
+  const [us, ...others] = results;
+  for (const other of others) {
+    const same = other.infoHash === us!.infoHash ? 'same info-hash' : `info-hash DIFFERS: ${other.infoHash} vs ${us!.infoHash}`;
+    console.log(`ours is ${(other.wallSec / us!.wallSec).toFixed(2)}x ${other.tool.name}'s speed (${same})`);
+  }
   console.log(`load average at end: ${load()}`);
   // Our torrent must be valid and hold the right piece count.
   const { parseTorrent } = await import('../src/metainfo/parse.js');
@@ -144,6 +193,6 @@ try {
 } finally {
   if (!flag('--keep')) {
     await rm(file, { force: true });
-    await rm(out, { force: true });
+    for (const name of [out, join(dataDir, 'before.torrent'), join(dataDir, 'mktorrent.torrent')]) await rm(name, { force: true });
   }
 }

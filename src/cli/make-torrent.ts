@@ -12,6 +12,7 @@ import { parseTorrent } from '../metainfo/parse.js';
 import { magnetOf } from '../metainfo/magnet.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { hashFiles, listContent, type ContentListing } from '../storage/hash-files.js';
+import { hashFilesOnCores } from '../storage/hash-on-cores.js';
 import { HashPool } from '../util/hash-pool.js';
 import { AtomicWriteError, writeFileAtomic } from '../util/atomic-write.js';
 import { collect, parseBytes } from './parse.js';
@@ -38,7 +39,11 @@ export interface MakeTorrentOptions {
   threads?: number;
   /** The listing of `path` when the caller already made it. */
   content?: ContentListing;
-  /** See HashFilesOptions.blockingReads: true only when nothing else runs on this event loop. */
+  /**
+   * True only when nothing else runs on this event loop (the CLI): then this
+   * thread hashes too, with blocking reads, beside one worker per other core
+   * (hashFilesOnCores). Otherwise the HashPool hashes and reads never block.
+   */
   blockingReads?: boolean;
 }
 
@@ -52,13 +57,7 @@ export async function makeTorrent(path: string, opts: MakeTorrentOptions = {}): 
   const content = opts.content ?? (await listContent(path));
   if (content.totalBytes === 0) throw new UsageError(`${path} holds only empty files: a torrent needs at least one byte of data`);
   const pieceLength = opts.pieceLength ?? autoPieceLength(content.totalBytes);
-  const pool = new HashPool(opts.threads !== undefined ? { threads: opts.threads } : {});
-  let pieces: Uint8Array;
-  try {
-    pieces = await hashFiles(content.files, pieceLength, { pool, blockingReads: opts.blockingReads === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
-  } finally {
-    await pool.close();
-  }
+  const pieces = await hashContent(content, pieceLength, opts);
   const torrent = buildTorrent({
     name: content.name,
     files: content.multiFile ? content.files.map((f) => ({ path: f.path, length: f.length })) : content.totalBytes,
@@ -72,6 +71,18 @@ export async function makeTorrent(path: string, opts: MakeTorrentOptions = {}): 
     ...(opts.creationDate !== undefined ? { creationDate: opts.creationDate } : {}),
   });
   return { torrent, meta: parseTorrent(torrent) };
+}
+
+async function hashContent(content: ContentListing, pieceLength: number, opts: MakeTorrentOptions): Promise<Uint8Array> {
+  const common = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) };
+  // Nothing else on this event loop: every thread, this one included, reads and hashes its own chunks.
+  if (opts.blockingReads === true) return hashFilesOnCores(content.files, pieceLength, { ...common, ...(opts.threads !== undefined ? { threads: opts.threads } : {}) });
+  const pool = new HashPool(opts.threads !== undefined ? { threads: opts.threads } : {});
+  try {
+    return await hashFiles(content.files, pieceLength, { pool, ...common });
+  } finally {
+    await pool.close();
+  }
 }
 
 function existsError(target: string): UsageError {

@@ -1,0 +1,293 @@
+/**
+ * Hashes a torrent's data on every core for the make-torrent CLI, at the
+ * speed of mktorrent (OpenSSL SHA-1 on every core; parity is the limit).
+ *
+ * Why not the HashPool path of hash-files.ts: there the calling thread reads
+ * every byte and hands chunks to workers, so one core spends its time copying
+ * and posting while the others wait on it, and each chunk costs two messages.
+ * Here every thread, the calling one included, takes the next chunk index
+ * from a counter in shared memory (Atomics.add), reads that chunk itself with
+ * large blocking reads and writes its digests straight into a shared table.
+ * No message moves per chunk, the load balances itself to the last chunk, and
+ * the calling thread starts hashing at once while the workers boot.
+ *
+ * The calling thread blocks its event loop for one chunk at a time (it yields
+ * every YIELD_MS for signals and progress), so this is for a process with
+ * nothing else on its loop. A daemon keeps using hashFiles with the HashPool.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { StorageError } from '../errors.js';
+import type { HashFileInput } from './hash-files.js';
+
+export interface HashOnCoresOptions {
+  /** Threads hashing, the calling one included (default: one per core). */
+  threads?: number;
+  signal?: AbortSignal;
+  /** Called now and then with the bytes hashed so far and the total. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** Bytes per read and per unit of work; rounded down to whole pieces, at least one (default 4 MiB). */
+  chunkBytes?: number;
+}
+
+/**
+ * Large enough that a read and a counter bump per chunk are noise, small
+ * enough that the last chunk (the tail where a core may idle) is ~2 ms.
+ */
+const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+/** How long the calling thread hashes before it lets its event loop run (signals, progress bar). */
+const YIELD_MS = 50;
+
+/** Slots of the shared control array (hashChunks spells them as literals: it may name nothing outside). */
+const DONE_PIECES = 1;
+const STOP = 2;
+const CTL_SLOTS = 3;
+
+/** What every hashing thread is given; structured-cloneable (the buffers are shared, not copied). */
+interface ChunkJob {
+  files: { absPath: string; length: number }[];
+  pieceLength: number;
+  piecesPerChunk: number;
+  total: number;
+  /** Int32 slots NEXT_CHUNK, DONE_PIECES, STOP. */
+  ctl: SharedArrayBuffer;
+  /** 20 bytes per piece, written by whichever thread hashed it. */
+  digests: SharedArrayBuffer;
+}
+
+/** One thread's read position: its open file and its chunk buffer. */
+interface ChunkState {
+  fd: number;
+  file: number;
+  buf: Uint8Array | null;
+  starts: number[] | null;
+}
+
+interface ChunkIo {
+  createHash: typeof createHash;
+  openSync: typeof openSync;
+  readSync: typeof readSync;
+  fstatSync: typeof fstatSync;
+  closeSync: typeof closeSync;
+}
+
+/**
+ * Takes chunks off the shared counter and hashes them until none is left
+ * (returns false) or `deadline` (performance.now()) passes (returns true).
+ *
+ * This function is also the worker's code (via toString), so it is
+ * self-contained: no imports, no outer names, no nested named functions.
+ * A failure sets STOP, so the other threads give up too, and throws an Error
+ * whose message is meant for the user.
+ */
+function hashChunks(job: ChunkJob, io: ChunkIo, state: ChunkState, deadline: number): boolean {
+  const ctl = new Int32Array(job.ctl);
+  const digests = new Uint8Array(job.digests);
+  const chunkBytes = job.piecesPerChunk * job.pieceLength;
+  if (state.starts === null) {
+    const starts: number[] = [];
+    let at = 0;
+    for (const f of job.files) {
+      starts.push(at);
+      at += f.length;
+    }
+    state.starts = starts;
+  }
+  if (state.buf === null) state.buf = new Uint8Array(Math.min(chunkBytes, job.total));
+  const buf = state.buf;
+  const starts = state.starts;
+  try {
+    for (;;) {
+      if (Atomics.load(ctl, 2 /* STOP */) !== 0) return false;
+      const chunk = Atomics.add(ctl, 0 /* NEXT_CHUNK */, 1);
+      const pos = chunk * chunkBytes;
+      if (pos >= job.total) return false;
+      const len = Math.min(chunkBytes, job.total - pos);
+      // The file holding `pos`: the last one starting at or before it with bytes left.
+      let lo = 0;
+      let hi = starts.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (starts[mid]! <= pos) lo = mid;
+        else hi = mid - 1;
+      }
+      let index = lo;
+      let filled = 0;
+      while (filled < len) {
+        const file = job.files[index]!;
+        const offset = pos + filled - starts[index]!;
+        if (offset >= file.length) {
+          index++;
+          continue;
+        }
+        if (state.file !== index) {
+          if (state.fd >= 0) io.closeSync(state.fd);
+          state.fd = -1;
+          state.file = -1;
+          let fd: number;
+          try {
+            fd = io.openSync(file.absPath, 'r');
+          } catch (err) {
+            throw new Error(`cannot open ${file.absPath}: ${(err as Error).message}`);
+          }
+          state.fd = fd;
+          state.file = index;
+          const size = io.fstatSync(fd).size;
+          if (size !== file.length) throw new Error(`${file.absPath} changed size since it was listed (${file.length} -> ${size} bytes)`);
+        }
+        const want = Math.min(len - filled, file.length - offset);
+        let n: number;
+        try {
+          n = io.readSync(state.fd, buf, filled, want, offset);
+        } catch (err) {
+          throw new Error(`cannot read ${file.absPath}: ${(err as Error).message}`);
+        }
+        if (n === 0) throw new Error(`${file.absPath} shrank while it was being hashed (expected ${file.length} bytes)`);
+        filled += n;
+      }
+      const firstPiece = chunk * job.piecesPerChunk;
+      const count = Math.ceil(len / job.pieceLength);
+      for (let i = 0; i < count; i++) {
+        const start = i * job.pieceLength;
+        const end = Math.min(start + job.pieceLength, len);
+        digests.set(io.createHash('sha1').update(buf.subarray(start, end)).digest(), (firstPiece + i) * 20);
+      }
+      Atomics.add(ctl, 1 /* DONE_PIECES */, count);
+      if (performance.now() >= deadline) return true;
+    }
+  } catch (err) {
+    Atomics.store(ctl, 2 /* STOP */, 1);
+    throw err;
+  }
+}
+
+/**
+ * The worker: runs hashChunks on the job it is posted, answers once, then
+ * lets its port close so the thread ends. Plain JS evaluated in the thread,
+ * so it runs alike from the bundle and from sources under tsx (whose loader a
+ * worker does not inherit on Node 20). `__name` covers a transpiler that
+ * keeps function names by wrapping them.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { openSync, readSync, fstatSync, closeSync } = require('node:fs');
+var __name = (f) => f;
+const hashChunks = ${hashChunks.toString()};
+parentPort.once('message', (job) => {
+  const state = { fd: -1, file: -1, buf: null, starts: null };
+  let reply;
+  try {
+    hashChunks(job, { createHash, openSync, readSync, fstatSync, closeSync }, state, Infinity);
+    reply = { ok: true };
+  } catch (err) {
+    reply = { ok: false, message: err instanceof Error ? err.message : String(err) };
+  } finally {
+    if (state.fd >= 0) closeSync(state.fd);
+  }
+  parentPort.postMessage(reply);
+  parentPort.close();
+});
+`;
+
+/** Workers started ahead of the job (see prestartHashThreads), taken by the next hashFilesOnCores. */
+const warm: Worker[] = [];
+
+function spawnWorker(): Worker {
+  const w = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+  // Until a job is posted, a waiting worker must not keep the process alive (a usage error exits at once).
+  w.unref();
+  return w;
+}
+
+/**
+ * Starts the helper threads (one per core but the calling one's) now, so
+ * they boot while the program loads, lists the files and parses its flags.
+ * Only the make-torrent bin calls this, first thing.
+ */
+export function prestartHashThreads(threads = availableParallelism()): void {
+  while (warm.length < threads - 1) warm.push(spawnWorker());
+}
+
+/** Drops prestarted workers that no job took. Idempotent. */
+export function stopPrestartedHashThreads(): void {
+  for (const w of warm.splice(0)) void w.terminate();
+}
+
+/** Runs `job` on a worker; resolves when it has hashed its last chunk. */
+function runWorker(w: Worker, job: ChunkJob): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onExit = (code: number): void => reject(new StorageError(`a hashing thread exited early (code ${code})`));
+    w.once('message', (reply: { ok: boolean; message?: string }) => {
+      w.off('exit', onExit);
+      if (reply.ok) resolve();
+      else reject(new StorageError(reply.message ?? 'a hashing thread failed'));
+    });
+    w.once('error', reject);
+    w.once('exit', onExit);
+    w.ref();
+    w.postMessage(job);
+  });
+}
+
+/** Returns the concatenated 20-byte SHA-1 of every piece of the files' data (BEP 3: the files in order). */
+export async function hashFilesOnCores(files: readonly HashFileInput[], pieceLength: number, opts: HashOnCoresOptions = {}): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) throw new RangeError(`pieceLength must be a positive integer, got ${pieceLength}`);
+  const { signal } = opts;
+  signal?.throwIfAborted();
+  const total = files.reduce((s, f) => s + f.length, 0);
+  const pieceCount = Math.ceil(total / pieceLength);
+  if (total === 0) return new Uint8Array(0);
+
+  const piecesPerChunk = Math.max(1, Math.floor((opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) / pieceLength));
+  const chunkCount = Math.ceil(pieceCount / piecesPerChunk);
+  const threads = Math.max(1, opts.threads ?? availableParallelism());
+  const helpers = Math.min(threads - 1, chunkCount - 1);
+  const job: ChunkJob = {
+    files: files.map((f) => ({ absPath: f.absPath, length: f.length })),
+    pieceLength,
+    piecesPerChunk,
+    total,
+    ctl: new SharedArrayBuffer(CTL_SLOTS * 4),
+    digests: new SharedArrayBuffer(pieceCount * 20),
+  };
+  const ctl = new Int32Array(job.ctl);
+  const workers = warm.splice(0, helpers);
+  while (workers.length < helpers) workers.push(spawnWorker());
+  stopPrestartedHashThreads();
+  // Settled promises: a failing worker must not become an unhandled rejection while this thread hashes.
+  const results = workers.map((w) => runWorker(w, job).then(
+    () => undefined,
+    (err: unknown) => {
+      Atomics.store(ctl, STOP, 1);
+      return err;
+    },
+  ));
+  const state: ChunkState = { fd: -1, file: -1, buf: null, starts: null };
+  const io: ChunkIo = { createHash, openSync, readSync, fstatSync, closeSync };
+  const progress = (): void => opts.onProgress?.(Math.min(total, Atomics.load(ctl, DONE_PIECES) * pieceLength), total);
+  try {
+    try {
+      while (hashChunks(job, io, state, performance.now() + YIELD_MS)) {
+        progress();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal?.aborted) Atomics.store(ctl, STOP, 1);
+      }
+    } catch (err) {
+      throw new StorageError((err as Error).message, { cause: err });
+    } finally {
+      if (state.fd >= 0) closeSync(state.fd);
+    }
+    const failures = (await Promise.all(results)).filter((e) => e !== undefined);
+    signal?.throwIfAborted();
+    if (failures.length > 0) throw failures[0];
+    progress();
+    // Out of shared memory: callers keep an ordinary buffer.
+    return new Uint8Array(job.digests).slice();
+  } finally {
+    Atomics.store(ctl, STOP, 1);
+    for (const w of workers) void w.terminate();
+  }
+}
