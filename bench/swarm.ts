@@ -1,6 +1,10 @@
 /**
  * `npm run bench:swarm [-- --n 1,10,20,50] [--size 128M] [--timeout S] [--stay]
  *                        [--piece-length N] [--check] [--keep] [--no-build] [--cpu-prof]`
+ * `npm run bench:swarm -- --lan [LEECHERS [SIZE [RATE]]] [--runs R] [--client ours|libtorrent] [--cpu-prof]`
+ *   (default 20 64M 40mbit, 1 run, both clients):
+ *   the same swarm on the namespace LAN, ours and libtorrent in the same run
+ *   (bench/lib/swarm-lan.ts; needs root).
  *
  * A LAN swarm on loopback (issue 4): each "machine" is its own address, as
  * on a real LAN. `peer tracker` on 127.0.0.1, one `peer seed` on 127.0.0.2,
@@ -46,6 +50,7 @@ import {
 } from './lib/swarm-child.js';
 import { details, summaryTable, targets, type LeecherResult, type RunResult } from './lib/swarm-report.js';
 import { sameFile } from './lib/same-file.js';
+import { rateBitsPerSec, runLanBench } from './lib/swarm-lan.js';
 import { parseBytes } from '../src/cli/parse.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
@@ -69,6 +74,8 @@ interface Args {
   keep: boolean;
   build: boolean;
   cpuProf: boolean;
+  /** --lan: leechers, rate and runs of the namespace LAN mode. */
+  lan?: { leechers: number; rate: string; runs: number; only?: 'ours' | 'libtorrent' };
 }
 
 function parseArgs(argv: string[]): Args {
@@ -95,7 +102,31 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--keep') a.keep = true;
     else if (k === '--no-build') a.build = false;
     else if (k === '--cpu-prof') a.cpuProf = true;
-    else throw new Error(`unknown option ${k}`);
+    else if (k === '--lan') {
+      a.lan = { leechers: 20, rate: '40mbit', runs: 1 };
+      // Up to three positional values: leechers, size, rate.
+      const pos: string[] = [];
+      while (pos.length < 3 && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) pos.push(argv[++i]!);
+      if (pos[0] !== undefined) a.lan.leechers = Number(pos[0]);
+      if (!Number.isInteger(a.lan.leechers) || a.lan.leechers < 1 || a.lan.leechers > 250) throw new Error('--lan: leechers, a whole number from 1 to 250');
+      if (pos[1] !== undefined) {
+        a.sizeLabel = pos[1];
+        a.sizeBytes = parseBytes(pos[1], '--lan size');
+      } else if (!argv.includes('--size')) {
+        a.sizeLabel = '64M';
+        a.sizeBytes = 64 * MiB;
+      }
+      if (pos[2] !== undefined) a.lan.rate = pos[2];
+      rateBitsPerSec(a.lan.rate);
+    } else if (k === '--client') {
+      const c = v();
+      if (c !== 'ours' && c !== 'libtorrent') throw new Error('--client: ours or libtorrent');
+      (a.lan ??= { leechers: 20, rate: '40mbit', runs: 1 }).only = c;
+    } else if (k === '--runs') {
+      const r = Number(v());
+      if (!Number.isInteger(r) || r < 1) throw new Error('--runs: a whole number, at least 1');
+      (a.lan ??= { leechers: 20, rate: '40mbit', runs: 1 }).runs = r;
+    } else throw new Error(`unknown option ${k}`);
   }
   return a;
 }
@@ -335,6 +366,18 @@ async function main(): Promise<void> {
     await transpileChildren(childDir);
     ensurePayload(payload, args.sizeBytes);
 
+    if (args.lan) {
+      const lan = await runLanBench(
+        { leechers: args.lan.leechers, sizeBytes: args.sizeBytes, rate: args.lan.rate, runs: args.lan.runs, keep: args.keep,
+          ...(args.lan.only ? { only: args.lan.only } : {}),
+          ...(args.cpuProf ? { cpuProfDir: join(DATA, 'swarm-profiles', 'lan') } : {}), ...(args.timeoutS ? { timeoutS: args.timeoutS } : {}) },
+        args.sizeLabel,
+        { root: ROOT, work, launch: join(childDir, 'launch-peer.js'), peerJs, makeTorrentJs, payload, name, ...(args.pieceLength ? { pieceLength: args.pieceLength } : {}), log },
+      );
+      process.stdout.write(lan.lines.join('\n') + '\n');
+      if (!lan.ok) process.exitCode = 1;
+      return;
+    }
     const trackerPort = randomPort();
     const torrent = join(work, `${name}.torrent`);
     const mk = spawnSync(

@@ -33,13 +33,25 @@ export interface SwarmChild {
   waitFor(pred: (e: JsonEvent) => boolean, ms: number, what: string): Promise<TimedEvent>;
 }
 
-// `peer connected: 127.0.0.5:6881 (outgoing)`; IPv4 only, loopback is all the bench uses.
+// `peer connected: 127.0.0.5:6881 (outgoing)`; IPv4 only (loopback, or the namespace LAN's 10.x addresses).
 const CONNECTED_RE = /peer connected: (\d+\.\d+\.\d+\.\d+):\d+/;
 
 const live = new Set<SwarmChild>();
 
-export function startSwarmChild(name: string, args: string[], env: Record<string, string>, reportPath: string, cwd: string): SwarmChild {
-  const proc = spawn(process.execPath, args, {
+/**
+ * `how.wrap` runs the child through a prefix (`ip netns exec NS`, for the
+ * LAN mode); `how.command` replaces node (e.g. python3 for libtorrent).
+ */
+export function startSwarmChild(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  reportPath: string,
+  cwd: string,
+  how: { wrap?: string[]; command?: string } = {},
+): SwarmChild {
+  const argv = [...(how.wrap ?? []), how.command ?? process.execPath, ...args];
+  const proc = spawn(argv[0]!, argv.slice(1), {
     cwd,
     env: { ...process.env, ...env, BENCH_REPORT: reportPath },
     stdio: ['ignore', 'pipe', 'pipe'],

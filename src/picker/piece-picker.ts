@@ -154,6 +154,8 @@ export class PiecePicker {
 
   /** True when every missing block is requested of someone (or already in). */
   get endgame(): boolean {
+    // A piece nobody started yet: not the endgame (O(1), the common answer).
+    if (this.#have.count() + this.#downloads.size + this.#pending.size < this.pieceCount) return false;
     for (let i = 0; i < this.pieceCount; i++) {
       if (this.#have.get(i) || this.#pending.has(i)) continue;
       const d = this.#downloads.get(i);
@@ -233,7 +235,33 @@ export class PiecePicker {
    */
   #rarestCandidates(peerBits: Bitfield, need: number, cap: number): number[] {
     const best: number[] = [];
-    // Reservoir of the rarest level, plus the next levels only if the rarest is too small.
+    // Every piece had, pending or started: nothing to scan (the endgame, where picks are most frequent).
+    if (this.#have.count() + this.#downloads.size + this.#pending.size >= this.pieceCount) return best;
+    // First pass, no allocation: the rarest level among candidates and how many pieces are on it.
+    let minA = Infinity;
+    let atMin = 0;
+    for (let i = 0; i < this.pieceCount; i++) {
+      if (!peerBits.get(i) || this.#have.get(i) || this.#downloads.has(i) || this.#pending.has(i)) continue;
+      const a = this.#availability[i]!;
+      if (a > cap || a > minA) continue;
+      if (a < minA) {
+        minA = a;
+        atMin = 0;
+      }
+      atMin++;
+    }
+    if (atMin === 0) return best;
+    if (atMin >= need) {
+      // Second pass: `need` of the rarest level at random (selection sampling, Knuth's algorithm S).
+      let left = atMin;
+      for (let i = 0; i < this.pieceCount && best.length < need; i++) {
+        if (this.#availability[i] !== minA || !peerBits.get(i) || this.#have.get(i) || this.#downloads.has(i) || this.#pending.has(i)) continue;
+        if (this.#random() * left < need - best.length) best.push(i);
+        left--;
+      }
+      return best;
+    }
+    // The rarest level is too small: gather the next levels too.
     const byAvail = new Map<number, number[]>();
     for (let i = 0; i < this.pieceCount; i++) {
       if (this.#have.get(i) || this.#downloads.has(i) || this.#pending.has(i) || !peerBits.get(i)) continue;
@@ -243,7 +271,6 @@ export class PiecePicker {
       if (!level) byAvail.set(a, (level = []));
       level.push(i);
     }
-    if (byAvail.size === 0) return best;
     const levels = [...byAvail.keys()].sort((x, y) => x - y);
     for (const a of levels) {
       const level = byAvail.get(a)!;

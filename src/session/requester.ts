@@ -142,6 +142,12 @@ export class Requester {
         const more = o.picker.pick(conn.id, conn.bits, allowed - reqs.length, limits);
         reqs = reqs.length ? reqs.concat(more) : more;
       }
+      // A seed that unchoked us is never left idle: once it has nothing only it holds, take the rest from it too
+      // (a LAN swarm's seeder otherwise sat at 0 Mbit/s for the last third of the run while leechers still lacked pieces).
+      if (reqs.length < allowed && limits.maxAvailability !== undefined) {
+        const more = o.picker.pick(conn.id, conn.bits, allowed - reqs.length);
+        reqs = reqs.length ? reqs.concat(more) : more;
+      }
     }
     if (!budget.unlimited) for (const r of reqs) budget.take(r.length);
     conn.request(reqs);
