@@ -33,15 +33,15 @@ export interface HashOnCoresOptions {
 }
 
 /**
- * Large enough that a read and a counter bump per chunk are noise, small
- * enough that the last chunk (the tail where a core may idle) is ~2 ms.
+ * Large sequential reads, so a read call and a counter bump per chunk are
+ * noise; the chunks shrink towards the end anyway (see hashChunks).
  */
 const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 /** How long the calling thread hashes before it lets its event loop run (signals, progress bar). */
 const YIELD_MS = 50;
 
 /** Slots of the shared control array (hashChunks spells them as literals: it may name nothing outside). */
-const DONE_PIECES = 1;
+const DONE_PIECES = 1; // after NEXT_PIECE (0): the first piece no thread has taken yet
 const STOP = 2;
 const CTL_SLOTS = 3;
 
@@ -49,9 +49,13 @@ const CTL_SLOTS = 3;
 interface ChunkJob {
   files: { absPath: string; length: number }[];
   pieceLength: number;
+  /** Pieces per read while much is left; fewer towards the end. */
   piecesPerChunk: number;
+  pieceCount: number;
+  /** Hashing threads, to size the chunks towards the end. */
+  threads: number;
   total: number;
-  /** Int32 slots NEXT_CHUNK, DONE_PIECES, STOP. */
+  /** Int32 slots NEXT_PIECE, DONE_PIECES, STOP. */
   ctl: SharedArrayBuffer;
   /** 20 bytes per piece, written by whichever thread hashed it. */
   digests: SharedArrayBuffer;
@@ -76,6 +80,9 @@ interface ChunkIo {
 /**
  * Takes chunks off the shared counter and hashes them until none is left
  * (returns false) or `deadline` (performance.now()) passes (returns true).
+ * A chunk is piecesPerChunk pieces while plenty are left, then shrinks with
+ * what remains (guided self-scheduling) down to one piece, so no thread is
+ * left hashing a large chunk while the others have nothing to do.
  *
  * This function is also the worker's code (via toString), so it is
  * self-contained: no imports, no outer names, no nested named functions.
@@ -85,7 +92,6 @@ interface ChunkIo {
 function hashChunks(job: ChunkJob, io: ChunkIo, state: ChunkState, deadline: number): boolean {
   const ctl = new Int32Array(job.ctl);
   const digests = new Uint8Array(job.digests);
-  const chunkBytes = job.piecesPerChunk * job.pieceLength;
   if (state.starts === null) {
     const starts: number[] = [];
     let at = 0;
@@ -95,16 +101,19 @@ function hashChunks(job: ChunkJob, io: ChunkIo, state: ChunkState, deadline: num
     }
     state.starts = starts;
   }
-  if (state.buf === null) state.buf = new Uint8Array(Math.min(chunkBytes, job.total));
+  if (state.buf === null) state.buf = new Uint8Array(Math.min(job.piecesPerChunk * job.pieceLength, job.total));
   const buf = state.buf;
   const starts = state.starts;
   try {
     for (;;) {
       if (Atomics.load(ctl, 2 /* STOP */) !== 0) return false;
-      const chunk = Atomics.add(ctl, 0 /* NEXT_CHUNK */, 1);
-      const pos = chunk * chunkBytes;
-      if (pos >= job.total) return false;
-      const len = Math.min(chunkBytes, job.total - pos);
+      const left = job.pieceCount - Atomics.load(ctl, 0 /* NEXT_PIECE */);
+      const want = Math.max(1, Math.min(job.piecesPerChunk, Math.floor(left / (2 * job.threads))));
+      // Ranges from Atomics.add never overlap, whatever the other threads took since the load.
+      const firstPiece = Atomics.add(ctl, 0 /* NEXT_PIECE */, want);
+      if (firstPiece >= job.pieceCount) return false;
+      const pos = firstPiece * job.pieceLength;
+      const len = Math.min(want * job.pieceLength, job.total - pos);
       // The file holding `pos`: the last one starting at or before it with bytes left.
       let lo = 0;
       let hi = starts.length - 1;
@@ -137,17 +146,16 @@ function hashChunks(job: ChunkJob, io: ChunkIo, state: ChunkState, deadline: num
           const size = io.fstatSync(fd).size;
           if (size !== file.length) throw new Error(`${file.absPath} changed size since it was listed (${file.length} -> ${size} bytes)`);
         }
-        const want = Math.min(len - filled, file.length - offset);
+        const part = Math.min(len - filled, file.length - offset);
         let n: number;
         try {
-          n = io.readSync(state.fd, buf, filled, want, offset);
+          n = io.readSync(state.fd, buf, filled, part, offset);
         } catch (err) {
           throw new Error(`cannot read ${file.absPath}: ${(err as Error).message}`);
         }
         if (n === 0) throw new Error(`${file.absPath} shrank while it was being hashed (expected ${file.length} bytes)`);
         filled += n;
       }
-      const firstPiece = chunk * job.piecesPerChunk;
       const count = Math.ceil(len / job.pieceLength);
       for (let i = 0; i < count; i++) {
         const start = i * job.pieceLength;
@@ -249,6 +257,8 @@ export async function hashFilesOnCores(files: readonly HashFileInput[], pieceLen
     files: files.map((f) => ({ absPath: f.absPath, length: f.length })),
     pieceLength,
     piecesPerChunk,
+    pieceCount,
+    threads: helpers + 1,
     total,
     ctl: new SharedArrayBuffer(CTL_SLOTS * 4),
     digests: new SharedArrayBuffer(pieceCount * 20),
