@@ -62,6 +62,8 @@ interface LanRun {
   /** Bytes the seeder's host sent during the run. */
   seederWireBytes: number;
   /** Per second since the spawn: seeder's host upload, all leechers' hosts download (bytes), leechers complete so far. */
+  /** Bytes all leechers' hosts received during the run (duplicates and headers included). */
+  leechersWireBytes: number;
   /** Busy CPU seconds of the whole machine (all cores) from the spawn to the last completion. */
   cpuSec: number;
   timeline: Array<{ sec: number; seederUp: number; swarmDown: number; done: number; cpuBusy: number }>;
@@ -154,7 +156,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   const timeoutMs = (args.timeoutS ?? Math.max(120, 20 * (args.sizeBytes * 8) / rateBitsPerSec(args.rate))) * 1000;
   const childEnv = { BENCH_PEER_JS: env.peerJs };
   const children: SwarmChild[] = [];
-  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, cpuSec: NaN, timeline: [] };
+  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, cpuSec: NaN, timeline: [] };
   const ours = (i: number, name: string, argv: string[]): SwarmChild => {
     const prof = args.cpuProfDir && name.startsWith('leecher') ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProfDir}`] : [];
     const c = startSwarmChild(name, [...prof, env.launch, ...argv], childEnv, join(dir, `${name}.usage.json`), env.root, { wrap: lan.wrap(i) });
@@ -219,6 +221,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
     );
     result.seederWireBytes = lan.counter(2, 'rx_bytes') - seedUp0;
     result.cpuSec = (cpuTicks().busy - cpu0.busy) / 100; // USER_HZ
+    result.leechersWireBytes = leecherIdx.reduce((a, i, k) => a + lan.counter(i, 'tx_bytes') - down0[k]!, 0);
     result.completions = waits.flatMap((w) => (w.status === 'fulfilled' ? [(w.value.t - t0) / 1000] : [])).sort((a, b) => a - b);
     const failures = waits.flatMap((w) => (w.status === 'rejected' ? [(w.reason as Error).message.slice(0, 300)] : []));
     result.ok = failures.length === 0;
@@ -239,17 +242,17 @@ function report(args: LanArgs, sizeLabel: string, runs: LanRun[]): string[] {
   const f = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1));
   const lines = [
     `swarm benchmark --lan: ${sizeLabel} (${args.sizeBytes} bytes), 1 seeder + ${args.leechers} leechers, one namespace host each at ${args.rate} (tbf, both ways), tracker on its own host; floor (size / rate) ${floor.toFixed(1)} s`,
-    'client      run  time s  of floor  seeder up x  first s  median s  last s  CPU s',
+    'client      run  time s  of floor  seeder up x  first s  median s  last s  CPU s  leechers down x',
   ];
   for (const r of runs) {
     const last = r.ok ? r.completions.at(-1) : undefined;
     lines.push(
       `${r.client.padEnd(10)}  ${String(r.run + 1).padStart(3)}  ${f(last).padStart(6)}  ${(last ? `${((floor / last) * 100).toFixed(0)}%` : '-').padStart(8)}  ` +
-        `${(r.seederWireBytes / args.sizeBytes).toFixed(2).padStart(11)}  ${f(r.completions[0]).padStart(7)}  ${f(median(r.completions)).padStart(8)}  ${f(r.completions.at(-1)).padStart(6)}  ${f(r.cpuSec).padStart(5)}` +
+        `${(r.seederWireBytes / args.sizeBytes).toFixed(2).padStart(11)}  ${f(r.completions[0]).padStart(7)}  ${f(median(r.completions)).padStart(8)}  ${f(r.completions.at(-1)).padStart(6)}  ${f(r.cpuSec).padStart(5)}  ${(r.leechersWireBytes / (args.sizeBytes * args.leechers)).toFixed(3).padStart(15)}` +
         (r.ok ? '' : `  FAILED: ${r.error}`),
     );
   }
-  lines.push(`("seeder up x": bytes the seeder's host sent on the wire, headers included, in file sizes; "CPU s": busy CPU seconds of the whole ${cpus().length}-core machine during the run)`);
+  lines.push(`("seeder up x": bytes the seeder's host sent on the wire, headers included, in file sizes; "leechers down x": bytes all leechers' hosts received, per leecher, in file sizes (duplicates and headers included); "CPU s": busy CPU seconds of the whole ${cpus().length}-core machine during the run)`);
   lines.push('');
   const mbit = (b: number): string => ((b * 8) / 1e6).toFixed(0);
   for (const r of runs) {

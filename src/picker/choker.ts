@@ -2,8 +2,10 @@
  * The choker (BEP 3 "tit-for-tat"): which interested peers we upload to.
  *
  * Every round (10 s) the `slots` interested peers that gave us the most
- * (leeching), or that take data fastest from us (seeding, so upload
- * capacity goes where it moves), are unchoked; one more, rotated every
+ * (leeching), or, seeding, those furthest behind (fewest pieces; by how
+ * fast they take data from us when that is not known) are unchoked: a
+ * seed that fed the fastest takers let them finish first and leave, and the
+ * last leechers then had only the seed left (a LAN swarm's long tail); one more, rotated every
  * third round (30 s), is unchoked optimistically so newcomers with nothing
  * to trade get a start and we discover better partners.
  *
@@ -19,6 +21,8 @@ export interface ChokeCandidate {
   uploadRate: number;
   /** Peers that are seeds have no use for our data. */
   isSeed: boolean;
+  /** Pieces the peer has: seeding, the ones with the fewest come first. */
+  pieces?: number;
 }
 
 export interface ChokerOptions {
@@ -50,9 +54,10 @@ export class Choker {
   round(peers: ChokeCandidate[], seeding: boolean): Set<number> {
     const interested = peers.filter((p) => p.interested && !p.isSeed);
     const rate = (p: ChokeCandidate): number => (seeding ? p.uploadRate : p.downloadRate);
+    const behind = (a: ChokeCandidate, b: ChokeCandidate): number => (seeding && a.pieces !== undefined && b.pieces !== undefined ? a.pieces - b.pieces : 0);
     // Ties broken at random so equal peers take turns.
     const jitter = new Map(interested.map((p) => [p.id, this.#random()]));
-    const ranked = [...interested].sort((a, b) => rate(b) - rate(a) || jitter.get(a.id)! - jitter.get(b.id)!);
+    const ranked = [...interested].sort((a, b) => behind(a, b) || rate(b) - rate(a) || jitter.get(a.id)! - jitter.get(b.id)!);
     const next = new Set(ranked.slice(0, this.#slots).map((p) => p.id));
 
     const rest = interested.filter((p) => !next.has(p.id));

@@ -93,6 +93,8 @@ export class PiecePicker {
   readonly #byPeer = new Map<number, Set<number>>();
   readonly #random: () => number;
   readonly #maxBlocks: number;
+  /** 1 for a piece we lack that nobody started (not had, downloading or pending): the rarest-first scan reads only this. */
+  readonly #unstarted: Uint8Array;
 
   constructor(opts: PickerOptions) {
     if (opts.have.length !== opts.pieceCount) throw new RangeError('have bitfield length differs from pieceCount');
@@ -105,6 +107,8 @@ export class PiecePicker {
     this.#availability = new Uint32Array(opts.pieceCount);
     this.#random = opts.random ?? Math.random;
     this.#maxBlocks = Math.ceil(opts.pieceLength / opts.blockBytes);
+    this.#unstarted = new Uint8Array(opts.pieceCount);
+    for (let i = 0; i < opts.pieceCount; i++) this.#unstarted[i] = this.#have.get(i) ? 0 : 1;
   }
 
   pieceSize(index: number): number {
@@ -188,6 +192,7 @@ export class PiecePicker {
       for (const index of this.#rarestCandidates(peerBits, Math.ceil((max - out.length) / blocksPerPiece) + 1, cap)) {
         const d = new Download(index, this.pieceSize(index), this.blockBytes);
         this.#downloads.set(index, d);
+        this.#unstarted[index] = 0;
         this.#takeFree(peer, d, out, max);
         if (out.length >= max) return out;
       }
@@ -240,10 +245,12 @@ export class PiecePicker {
     // First pass, no allocation: the rarest level among candidates and how many pieces are on it.
     let minA = Infinity;
     let atMin = 0;
+    const unstarted = this.#unstarted;
+    const avail = this.#availability;
     for (let i = 0; i < this.pieceCount; i++) {
-      if (!peerBits.get(i) || this.#have.get(i) || this.#downloads.has(i) || this.#pending.has(i)) continue;
-      const a = this.#availability[i]!;
-      if (a > cap || a > minA) continue;
+      if (unstarted[i] === 0) continue;
+      const a = avail[i]!;
+      if (a > cap || a > minA || !peerBits.get(i)) continue;
       if (a < minA) {
         minA = a;
         atMin = 0;
@@ -255,7 +262,7 @@ export class PiecePicker {
       // Second pass: `need` of the rarest level at random (selection sampling, Knuth's algorithm S).
       let left = atMin;
       for (let i = 0; i < this.pieceCount && best.length < need; i++) {
-        if (this.#availability[i] !== minA || !peerBits.get(i) || this.#have.get(i) || this.#downloads.has(i) || this.#pending.has(i)) continue;
+        if (unstarted[i] === 0 || avail[i] !== minA || !peerBits.get(i)) continue;
         if (this.#random() * left < need - best.length) best.push(i);
         left--;
       }
@@ -264,8 +271,8 @@ export class PiecePicker {
     // The rarest level is too small: gather the next levels too.
     const byAvail = new Map<number, number[]>();
     for (let i = 0; i < this.pieceCount; i++) {
-      if (this.#have.get(i) || this.#downloads.has(i) || this.#pending.has(i) || !peerBits.get(i)) continue;
-      const a = this.#availability[i]!;
+      if (unstarted[i] === 0 || !peerBits.get(i)) continue;
+      const a = avail[i]!;
       if (a > cap) continue;
       let level = byAvail.get(a);
       if (!level) byAvail.set(a, (level = []));
@@ -375,6 +382,7 @@ export class PiecePicker {
     this.#pending.delete(index);
     this.#downloads.delete(index);
     this.#have.set(index);
+    this.#unstarted[index] = 0;
   }
 
   /** The piece's hash failed: forget its blocks so it is fetched again. */
@@ -383,6 +391,7 @@ export class PiecePicker {
     const d = this.#downloads.get(index);
     if (d) for (let b = 0; b < d.blockCount; b++) for (const p of d.requestersOf(b)) this.#untrack(p, index, b);
     this.#downloads.delete(index);
+    this.#unstarted[index] = this.#have.get(index) ? 0 : 1;
   }
 
   /** Pieces started but not complete, for progress displays. */

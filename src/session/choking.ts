@@ -46,6 +46,7 @@ export class Choking {
         downloadRate: c.downloadRate.rate(),
         uploadRate: c.uploadRate.rate(),
         isSeed: c.bits.isComplete(),
+        pieces: c.bits.count(),
       }));
     const unchoke = this.#choker.round(cands, seeding);
     for (const c of this.#connections()) {
