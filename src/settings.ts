@@ -219,6 +219,10 @@ export const DEFAULT_SETTINGS = {
   trackerLonelySwarmMaxHosts: 64,
   /** Rate-limit buckets our tracker keeps before pruning the idle ones (bounds memory under spoofed floods). */
   trackerMaxRateLimitedAddresses: 50_000,
+  /** Our tracker's UDP receive buffer (SO_RCVBUF; Linux caps it at net.core.rmem_max): a burst of 1,000 connects at once must not overflow the default ~200 KiB. */
+  trackerUdpRecvBufferBytes: 4 * 1024 * 1024,
+  /** Our tracker's UDP connection ids remembered per secret, so an announce skips the HMAC (bounded: a spoofed flood computes instead of growing it). */
+  trackerConnectionIdsRemembered: 50_000,
   /** Our tracker's UDP connection-id secret rotates this often; an id is valid for one to two rotations (BEP 15: clients reconnect after a minute). */
   trackerConnectionIdRotateMs: 60_000,
   /** Our tracker's HTTP side: idle keep-alive timeout, time to send the headers, time to send the whole request, and most headers taken. */

@@ -81,6 +81,8 @@ export class TrackerServer {
   readonly #rate: RateLimit | false;
   readonly #buckets = new Map<string, { tokens: number; lastMs: number }>();
   readonly #secrets = new Map<number, Buffer>();
+  /** Connection ids handed out, per secret bucket and source address: an announce looks its id up instead of recomputing the HMAC. */
+  readonly #ids = new Map<number, Map<string, bigint>>();
   readonly #refusals: RefusalLog;
   #http: http.Server | undefined;
   #udp: dgram.Socket | undefined;
@@ -168,7 +170,8 @@ export class TrackerServer {
       server.on('error', (err) => this.#log.error(`tracker http: ${errorMessage(err)}`));
       this.#http = server;
       const port = (server.address() as { port: number }).port;
-      const udp = dgram.createSocket(this.#opts.host.includes(':') ? 'udp6' : 'udp4');
+      // A burst of connects from many clients at once must fit in the socket's receive buffer.
+      const udp = dgram.createSocket({ type: this.#opts.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: DEFAULT_SETTINGS.trackerUdpRecvBufferBytes });
       try {
         await new Promise<void>((resolve, reject) => {
           udp.once('error', reject);
@@ -229,6 +232,7 @@ export class TrackerServer {
     }
     const bucket = Math.floor(now / DEFAULT_SETTINGS.trackerConnectionIdRotateMs);
     for (const k of this.#secrets.keys()) if (k < bucket - 1) this.#secrets.delete(k);
+    for (const k of this.#ids.keys()) if (k < bucket - 1) this.#ids.delete(k);
   }
 
   /** Token bucket per source address; true when the request may proceed. */
@@ -312,22 +316,29 @@ export class TrackerServer {
 
   // --- UDP (BEP 15) -------------------------------------------------------------
 
-  #connectionId(ip: string, bucket: number): bigint {
+  /** `remember` on a connect only: a forged announce must not grow the table. */
+  #connectionId(ip: string, bucket: number, remember: boolean): bigint {
+    let ids = this.#ids.get(bucket);
+    const known = ids?.get(ip);
+    if (known !== undefined) return known;
     let secret = this.#secrets.get(bucket);
     if (!secret) {
       secret = randomBytes(32);
       this.#secrets.set(bucket, secret);
     }
-    return createHmac('sha256', secret).update(ip).digest().readBigUInt64BE(0);
+    const id = createHmac('sha256', secret).update(ip).digest().readBigUInt64BE(0);
+    if (!remember) return id;
+    if (!ids) this.#ids.set(bucket, (ids = new Map()));
+    // Bounded: past the cap (a spoofed flood of connects) ids are recomputed rather than remembered.
+    if (ids.size < DEFAULT_SETTINGS.trackerConnectionIdsRemembered) ids.set(ip, id);
+    return id;
   }
 
   #validConnectionId(ip: string, id: bigint): boolean {
     const bucket = Math.floor(this.#clock() / DEFAULT_SETTINGS.trackerConnectionIdRotateMs);
     // Only look up secrets that exist: never mint a secret for an old bucket on a forged packet.
-    for (const b of [bucket, bucket - 1]) {
-      if (this.#secrets.has(b) && this.#connectionId(ip, b) === id) return true;
-    }
-    return false;
+    if (this.#secrets.has(bucket) && this.#connectionId(ip, bucket, false) === id) return true;
+    return this.#secrets.has(bucket - 1) && this.#connectionId(ip, bucket - 1, false) === id;
   }
 
   #onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -352,7 +363,7 @@ export class TrackerServer {
   #udpHandle(req: UdpRequest, addr: string): UdpResponse {
     if (req.action === 'connect') {
       const bucket = Math.floor(this.#clock() / DEFAULT_SETTINGS.trackerConnectionIdRotateMs);
-      return { action: 'connect', transactionId: req.transactionId, connectionId: this.#connectionId(addr, bucket) };
+      return { action: 'connect', transactionId: req.transactionId, connectionId: this.#connectionId(addr, bucket, true) };
     }
     if (!this.#validConnectionId(addr, req.connectionId)) throw new TrackerError('connection id is not valid (expired or forged): connect again');
     switch (req.action) {
