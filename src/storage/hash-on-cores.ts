@@ -18,7 +18,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { StorageError } from '../errors.js';
 import type { HashFileInput } from './hash-files.js';
 
@@ -204,7 +204,9 @@ parentPort.once('message', (job) => {
 const warm: Worker[] = [];
 
 function spawnWorker(): Worker {
-  const w = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+  // The worker prints nothing: not piping its stdio and sharing our env make the
+  // constructor, which runs on the thread about to hash, about twice as cheap.
+  const w = new Worker(WORKER_SOURCE, { eval: true, stdout: true, stderr: true, env: SHARE_ENV });
   // Until a job is posted, a waiting worker must not keep the process alive (a usage error exits at once).
   w.unref();
   return w;
