@@ -21,6 +21,8 @@ export interface TrackerPeer {
   host: string;
   port: number;
   peerId?: Uint8Array;
+  /** Its BEP 23 compact form (6 bytes), when the tracker keeps it ready; `host` and `port` say the same. */
+  compact?: Uint8Array;
 }
 
 /** An announce as the server reads it from the query string. */

@@ -25,6 +25,7 @@
 import { TrackerError } from '../errors.js';
 import { toHex } from '../util/bytes.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
+import { ipv4Bytes } from '../wire/compact.js';
 import type { AnnounceEvent, TrackerPeer } from './http-codec.js';
 
 export interface RegistryOptions {
@@ -84,6 +85,8 @@ interface PeerEntry {
   peerId: Uint8Array;
   host: string;
   port: number;
+  /** What a reply hands out, built once per address and port (with its BEP 23 bytes) rather than per announce. */
+  peer: Readonly<TrackerPeer>;
   seed: boolean;
   lastSeenMs: number;
   completedCounted: boolean;
@@ -99,6 +102,12 @@ class Swarm {
   downloaded = 0;
   /** When a peer of it last announced (ms). */
   lastAnnounceMs = 0;
+  /**
+   * No entry can expire before this (ms): the oldest entry's last announce
+   * plus the expiry, as of the last scan (announces only move entries later),
+   * so an announce scans the swarm for expired peers only when one may be.
+   */
+  nextExpiryMs = 0;
 
   get(key: string): PeerEntry | undefined {
     const i = this.index.get(key);
@@ -132,6 +141,19 @@ class Swarm {
   }
 }
 
+/** The reply form of an entry; frozen, since every reply that picks the entry shares it. */
+function replyPeer(host: string, port: number, peerId: Uint8Array): Readonly<TrackerPeer> {
+  const ip = ipv4Bytes(host);
+  let compact: Uint8Array | undefined;
+  if (ip) {
+    compact = new Uint8Array(6);
+    compact.set(ip);
+    compact[4] = port >>> 8;
+    compact[5] = port & 0xff;
+  }
+  return Object.freeze(compact ? { host, port, peerId, compact } : { host, port, peerId });
+}
+
 export class SwarmRegistry {
   readonly intervalS: number;
   readonly #clock: () => number;
@@ -148,6 +170,8 @@ export class SwarmRegistry {
   readonly #swarms = new Map<string, Swarm>();
   /** Swarms each address is recorded in. */
   readonly #torrentsOfHost = new Map<string, number>();
+  /** Scratch index array for #pick (no allocation per announce). */
+  #order = new Int32Array(0);
 
   constructor(opts: RegistryOptions) {
     if (!(opts.intervalS > 0)) throw new RangeError('SwarmRegistry: intervalS must be positive');
@@ -182,8 +206,10 @@ export class SwarmRegistry {
     if (this.#allow && !this.#allow.has(ih)) throw new TrackerError('info_hash: not served by this tracker');
     const now = this.#clock();
     let swarm = this.#swarms.get(ih);
-    if (swarm) this.#expire(ih, swarm, now);
-    swarm = this.#swarms.get(ih);
+    if (swarm && now > swarm.nextExpiryMs) {
+      this.#expire(ih, swarm, now);
+      swarm = this.#swarms.get(ih);
+    }
     const key = `${toHex(a.peerId)}@${a.host}`;
     const seed = a.left === 0;
     let warning: string | undefined;
@@ -211,13 +237,17 @@ export class SwarmRegistry {
       this.#swarms.set(ih, swarm);
     }
     if (entry) {
-      entry.port = a.port;
+      if (entry.port !== a.port) {
+        entry.port = a.port;
+        entry.peer = replyPeer(entry.host, a.port, entry.peerId);
+      }
       entry.lastSeenMs = now;
       swarm.setSeed(entry, seed);
     } else if (overQuota) {
       // answered below, not recorded
     } else if (swarm.list.length < this.#maxPeers) {
-      entry = { key, peerId: a.peerId.slice(), host: a.host, port: a.port, seed, lastSeenMs: now, completedCounted: false };
+      const peerId = a.peerId.slice();
+      entry = { key, peerId, host: a.host, port: a.port, peer: replyPeer(a.host, a.port, peerId), seed, lastSeenMs: now, completedCounted: false };
       this.#addEntry(swarm, entry);
     } else {
       warning = 'swarm is full: this announce was answered but not recorded';
@@ -232,7 +262,7 @@ export class SwarmRegistry {
       entry.completedCounted = true;
       swarm.downloaded++;
     }
-    const peers = this.#pick(swarm, a, key, seed);
+    const peers = this.#pick(swarm, a, entry, seed);
     if (swarm.list.length === 0) this.#swarms.delete(ih); // only when the asker was not recorded
     const reply: RegistryReply = { interval: this.intervalS, ...this.#counts(swarm), peers };
     if (warning) reply.warning = warning;
@@ -244,14 +274,15 @@ export class SwarmRegistry {
     const ih = toHex(infoHash);
     const swarm = this.#swarms.get(ih);
     if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0 };
-    this.#expire(ih, swarm, this.#clock());
+    const now = this.#clock();
+    if (now > swarm.nextExpiryMs) this.#expire(ih, swarm, now);
     return { ...this.#counts(swarm), downloaded: swarm.downloaded };
   }
 
   /** Drops every expired peer and empty swarm; the server calls this on a timer. */
   sweep(): void {
     const now = this.#clock();
-    for (const [ih, swarm] of [...this.#swarms]) this.#expire(ih, swarm, now);
+    for (const [ih, swarm] of [...this.#swarms]) if (now > swarm.nextExpiryMs) this.#expire(ih, swarm, now);
   }
 
   /** Totals, for logs, tests and the benchmark. */
@@ -344,32 +375,41 @@ export class SwarmRegistry {
 
   #expire(ih: string, swarm: Swarm, now: number): void {
     const cutoff = now - this.expiryMs;
+    let oldest = Infinity;
     for (let i = swarm.list.length - 1; i >= 0; i--) {
       const e = swarm.list[i];
-      if (e && e.lastSeenMs < cutoff) this.#removeEntry(swarm, e.key);
+      if (!e) continue;
+      if (e.lastSeenMs < cutoff) this.#removeEntry(swarm, e.key);
+      else if (e.lastSeenMs < oldest) oldest = e.lastSeenMs;
     }
+    swarm.nextExpiryMs = oldest + this.expiryMs;
     if (swarm.list.length === 0) this.#swarms.delete(ih);
   }
 
   /**
-   * Up to numwant random peers, never the asker (by key, and by address in
+   * Up to numwant random peers, never the asker (its entry, when recorded, and by address in
    * case the asker re-announced under a new peer id). A seed asking gets no
    * seeds: it has nothing to gain from them.
    */
-  #pick(swarm: Swarm, a: RegistryAnnounce, askerKey: string, askerSeed: boolean): TrackerPeer[] {
+  #pick(swarm: Swarm, a: RegistryAnnounce, asker: PeerEntry | undefined, askerSeed: boolean): TrackerPeer[] {
     const want = a.numwant === undefined || a.numwant < 0 ? this.#defaultNumwant : Math.min(a.numwant, this.#maxNumwant);
     const out: TrackerPeer[] = [];
     if (want === 0) return out;
-    const n = swarm.list.length;
-    const usable = (e: PeerEntry): boolean => e.key !== askerKey && !(e.host === a.host && e.port === a.port) && !(askerSeed && e.seed);
+    const list = swarm.list;
+    const n = list.length;
     if (n <= want * 2) {
-      // Small swarm: shuffle a copy of the candidates and take the head.
-      const cands = swarm.list.filter(usable);
-      for (let i = cands.length - 1; i > 0; i--) {
-        const j = this.#random(i + 1);
-        [cands[i], cands[j]] = [cands[j]!, cands[i]!];
+      // Small swarm: a partial Fisher-Yates over the positions, stopping once `want` usable peers are drawn.
+      if (this.#order.length < n) this.#order = new Int32Array(Math.max(n, 2 * this.#order.length));
+      const order = this.#order;
+      for (let i = 0; i < n; i++) order[i] = i;
+      for (let k = 0; k < n && out.length < want; k++) {
+        const j = k + this.#random(n - k);
+        const pos = order[j]!;
+        order[j] = order[k]!;
+        order[k] = pos;
+        const e = list[pos]!;
+        if (e !== asker && !(e.host === a.host && e.port === a.port) && !(askerSeed && e.seed)) out.push(e.peer);
       }
-      for (const e of cands.slice(0, want)) out.push({ host: e.host, port: e.port, peerId: e.peerId });
       return out;
     }
     // Large swarm: sample random positions without replacement, bounded tries.
@@ -378,8 +418,8 @@ export class SwarmRegistry {
       const i = this.#random(n);
       if (seen.has(i)) continue;
       seen.add(i);
-      const e = swarm.list[i]!;
-      if (usable(e)) out.push({ host: e.host, port: e.port, peerId: e.peerId });
+      const e = list[i]!;
+      if (e !== asker && !(e.host === a.host && e.port === a.port) && !(askerSeed && e.seed)) out.push(e.peer);
     }
     return out;
   }

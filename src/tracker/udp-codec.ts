@@ -14,7 +14,7 @@
  */
 import { TrackerError, assertNever } from '../errors.js';
 import type { AnnounceEvent, TrackerPeer } from './http-codec.js';
-import { decodeCompactPeers, encodeCompactPeers } from '../wire/compact.js';
+import { COMPACT_PEER_BYTES, decodeCompactPeers, encodeCompactPeers } from '../wire/compact.js';
 
 /** The magic constant a connect request carries in place of a connection id. */
 export const PROTOCOL_ID = 0x41727101980n;
@@ -161,6 +161,41 @@ export function encodeUdpRequest(req: UdpRequest): Uint8Array {
   }
 }
 
+/**
+ * An announce response in one allocation. A peer's ready `compact` form is
+ * copied byte by byte (cheaper than re-parsing its host, or than `set` on
+ * 6-byte arrays); without it for every peer, the shared encoder is used.
+ */
+function encodeAnnounceResponse(res: Extract<UdpResponse, { action: 'announce' }>): Uint8Array {
+  const peers = res.peers;
+  let ready = true;
+  for (let i = 0; i < peers.length && ready; i++) ready = peers[i]!.compact?.length === COMPACT_PEER_BYTES;
+  const slow = ready ? undefined : encodeCompactPeers(peers);
+  const out = new Uint8Array(20 + (slow ? slow.length : peers.length * COMPACT_PEER_BYTES));
+  const dv = view(out);
+  dv.setUint32(0, ACTION_ANNOUNCE);
+  dv.setUint32(4, res.transactionId >>> 0);
+  dv.setUint32(8, res.interval);
+  dv.setUint32(12, res.leechers);
+  dv.setUint32(16, res.seeders);
+  if (slow) {
+    out.set(slow, 20);
+    return out;
+  }
+  let off = 20;
+  for (let i = 0; i < peers.length; i++) {
+    const c = peers[i]!.compact!;
+    out[off] = c[0]!;
+    out[off + 1] = c[1]!;
+    out[off + 2] = c[2]!;
+    out[off + 3] = c[3]!;
+    out[off + 4] = c[4]!;
+    out[off + 5] = c[5]!;
+    off += COMPACT_PEER_BYTES;
+  }
+  return out;
+}
+
 export function encodeUdpResponse(res: UdpResponse): Uint8Array {
   switch (res.action) {
     case 'connect': {
@@ -171,18 +206,8 @@ export function encodeUdpResponse(res: UdpResponse): Uint8Array {
       dv.setBigUint64(8, res.connectionId);
       return out;
     }
-    case 'announce': {
-      const peers = encodeCompactPeers(res.peers);
-      const out = new Uint8Array(20 + peers.length);
-      const dv = view(out);
-      dv.setUint32(0, ACTION_ANNOUNCE);
-      dv.setUint32(4, res.transactionId >>> 0);
-      dv.setUint32(8, res.interval);
-      dv.setUint32(12, res.leechers);
-      dv.setUint32(16, res.seeders);
-      out.set(peers, 20);
-      return out;
-    }
+    case 'announce':
+      return encodeAnnounceResponse(res);
     case 'scrape': {
       const out = new Uint8Array(8 + 12 * res.files.length);
       const dv = view(out);
