@@ -22,7 +22,10 @@
  * Peak RSS: getrusage of each child, written by the child at exit
  * (bench/lib/usage-report.ts, bench/lib/lt-usage.py). Peak anonymous RSS
  * (RssAnon: the heap and buffers, not the page cache of mapped files) is
- * sampled from /proc/<pid>/status every 50 ms during the transfer.
+ * sampled from /proc/<pid>/status every 50 ms during the transfer. For our
+ * leecher the summary also gives its main thread's share of the CPU (the
+ * threads alive at exit, from the usage report); the rest is disk writes and
+ * hash workers on other threads.
  *
  * Runs: the selected pairs run in turn, --runs times (default 3), so that a
  * neighbour's load falls on every pair alike; the summary gives the median of
@@ -297,6 +300,8 @@ interface PairResult {
   selfReportedMs?: number;
   seederCpuSec: number;
   leecherCpuSec: number;
+  /** The leecher's main thread (JavaScript, socket reads, in-line hashing); the rest is its other threads (disk writes, workers). */
+  leecherMainThreadSec?: number;
   seederRssBytes?: number;
   /** The seeder's peak RSS before the leecher started (its start-up verification). */
   seederRssAtReadyBytes?: number;
@@ -344,6 +349,8 @@ async function runPair(spec: PairSpec, work: string, args: Args, payload: string
     await stopChild(seeder);
     const lu = usageOf(leecher);
     const su = usageOf(seeder);
+    // Threads are listed only while alive at exit: libtorrent's have ended by then.
+    const mainThread = lu?.threads && lu.threads.length > 1 ? lu.threads.find((t) => t.tid === lu.pid) : undefined;
     const result: PairResult = {
       label: spec.label,
       ok: code === 0,
@@ -353,6 +360,7 @@ async function runPair(spec: PairSpec, work: string, args: Args, payload: string
       ...(typeof done.elapsedMs === 'number' ? { selfReportedMs: done.elapsedMs } : {}),
       seederCpuSec,
       leecherCpuSec: lu ? lu.userSec + lu.systemSec : NaN,
+      ...(mainThread ? { leecherMainThreadSec: mainThread.userSec + mainThread.systemSec } : {}),
       ...(su ? { seederRssBytes: su.maxRssBytes } : {}),
       ...(seederRssAtReady !== undefined ? { seederRssAtReadyBytes: seederRssAtReady } : {}),
       ...(lu ? { leecherRssBytes: lu.maxRssBytes } : {}),
@@ -530,6 +538,7 @@ interface PairSummary {
   seconds: number;
   /** CPU seconds per GiB of payload. */
   leecherCpuPerGiB: number;
+  leecherMainPerGiB: number;
   seederCpuPerGiB: number;
   seederRss?: number;
   leecherRss?: number;
@@ -548,6 +557,7 @@ function summarize(label: string, rs: PairResult[], sizeBytes: number): PairSumm
     mbps: median(ok.map((r) => r.mbps)),
     seconds: median(ok.map((r) => r.seconds)),
     leecherCpuPerGiB: median(ok.map((r) => r.leecherCpuSec / gib)),
+    leecherMainPerGiB: median(ok.map((r) => (r.leecherMainThreadSec ?? NaN) / gib)),
     seederCpuPerGiB: median(ok.map((r) => r.seederCpuSec / gib)),
     seederRss: maxOf(ok.map((r) => r.seederRssBytes)),
     leecherRss: maxOf(ok.map((r) => r.leecherRssBytes)),
@@ -597,7 +607,7 @@ function printResults(results: PairResult[], args: Args): void {
   for (const p of args.pairs) sums.set(p, summarize(p, results.filter((r) => r.label === p), args.sizeBytes));
   lines.push('');
   lines.push(`medians over the runs (CPU per GiB of payload; RSS the largest peak, total/anonymous)`);
-  lines.push('pair        ok   MiB/s    MB/s     time  leecher CPU/GiB  seeder CPU/GiB  seeder RSS/anon  leecher RSS/anon');
+  lines.push('pair        ok   MiB/s    MB/s     time  leecher CPU/GiB (main thread)  seeder CPU/GiB  seeder RSS/anon  leecher RSS/anon');
   for (const s of sums.values()) {
     lines.push(
       [
@@ -607,6 +617,7 @@ function printResults(results: PairResult[], args: Args): void {
         s.mbps.toFixed(1).padStart(7),
         `${s.seconds.toFixed(2)} s`.padStart(8),
         `${s.leecherCpuPerGiB.toFixed(2)} s`.padStart(16),
+        (Number.isFinite(s.leecherMainPerGiB) ? `(${s.leecherMainPerGiB.toFixed(2)} s)` : '(n/a)').padStart(13),
         `${s.seederCpuPerGiB.toFixed(2)} s`.padStart(15),
         `${fmtMB(s.seederRss)}/${fmtMB(s.seederAnon).replace(' MiB', '')}`.padStart(16),
         `${fmtMB(s.leecherRss)}/${fmtMB(s.leecherAnon).replace(' MiB', '')}`.padStart(17),
