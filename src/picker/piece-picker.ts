@@ -6,10 +6,11 @@
  *   verified data reaches the disk early (it also shortens the resume gap).
  * - New pieces are chosen rarest first, ties broken at random, so that the
  *   swarm's rarest data spreads before its holders leave.
- * - Endgame: once every missing block has been requested, a peer may ask for
- *   blocks already requested of others; the first copy wins and the others
- *   are cancelled. This removes the long tail where one slow peer holds the
- *   last blocks.
+ * - Endgame: once every missing block has been requested, a peer whose
+ *   queue is nearly empty may ask for blocks already requested of one other
+ *   peer; the first copy wins and the other is cancelled. This removes the
+ *   long tail where one slow peer holds the last blocks, without every peer
+ *   sending every last block.
  *
  * Pure: imports nothing but Bitfield and the BlockRequest type; peers are plain numbers chosen by the
  * caller; randomness is injectable for tests.
@@ -42,6 +43,8 @@ export interface BlockReceipt {
 }
 
 const NONE = -1;
+/** Endgame: besides the block's first requester, how many more peers it may be asked of. */
+const MAX_EXTRA_REQUESTERS = 1;
 
 /** Request state of one piece being downloaded. */
 class Download {
@@ -212,12 +215,22 @@ export class PiecePicker {
     }
   }
 
+  /**
+   * Endgame, strict (as libtorrent's): a peer takes blocks already asked of
+   * another only once its own queue is nearly empty (under a piece's worth
+   * of blocks), and a block is asked of at most two peers. With 20 leechers
+   * in endgame at once, each duplicating every missing block at every peer
+   * that unchoked it, the duplicates (sent before the cancel arrives) ate
+   * the upload the last leechers needed.
+   */
   #pickEndgame(peer: number, peerBits: Bitfield, out: BlockRequest[], max: number): void {
+    if (this.outstanding(peer) >= this.#maxBlocks) return;
     for (const d of this.#downloads.values()) {
       if (!peerBits.get(d.index) || this.#pending.has(d.index)) continue;
       for (let b = 0; b < d.blockCount && out.length < max; b++) {
         if (d.received[b]) continue;
         if (d.owner[b] === peer || d.extra.get(b)?.has(peer)) continue;
+        if (d.owner[b] !== NONE && (d.extra.get(b)?.size ?? 0) >= MAX_EXTRA_REQUESTERS) continue;
         if (d.owner[b] === NONE) {
           d.owner[b] = peer;
           d.requestedCount++;
