@@ -35,7 +35,7 @@ export interface MakeTorrentOptions {
   signal?: AbortSignal;
   /** Hash progress in bytes. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
-  /** Worker threads hashing (default: one per core). */
+  /** Threads hashing (default: with blockingReads, one per core plus this one; else one worker per core). */
   threads?: number;
   /** The listing of `path` when the caller already made it. */
   content?: ContentListing;
