@@ -186,3 +186,42 @@ test('invalid announces change nothing', (t) => {
   t.throws(() => r.announce(ann(2, { left: -1 })), { instanceOf: TrackerError });
   t.deepEqual(r.stats(), { torrents: 1, peers: 1, seeds: 0 });
 });
+
+test('compactOnly (UDP): the same choice as peers, in BEP 23 bytes, kept beside the entries through removals, seeds and port changes', (t) => {
+  const compactOf = (hosts: string[]): string[] => hosts.sort();
+  const asList = (bytes: Uint8Array): string[] => {
+    const out: string[] = [];
+    for (let o = 0; o < bytes.length; o += 6) out.push(`${bytes[o]}.${bytes[o + 1]}.${bytes[o + 2]}.${bytes[o + 3]}:${(bytes[o + 4]! << 8) | bytes[o + 5]!}`);
+    return out.sort();
+  };
+  // Same random draws for both registries: the same peers must come out.
+  const seq = (): ((n: number) => number) => {
+    let x = 7;
+    return (n) => (x = (x * 1103515245 + 12345) % 2 ** 31) % n;
+  };
+  const clock = fakeClock();
+  const a = new SwarmRegistry({ intervalS: 60, clock: clock.now, random: seq() });
+  const b = new SwarmRegistry({ intervalS: 60, clock: clock.now, random: seq() });
+  const both = (x: RegistryAnnounce): { peers: string[]; compact: string[] } => {
+    const p = a.announce(x);
+    const c = b.announce({ ...x, compactOnly: true });
+    t.deepEqual(c.peers, []);
+    if (x.event !== 'stopped') t.truthy(c.compact, 'a stopped peer gets no peers at all');
+    t.deepEqual([c.complete, c.incomplete], [p.complete, p.incomplete]);
+    return { peers: compactOf(p.peers.map((e) => `${e.host}:${e.port}`)), compact: asList(c.compact ?? new Uint8Array(0)) };
+  };
+  for (let i = 0; i < 40; i++) both(ann(i, { left: i % 4 === 0 ? 0 : 100 }));
+  both(ann(3, { event: 'stopped' }));
+  both(ann(5, { port: 7000 }));
+  both(ann(6, { left: 0 }));
+  for (const [i, numwant] of [[1, 10], [2, 200], [4, 5], [5, 50], [8, 30]] as const) {
+    const r = both(ann(i, { numwant, left: i === 4 ? 0 : 100, port: i === 5 ? 7000 : 6881 }));
+    t.deepEqual(r.compact, r.peers);
+    t.false(r.compact.includes(`${ann(i).host}:${i === 5 ? 7000 : 6881}`), 'never the asker');
+  }
+  // An IPv6 entry: the compact path steps aside and `peers` is used.
+  b.announce({ ...ann(100), host: '::1' });
+  const c = b.announce({ ...ann(1), compactOnly: true });
+  t.is(c.compact, undefined);
+  t.true(c.peers.length > 0);
+});

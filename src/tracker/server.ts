@@ -376,9 +376,13 @@ export class TrackerServer {
           left: req.left,
           event: req.event,
           numwant: req.numwant < 0 ? undefined : req.numwant,
+          compactOnly: true,
         });
         this.#noteWarning(addr, r.warning);
-        return { action: 'announce', transactionId: req.transactionId, interval: r.interval, leechers: r.incomplete, seeders: r.complete, peers: r.peers };
+        const reply: UdpResponse = { action: 'announce', transactionId: req.transactionId, interval: r.interval, leechers: r.incomplete, seeders: r.complete, peers: r.peers };
+        // The registry's scratch bytes: encoded before the next announce (#onUdp encodes at once).
+        if (r.compact) reply.compactPeers = r.compact;
+        return reply;
       }
       case 'scrape':
         return {

@@ -63,6 +63,11 @@ export interface RegistryAnnounce {
   event?: AnnounceEvent;
   /** Undefined or negative -> the default. */
   numwant?: number;
+  /**
+   * The caller writes only BEP 23 bytes (UDP): when every candidate is IPv4,
+   * the reply carries them in `compact` and `peers` is left empty.
+   */
+  compactOnly?: boolean;
 }
 
 export interface RegistryReply {
@@ -70,6 +75,12 @@ export interface RegistryReply {
   complete: number;
   incomplete: number;
   peers: TrackerPeer[];
+  /**
+   * The chosen peers' BEP 23 bytes, in place of `peers` (see
+   * `compactOnly`). A view of the registry's scratch buffer: valid until
+   * the next announce.
+   */
+  compact?: Uint8Array;
   /** Set when the announce was answered but not recorded (swarm full, or the address holds too many torrents). */
   warning?: string;
 }
@@ -93,11 +104,23 @@ interface PeerEntry {
 }
 
 /** One info-hash's peers: an array for O(1) random picks plus an index by key. */
+const FLAG_SEED = 1;
+const FLAG_V4 = 2;
+
 class Swarm {
   readonly list: PeerEntry[] = [];
   readonly index = new Map<string, number>();
   /** Entries per address. */
   readonly hosts = new Map<string, number>();
+  /**
+   * Position i's BEP 23 bytes at 6i (zeros when it is not IPv4) and its
+   * flags, kept beside `list`: picking a reply and writing it then reads one
+   * small buffer instead of dozens of entries scattered over the heap.
+   */
+  compact = new Uint8Array(6 * 8);
+  flags = new Uint8Array(8);
+  /** Entries that are not IPv4 (the compact fast path needs none). */
+  notV4 = 0;
   seeds = 0;
   downloaded = 0;
   /** When a peer of it last announced (ms). */
@@ -115,9 +138,27 @@ class Swarm {
   }
 
   add(e: PeerEntry): void {
-    this.index.set(e.key, this.list.length);
+    const i = this.list.length;
+    if (i === this.flags.length) {
+      const compact = new Uint8Array(12 * i);
+      compact.set(this.compact);
+      this.compact = compact;
+      const flags = new Uint8Array(2 * i);
+      flags.set(this.flags);
+      this.flags = flags;
+    }
+    this.index.set(e.key, i);
     this.list.push(e);
     if (e.seed) this.seeds++;
+    if (!e.peer.compact) this.notV4++;
+    this.#write(i, e);
+  }
+
+  #write(i: number, e: PeerEntry): void {
+    const c = e.peer.compact;
+    if (c) this.compact.set(c, 6 * i);
+    else this.compact.fill(0, 6 * i, 6 * i + 6);
+    this.flags[i] = (c ? FLAG_V4 : 0) | (e.seed ? FLAG_SEED : 0);
   }
 
   /** Swap-remove: O(1). */
@@ -126,11 +167,13 @@ class Swarm {
     if (i === undefined) return;
     const e = this.list[i]!;
     if (e.seed) this.seeds--;
+    if (!e.peer.compact) this.notV4--;
     const last = this.list.pop()!;
     this.index.delete(key);
     if (last !== e) {
       this.list[i] = last;
       this.index.set(last.key, i);
+      this.#write(i, last);
     }
   }
 
@@ -138,6 +181,12 @@ class Swarm {
     if (e.seed === seed) return;
     this.seeds += seed ? 1 : -1;
     e.seed = seed;
+    this.#write(this.index.get(e.key)!, e);
+  }
+
+  /** After the entry's port (so its reply form) changed. */
+  rewrite(e: PeerEntry): void {
+    this.#write(this.index.get(e.key)!, e);
   }
 }
 
@@ -172,6 +221,8 @@ export class SwarmRegistry {
   readonly #torrentsOfHost = new Map<string, number>();
   /** Scratch index array for #pick (no allocation per announce). */
   #order = new Int32Array(0);
+  /** Scratch for the compact bytes of a reply (see RegistryReply.compact). */
+  #replyBytes: Uint8Array;
 
   constructor(opts: RegistryOptions) {
     if (!(opts.intervalS > 0)) throw new RangeError('SwarmRegistry: intervalS must be positive');
@@ -186,6 +237,7 @@ export class SwarmRegistry {
     this.#defaultNumwant = Math.min(opts.defaultNumwant ?? DEFAULT_SETTINGS.numwant, this.#maxNumwant);
     this.#allow = opts.allowList ? new Set([...opts.allowList].map((h) => h.toLowerCase())) : undefined;
     this.#random = opts.random ?? ((n) => Math.floor(Math.random() * n));
+    this.#replyBytes = new Uint8Array(6 * this.#maxNumwant);
   }
 
   /** A peer not heard from for this long is dropped (two intervals, as the issue asks). */
@@ -240,6 +292,7 @@ export class SwarmRegistry {
       if (entry.port !== a.port) {
         entry.port = a.port;
         entry.peer = replyPeer(entry.host, a.port, entry.peerId);
+        swarm.rewrite(entry);
       }
       entry.lastSeenMs = now;
       swarm.setSeed(entry, seed);
@@ -262,9 +315,11 @@ export class SwarmRegistry {
       entry.completedCounted = true;
       swarm.downloaded++;
     }
-    const peers = this.#pick(swarm, a, entry, seed);
+    const compact = a.compactOnly ? this.#pickCompact(swarm, a, entry, seed) : undefined;
+    const peers = compact ? [] : this.#pick(swarm, a, entry, seed);
     if (swarm.list.length === 0) this.#swarms.delete(ih); // only when the asker was not recorded
     const reply: RegistryReply = { interval: this.intervalS, ...this.#counts(swarm), peers };
+    if (compact) reply.compact = compact;
     if (warning) reply.warning = warning;
     return reply;
   }
@@ -392,7 +447,7 @@ export class SwarmRegistry {
    * seeds: it has nothing to gain from them.
    */
   #pick(swarm: Swarm, a: RegistryAnnounce, asker: PeerEntry | undefined, askerSeed: boolean): TrackerPeer[] {
-    const want = a.numwant === undefined || a.numwant < 0 ? this.#defaultNumwant : Math.min(a.numwant, this.#maxNumwant);
+    const want = this.#want(a);
     const out: TrackerPeer[] = [];
     if (want === 0) return out;
     const list = swarm.list;
@@ -423,4 +478,63 @@ export class SwarmRegistry {
     }
     return out;
   }
+  #want(a: RegistryAnnounce): number {
+    return a.numwant === undefined || a.numwant < 0 ? this.#defaultNumwant : Math.min(a.numwant, this.#maxNumwant);
+  }
+
+  /**
+   * #pick on the swarm's compact bytes, the same draws and the same rules,
+   * writing the chosen peers' BEP 23 bytes into the scratch buffer; undefined
+   * (use #pick) when the asker or any entry is not IPv4.
+   */
+  #pickCompact(swarm: Swarm, a: RegistryAnnounce, asker: PeerEntry | undefined, askerSeed: boolean): Uint8Array | undefined {
+    if (swarm.notV4 > 0) return undefined;
+    const ip = asker?.peer.compact ?? ipv4Bytes(a.host);
+    if (!ip) return undefined;
+    const want = this.#want(a);
+    const out = this.#replyBytes;
+    if (want === 0) return out.subarray(0, 0);
+    const bytes = swarm.compact;
+    const flags = swarm.flags;
+    const n = swarm.list.length;
+    const askerPos = asker ? swarm.index.get(asker.key)! : -1;
+    const [i0, i1, i2, i3] = ip;
+    const p0 = a.port >>> 8;
+    const p1 = a.port & 0xff;
+    let got = 0;
+    const take = (pos: number): void => {
+      const o = 6 * pos;
+      if (pos === askerPos || (askerSeed && (flags[pos]! & FLAG_SEED) !== 0)) return;
+      if (bytes[o] === i0 && bytes[o + 1] === i1 && bytes[o + 2] === i2 && bytes[o + 3] === i3 && bytes[o + 4] === p0 && bytes[o + 5] === p1) return;
+      const d = 6 * got++;
+      out[d] = bytes[o]!;
+      out[d + 1] = bytes[o + 1]!;
+      out[d + 2] = bytes[o + 2]!;
+      out[d + 3] = bytes[o + 3]!;
+      out[d + 4] = bytes[o + 4]!;
+      out[d + 5] = bytes[o + 5]!;
+    };
+    if (n <= want * 2) {
+      if (this.#order.length < n) this.#order = new Int32Array(Math.max(n, 2 * this.#order.length));
+      const order = this.#order;
+      for (let i = 0; i < n; i++) order[i] = i;
+      for (let k = 0; k < n && got < want; k++) {
+        const j = k + this.#random(n - k);
+        const pos = order[j]!;
+        order[j] = order[k]!;
+        order[k] = pos;
+        take(pos);
+      }
+    } else {
+      const seen = new Set<number>();
+      for (let tries = 0; got < want && tries < want * 4; tries++) {
+        const i = this.#random(n);
+        if (seen.has(i)) continue;
+        seen.add(i);
+        take(i);
+      }
+    }
+    return out.subarray(0, 6 * got);
+  }
+
 }

@@ -56,7 +56,16 @@ export type UdpRequest =
 
 export type UdpResponse =
   | { action: 'connect'; transactionId: number; connectionId: bigint }
-  | { action: 'announce'; transactionId: number; interval: number; leechers: number; seeders: number; peers: TrackerPeer[] }
+  | {
+      action: 'announce';
+      transactionId: number;
+      interval: number;
+      leechers: number;
+      seeders: number;
+      peers: TrackerPeer[];
+      /** Encoding only: BEP 23 bytes written after `peers` (a tracker that keeps its peers in that form). */
+      compactPeers?: Uint8Array;
+    }
   | { action: 'scrape'; transactionId: number; files: { seeders: number; completed: number; leechers: number }[] }
   | { action: 'error'; transactionId: number; message: string };
 
@@ -171,13 +180,15 @@ function encodeAnnounceResponse(res: Extract<UdpResponse, { action: 'announce' }
   let ready = true;
   for (let i = 0; i < peers.length && ready; i++) ready = peers[i]!.compact?.length === COMPACT_PEER_BYTES;
   const slow = ready ? undefined : encodeCompactPeers(peers);
+  const extra = res.compactPeers;
   // From Node's buffer pool: a fresh ArrayBuffer per reply costs more than the rest of the encoding. Every byte is written below.
-  const out = Buffer.allocUnsafe(20 + (slow ? slow.length : peers.length * COMPACT_PEER_BYTES));
+  const out = Buffer.allocUnsafe(20 + (slow ? slow.length : peers.length * COMPACT_PEER_BYTES) + (extra ? extra.length : 0));
   out.writeUInt32BE(ACTION_ANNOUNCE, 0);
   out.writeUInt32BE(res.transactionId >>> 0, 4);
   out.writeUInt32BE(res.interval, 8);
   out.writeUInt32BE(res.leechers, 12);
   out.writeUInt32BE(res.seeders, 16);
+  if (extra) out.set(extra, out.length - extra.length);
   if (slow) {
     out.set(slow, 20);
     return out;
