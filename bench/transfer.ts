@@ -6,7 +6,9 @@
  * One seeder to one leecher over loopback, a single-file torrent, for our
  * pair (`peer seed` on 127.0.0.2, `peer leech` on 127.0.0.3, both from dist/),
  * a libtorrent pair (python3-libtorrent through test/py/lt_peer.py, wrapped by
- * bench/lib/lt-usage.py, same addresses) and a webtorrent@1.9.7 pair, each
+ * bench/lib/lt-usage.py, same addresses; left out with a warning where
+ * python3 cannot import libtorrent, unless named in --only) and a
+ * webtorrent@1.9.7 pair, each
  * side in its own process; `--baseline DIR` adds our pair again from another
  * built checkout (DIR/dist/peer.js: a "before" to compare with); then the
  * floor: the same bytes read, sent over loopback, hashed and written by two
@@ -62,6 +64,8 @@ interface Args {
   keep: boolean;
   pieceLength?: string;
   pairs: PairName[];
+  /** The pairs were named with --only. */
+  onlyGiven: boolean;
   runs: number;
   baseline?: string;
   cpuProf: boolean;
@@ -75,7 +79,7 @@ const PAIR_NAMES: readonly PairName[] = ['ours', 'libtorrent', 'webtorrent', 'fl
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
-    sizeBytes: 1024 * MiB, sizeLabel: '1G', keep: false, pairs: [], runs: 3, cpuProf: false, build: true, check: true, timeoutMs: 10 * 60_000,
+    sizeBytes: 1024 * MiB, sizeLabel: '1G', keep: false, pairs: [], onlyGiven: false, runs: 3, cpuProf: false, build: true, check: true, timeoutMs: 10 * 60_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -104,6 +108,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--timeout') a.timeoutMs = Number(v()) * 1000;
     else throw new Error(`unknown option ${k}`);
   }
+  a.onlyGiven = a.pairs.length > 0;
   if (a.pairs.length === 0) a.pairs = ['ours', 'libtorrent', ...(a.baseline ? ['baseline' as const] : []), 'webtorrent', 'floor'];
   if (a.pairs.includes('baseline') && !a.baseline) throw new Error('the baseline pair needs --baseline DIR');
   return a;
@@ -400,6 +405,12 @@ async function main(): Promise<void> {
     // tsc still emits when it reports type errors (often in another area's
     // half-finished file): go on with what it emitted, but say so.
     if (b.status !== 0) log('WARNING: npm run build reported errors; using dist/ as emitted (pass --no-build to skip the build)');
+  }
+  if (args.pairs.includes('libtorrent') && spawnSync(PYTHON, ['-c', 'import libtorrent'], { stdio: 'ignore' }).status !== 0) {
+    // Asked for by name: fail as any pair would; by default: run the others.
+    if (args.onlyGiven) throw new Error(`the libtorrent pair needs python3-libtorrent (${PYTHON} -c 'import libtorrent' failed)`);
+    log(`WARNING: ${PYTHON} cannot import libtorrent (apt install python3-libtorrent): the libtorrent pair is left out`);
+    args.pairs = args.pairs.filter((p) => p !== 'libtorrent');
   }
   const peerJs = join(ROOT, 'dist', 'peer.js');
   const makeTorrentJs = join(ROOT, 'dist', 'make-torrent.js');
