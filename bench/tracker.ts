@@ -9,8 +9,9 @@
  * load comes from udp-flood (bench/lib/udp-flood.c, compiled here): several
  * processes, each with its own socket, keep a window of pre-encoded announces
  * (the same 10,000 peers, numwant 50) outstanding and count the answers. Its
- * own ceiling is measured against a trivial echo server. The three targets
- * (echo, ours, opentracker) are run in turn, REPEATS times, and the medians
+ * own ceiling is measured against a trivial echo server, and a single
+ * Node thread's against a Node dgram server doing no work. The four targets
+ * (echo, Node echo, ours, opentracker) are run in turn, REPEATS times, and the medians
  * compared, since other work shares the machine.
  *
  * Our server runs in a child process (this file with --serve) so its RSS is
@@ -30,7 +31,7 @@ import { TrackerServer } from '../src/tracker/server.js';
 import { encodeUdpRequest } from '../src/tracker/udp-codec.js';
 import { toHex } from '../src/util/bytes.js';
 import { sha1 } from '../src/util/hash.js';
-import { buildFlood, flood, startEcho, startOpentracker, type Child, type FloodResult } from './lib/udp-flood.js';
+import { buildFlood, flood, startEcho, startNodeEcho, startOpentracker, type Child, type FloodResult } from './lib/udp-flood.js';
 
 const PEERS = 10_000;
 const TORRENTS = 100;
@@ -146,10 +147,13 @@ async function udpBench(ourPort: number): Promise<void> {
     await writeFile(packets, announcePackets());
     const echo = await startEcho(bin, '127.0.0.1');
     children.push(echo);
+    const nodeEcho = await startNodeEcho('127.0.0.1');
+    children.push(nodeEcho);
     const ot = await startOpentracker(dir, '127.0.0.1', infoHashes.map((h) => toHex(h)));
     children.push(ot);
     const targets: [string, number][] = [
       ['client ceiling (echo)', echo.port],
+      ['Node dgram echo', nodeEcho.port],
       ['ours', ourPort],
       ['opentracker', ot.port],
     ];
@@ -169,6 +173,7 @@ async function udpBench(ourPort: number): Promise<void> {
     // The machine is shared: each round's ours/opentracker ratio (runs seconds apart) is steadier than the ratio of the medians.
     const paired = median(runs.get('ours')!.map((x, i) => x.perSecond / Math.max(1, runs.get('opentracker')![i]!.perSecond)));
     console.log(`UDP medians: client ceiling ${ceiling}/s, ours ${ours}/s, opentracker ${theirs}/s: ours = ${(ours / theirs).toFixed(2)}x opentracker (median of the per-round ratios ${paired.toFixed(2)}x)`);
+    console.log(`  a Node dgram server doing no work per announce (one thread, as ours): ${med('Node dgram echo')}/s; ours reaches ${(ours / med('Node dgram echo')).toFixed(2)}x of it`);
     if (theirs > 0.8 * ceiling) console.log('  (opentracker is within 20% of the client ceiling: its figure is client-bound, a lower bound)');
   } finally {
     for (const c of children) await c.stop();

@@ -62,6 +62,15 @@ export async function startEcho(bin: string, host: string): Promise<Child> {
   return { child, port, stop: stopper(child) };
 }
 
+/** bench/lib/node-udp-echo.ts (a Node dgram server doing no work): the ceiling of a single-threaded Node tracker. */
+export async function startNodeEcho(host: string): Promise<Child> {
+  const script = new URL('./node-udp-echo.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', script, host], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
+  const { port } = JSON.parse(String(first.value)) as { port: number };
+  return { child, port, stop: stopper(child) };
+}
+
 /** A port free for both TCP and UDP on host (opentracker binds both). */
 async function freePort(host: string): Promise<number> {
   for (;;) {
