@@ -1,10 +1,11 @@
 /**
  * `npm run bench:swarm [-- --n 1,10,20,50] [--size 128M] [--timeout S] [--stay]
  *                        [--piece-length N] [--check] [--keep] [--no-build] [--cpu-prof]`
- * `npm run bench:swarm -- --lan [LEECHERS [SIZE [RATE]]] [--runs R] [--client ours|libtorrent] [--cpu-prof]`
+ * `npm run bench:swarm -- --lan [LEECHERS [SIZE [RATE]]] [--runs R] [--client ours|libtorrent] [--before DIR] [--cpu-prof]`
  *   (default 20 64M 40mbit, 1 run, both clients):
  *   the same swarm on the namespace LAN, ours and libtorrent in the same run
- *   (bench/lib/swarm-lan.ts; needs root).
+ *   (bench/lib/swarm-lan.ts; needs root); --before DIR adds the build in DIR
+ *   (a checkout with dist/) as client "before", in the same rotation.
  *
  * A LAN swarm on loopback (issue 4): each "machine" is its own address, as
  * on a real LAN. `peer tracker` on 127.0.0.1, one `peer seed` on 127.0.0.2,
@@ -75,7 +76,7 @@ interface Args {
   build: boolean;
   cpuProf: boolean;
   /** --lan: leechers, rate and runs of the namespace LAN mode. */
-  lan?: { leechers: number; rate: string; runs: number; only?: 'ours' | 'libtorrent' };
+  lan?: { leechers: number; rate: string; runs: number; only?: 'ours' | 'libtorrent'; before?: string };
 }
 
 function parseArgs(argv: string[]): Args {
@@ -122,6 +123,9 @@ function parseArgs(argv: string[]): Args {
       const c = v();
       if (c !== 'ours' && c !== 'libtorrent') throw new Error('--client: ours or libtorrent');
       (a.lan ??= { leechers: 20, rate: '40mbit', runs: 1 }).only = c;
+    } else if (k === '--before') {
+      (a.lan ??= { leechers: 20, rate: '40mbit', runs: 1 }).before = resolve(v(), 'dist', 'peer.js');
+      if (!existsSync(a.lan.before)) throw new Error(`--before: ${a.lan.before} is missing (give a checkout with a build)`);
     } else if (k === '--runs') {
       const r = Number(v());
       if (!Number.isInteger(r) || r < 1) throw new Error('--runs: a whole number, at least 1');
@@ -370,6 +374,7 @@ async function main(): Promise<void> {
       const lan = await runLanBench(
         { leechers: args.lan.leechers, sizeBytes: args.sizeBytes, rate: args.lan.rate, runs: args.lan.runs, keep: args.keep,
           ...(args.lan.only ? { only: args.lan.only } : {}),
+          ...(args.lan.before ? { beforePeerJs: args.lan.before } : {}),
           ...(args.cpuProf ? { cpuProfDir: join(DATA, 'swarm-profiles', 'lan') } : {}), ...(args.timeoutS ? { timeoutS: args.timeoutS } : {}) },
         args.sizeLabel,
         { root: ROOT, work, launch: join(childDir, 'launch-peer.js'), peerJs, makeTorrentJs, payload, name, ...(args.pieceLength ? { pieceLength: args.pieceLength } : {}), log },

@@ -35,6 +35,8 @@ export interface LanArgs {
   only?: Client;
   /** Write each of our leechers' V8 CPU profile to this folder. */
   cpuProfDir?: string;
+  /** Another build's dist/peer.js (--before DIR): run as client "before" in the same rotation. */
+  beforePeerJs?: string;
 }
 
 export interface LanEnv {
@@ -50,7 +52,7 @@ export interface LanEnv {
   log: (s: string) => void;
 }
 
-export type Client = 'ours' | 'libtorrent';
+export type Client = 'ours' | 'before' | 'libtorrent';
 
 interface LanRun {
   client: Client;
@@ -154,7 +156,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   const dir = join(env.work, `lan-${run}-${client}`);
   await mkdir(dir, { recursive: true });
   const timeoutMs = (args.timeoutS ?? Math.max(120, 20 * (args.sizeBytes * 8) / rateBitsPerSec(args.rate))) * 1000;
-  const childEnv = { BENCH_PEER_JS: env.peerJs };
+  const childEnv = { BENCH_PEER_JS: client === 'before' ? args.beforePeerJs! : env.peerJs };
   const children: SwarmChild[] = [];
   const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, cpuSec: NaN, timeline: [] };
   const ours = (i: number, name: string, argv: string[]): SwarmChild => {
@@ -180,7 +182,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   try {
     const tracker = ours(1, 'tracker', ['tracker', '--host', lan.host(1).addr, '--port', String(TRACKER_PORT), '--json']);
     await tracker.waitFor((e) => e.event === 'listening', 30_000, 'the tracker to listen');
-    if (client === 'ours') {
+    if (client !== 'libtorrent') {
       const seeder = ours(2, 'seeder', ['seed', torrent, '--data', env.payload, ...common(2)]);
       await seeder.waitFor((e) => e.event === 'progress' && e.have === e.pieces, 300_000, 'the seeder to verify its data');
       await sleep(2000); // its first announce
@@ -196,7 +198,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
     const t0 = performance.now();
     const cpu0 = cpuTicks();
     const leechers = leecherIdx.map((i) =>
-      client === 'ours'
+      client !== 'libtorrent'
         ? ours(i, `leecher-${i}`, ['leech', torrent, '--out', join(dir, `out-${i}`), '--exit-on-complete', ...common(i)])
         : lt(i, `leecher-${i}`, ['--save', join(dir, `out-${i}`), '--exit-on-complete']),
     );
@@ -293,13 +295,16 @@ export async function runLanBench(args: LanArgs, sizeLabel: string, env: LanEnv)
     const meta = JSON.parse(mk.stdout) as { pieces: number; pieceLength: number };
     env.log(`torrent: ${meta.pieces} pieces of ${meta.pieceLength / 1024} KiB, tracker ${announce}`);
     for (let run = 0; run < args.runs; run++) {
-      const order: Client[] = run % 2 === 0 ? ['ours', 'libtorrent'] : ['libtorrent', 'ours'];
+      const clients: Client[] = args.beforePeerJs ? ['before', 'ours', 'libtorrent'] : ['ours', 'libtorrent'];
+      // Each run starts with the next client, so none is always first (or always after the same one).
+      const order = clients.map((_, k) => clients[(k + run) % clients.length]!);
       for (const client of order) if (!args.only || args.only === client) runs.push(await runClient(lan, env, args, client, run, torrent));
     }
   } finally {
     lan.down();
     process.removeListener('exit', onSignal);
   }
-  runs.sort((a, b) => a.run - b.run || (a.client === 'ours' ? -1 : 1));
+  const rank: Record<Client, number> = { before: 0, ours: 1, libtorrent: 2 };
+  runs.sort((a, b) => a.run - b.run || rank[a.client] - rank[b.client]);
   return { lines: report(args, sizeLabel, runs), ok: runs.every((r) => r.ok) };
 }
