@@ -35,7 +35,7 @@ export interface MakeTorrentOptions {
   signal?: AbortSignal;
   /** Hash progress in bytes. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
-  /** Threads hashing (default: with blockingReads, one per core plus this one; else one worker per core). */
+  /** Threads hashing (default: one per core; with blockingReads this thread is one of them). */
   threads?: number;
   /** The listing of `path` when the caller already made it. */
   content?: ContentListing;

@@ -38,15 +38,13 @@ export interface HashOnCoresOptions {
  */
 const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 /**
- * One worker per core beside the calling thread, as mktorrent -t <cores>
- * runs a hashing thread per core beside its reader. The calling thread also
- * starts the program and the workers, so it is not a full core's worth of
- * hashing; and on a machine shared with other work the scheduler shares out
- * CPU by thread: with one thread fewer, 1 GiB took a median 1.48 s against
- * 0.92 s under a load of ~20 on 2 cores, for a gain of only ~2% when the
- * machine is idle (best of 15: 369 ms against 376 ms).
+ * One thread per core, the calling one included: it hashes between starting
+ * the program and the workers. One more, as mktorrent -t <cores> has (its
+ * reader beside a hasher per core), was ~2% slower on an idle machine (best of
+ * 15: 376 ms against 369 ms for 1 GiB) and no better, by medians of 15 runs,
+ * under a load of 20 to 40 on 2 cores, where every extra worker's boot costs.
  */
-export const DEFAULT_THREADS = (): number => availableParallelism() + 1;
+export const DEFAULT_THREADS = (): number => availableParallelism();
 /** How long the calling thread hashes before it lets its event loop run (signals, progress bar). */
 const YIELD_MS = 50;
 
