@@ -169,6 +169,12 @@ export const DEFAULT_SETTINGS = {
   optimisticUnchokeIntervalMs: 30_000,
 
   // --- storage -----------------------------------------------------------
+  /**
+   * Largest single write() of piece data. Measured on these VMs: 1 MiB
+   * pwrites into new page-cache pages cost ~10x the CPU of 128 KiB ones
+   * (the kernel's copy into large folios), about half the leecher's CPU.
+   */
+  writeChunkBytes: 128 * 1024,
   /** Open file handles kept per store (LRU). */
   maxOpenFiles: 64,
   /** Open data-file handles of a whole daemon (`peer start`): each new store gets this divided by the torrents it runs (at least 2, at most maxOpenFiles). */

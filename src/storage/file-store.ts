@@ -17,6 +17,7 @@
 import { promises as fsp, constants as fsConstants } from 'node:fs';
 import { StorageError } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 import { isOnDisk, mapRange, pieceRange, type FileSlice } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
 import { ContentPaths, O_NOFOLLOW } from './content-paths.js';
@@ -37,6 +38,8 @@ export interface FileStoreOptions {
    * its exact length, else open() throws a StorageError naming the file.
    */
   create: boolean;
+  /** Largest single write call (default: settings writeChunkBytes). */
+  writeChunkBytes?: number;
 }
 
 export class FileStore implements PieceStore {
@@ -45,6 +48,7 @@ export class FileStore implements PieceStore {
   readonly contentPath: string;
   readonly #log: Logger;
   readonly #create: boolean;
+  readonly #writeChunkBytes: number;
   readonly #where: ContentPaths;
   /** Absolute path of each file, in torrent order; '' for pad files and symlinks (nothing on disk). */
   readonly #paths: readonly string[];
@@ -61,6 +65,7 @@ export class FileStore implements PieceStore {
     this.info = opts.info;
     this.#log = opts.logger ?? getLogger('storage');
     this.#create = opts.create;
+    this.#writeChunkBytes = opts.writeChunkBytes ?? DEFAULT_SETTINGS.writeChunkBytes;
     this.#where = new ContentPaths(opts.info, opts.contentPath, opts.create);
     this.contentPath = this.#where.contentPath;
     this.#paths = this.#where.paths;
@@ -205,7 +210,8 @@ export class FileStore implements PieceStore {
     return this.#handles.use(s.fileIndex, 'write', async (h) => {
       let done = 0;
       while (done < s.length) {
-        const { bytesWritten } = await storageIo(p, 'write', () => h.write(data, s.rangeOffset + done, s.length - done, s.fileOffset + done));
+        const n = Math.min(s.length - done, this.#writeChunkBytes);
+        const { bytesWritten } = await storageIo(p, 'write', () => h.write(data, s.rangeOffset + done, n, s.fileOffset + done));
         done += bytesWritten;
       }
     });
