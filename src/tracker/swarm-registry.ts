@@ -262,7 +262,8 @@ export class SwarmRegistry {
       this.#expire(ih, swarm, now);
       swarm = this.#swarms.get(ih);
     }
-    const key = `${toHex(a.peerId)}@${a.host}`;
+    // Opaque map key: the peer id's 20 bytes as Latin-1 (half the hex form's length, hashed on every announce).
+    const key = `${Buffer.from(a.peerId.buffer, a.peerId.byteOffset, a.peerId.byteLength).toString('latin1')}@${a.host}`;
     const seed = a.left === 0;
     let warning: string | undefined;
 
@@ -318,7 +319,7 @@ export class SwarmRegistry {
     const compact = a.compactOnly ? this.#pickCompact(swarm, a, entry, seed) : undefined;
     const peers = compact ? [] : this.#pick(swarm, a, entry, seed);
     if (swarm.list.length === 0) this.#swarms.delete(ih); // only when the asker was not recorded
-    const reply: RegistryReply = { interval: this.intervalS, ...this.#counts(swarm), peers };
+    const reply: RegistryReply = { interval: this.intervalS, complete: swarm.seeds, incomplete: swarm.list.length - swarm.seeds, peers };
     if (compact) reply.compact = compact;
     if (warning) reply.warning = warning;
     return reply;
