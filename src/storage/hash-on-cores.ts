@@ -5,10 +5,10 @@
  * Why not the HashPool path of hash-files.ts: there the calling thread reads
  * every byte and hands chunks to workers, so one core spends its time copying
  * and posting while the others wait on it, and each chunk costs two messages.
- * Here every thread, the calling one included, takes the next chunk index
- * from a counter in shared memory (Atomics.add), reads that chunk itself with
- * large blocking reads and writes its digests straight into a shared table.
- * No message moves per chunk, the load balances itself to the last chunk, and
+ * Here every thread, the calling one included, takes its next run of pieces
+ * from a counter in shared memory (Atomics.add), reads them itself with one
+ * large blocking read and writes their digests straight into a shared table.
+ * No message moves per chunk, the load balances itself to the last piece, and
  * the calling thread starts hashing at once while the workers boot.
  *
  * The calling thread blocks its event loop for one chunk at a time (it yields
@@ -48,8 +48,12 @@ export const DEFAULT_THREADS = (): number => availableParallelism();
 /** How long the calling thread hashes before it lets its event loop run (signals, progress bar). */
 const YIELD_MS = 50;
 
-/** Slots of the shared control array (hashChunks spells them as literals: it may name nothing outside). */
-const DONE_PIECES = 1; // after NEXT_PIECE (0): the first piece no thread has taken yet
+/**
+ * Slots of the shared control array, after NEXT_PIECE (0: the first piece no
+ * thread has taken). hashChunks spells them as literals: it may name nothing
+ * outside itself.
+ */
+const DONE_PIECES = 1;
 const STOP = 2;
 const CTL_SLOTS = 3;
 
