@@ -18,7 +18,7 @@
  * its own; the per-address rate limit is off there, since all the load comes
  * from one address. opentracker serves a whitelist of the bench's info-hashes.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   agent.destroy();
   console.log(`HTTP: ${total} announces in ${secs.toFixed(2)} s = ${Math.round(total / secs)} announces/s (keep-alive, ${HTTP_CONCURRENCY} in flight)`);
 
-  await udpBench(port);
+  await udpBench(port, child.pid!);
 
   child.stdin!.end();
   const last = await lines.next();
@@ -137,8 +137,23 @@ function announcePackets(): Buffer {
   return out;
 }
 
+const CLOCK_TICKS_PER_S = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system, all threads) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
+}
+
 /** Echo (the client's ceiling), ours and opentracker in turn, REPEATS times; medians compared. */
-async function udpBench(ourPort: number): Promise<void> {
+async function udpBench(ourPort: number, ourPid: number): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-tracker-'));
   const children: Child[] = [];
   try {
@@ -151,21 +166,26 @@ async function udpBench(ourPort: number): Promise<void> {
     children.push(nodeEcho);
     const ot = await startOpentracker(dir, '127.0.0.1', infoHashes.map((h) => toHex(h)));
     children.push(ot);
-    const targets: [string, number][] = [
-      ['client ceiling (echo)', echo.port],
-      ['Node dgram echo', nodeEcho.port],
-      ['ours', ourPort],
-      ['opentracker', ot.port],
+    const targets: [string, number, number][] = [
+      ['client ceiling (echo)', echo.port, echo.child.pid!],
+      ['Node dgram echo', nodeEcho.port, nodeEcho.child.pid!],
+      ['ours', ourPort, ourPid],
+      ['opentracker', ot.port, ot.child.pid!],
     ];
     const runs = new Map<string, FloodResult[]>(targets.map(([name]) => [name, []]));
+    /** Server CPU microseconds per answered announce: steadier than the rate on a shared machine. */
+    const cpuPer = new Map<string, number[]>(targets.map(([name]) => [name, []]));
     const opts = { processes: UDP_PROCESSES, window: UDP_WINDOW, seconds: UDP_SECONDS };
     console.log(`UDP: udp-flood, ${UDP_PROCESSES} processes x ${UDP_WINDOW} outstanding, ${UDP_SECONDS} s per run, ${REPEATS} runs per target (interleaved)`);
     for (let r = 0; r < REPEATS; r++) {
-      for (const [name, port] of targets) {
+      for (const [name, port, pid] of targets) {
+        const cpu0 = cpuSeconds(pid);
         const res = await flood(bin, '127.0.0.1', port, packets, opts);
+        const us = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, res.answers);
         runs.get(name)!.push(res);
+        cpuPer.get(name)!.push(us);
         const errs = res.errors ? `, ${res.errors} error replies` : '';
-        console.log(`  run ${r + 1} ${name.padEnd(22)} ${String(res.perSecond).padStart(8)} announces/s (${res.answers} answered of ${res.sent} sent${errs})`);
+        console.log(`  run ${r + 1} ${name.padEnd(22)} ${String(res.perSecond).padStart(8)} announces/s, server CPU ${us.toFixed(1).padStart(5)} us/announce (${res.answers} answered of ${res.sent} sent${errs})`);
       }
     }
     const med = (name: string): number => median(runs.get(name)!.map((x) => x.perSecond));
@@ -173,6 +193,8 @@ async function udpBench(ourPort: number): Promise<void> {
     // The machine is shared: each round's ours/opentracker ratio (runs seconds apart) is steadier than the ratio of the medians.
     const paired = median(runs.get('ours')!.map((x, i) => x.perSecond / Math.max(1, runs.get('opentracker')![i]!.perSecond)));
     console.log(`UDP medians: client ceiling ${ceiling}/s, ours ${ours}/s, opentracker ${theirs}/s: ours = ${(ours / theirs).toFixed(2)}x opentracker (median of the per-round ratios ${paired.toFixed(2)}x)`);
+    const cpu = (name: string): string => median(cpuPer.get(name)!).toFixed(1);
+    console.log(`  server CPU per answered announce (medians, all threads): Node echo ${cpu('Node dgram echo')} us, ours ${cpu('ours')} us, opentracker ${cpu('opentracker')} us`);
     console.log(`  a Node dgram server doing no work per announce (one thread, as ours): ${med('Node dgram echo')}/s; ours reaches ${(ours / med('Node dgram echo')).toFixed(2)}x of it`);
     if (theirs > 0.8 * ceiling) console.log('  (opentracker is within 20% of the client ceiling: its figure is client-bound, a lower bound)');
   } finally {
