@@ -4,17 +4,9 @@ import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from '../src/errors.js';
 import { hashFilesOnCores } from '../src/storage/hash-on-cores.js';
-import { sha1 } from '../src/util/hash.js';
-import { pseudoRandom, tempDir } from './fixtures/metainfo-cli.js';
+import { pseudoRandom, referencePieces, tempDir } from './fixtures/metainfo-cli.js';
 
 const PL = 16384;
-
-function referencePieces(data: Uint8Array, pieceLength: number): Uint8Array {
-  const n = Math.ceil(data.length / pieceLength);
-  const out = new Uint8Array(n * 20);
-  for (let i = 0; i < n; i++) out.set(sha1(data.subarray(i * pieceLength, (i + 1) * pieceLength)), i * 20);
-  return out;
-}
 
 test('several files, chunks that straddle them and a short last piece give the reference pieces on 1 to 3 threads', async (t) => {
   const { dir, cleanup } = await tempDir();

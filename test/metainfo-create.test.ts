@@ -9,18 +9,9 @@ import { makeTorrent } from '../src/cli/make-torrent.js';
 import { parseTorrent } from '../src/metainfo/parse.js';
 import { hashFiles, listContent } from '../src/storage/hash-files.js';
 import { HashPool } from '../src/util/hash-pool.js';
-import { sha1 } from '../src/util/hash.js';
-import { pseudoRandom, tempDir } from './fixtures/metainfo-cli.js';
+import { pseudoRandom, referencePieces, tempDir } from './fixtures/metainfo-cli.js';
 
 const PL = 16384;
-
-/** SHA-1 of each piece of `data`, the reference the hashing is checked against. */
-function referencePieces(data: Uint8Array, pieceLength: number): Uint8Array {
-  const n = Math.ceil(data.length / pieceLength);
-  const out = new Uint8Array(n * 20);
-  for (let i = 0; i < n; i++) out.set(sha1(data.subarray(i * pieceLength, (i + 1) * pieceLength)), i * 20);
-  return out;
-}
 
 function createTorrentRef(input: unknown, opts: Record<string, unknown>): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
