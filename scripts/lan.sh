@@ -113,8 +113,6 @@ cmd_up() {
   local n="" rate=""
   while (($#)); do
     case "$1" in
-      --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
-      --net) NET="${2:?--net needs a value}"; shift 2 ;;
       -*) die "unknown option $1" ;;
       *)
         if [[ -z "$n" ]]; then n="$1"; elif [[ -z "$rate" ]]; then rate="$1"; else die "too many arguments"; fi
@@ -199,50 +197,51 @@ done
 cmd="$1"
 shift
 
-host_arg() {
-  local i=""
+# --prefix and --net from anywhere among the command's arguments (for exec,
+# only up to the start of the command to run, which keeps its own); the
+# rest go to ARGS in order. Run in this shell, not a $(...) subshell, so the
+# options it sets stay set.
+take_opts() {
+  ARGS=()
   while (($#)); do
     case "$1" in
       --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
       --net) NET="${2:?--net needs a value}"; shift 2 ;;
-      *) [[ -z "$i" ]] || die "too many arguments"; i="$1"; shift ;;
+      *)
+        if [[ "$cmd" == exec && ${#ARGS[@]} -ge 1 ]]; then
+          ARGS+=("$@")
+          return
+        fi
+        ARGS+=("$1")
+        shift
+        ;;
     esac
   done
-  [[ -n "$i" ]] || die "usage: lan.sh $cmd I"
-  check_index "$i"
-  echo "$i"
 }
+
+take_opts "$@"
+set -- "${ARGS[@]}"
 
 case "$cmd" in
   up) cmd_up "$@" ;;
   down)
-    while (($#)); do
-      case "$1" in
-        --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
-        *) die "unknown argument $1" ;;
-      esac
-    done
+    (($# == 0)) || die "unknown argument $1"
     cmd_down
     ;;
   check) cmd_check ;;
   addr | ns | ifname)
-    i="$(host_arg "$@")"
+    (($# == 1)) || die "usage: lan.sh $cmd I"
+    check_index "$1"
     check_prefix
     check_net
     case "$cmd" in
-      addr) addr_of "$i" ;;
-      ns) ns_of "$i" ;;
-      ifname) if_of "$i" ;;
+      addr) addr_of "$1" ;;
+      ns) ns_of "$1" ;;
+      ifname) if_of "$1" ;;
     esac
     ;;
   list)
-    while (($#)); do
-      case "$1" in
-        --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
-        --net) NET="${2:?--net needs a value}"; shift 2 ;;
-        *) die "unknown argument $1" ;;
-      esac
-    done
+    (($# == 0)) || die "unknown argument $1"
     check_prefix
     check_net
     for ns in $(our_namespaces); do
@@ -251,13 +250,6 @@ case "$cmd" in
     done
     ;;
   exec)
-    while (($#)); do
-      case "$1" in
-        --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
-        --net) NET="${2:?--net needs a value}"; shift 2 ;;
-        *) break ;;
-      esac
-    done
     (($# >= 2)) || die "usage: lan.sh exec I CMD..."
     check_index "$1"
     check_prefix
