@@ -335,6 +335,26 @@ export const DEFAULT_SETTINGS = {
   // --- progress ----------------------------------------------------------
   /** At most one progress event per torrent per this interval. */
   progressIntervalMs: 1_000,
+
+  // --- local service discovery (BEP 14, src/discovery/lsd.ts) -------------
+  /**
+   * Multicast local service discovery. Off in the library (tests and
+   * embedders stay quiet on the network); the CLI turns it on unless
+   * `--no-lsd`. A loopback `--host` has no LAN and runs none.
+   */
+  lsdEnabled: false,
+  /** Time between announces of one torrent (BEP 14: at most one a minute). */
+  lsdAnnounceIntervalMs: 60_000,
+  /**
+   * Soonest our DHT-node rendezvous announce answers a sender not heard
+   * recently, after our previous one (a short-lived `peer kv` finds the
+   * LAN's DHT within seconds). Torrents are never answered early.
+   */
+  lsdDhtReplyMinIntervalMs: 2_000,
+  /** LSD datagrams read per sender address per minute; the rest are dropped (a host flooding the group). */
+  lsdMaxDatagramsPerSourcePerMinute: 200,
+  /** How long `peer kv` without `--bootstrap` looks for a DHT node on the LAN (LSD, and the daemon on its own host). */
+  lsdKvWaitMs: 3_000,
 };
 
 export type Settings = typeof DEFAULT_SETTINGS;
