@@ -1,6 +1,6 @@
 /**
- * `npm run bench:swarm [-- --n 1,10,20,50] [--size 128M] [--timeout S] [--stay]
- *                        [--piece-length N] [--check] [--keep] [--no-build] [--cpu-prof]`
+ * `npm run bench:swarm [-- --n 1,10,20,50] [--size 128M] [--runs R] [--client ours,libtorrent]
+ *                        [--timeout S] [--stay] [--piece-length N] [--check] [--keep] [--no-build] [--cpu-prof]`
  * `npm run bench:swarm -- --lan [LEECHERS [SIZE [RATE]]] [--runs R] [--client ours|libtorrent] [--before DIR] [--cpu-prof]`
  *   (default 20 64M 40mbit, 1 run, both clients):
  *   the same swarm on the namespace LAN, ours and libtorrent in the same run
@@ -19,6 +19,19 @@
  * per leecher under 150 MB), plus where the upload went (over time and
  * between leechers) to explain a miss.
  *
+ * The same swarm runs with libtorrent too (issue 13; bench/lib/swarm-libtorrent.ts):
+ * a libtorrent seeder on 127.0.0.2 and libtorrent leechers on 127.0.0.3..,
+ * each its own python process bound to its address, through the same
+ * tracker and the same v1 torrent (our make-torrent). --client picks the
+ * clients (default ours,libtorrent, or ours alone with a warning where
+ * python3 cannot import libtorrent); --runs R (default 3) repeats each N,
+ * the clients interleaved (ours, libtorrent, ours, libtorrent, ...). Then a
+ * line per run (time until all leechers are complete, first/median/last
+ * completion, seeder upload in file sizes, CPU seconds), each client's
+ * medians, the ratio, and the target "ours median <= libtorrent median"
+ * (bench/lib/swarm-compare.ts). In both clients the leechers start only
+ * once the tracker's scrape shows the seeder registered.
+ *
  * --stay keeps each leecher seeding after it completes until all have (then
  * SIGINT), as LAN machines that stay on would; the default exits on
  * completion, so the last leechers depend more on the seeder.
@@ -26,8 +39,9 @@
  * Leechers' CPU and peak RSS come from getrusage at exit, written by the
  * child itself (bench/lib/launch-peer.ts); the seeder's CPU is its /proc
  * utime+stime during the run (its start-up verification is not swarm work).
- * Every run is bounded (--timeout, default 180 s or 12 s per leecher,
- * whichever is more); all children are killed when the bench exits. Data
+ * Every run is bounded (--timeout, default the most of 180 s, 12 s per
+ * leecher, and a second per 16 MiB all leechers download); all children
+ * are killed when the bench exits. Data
  * lives in bench/.data/ (git-ignored) and is removed unless --keep.
  * --cpu-prof writes each leecher's V8 profile to bench/.data/swarm-profiles/N<n>/
  * (kept; summarize with bench/lib/cpu-profile-summary.ts).
@@ -36,20 +50,24 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
-import { loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 import {
   cpuSecondsOf,
   isRunning,
   killAllSwarmChildren,
+  machineCpuTicks,
   startSwarmChild,
   stopSwarmChild,
   usageOf,
   type SwarmChild,
   type JsonEvent,
 } from './lib/swarm-child.js';
-import { details, summaryTable, targets, type LeecherResult, type RunResult } from './lib/swarm-report.js';
+import { details, severalRuns, summaryTable, targets, type LeecherResult, type RunResult, type SwarmClient } from './lib/swarm-report.js';
+import { comparison } from './lib/swarm-compare.js';
+import { libtorrentAvailable, ltSeederReady, PYTHON, startLtLeecher, startLtSeeder } from './lib/swarm-libtorrent.js';
+import { waitSeederRegistered } from './lib/swarm-scrape.js';
 import { sameFile } from './lib/same-file.js';
 import { rateBitsPerSec, runLanBench } from './lib/swarm-lan.js';
 import { parseBytes } from '../src/cli/parse.js';
@@ -75,9 +93,17 @@ interface Args {
   keep: boolean;
   build: boolean;
   cpuProf: boolean;
+  /** --client, as given (undefined: both where libtorrent is installed; --lan: both). */
+  clients?: SwarmClient[];
+  /** --runs (undefined: 3 on loopback, 1 on the LAN). */
+  runs?: number;
+  /** --before: another build's dist/peer.js (--lan only). */
+  before?: string;
   /** --lan: leechers, rate and runs of the namespace LAN mode. */
   lan?: { leechers: number; rate: string; runs: number; only?: 'ours' | 'libtorrent'; before?: string };
 }
+
+const DEFAULT_RUNS = 3;
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { ns: [1, 10, 20, 50], sizeBytes: 128 * MiB, sizeLabel: '128M', stay: false, check: false, keep: false, build: true, cpuProf: false };
@@ -120,18 +146,24 @@ function parseArgs(argv: string[]): Args {
       if (pos[2] !== undefined) a.lan.rate = pos[2];
       rateBitsPerSec(a.lan.rate);
     } else if (k === '--client') {
-      const c = v();
-      if (c !== 'ours' && c !== 'libtorrent') throw new Error('--client: ours or libtorrent');
-      (a.lan ??= { leechers: 20, rate: '40mbit', runs: 1 }).only = c;
+      const cs = v().split(',').map((c) => c.trim());
+      if (cs.length === 0 || cs.some((c) => c !== 'ours' && c !== 'libtorrent')) throw new Error('--client: ours, libtorrent or ours,libtorrent');
+      a.clients = (['ours', 'libtorrent'] as const).filter((c) => cs.includes(c));
     } else if (k === '--before') {
-      (a.lan ??= { leechers: 20, rate: '40mbit', runs: 1 }).before = resolve(v(), 'dist', 'peer.js');
-      if (!existsSync(a.lan.before)) throw new Error(`--before: ${a.lan.before} is missing (give a checkout with a build)`);
+      a.before = resolve(v(), 'dist', 'peer.js');
+      if (!existsSync(a.before)) throw new Error(`--before: ${a.before} is missing (give a checkout with a build)`);
     } else if (k === '--runs') {
       const r = Number(v());
       if (!Number.isInteger(r) || r < 1) throw new Error('--runs: a whole number, at least 1');
-      (a.lan ??= { leechers: 20, rate: '40mbit', runs: 1 }).runs = r;
+      a.runs = r;
     } else throw new Error(`unknown option ${k}`);
   }
+  // The flags shared by both modes are read once all are parsed, so their order does not matter.
+  if (a.lan) {
+    if (a.runs !== undefined) a.lan.runs = a.runs;
+    if (a.clients?.length === 1) a.lan.only = a.clients[0]!;
+    if (a.before) a.lan.before = a.before;
+  } else if (a.before) throw new Error('--before is for --lan (the loopback mode compares with libtorrent; bench:transfer has --baseline)');
   return a;
 }
 
@@ -176,6 +208,7 @@ interface Env {
   launch: string;
   peerJs: string;
   torrent: string;
+  infoHash: string;
   payload: string;
   name: string;
   trackerPort: number;
@@ -192,14 +225,21 @@ async function waitExited(c: SwarmChild, ms: number): Promise<void> {
   await Promise.race([c.exited, sleep(ms)]);
 }
 
-async function runOnce(env: Env, n: number): Promise<RunResult> {
+/** A run's bound: a slow machine must not fail a healthy swarm, a stuck one must not run forever. */
+function runTimeoutMs(args: Args, n: number): number {
+  return (args.timeoutS ?? Math.max(180, 12 * n, (n * args.sizeBytes) / (16 * MiB))) * 1000;
+}
+
+async function runOnce(env: Env, n: number, client: SwarmClient, run: number): Promise<RunResult> {
   const { args, work, launch, peerJs } = env;
-  const runDir = join(work, `n${n}`);
+  const runDir = join(work, `n${n}-${client}-${run + 1}`);
   await mkdir(runDir, { recursive: true });
   const childEnv = { BENCH_PEER_JS: peerJs };
-  const timeoutMs = (args.timeoutS ?? Math.max(180, 12 * n)) * 1000;
+  const timeoutMs = runTimeoutMs(args, n);
   const peerPort = randomPort();
   const common = ['--port', String(peerPort), '--json', '--no-dht', '--log-level', 'info'];
+  // lt_peer.py's own bound, past the bench's: the bench stops it first, this is only for a bench that died.
+  const ltTimeoutS = (SEEDER_READY_MS + timeoutMs) / 1000 + 120;
 
   const tracker = startSwarmChild(
     'tracker',
@@ -211,7 +251,9 @@ async function runOnce(env: Env, n: number): Promise<RunResult> {
   let seeder: SwarmChild | undefined;
   const leechers: SwarmChild[] = [];
   const result: RunResult = {
+    client,
     n,
+    run,
     ok: false,
     sizeBytes: args.sizeBytes,
     wallSec: NaN,
@@ -222,36 +264,52 @@ async function runOnce(env: Env, n: number): Promise<RunResult> {
     leechers: [],
     loadAvg: '',
   };
+  const tag = `${client} N=${n} run ${run + 1}`;
   try {
     await tracker.waitFor((e) => e.event === 'listening', 30_000, 'the tracker to listen');
-    seeder = startSwarmChild(
-      'seeder',
-      [launch, 'seed', env.torrent, '--data', env.payload, '--host', SEEDER_HOST, '--state', env.seederState, ...common],
-      childEnv,
-      join(runDir, 'seeder.usage.json'),
-      ROOT,
-    );
-    await seeder.waitFor((e) => isProgress(e) && e.have === e.pieces, SEEDER_READY_MS, 'the seeder to verify its data');
-    log(`N=${n}: seeder ready on ${SEEDER_HOST}:${peerPort}; starting ${n} leecher(s), timeout ${timeoutMs / 1000} s`);
+    if (client === 'ours') {
+      seeder = startSwarmChild(
+        'seeder',
+        [launch, 'seed', env.torrent, '--data', env.payload, '--host', SEEDER_HOST, '--state', env.seederState, ...common],
+        childEnv,
+        join(runDir, 'seeder.usage.json'),
+        ROOT,
+      );
+      await seeder.waitFor((e) => isProgress(e) && e.have === e.pieces, SEEDER_READY_MS, 'the seeder to verify its data');
+    } else {
+      seeder = startLtSeeder({
+        root: ROOT, torrent: env.torrent, host: SEEDER_HOST, port: peerPort, saveDir: dirname(env.payload), timeoutS: ltTimeoutS,
+        reportPath: join(runDir, 'seeder.usage.json'),
+      });
+      await seeder.waitFor(ltSeederReady, SEEDER_READY_MS, 'the libtorrent seeder to check its data');
+    }
+    await waitSeederRegistered(TRACKER_HOST, env.trackerPort, env.infoHash, 30_000);
+    log(`${tag}: seeder ready on ${SEEDER_HOST}:${peerPort}; starting ${n} leecher(s), timeout ${timeoutMs / 1000} s`);
 
     const seederPid = seeder.proc.pid;
     const cpu0 = cpuSecondsOf(seederPid);
+    const up0 = num(seeder.events.filter((x) => isProgress(x.e)).at(-1)?.e.uploaded) ?? 0;
+    const machine0 = machineCpuTicks();
     const t0 = performance.now();
     const deadline = t0 + timeoutMs;
     for (let i = 0; i < n; i++) {
       const host = leecherHost(i);
+      const out = join(runDir, `out-${i}`);
+      const usage = join(runDir, `leecher-${i}.usage.json`);
       leechers.push(
-        startSwarmChild(
-          `leecher ${host}`,
-          [
-            ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(DATA, 'swarm-profiles', `N${n}`)}`] : []),
-            launch, 'leech', env.torrent, '--out', join(runDir, `out-${i}`), ...(args.stay ? [] : ['--exit-on-complete']),
-            '--host', host, '--state', join(runDir, `state-${i}`), ...common,
-          ],
-          childEnv,
-          join(runDir, `leecher-${i}.usage.json`),
-          ROOT,
-        ),
+        client === 'ours'
+          ? startSwarmChild(
+              `leecher ${host}`,
+              [
+                ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(DATA, 'swarm-profiles', `N${n}`)}`] : []),
+                launch, 'leech', env.torrent, '--out', out, ...(args.stay ? [] : ['--exit-on-complete']),
+                '--host', host, '--state', join(runDir, `state-${i}`), ...common,
+              ],
+              childEnv,
+              usage,
+              ROOT,
+            )
+          : startLtLeecher({ root: ROOT, torrent: env.torrent, host, port: peerPort, saveDir: out, timeoutS: ltTimeoutS, reportPath: usage }, !args.stay),
       );
     }
 
@@ -261,7 +319,7 @@ async function runOnce(env: Env, n: number): Promise<RunResult> {
       leechers.map((l) =>
         l.waitFor((e) => e.event === 'complete', Math.max(1, deadline - performance.now()), 'completion').then((te) => {
           reported++;
-          if (n >= 10 && reported % Math.ceil(n / 5) === 0) log(`N=${n}: ${reported}/${n} complete after ${((te.t - t0) / 1000).toFixed(1)} s`);
+          if (n >= 10 && reported % Math.ceil(n / 5) === 0) log(`${tag}: ${reported}/${n} complete after ${((te.t - t0) / 1000).toFixed(1)} s`);
           return te;
         }),
       ),
@@ -269,6 +327,8 @@ async function runOnce(env: Env, n: number): Promise<RunResult> {
     const tEnd = Math.max(...waits.map((w) => (w.status === 'fulfilled' ? w.value.t : performance.now())));
     result.wallSec = (tEnd - t0) / 1000;
     result.seederCpuSec = cpuSecondsOf(seederPid) - cpu0;
+    const machine1 = machineCpuTicks();
+    result.machineBusy = (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total);
     const failures = waits.flatMap((w) => (w.status === 'rejected' ? [(w.reason as Error).message.slice(0, 300)] : []));
 
     // The seeder reports once a second: wait for a line after the last completion, so its count includes the tail.
@@ -279,7 +339,7 @@ async function runOnce(env: Env, n: number): Promise<RunResult> {
     else await Promise.all(leechers.map((l) => waitExited(l, 20_000)));
 
     const seederProgress = seeder.events.filter((x) => isProgress(x.e) && x.t >= t0);
-    result.seederTimeline = seederProgress.map((x) => ({ sec: (x.t - t0) / 1000, uploaded: num(x.e.uploaded) ?? 0, peers: num(x.e.peers) ?? 0 }));
+    result.seederTimeline = seederProgress.map((x) => ({ sec: (x.t - t0) / 1000, uploaded: (num(x.e.uploaded) ?? 0) - up0, peers: num(x.e.peers) ?? 0 }));
     result.seederUploaded = result.seederTimeline.at(-1)?.uploaded ?? 0;
 
     await stopSwarmChild(seeder);
@@ -323,7 +383,7 @@ async function runOnce(env: Env, n: number): Promise<RunResult> {
   } finally {
     await Promise.all([...leechers, ...(seeder ? [seeder] : []), tracker].map((c) => stopSwarmChild(c, 5000)));
     result.loadAvg = loadavg().map((x) => x.toFixed(2)).join(' ');
-    // The leechers' copies are N file sizes on disk: drop them before the next N.
+    // The leechers' copies are N file sizes on disk: drop them before the next run.
     if (!args.keep) await rm(runDir, { recursive: true, force: true });
   }
   return result;
@@ -363,6 +423,14 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   process.on('exit', killAllSwarmChildren);
 
+  const runs = args.runs ?? DEFAULT_RUNS;
+  let clients: SwarmClient[] = args.clients ?? ['ours', 'libtorrent'];
+  if (!args.lan && clients.includes('libtorrent') && !libtorrentAvailable()) {
+    if (args.clients) throw new Error(`--client libtorrent needs python3-libtorrent (${PYTHON} -c 'import libtorrent' failed)`);
+    log(`WARNING: ${PYTHON} cannot import libtorrent (apt install python3-libtorrent): ours only, no comparison`);
+    clients = ['ours'];
+  }
+
   const results: RunResult[] = [];
   try {
     await mkdir(work, { recursive: true });
@@ -383,6 +451,7 @@ async function main(): Promise<void> {
       if (!lan.ok) process.exitCode = 1;
       return;
     }
+    // The same plain v1 torrent (our make-torrent) for both clients.
     const trackerPort = randomPort();
     const torrent = join(work, `${name}.torrent`);
     const mk = spawnSync(
@@ -394,14 +463,21 @@ async function main(): Promise<void> {
     const meta = JSON.parse(mk.stdout) as { infoHash: string; pieceLength: number; pieces: number };
     log(`torrent ${meta.infoHash}: ${meta.pieces} pieces of ${meta.pieceLength / 1024} KiB, tracker ${TRACKER_HOST}:${trackerPort}`);
 
-    const env: Env = { args, work, launch: join(childDir, 'launch-peer.js'), peerJs, torrent, payload, name, trackerPort, seederState: join(work, 'seeder-state') };
+    const env: Env = {
+      args, work, launch: join(childDir, 'launch-peer.js'), peerJs, torrent, infoHash: meta.infoHash, payload, name, trackerPort,
+      seederState: join(work, 'seeder-state'),
+    };
     for (const n of args.ns) {
-      const r = await runOnce(env, n);
-      results.push(r);
-      log(
-        `N=${n}: ${r.ok ? 'ok' : `FAILED (${r.error ?? ''})`}, all complete after ${r.wallSec.toFixed(1)} s, ` +
-          `seeder uploaded ${(r.seederUploaded / args.sizeBytes).toFixed(2)}x, load average ${r.loadAvg}`,
-      );
+      for (let run = 0; run < runs; run++) {
+        for (const client of clients) {
+          const r = await runOnce(env, n, client, run);
+          results.push(r);
+          log(
+            `${client} N=${n} run ${run + 1}/${runs}: ${r.ok ? 'ok' : `FAILED (${r.error ?? ''})`}, all complete after ${r.wallSec.toFixed(1)} s, ` +
+              `seeder uploaded ${(r.seederUploaded / args.sizeBytes).toFixed(2)}x, load average ${r.loadAvg}`,
+          );
+        }
+      }
     }
   } finally {
     cleanup();
@@ -411,14 +487,30 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push(
     `swarm benchmark: ${args.sizeLabel} (${args.sizeBytes} bytes), 1 seeder + N leechers on 127.0.0.x, tracker on ${TRACKER_HOST}, ` +
-      `leechers ${args.stay ? 'stay until all are complete (--stay)' : 'exit on completion'}; 2-core machine load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+      `leechers ${args.stay ? 'stay until all are complete (--stay)' : 'exit on completion'}; clients ${clients.join(', ')}, ${runs} run(s) each; ` +
+      `${cpus().length}-core machine load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
-  lines.push(...summaryTable(results));
-  lines.push('("seeder up x" and "leechers up x": payload bytes sent, in file sizes; leechers\' figures are from their last progress line, up to a second stale)');
+  const ours = results.filter((r) => r.client === 'ours');
+  const lt = results.filter((r) => r.client === 'libtorrent');
+  const upNote = '("seeder up x" and "leechers up x": payload bytes sent, in file sizes; leechers\' figures are from their last progress line, up to a second stale)';
+  // Linux starts a child's ru_maxrss at its parent's peak (fork copies the mm's high-water mark, exec keeps it), so a child's own peak below the bench's is hidden.
+  const rssNote = `(RSS: getrusage's peak, which for a child is at least this bench process's own peak when it spawned it, now ${((process.resourceUsage().maxRSS * 1024) / 1e6).toFixed(0)} MB: figures near that are a floor)`;
+  if (ours.length) {
+    lines.push(...summaryTable(ours));
+    lines.push(upNote, rssNote);
+    lines.push('');
+    for (const r of ours) lines.push(...details(r, SEEDER_HOST, severalRuns(ours)));
+    lines.push('');
+    lines.push(...targets(ours));
+  }
+  if (lt.length) {
+    lines.push('');
+    lines.push('libtorrent, the same columns (its seeder\'s and leechers\' own payload counters; CPU and RSS from getrusage at exit, bench/lib/lt-usage.py):');
+    lines.push(...summaryTable(lt));
+    lines.push(rssNote);
+  }
   lines.push('');
-  for (const r of results) lines.push(...details(r, SEEDER_HOST));
-  lines.push('');
-  lines.push(...targets(results));
+  lines.push(...comparison(results, args.sizeLabel));
   process.stdout.write(lines.join('\n') + '\n');
   if (results.some((r) => !r.ok)) process.exitCode = 1;
 }

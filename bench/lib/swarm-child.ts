@@ -151,6 +151,14 @@ export function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
+/** The whole machine's busy and total CPU ticks so far (/proc/stat, all cores, every user's processes). */
+export function machineCpuTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  // idle and iowait are not busy
+  return { busy: total - f[3]! - (f[4] ?? 0), total };
+}
+
 /** Peak RSS so far (VmHWM) of a live process in bytes. */
 export function peakRssOf(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;

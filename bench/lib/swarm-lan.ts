@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { isRunning, startSwarmChild, stopSwarmChild, type SwarmChild, type JsonEvent } from './swarm-child.js';
+import { isRunning, machineCpuTicks as cpuTicks, startSwarmChild, stopSwarmChild, type SwarmChild, type JsonEvent } from './swarm-child.js';
 
 export interface LanArgs {
   leechers: number;
@@ -69,13 +69,6 @@ interface LanRun {
   /** Busy CPU seconds of the whole machine (all cores) from the spawn to the last completion. */
   cpuSec: number;
   timeline: Array<{ sec: number; seederUp: number; swarmDown: number; done: number; cpuBusy: number }>;
-}
-
-/** The machine's busy and total CPU ticks so far (/proc/stat, all cores). */
-function cpuTicks(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - f[3]! - (f[4] ?? 0), total };
 }
 
 const LAN_SH = 'scripts/lan.sh';

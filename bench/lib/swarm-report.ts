@@ -1,7 +1,8 @@
 /**
  * The swarm benchmark's figures and how they are printed: pure functions
  * over what bench/swarm.ts recorded, so the table and the target verdicts
- * (issue 4) live in one place.
+ * (issue 4) live in one place. The comparison with libtorrent (issue 13)
+ * is bench/lib/swarm-compare.ts.
  */
 
 export const MB = 1e6;
@@ -25,8 +26,13 @@ export interface LeecherResult {
   peerHosts: string[];
 }
 
+export type SwarmClient = 'ours' | 'libtorrent';
+
 export interface RunResult {
+  client: SwarmClient;
   n: number;
+  /** 0-based run number (--runs). */
+  run: number;
   ok: boolean;
   error?: string;
   sizeBytes: number;
@@ -45,6 +51,8 @@ export interface RunResult {
   trackerRssBytes?: number;
   leechers: LeecherResult[];
   loadAvg: string;
+  /** Busy share (0..1) of the whole machine's CPU (all cores, other users included) from the spawn to the last completion. */
+  machineBusy?: number;
 }
 
 function median(xs: number[]): number {
@@ -76,8 +84,12 @@ const completed = (r: RunResult): number => r.leechers.filter((l) => l.completeS
 const f = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const mb = (bytes: number | undefined): string => (bytes === undefined || !Number.isFinite(bytes) ? 'n/a' : (bytes / MB).toFixed(0));
 
+export const severalRuns = (results: RunResult[]): boolean => results.some((r) => r.run > 0);
+const runTag = (r: RunResult, several: boolean): string => (several ? ` run ${r.run + 1}` : '');
+
 export function summaryTable(results: RunResult[]): string[] {
-  const head = ['N', 'done', 'all done s', 'self med/max s', 'seeder up x', 'leechers up x', 'CPU s/leecher med (max)', 'RSS MB/leecher med (max)', 'seeder CPU s', 'seeder RSS MB', 'tracker RSS MB'];
+  const several = severalRuns(results);
+  const head = ['N', ...(several ? ['run'] : []), 'done', 'all done s', 'self med/max s', 'seeder up x', 'leechers up x', 'CPU s/leecher med (max)', 'RSS MB/leecher med (max)', 'seeder CPU s', 'seeder RSS MB', 'tracker RSS MB'];
   const rows = results.map((r) => {
     const self = defined(r.leechers.map((l) => l.selfMs)).map((ms) => ms / 1000);
     const up = defined(r.leechers.map((l) => l.uploaded)).reduce((a, b) => a + b, 0);
@@ -85,6 +97,7 @@ export function summaryTable(results: RunResult[]): string[] {
     const rss = leecherRss(r);
     return [
       String(r.n),
+      ...(several ? [String(r.run + 1)] : []),
       `${completed(r)}/${r.n}`,
       f(r.wallSec),
       `${f(median(self))}/${f(self.length ? Math.max(...self) : NaN)}`,
@@ -117,11 +130,11 @@ export function seederUploadedAt(r: RunResult, sec: number): number {
 }
 
 /** How the work spread over time and peers, for one N: the seeder's share, who talked to whom. */
-export function details(r: RunResult, seederHost: string): string[] {
+export function details(r: RunResult, seederHost: string, several = false): string[] {
   const out: string[] = [];
   const size = r.sizeBytes;
   const done = r.leechers.map((l) => l.completeSec).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-  out.push(`N=${r.n}: ${r.ok ? 'ok' : `FAILED: ${r.error ?? ''}`} (load average at the end: ${r.loadAvg})`);
+  out.push(`N=${r.n}${runTag(r, several)}: ${r.ok ? 'ok' : `FAILED: ${r.error ?? ''}`} (load average at the end: ${r.loadAvg})`);
   if (done.length) {
     out.push(`  completions (s after the first spawn): first ${f(done[0]!)}, median ${f(median(done))}, last ${f(done[done.length - 1]!)}`);
     // The seeder's cumulative upload when a quarter, half, ... of the leechers had finished.
@@ -173,31 +186,36 @@ export function targets(results: RunResult[]): string[] {
   const allDone = results.every((r) => r.ok);
   out.push(
     `  seeder uploads <= 4 file sizes at every N: ${worstUp <= 4 && allDone ? 'met' : 'MISSED'} (` +
-      results.map((r) => `N=${r.n}: ${f(r.seederUploaded / r.sizeBytes, 2)}x${r.ok ? '' : ' incomplete run'}`).join(', ') +
+      results.map((r) => `N=${r.n}${runTag(r, severalRuns(results))}: ${f(r.seederUploaded / r.sizeBytes, 2)}x${r.ok ? '' : ' incomplete run'}`).join(', ') +
       ')',
   );
   // "Flat": the median at the largest N within 1.5x of the median at the smallest N (CPU time, so the machine's load matters little).
-  const withCpu = results.filter((r) => Number.isFinite(leecherCpu(r).median)).sort((a, b) => a.n - b.n);
-  if (withCpu.length >= 2) {
-    const lo = withCpu[0]!;
-    const hi = withCpu[withCpu.length - 1]!;
-    const ratio = leecherCpu(hi).median / leecherCpu(lo).median;
+  // With several runs, each N's figure is the median over its runs.
+  const byN = new Map<number, RunResult[]>();
+  for (const r of results) if (Number.isFinite(leecherCpu(r).median)) byN.set(r.n, [...(byN.get(r.n) ?? []), r]);
+  const ns = [...byN.keys()].sort((a, b) => a - b);
+  const cpuAt = (n: number): number => median(byN.get(n)!.map((r) => leecherCpu(r).median));
+  const upAt = (n: number): number => median(byN.get(n)!.map((r) => medianUpload(r) / r.sizeBytes));
+  if (ns.length >= 2) {
+    const lo = ns[0]!;
+    const hi = ns[ns.length - 1]!;
+    const ratio = cpuAt(hi) / cpuAt(lo);
     out.push(
-      `  CPU s per leecher flat as N grows (median at N=${hi.n} <= 1.5x N=${lo.n}): ${ratio <= 1.5 ? 'met' : 'MISSED'} (` +
-        withCpu.map((r) => `N=${r.n}: ${f(leecherCpu(r).median, 2)} s`).join(', ') +
+      `  CPU s per leecher flat as N grows (median at N=${hi} <= 1.5x N=${lo}): ${ratio <= 1.5 ? 'met' : 'MISSED'} (` +
+        ns.map((n) => `N=${n}: ${f(cpuAt(n), 2)} s`).join(', ') +
         `; ratio ${f(ratio, 2)})`,
     );
     // A lone leecher only downloads; in a swarm each also uploads about a file size. CPU per file size moved shows whether the cost per byte grows with N.
     out.push(
       `    (per file size moved, down + up: ` +
-        withCpu.map((r) => `N=${r.n}: ${f(leecherCpu(r).median / (1 + medianUpload(r) / r.sizeBytes), 2)} s`).join(', ') +
+        ns.map((n) => `N=${n}: ${f(cpuAt(n) / (1 + upAt(n)), 2)} s`).join(', ') +
         '; a lone leecher uploads nothing, so N=1 is not the same work)',
     );
   } else out.push('  CPU s per leecher flat as N grows: n/a (run at least two values of N)');
   const worstRss = results.reduce((m, r) => Math.max(m, leecherRss(r).max), 0);
   out.push(
     `  peak RSS per leecher < 150 MB: ${worstRss > 0 && worstRss < 150 * MB ? 'met' : 'MISSED'} (largest ${mb(worstRss)} MB; ` +
-      results.map((r) => `N=${r.n}: max ${mb(leecherRss(r).max)}`).join(', ') +
+      results.map((r) => `N=${r.n}${runTag(r, severalRuns(results))}: max ${mb(leecherRss(r).max)}`).join(', ') +
       ')',
   );
   return out;
