@@ -20,6 +20,8 @@ export interface CommonOptions {
   peers: { host: string; port: number }[];
   bootstrap: { host: string; port: number }[];
   dht: boolean;
+  /** Local service discovery (BEP 14); true unless --no-lsd (also settings.lsdEnabled). */
+  lsd: boolean;
   /** Embedded tracker port, or undefined when not asked for. */
   tracker?: number;
   /** API port, or undefined when not asked for. */
@@ -36,6 +38,7 @@ export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean } = 
     .option('--peer <host:port>', 'connect to this peer directly (repeatable)', collect, [])
     .option('--bootstrap <host:port>', 'DHT bootstrap node (repeatable)', collect, [])
     .option('--no-dht', 'run no DHT node')
+    .option('--no-lsd', 'no local service discovery (BEP 14 multicast on the LAN of --host; on by default)')
     .option('--tracker [port]', `also run the embedded tracker (default port ${DEFAULT_SETTINGS.trackerPort})`)
     .option('--api [port]', `HTTP API and dashboard on 127.0.0.1${opts.apiDefault ? ' (on by default' : ' (default port'} ${DEFAULT_SETTINGS.apiPort})`)
     .option('--state <dir>', `resume data and identity key (default ${DEFAULT_STATE_DIR})`)
@@ -49,6 +52,7 @@ interface RawCommon {
   peer: string[];
   bootstrap: string[];
   dht: boolean;
+  lsd?: boolean;
   tracker?: string | boolean;
   api?: string | boolean;
   state?: string;
@@ -60,7 +64,8 @@ export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean 
   if (!/^[\w.:-]+$/.test(raw.host)) throw new UsageError(`--host: not an address: ${raw.host}`);
   setLogLevel(raw.logLevel);
   const portGiven = raw.port !== undefined;
-  const settings = resolveSettings({ host: raw.host, port: portGiven ? parsePort(raw.port!) : undefined });
+  const lsd = raw.lsd !== false;
+  const settings = resolveSettings({ host: raw.host, port: portGiven ? parsePort(raw.port!) : undefined, lsdEnabled: lsd });
   const tracker = raw.tracker === undefined || raw.tracker === false ? undefined : raw.tracker === true ? settings.trackerPort : parsePort(raw.tracker, '--tracker');
   let api: number | undefined;
   if (raw.api === undefined) api = opts.apiDefault ? settings.apiPort : undefined;
@@ -71,6 +76,7 @@ export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean 
     peers: raw.peer.map((p) => parseHostPort(p, '--peer')),
     bootstrap: raw.bootstrap.map((p) => parseHostPort(p, '--bootstrap')),
     dht: raw.dht,
+    lsd,
     tracker,
     api,
     stateDir: raw.state ?? DEFAULT_STATE_DIR,

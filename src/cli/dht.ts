@@ -3,7 +3,9 @@
  * until SIGINT/SIGTERM, then saves its routing table in --state and exits 0.
  * With --json: {"event":"listening","host","port","nodeId"}, then
  * {"event":"ready","nodes"} once joined, {"event":"stats",...} every minute
- * and {"event":"stopped"}.
+ * and {"event":"stopped"}. Unless --no-lsd (or on a loopback --host), the
+ * node is announced on the LAN over LSD (BEP 14) and adds the LAN's other
+ * nodes it hears there (src/discovery/lsd-dht.ts): no --bootstrap needed.
  *
  * --loopback-nodes-per-address N: routing-table nodes allowed per loopback
  * address (settings.dhtMaxNodesPerLoopbackAddress; default no limit, since
@@ -14,6 +16,7 @@ import { Command } from 'commander';
 import { addCommonOptions, parseCommonOptions, printJson, refuseInapplicable } from './common.js';
 import { UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
+import { announceDhtNodeOnLan } from '../discovery/lsd-dht.js';
 
 const STATS_INTERVAL_MS = 60_000;
 
@@ -40,6 +43,7 @@ export function registerDht(program: Command): void {
     });
     await node.start();
     await tracker?.start();
+    const lsd = common.lsd ? await announceDhtNodeOnLan(node, { host: s.host, settings: s, logger: getLogger('lsd') }) : undefined;
     if (tracker && !common.json) process.stderr.write(`tracker: ${tracker.announceUrl} (HTTP and UDP)\n`);
     const a = node.address;
     if (common.json) printJson({ event: 'listening', host: a.host, port: a.port, nodeId: node.stats().nodeId });
@@ -52,6 +56,7 @@ export function registerDht(program: Command): void {
       process.once('SIGTERM', resolve);
     });
     clearInterval(stats);
+    await lsd?.stop();
     await tracker?.stop();
     await node.stop();
     if (common.json) printJson({ event: 'stopped' });

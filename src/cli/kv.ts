@@ -11,9 +11,13 @@
  * identity key in --state (the default when neither --namespace nor --owner
  * is given). Values given on the command line are UTF-8 strings stored as
  * bencoded byte strings. Each run starts a short-lived node (on a free port
- * unless --port is given) that needs --bootstrap to reach anyone; `put
- * --republish` keeps it running and puts the item again every
- * dhtRepublishIntervalMs until interrupted.
+ * unless --port is given) that reaches the DHT through --bootstrap or,
+ * without it, finds the LAN's DHT by itself (src/discovery/lsd-dht.ts): it
+ * announces itself over LSD (BEP 14, unless --no-lsd) so the LAN's nodes
+ * answer, and pings the daemon of its own host (--host, or 127.0.0.1, at
+ * the default port), going on as soon as one node answers, for at most
+ * settings.lsdKvWaitMs (3 s). `put --republish` keeps it running and puts
+ * the item again every dhtRepublishIntervalMs until interrupted.
  *
  * --json: put -> {"target","publicKey","seq","stored"}; get -> {"target","value","seq","publicKey"}.
  */
@@ -25,6 +29,9 @@ import { DhtError, UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
 import { fromHex, toHex } from '../util/bytes.js';
 import { loadOrCreateIdentity } from '../dht/state.js';
+import { findLanDhtNodes } from '../discovery/lsd-dht.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
+import { isLoopbackHost } from '../util/address.js';
 
 interface KvRaw {
   namespace?: string;
@@ -66,7 +73,6 @@ export function registerKv(program: Command): void {
 function requireDht(common: CommonOptions): void {
   refuseInapplicable(common, 'peer kv', ['tracker', 'api', 'peer']);
   if (!common.dht) throw new UsageError('peer kv: --no-dht leaves no way to reach the DHT');
-  if (common.bootstrap.length === 0) throw new UsageError('peer kv needs --bootstrap HOST:PORT (there is no default bootstrap node)');
 }
 
 async function withNode<T>(common: CommonOptions, fn: (node: DhtNode) => Promise<T>, keepRunning = false): Promise<T> {
@@ -77,6 +83,7 @@ async function withNode<T>(common: CommonOptions, fn: (node: DhtNode) => Promise
   const node = new DhtNode({ host: s.host, port: common.portGiven ? s.port : 0, bootstrap: common.bootstrap, settings: s, logger: getLogger('dht'), readOnly: !keepRunning });
   await node.start();
   try {
+    if (common.bootstrap.length === 0) await findLanDht(node, common);
     const result = await fn(node);
     if (keepRunning) {
       process.stderr.write('republishing until interrupted (Ctrl-C)\n');
@@ -88,6 +95,22 @@ async function withNode<T>(common: CommonOptions, fn: (node: DhtNode) => Promise
     return result;
   } finally {
     await node.stop();
+  }
+}
+
+/**
+ * No --bootstrap: the LAN's DHT, found over LSD or at the daemon of this
+ * host. When none answers in time, a UsageError (exit 2): what is missing is
+ * the --bootstrap the user did not give.
+ */
+async function findLanDht(node: DhtNode, common: CommonOptions): Promise<void> {
+  const s = common.settings;
+  const daemon = { host: s.host === '0.0.0.0' || s.host === '::' ? '127.0.0.1' : s.host, port: DEFAULT_SETTINGS.port };
+  const found = await findLanDhtNodes(node, { host: s.host, settings: s, logger: getLogger('lsd'), waitMs: s.lsdKvWaitMs, lsd: common.lsd, candidates: [daemon] });
+  if (found.length === 0) {
+    throw new UsageError(
+      `no DHT node found within ${s.lsdKvWaitMs / 1000} s: none answered${common.lsd && !isLoopbackHost(s.host) ? ' on the LAN (local service discovery) nor' : ''} at ${daemon.host}:${daemon.port}; give --bootstrap HOST:PORT`,
+    );
   }
 }
 
@@ -112,7 +135,7 @@ async function kvPut(key: string, value: string | undefined, raw: KvRaw, common:
 }
 
 function report(out: { target: string; publicKey: string | null; seq: number | null; stored: number }, common: CommonOptions): void {
-  if (out.stored === 0) throw new DhtError(`no DHT node accepted the item (target ${out.target}); are the --bootstrap nodes running?`);
+  if (out.stored === 0) throw new DhtError(`no DHT node accepted the item (target ${out.target}); are the --bootstrap nodes (or the LAN's) running?`);
   if (common.json) printJson(out);
   else process.stdout.write(`stored on ${out.stored} node${out.stored === 1 ? '' : 's'}: target ${out.target}${out.seq !== null ? ` seq ${out.seq}` : ''}\n`);
 }

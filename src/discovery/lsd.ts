@@ -220,6 +220,19 @@ export class LsdService extends TypedEmitter<LsdEvents> {
       this.#entries.set(hex, e);
     }
     e.regs.add(reg);
+    // Senders heard within the interval are told to a newcomer at once (a magnet's fetch heard them; its
+    // torrent should not wait a minute for their next announce).
+    const now = this.#now();
+    const recent = [...e.heard].filter(([, at]) => now - at < this.#opts.settings.lsdAnnounceIntervalMs).map(([key]) => key);
+    if (recent.length) {
+      setImmediate(() => {
+        if (!e.regs.has(reg)) return;
+        for (const key of recent) {
+          const i = key.lastIndexOf('|');
+          reg.onPeer({ host: key.slice(0, i), port: Number(key.slice(i + 1)) });
+        }
+      });
+    }
     if (reg.announce && e.dueAt === Infinity) {
       e.dueAt = Math.max(this.#now() + BATCH_DELAY_MS, e.lastAnnouncedAt + this.#opts.settings.lsdAnnounceIntervalMs);
       this.#scheduleFlush(BATCH_DELAY_MS);

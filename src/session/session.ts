@@ -27,6 +27,9 @@ import type { TrackerServer } from '../tracker/server.js';
 import { PeerListener } from './listener.js';
 import type { DhtNode } from '../dht/node.js';
 import { DhtPeerSource } from '../discovery/dht-source.js';
+import { LsdService, LSD_DHT_INFOHASH } from '../discovery/lsd.js';
+import { LsdPeerSource } from '../discovery/lsd-source.js';
+import { isLoopbackHost } from '../util/address.js';
 import { KvStore } from '../dht/kv.js';
 import { loadOrCreateIdentity } from '../dht/state.js';
 import { Torrent } from './torrent.js';
@@ -101,6 +104,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   #tracker: TrackerServer | undefined;
   #dht: DhtNode | undefined;
   #kv: KvStore | undefined;
+  /** Local service discovery (BEP 14), shared by every torrent; settings.lsdEnabled and a non-loopback host. */
+  #lsd: LsdService | undefined;
   #started = false;
   #stopped = false;
 
@@ -169,6 +174,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         throw listenError(err, { what: `UDP port ${this.#listener.port} (the DHT's)`, fix: 'choose another --port, or --no-dht' });
       }
     }
+    if (this.settings.lsdEnabled && !isLoopbackHost(this.settings.host)) await this.#startLsd();
     if (this.#opts.trackerPort !== undefined) {
       const { TrackerServer } = await import('../tracker/server.js');
       this.#tracker = new TrackerServer({ host: this.settings.host, port: this.#opts.trackerPort, logger: this.#opts.logger.child({ component: 'tracker' }) });
@@ -178,6 +184,26 @@ export class Session extends TypedEmitter<SessionEvents> {
         throw listenError(err, { what: `tracker port ${this.#opts.trackerPort}`, fix: 'choose another with --tracker PORT' });
       }
     }
+  }
+
+  /**
+   * LSD is a convenience: when the group cannot be joined (no multicast
+   * route, port 6771 held exclusively) the session runs without it, with a
+   * warning. With a DHT node, the node is announced on the rendezvous
+   * info-hash and the LAN's other nodes found there join its routing table,
+   * so a LAN with no bootstrap node still has one DHT.
+   */
+  async #startLsd(): Promise<void> {
+    const lsd = new LsdService({ host: this.settings.host, settings: this.settings, logger: this.#opts.logger.child({ component: 'lsd' }) });
+    try {
+      await lsd.start();
+    } catch (err) {
+      this.#opts.logger.warn(`running without local service discovery: ${errorMessage(err)}`);
+      return;
+    }
+    this.#lsd = lsd;
+    const dht = this.#dht;
+    if (dht) lsd.register(LSD_DHT_INFOHASH, { port: dht.address.port, announce: true, answer: true, onPeer: (addr) => dht.addNode(addr) });
   }
 
   /**
@@ -207,6 +233,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** The DHT node, when the session runs one. */
   get dht(): DhtNode | undefined {
     return this.#dht;
+  }
+
+  /** Local service discovery, when it runs. */
+  get lsd(): LsdService | undefined {
+    return this.#lsd;
   }
 
   /** The embedded tracker, when `--tracker` asked for one. */
@@ -271,6 +302,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.#dht && !metainfo.info.private) {
       torrent.addSource(new DhtPeerSource(this.#dht, torrent.sourceContext(), { logger: logger.child({ component: 'dht-source' }) }));
     }
+    // BEP 14 too: a private torrent is never announced on the LAN.
+    if (this.#lsd && !metainfo.info.private) torrent.addSource(new LsdPeerSource(this.#lsd, torrent.sourceContext()));
     torrent.start();
     if (opts.peers?.length) torrent.addPeers(opts.peers, { pinned: true, source: 'cli' });
     this.emit('torrent:added', torrent);
@@ -326,6 +359,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       // Look the info-hash up on the DHT until the metadata is in (a few seconds apart).
       if (this.#dht) sources.push(new DhtPeerSource(this.#dht, ctx, { announce: false, intervalMs: this.settings.magnetDhtLookupIntervalMs, logger }));
+      // And on the LAN (BEP 14). Announced too: whoever hears us learns of us; the peers heard here are
+      // handed again to the torrent's own LSD source when it registers (lsd.ts keeps them for an interval).
+      if (this.#lsd) sources.push(new LsdPeerSource(this.#lsd, ctx));
       for (const s of sources) s.start();
       let info: Uint8Array;
       try {
@@ -367,6 +403,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#stopped = true;
     await Promise.allSettled([...this.#torrents.keys()].map((k) => this.removeTorrent(k)));
     await this.#listener.stop();
+    await this.#lsd?.stop();
     await this.#tracker?.stop();
     await this.#dht?.stop();
     if (!this.#opts.pool) await this.pool.close();

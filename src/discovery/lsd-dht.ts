@@ -1,0 +1,104 @@
+/**
+ * The LAN's DHT without a bootstrap node (beyond BEP 14): DHT nodes announce
+ * themselves over LSD on the rendezvous info-hash LSD_DHT_INFOHASH with
+ * their UDP port, and add the nodes they hear to their routing tables.
+ *
+ * - A long-running node (`peer dht`, or a session's node) announces and
+ *   answers newcomers: `announceDhtNodeOnLan`.
+ * - A short-lived node (`peer kv` with no `--bootstrap`) announces itself
+ *   once (which makes the nodes there answer within
+ *   lsdDhtReplyMinIntervalMs), pings what it hears and any `candidates`
+ *   (the daemon on its own host), and goes on as soon as one node answers,
+ *   or gives up after `waitMs`: `findLanDhtNodes`.
+ */
+import type { DhtNode } from '../dht/node.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isLoopbackHost } from '../util/address.js';
+import type { PeerAddress } from '../util/peer-address.js';
+import { LsdService, LSD_DHT_INFOHASH, type LsdSettings } from './lsd.js';
+
+export interface LanDhtOptions {
+  host: string;
+  settings: LsdSettings;
+  logger: Logger;
+  /** LSD group port (tests); default 6771. */
+  lsdPort?: number;
+  lsdGroup?: string;
+}
+
+/**
+ * Starts LSD for a long-running DHT node: announced on the rendezvous, and
+ * every node heard there is added (pinged, kept if it answers). Resolves
+ * with the service to stop with the node, or undefined when LSD cannot run
+ * here (a loopback host, no multicast route: logged).
+ */
+export async function announceDhtNodeOnLan(node: DhtNode, opts: LanDhtOptions): Promise<LsdService | undefined> {
+  if (isLoopbackHost(opts.host)) return undefined;
+  const lsd = new LsdService(serviceOptions(opts));
+  try {
+    await lsd.start();
+  } catch (err) {
+    opts.logger.warn(`running without local service discovery: ${errorMessage(err)}`);
+    return undefined;
+  }
+  lsd.register(LSD_DHT_INFOHASH, { port: node.address.port, announce: true, answer: true, onPeer: (addr) => node.addNode(addr) });
+  return lsd;
+}
+
+/**
+ * Looks for DHT nodes on the LAN for at most `waitMs`: over LSD (unless
+ * `lsd` is false or the host is loopback) and by pinging `candidates`.
+ * Resolves with the nodes that answered a ping (now in the node's table)
+ * once the first has, or with [] when none did in time.
+ */
+export async function findLanDhtNodes(node: DhtNode, opts: LanDhtOptions & { waitMs: number; lsd: boolean; candidates: PeerAddress[]; signal?: AbortSignal }): Promise<PeerAddress[]> {
+  const found: PeerAddress[] = [];
+  const tried = new Set<string>();
+  const done = new AbortController();
+  const signal = AbortSignal.any([done.signal, AbortSignal.timeout(opts.waitMs), ...(opts.signal ? [opts.signal] : [])]);
+  let first: () => void = () => undefined;
+  const firstAnswer = new Promise<void>((resolve) => (first = resolve));
+  const own = node.address;
+  const tryNode = (addr: PeerAddress): void => {
+    const key = `${addr.host}:${addr.port}`;
+    if (signal.aborted || tried.has(key) || (addr.host === own.host && addr.port === own.port)) return;
+    tried.add(key);
+    node.ping(addr, { signal }).then(
+      () => {
+        found.push(addr);
+        first();
+      },
+      (err) => opts.logger.debug(`LAN DHT candidate ${key}: ${errorMessage(err)}`),
+    );
+  };
+  let lsd: LsdService | undefined;
+  if (opts.lsd && !isLoopbackHost(opts.host)) {
+    lsd = new LsdService(serviceOptions(opts));
+    try {
+      await lsd.start();
+      lsd.register(LSD_DHT_INFOHASH, { port: own.port, announce: true, onPeer: tryNode });
+    } catch (err) {
+      opts.logger.warn(`no local service discovery: ${errorMessage(err)}`);
+      lsd = undefined;
+    }
+  }
+  for (const c of opts.candidates) tryNode(c);
+  try {
+    await Promise.race([firstAnswer, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+  } finally {
+    done.abort();
+    await lsd?.stop();
+  }
+  return found;
+}
+
+function serviceOptions(opts: LanDhtOptions): ConstructorParameters<typeof LsdService>[0] {
+  return {
+    host: opts.host,
+    settings: opts.settings,
+    logger: opts.logger,
+    ...(opts.lsdPort !== undefined ? { port: opts.lsdPort } : {}),
+    ...(opts.lsdGroup !== undefined ? { group: opts.lsdGroup } : {}),
+  };
+}
