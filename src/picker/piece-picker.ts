@@ -6,6 +6,11 @@
  *   verified data reaches the disk early (it also shortens the resume gap).
  * - New pieces are chosen rarest first, ties broken at random, so that the
  *   swarm's rarest data spreads before its holders leave.
+ * - Priorities (issue 14): each piece has one, 0 (not wanted: never
+ *   asked for), 1 normal, 2 high (a file the user put first); from 3
+ *   (a sequential read-ahead window) up, pieces are taken in index order
+ *   rather than rarest first, so a player reading the file gets its next
+ *   bytes first. A higher level is always served before a lower one.
  * - Endgame: once every missing block has been requested, a peer whose
  *   queue is nearly empty may ask for blocks already requested of one other
  *   peer; the first copy wins and the other is cancelled. This removes the
@@ -43,6 +48,12 @@ export interface BlockReceipt {
 }
 
 const NONE = -1;
+
+/** Piece priority levels (see the header). */
+export const PRIORITY = { skip: 0, normal: 1, high: 2, window: 3, urgent: 4 } as const;
+const LEVELS = 5;
+/** From this level up, pieces are picked in index order. */
+const ORDERED = PRIORITY.window;
 /** Endgame: besides the block's first requester, how many more peers it may be asked of. */
 const MAX_EXTRA_REQUESTERS = 1;
 
@@ -98,6 +109,10 @@ export class PiecePicker {
   readonly #maxBlocks: number;
   /** 1 for a piece we lack that nobody started (not had, downloading or pending): the rarest-first scan reads only this. */
   readonly #unstarted: Uint8Array;
+  /** Priority of each piece (PRIORITY). */
+  readonly #priority: Uint8Array;
+  /** Pieces we lack, per priority level: which levels hold work, in O(1). */
+  readonly #missingAt = new Uint32Array(LEVELS);
 
   constructor(opts: PickerOptions) {
     if (opts.have.length !== opts.pieceCount) throw new RangeError('have bitfield length differs from pieceCount');
@@ -112,6 +127,45 @@ export class PiecePicker {
     this.#maxBlocks = Math.ceil(opts.pieceLength / opts.blockBytes);
     this.#unstarted = new Uint8Array(opts.pieceCount);
     for (let i = 0; i < opts.pieceCount; i++) this.#unstarted[i] = this.#have.get(i) ? 0 : 1;
+    this.#priority = new Uint8Array(opts.pieceCount).fill(PRIORITY.normal);
+    this.#missingAt[PRIORITY.normal] = opts.pieceCount - this.#have.count();
+  }
+
+  // --- priorities --------------------------------------------------------
+
+  priority(index: number): number {
+    return this.#priority[index]!;
+  }
+
+  /** Sets a piece's priority (0..4, PRIORITY); blocks already asked for stay asked. */
+  setPriority(index: number, level: number): void {
+    if (!Number.isInteger(level) || level < 0 || level >= LEVELS) throw new RangeError(`priority must be an integer 0..${LEVELS - 1}, got ${level}`);
+    const old = this.#priority[index]!;
+    if (old === level) return;
+    this.#priority[index] = level;
+    if (!this.#have.get(index)) {
+      this.#missingAt[old]!--;
+      this.#missingAt[level]!++;
+    }
+  }
+
+  /** True when we lack the piece and want it (priority above 0). */
+  wants(index: number): boolean {
+    return this.#priority[index]! > 0 && !this.#have.get(index);
+  }
+
+  /** Every wanted piece is had (all of them, unless some are set to 0). */
+  wantedComplete(): boolean {
+    for (let l = 1; l < LEVELS; l++) if (this.#missingAt[l]! > 0) return false;
+    return true;
+  }
+
+  /** Bytes of the wanted pieces we lack. */
+  wantedBytesLeft(): number {
+    if (this.wantedComplete()) return 0;
+    let left = 0;
+    for (let i = 0; i < this.pieceCount; i++) if (this.wants(i)) left += this.pieceSize(i);
+    return left;
   }
 
   pieceSize(index: number): number {
@@ -155,16 +209,16 @@ export class PiecePicker {
   /** True when the peer has a piece we still lack. */
   isInteresting(peerBits: Bitfield): boolean {
     if (this.#have.isComplete()) return false;
-    for (let i = 0; i < this.pieceCount; i++) if (peerBits.get(i) && !this.#have.get(i)) return true;
+    for (let i = 0; i < this.pieceCount; i++) if (peerBits.get(i) && this.wants(i)) return true;
     return false;
   }
 
-  /** True when every missing block is requested of someone (or already in). */
+  /** True when every missing wanted block is requested of someone (or already in). */
   get endgame(): boolean {
     // A piece nobody started yet: not the endgame (O(1), the common answer).
-    if (this.#have.count() + this.#downloads.size + this.#pending.size < this.pieceCount) return false;
+    if (this.#have.count() + this.#downloads.size + this.#pending.size + this.#missingAt[PRIORITY.skip]! < this.pieceCount) return false;
     for (let i = 0; i < this.pieceCount; i++) {
-      if (this.#have.get(i) || this.#pending.has(i)) continue;
+      if (this.#have.get(i) || this.#pending.has(i) || this.#priority[i] === PRIORITY.skip) continue;
       const d = this.#downloads.get(i);
       if (!d || d.requestedCount + d.receivedCount < d.blockCount) return false;
     }
@@ -185,14 +239,20 @@ export class PiecePicker {
     const out: BlockRequest[] = [];
     if (max <= 0) return out;
     const cap = opts.maxAvailability ?? Infinity;
-    for (const d of this.#downloads.values()) {
-      if (!peerBits.get(d.index) || this.#availability[d.index]! > cap) continue;
-      this.#takeFree(peer, d, out, max);
-      if (out.length >= max) return out;
-    }
-    if (out.length < max) {
-      const blocksPerPiece = Math.max(1, Math.floor(this.pieceLength / this.blockBytes));
-      for (const index of this.#rarestCandidates(peerBits, Math.ceil((max - out.length) / blocksPerPiece) + 1, cap)) {
+    const blocksPerPiece = Math.max(1, Math.floor(this.pieceLength / this.blockBytes));
+    // Highest level first; at each level, its started pieces, then new ones.
+    for (let level = LEVELS - 1; level >= PRIORITY.normal; level--) {
+      if (this.#missingAt[level] === 0) continue;
+      // The order a reader waits on beats the seed's "only what no one else has".
+      const levelCap = level >= ORDERED ? Infinity : cap;
+      for (const d of this.#downloads.values()) {
+        if (this.#priority[d.index] !== level || !peerBits.get(d.index) || this.#availability[d.index]! > levelCap) continue;
+        this.#takeFree(peer, d, out, max);
+        if (out.length >= max) return out;
+      }
+      const need = Math.ceil((max - out.length) / blocksPerPiece) + 1;
+      const fresh = level >= ORDERED ? this.#inOrderCandidates(peerBits, need, level) : this.#rarestCandidates(peerBits, need, levelCap, level);
+      for (const index of fresh) {
         const d = new Download(index, this.pieceSize(index), this.blockBytes);
         this.#downloads.set(index, d);
         this.#unstarted[index] = 0;
@@ -201,6 +261,15 @@ export class PiecePicker {
       }
     }
     if (out.length < max && cap === Infinity && this.endgame) this.#pickEndgame(peer, peerBits, out, max);
+    return out;
+  }
+
+  /** Up to `need` unstarted pieces of `level` the peer has, lowest index first. */
+  #inOrderCandidates(peerBits: Bitfield, need: number, level: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.pieceCount && out.length < need; i++) {
+      if (this.#unstarted[i] === 1 && this.#priority[i] === level && peerBits.get(i)) out.push(i);
+    }
     return out;
   }
 
@@ -251,7 +320,7 @@ export class PiecePicker {
    * peers have), rarest first with random ties. One pass, no sort: this
    * runs on every pick, so it must stay linear in the piece count.
    */
-  #rarestCandidates(peerBits: Bitfield, need: number, cap: number): number[] {
+  #rarestCandidates(peerBits: Bitfield, need: number, cap: number, priority: number): number[] {
     const best: number[] = [];
     // Every piece had, pending or started: nothing to scan (the endgame, where picks are most frequent).
     if (this.#have.count() + this.#downloads.size + this.#pending.size >= this.pieceCount) return best;
@@ -260,8 +329,9 @@ export class PiecePicker {
     let atMin = 0;
     const unstarted = this.#unstarted;
     const avail = this.#availability;
+    const prio = this.#priority;
     for (let i = 0; i < this.pieceCount; i++) {
-      if (unstarted[i] === 0) continue;
+      if (unstarted[i] === 0 || prio[i] !== priority) continue;
       const a = avail[i]!;
       if (a > cap || a > minA || !peerBits.get(i)) continue;
       if (a < minA) {
@@ -275,7 +345,7 @@ export class PiecePicker {
       // Second pass: `need` of the rarest level at random (selection sampling, Knuth's algorithm S).
       let left = atMin;
       for (let i = 0; i < this.pieceCount && best.length < need; i++) {
-        if (unstarted[i] === 0 || avail[i] !== minA || !peerBits.get(i)) continue;
+        if (unstarted[i] === 0 || prio[i] !== priority || avail[i] !== minA || !peerBits.get(i)) continue;
         if (this.#random() * left < need - best.length) best.push(i);
         left--;
       }
@@ -284,7 +354,7 @@ export class PiecePicker {
     // The rarest level is too small: gather the next levels too.
     const byAvail = new Map<number, number[]>();
     for (let i = 0; i < this.pieceCount; i++) {
-      if (unstarted[i] === 0 || !peerBits.get(i)) continue;
+      if (unstarted[i] === 0 || prio[i] !== priority || !peerBits.get(i)) continue;
       const a = avail[i]!;
       if (a > cap) continue;
       let level = byAvail.get(a);
@@ -394,6 +464,7 @@ export class PiecePicker {
   pieceVerified(index: number): void {
     this.#pending.delete(index);
     this.#downloads.delete(index);
+    if (!this.#have.get(index)) this.#missingAt[this.#priority[index]!]!--;
     this.#have.set(index);
     this.#unstarted[index] = 0;
   }

@@ -163,12 +163,16 @@ export class Downloader {
   #stored(index: number, data: Uint8Array): void {
     const o = this.#o;
     o.storage.pieceWritten(index);
+    // Counted as wanted from the peers that have it only while its priority was above 0 (requester.ts).
+    const wasWanted = o.picker.priority(index) > 0;
     o.picker.pieceVerified(index);
     this.#ban(this.#smartBan.pieceVerified(index, data));
     o.emit('piece:verified', index);
     for (const c of o.connections.values()) {
       if (!c.handshaken) continue;
-      if (c.bits.get(index)) this.#requester.pieceGot(c);
+      if (c.bits.get(index)) {
+        if (wasWanted) this.#requester.pieceGot(c);
+      }
       else c.have(index);
     }
     o.onVerified();

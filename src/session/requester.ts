@@ -14,7 +14,7 @@ import { pickablePieces } from './fast-sets.js';
 export type RequesterSettings = Pick<Settings, 'blockBytes' | 'initialQueueDepth' | 'maxQueueDepth' | 'requestQueueTimeMs'>;
 
 export interface RequesterOptions {
-  picker: Pick<PiecePicker, 'has' | 'pick' | 'release' | 'peerBitfield' | 'peerHave'>;
+  picker: Pick<PiecePicker, 'has' | 'wants' | 'pick' | 'release' | 'peerBitfield' | 'peerHave'>;
   settings: RequesterSettings;
   /** The download rate limit (shared by the session's torrents). */
   budget: TokenBucket;
@@ -63,16 +63,26 @@ export class Requester {
   /** The peer's piece set (bitfield, have_all, have_none). */
   peerBitfield(conn: PeerConnection, bits: Bitfield): void {
     this.#o.picker.peerBitfield(bits);
+    this.#count(conn, bits);
+  }
+
+  #count(conn: PeerConnection, bits: Bitfield): void {
     let count = 0;
-    for (const i of bits.ones()) if (!this.#o.picker.has(i)) count++;
+    for (const i of bits.ones()) if (this.#o.picker.wants(i)) count++;
     this.#interesting.set(conn.id, count);
     this.updateInterest(conn);
+  }
+
+  /** What we want changed (piece priorities): interest in every peer is counted again, and requests topped up. */
+  wantsChanged(): void {
+    for (const c of this.#o.connections()) if (c.handshaken && !c.closed) this.#count(c, c.bits);
+    this.fillAll();
   }
 
   /** The peer got a piece: one more to want from it if we lack it. */
   peerHave(conn: PeerConnection, index: number): void {
     this.#o.picker.peerHave(index);
-    if (this.#o.picker.has(index)) return;
+    if (!this.#o.picker.wants(index)) return;
     this.#interesting.set(conn.id, (this.#interesting.get(conn.id) ?? 0) + 1);
     this.updateInterest(conn);
     this.fill(conn);
