@@ -36,9 +36,11 @@
  * SIGINT), as LAN machines that stay on would; the default exits on
  * completion, so the last leechers depend more on the seeder.
  *
- * Leechers' CPU and peak RSS come from getrusage at exit, written by the
- * child itself (bench/lib/launch-peer.ts); the seeder's CPU is its /proc
- * utime+stime during the run (its start-up verification is not swarm work).
+ * Leechers' CPU comes from getrusage at exit, written by the child itself
+ * (bench/lib/launch-peer.ts); the seeder's CPU is its /proc utime+stime
+ * during the run (its start-up verification is not swarm work). Peak RSS is
+ * each child's VmHWM, polled from /proc (getrusage's of a child starts at
+ * the parent's peak on Linux; bench/lib/swarm-child.ts).
  * Every run is bounded (--timeout, default the most of 180 s, 12 s per
  * leecher, and a second per 16 MiB all leechers download); all children
  * are killed when the bench exits. Data
@@ -346,10 +348,11 @@ async function runOnce(env: Env, n: number, client: SwarmClient, run: number): P
     await stopSwarmChild(tracker);
     result.seederPeerHosts = seeder.connectedHosts;
     const su = usageOf(seeder);
-    if (su) result.seederRssBytes = su.maxRssBytes;
+    const seederRss = seeder.peakRssBytes ?? su?.maxRssBytes;
+    if (seederRss !== undefined) result.seederRssBytes = seederRss;
     const tu = usageOf(tracker);
     if (tu) {
-      result.trackerRssBytes = tu.maxRssBytes;
+      result.trackerRssBytes = tracker.peakRssBytes ?? tu.maxRssBytes;
       result.trackerCpuSec = tu.userSec + tu.systemSec;
     }
 
@@ -366,7 +369,8 @@ async function runOnce(env: Env, n: number, client: SwarmClient, run: number): P
         peerHosts: [...new Set(l.connectedHosts)],
         ...(done ? { completeSec: (done.t - t0) / 1000, selfMs: num(done.e.elapsedMs), downloaded: num(done.e.downloaded) } : {}),
         ...(lastProgress ? { uploaded: num(lastProgress.e.uploaded) } : {}),
-        ...(u ? { cpuSec: u.userSec + u.systemSec, rssBytes: u.maxRssBytes } : {}),
+        ...(u ? { cpuSec: u.userSec + u.systemSec } : {}),
+        ...((l.peakRssBytes ?? u?.maxRssBytes) !== undefined ? { rssBytes: l.peakRssBytes ?? u?.maxRssBytes } : {}),
       };
       result.leechers.push(lr);
       if (args.check && done && !sameFile(env.payload, join(runDir, `out-${i}`, env.name))) {
@@ -493,8 +497,7 @@ async function main(): Promise<void> {
   const ours = results.filter((r) => r.client === 'ours');
   const lt = results.filter((r) => r.client === 'libtorrent');
   const upNote = '("seeder up x" and "leechers up x": payload bytes sent, in file sizes; leechers\' figures are from their last progress line, up to a second stale)';
-  // Linux starts a child's ru_maxrss at its parent's peak (fork copies the mm's high-water mark, exec keeps it), so a child's own peak below the bench's is hidden.
-  const rssNote = `(RSS: getrusage's peak, which for a child is at least this bench process's own peak when it spawned it, now ${((process.resourceUsage().maxRSS * 1024) / 1e6).toFixed(0)} MB: figures near that are a floor)`;
+  const rssNote = '("RSS": each process\'s VmHWM, polled from /proc every 250 ms while it ran; for libtorrent it includes the file pages it maps)';
   if (ours.length) {
     lines.push(...summaryTable(ours));
     lines.push(upNote, rssNote);
@@ -505,7 +508,7 @@ async function main(): Promise<void> {
   }
   if (lt.length) {
     lines.push('');
-    lines.push('libtorrent, the same columns (its seeder\'s and leechers\' own payload counters; CPU and RSS from getrusage at exit, bench/lib/lt-usage.py):');
+    lines.push('libtorrent, the same columns (its seeder\'s and leechers\' own payload counters; CPU from getrusage at exit, bench/lib/lt-usage.py):');
     lines.push(...summaryTable(lt));
     lines.push(rssNote);
   }

@@ -27,6 +27,14 @@ export interface SwarmChild {
   /** Hosts (no port) named by 'peer connected' log lines, in order, repeats kept. */
   connectedHosts: string[];
   stderrTail: string;
+  /**
+   * Peak RSS (VmHWM of /proc/PID/status, polled every RSS_POLL_MS while it
+   * runs). The high-water mark only grows, so polling misses at most the
+   * last interval. getrusage's ru_maxrss is no good for a child: Linux
+   * starts it at the parent's peak (fork copies the high-water mark, exec
+   * keeps it), so every child would show at least this bench's own RSS.
+   */
+  peakRssBytes?: number;
   /** Resolves with the exit code, or the signal name. */
   exited: Promise<number | string>;
   /** Resolves with the first event for which `pred` holds; rejects on exit or after `ms`. */
@@ -37,6 +45,7 @@ export interface SwarmChild {
 const CONNECTED_RE = /peer connected: (\d+\.\d+\.\d+\.\d+):\d+/;
 
 const live = new Set<SwarmChild>();
+const RSS_POLL_MS = 250;
 
 /**
  * `how.wrap` runs the child through a prefix (`ip netns exec NS`, for the
@@ -66,6 +75,7 @@ export function startSwarmChild(
     stderrTail: '',
     exited: new Promise((res) => {
       proc.on('close', (code, sig) => {
+        clearInterval(rssPoll);
         live.delete(child);
         res(code ?? sig ?? 'unknown');
       });
@@ -94,6 +104,12 @@ export function startSwarmChild(
     },
   };
   live.add(child);
+  const pollRss = (): void => {
+    const hwm = peakRssOf(proc.pid);
+    if (hwm !== undefined) child.peakRssBytes = Math.max(child.peakRssBytes ?? 0, hwm);
+  };
+  const rssPoll = setInterval(pollRss, RSS_POLL_MS);
+  rssPoll.unref();
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     let e: JsonEvent;
     try {
