@@ -22,6 +22,11 @@
  * - reported in one clear warning that names the remedy (`--recheck`).
  * Pieces hashed here are not rehashed later in the run: the cost is one
  * SHA-1 per piece per run, on the hash worker pool, not on the event loop.
+ *
+ * Memory: the piece is copied into a buffer of its own for the worker, and
+ * that buffer is reused for the next piece (the pool hands it back). A fresh
+ * one per piece was garbage that piled up between collections: at a few
+ * hundred MB/s, 30 MiB of the seeder's anonymous memory.
  */
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -50,6 +55,13 @@ export interface ServeCheckOptions {
   logger: Logger;
 }
 
+/**
+ * Spare copy buffers kept: checks run at most as many at once as piece
+ * reads for uploading (maxConcurrentPieceReads), usually one or two, and a
+ * check past the spares allocates.
+ */
+const MAX_SPARE_BUFFERS = 4;
+
 export class ServeCheck {
   readonly #info: InfoDict;
   readonly #have: Bitfield;
@@ -59,6 +71,8 @@ export class ServeCheck {
   /** Had on start as the resume state claimed, and not hashed yet in this run. */
   readonly #unverified: Bitfield;
   readonly #bad = new Set<number>();
+  /** Whole-piece buffers the hash pool handed back, for the next checks (at most MAX_SPARE_BUFFERS). */
+  readonly #spare: ArrayBuffer[] = [];
 
   constructor(opts: ServeCheckOptions) {
     this.#info = opts.info;
@@ -91,13 +105,17 @@ export class ServeCheck {
     // One buffer of its own, handed to a hash worker (the views stay ours, untouched until served).
     let size = 0;
     for (const v of views) size += v.length;
-    const copy = new Uint8Array(size);
+    const spare = size === this.#info.pieceLength ? this.#spare.pop() : undefined;
+    const copy = spare ? new Uint8Array(spare) : new Uint8Array(size);
     let at = 0;
     for (const v of views) {
       copy.set(v, at);
       at += v.length;
     }
-    const { digests } = await this.#pool.hashPieces(copy, size);
+    const { digests, buf } = await this.#pool.hashPieces(copy, size);
+    if (size === this.#info.pieceLength && buf.byteLength === size && buf.buffer instanceof ArrayBuffer && this.#spare.length < MAX_SPARE_BUFFERS) {
+      this.#spare.push(buf.buffer);
+    }
     const expected = this.#info.pieces.subarray(index * 20, index * 20 + 20);
     this.#unverified.set(index, false);
     if (Buffer.compare(digests.subarray(0, 20), expected) === 0) return;

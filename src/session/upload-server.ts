@@ -55,6 +55,8 @@ export class UploadServer {
   /** Reads of pieces to upload under way (not in the LRU until they land). */
   readonly #reading = new Map<number, Promise<void>>();
   readonly #cacheMax: number;
+  /** Distinct pieces one peer's queue reads ahead: fewer than the cache holds, so a read never evicts the piece its peer needs first. */
+  readonly #readAheadPieces: number;
   /** Size of the image of a whole piece (the pooled buffers' size). */
   readonly #imageBytes: number;
   /** Images of whole pieces whose messages all left: reused for the next reads (no allocation per piece). */
@@ -64,6 +66,7 @@ export class UploadServer {
     this.#o = opts;
     // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests.
     this.#cacheMax = Math.max(2, Math.floor(opts.settings.uploadCacheBytes / opts.info.pieceLength));
+    this.#readAheadPieces = Math.max(1, Math.min(opts.settings.uploadReadAheadPieces, this.#cacheMax - 1));
     this.#imageBytes = imageBytes(opts.info.pieceLength, opts.settings.blockBytes);
   }
 
@@ -182,8 +185,15 @@ export class UploadServer {
     if (image.refs === 0 && image.evicted) this.#recycle(image);
   }
 
+  /**
+   * Keeps a free image for the next read while the images held (cached,
+   * being read, spare) are at most the cache plus one peer's read-ahead:
+   * enough that a full cache's next reads allocate nothing, and never a
+   * second cache's worth of memory beside the cache.
+   */
   #recycle(image: PieceImage): void {
-    if (image.size === this.#o.info.pieceLength && this.#spareImages.length < this.#cacheMax) this.#spareImages.push(image);
+    if (image.size !== this.#o.info.pieceLength) return;
+    if (this.#cache.size + this.#reading.size + this.#spareImages.length < this.#cacheMax + this.#readAheadPieces) this.#spareImages.push(image);
   }
 
   #evict(entry: PieceImage | undefined): void {
@@ -201,7 +211,7 @@ export class UploadServer {
    */
   #readAhead(conn: PeerConnection, q: UploadQueue): void {
     const { info, settings: s, store } = this.#o;
-    const ahead = Math.max(1, Math.min(s.uploadReadAheadPieces, this.#cacheMax - 1));
+    const ahead = this.#readAheadPieces;
     const wanted: number[] = [];
     for (let i = q.head; i < q.queue.length && wanted.length < ahead; i++) {
       const index = q.queue[i]!.index;
@@ -220,8 +230,9 @@ export class UploadServer {
         () => {
           this.#reading.delete(index);
           if (this.#o.stopped()) return;
-          this.#evict(this.#cache.get(index));
+          const stale = this.#cache.get(index);
           this.#cache.delete(index);
+          this.#evict(stale);
           this.#cache.set(index, image);
           this.#trim();
           this.pumpAll();
@@ -243,8 +254,9 @@ export class UploadServer {
   #trim(): void {
     while (this.#cache.size > this.#cacheMax) {
       const oldest = this.#cache.keys().next().value!;
-      this.#evict(this.#cache.get(oldest));
+      const entry = this.#cache.get(oldest);
       this.#cache.delete(oldest);
+      this.#evict(entry);
     }
   }
 
