@@ -151,6 +151,23 @@ lanTest('three daemons with no tracker, --peer or --bootstrap: a watch-folder to
     t.is(await fileSha1(path.join(daemons[k]!.downloads, 'lsd-payload.bin')), fx.sha1, `host ${k + 1} has the exact bytes`);
   }
   t.log(`both magnets complete ${((Date.now() - t0) / 1000).toFixed(1)} s after the torrent was dropped`);
+
+  // The other order: a second torrent on host 1 first, its magnet on the others a few seconds later (after
+  // host 1's first announce of it). They find it through the LAN's DHT, which LSD bootstrapped (or, at
+  // worst, host 1's next LSD round a minute later).
+  const fx2 = await makeContent(path.join(dir, 'second'), 'lsd-second.bin', 12);
+  await rename(fx2.content, path.join(daemons[0]!.downloads, 'lsd-second.bin'));
+  await writeFile(path.join(daemons[0]!.torrents, 'second.torrent'), await readFile(fx2.torrent));
+  await procs[0]!.waitFor((e) => e.event === 'progress' && e.infoHash === fx2.infoHash, 'host 1 to run the second torrent', 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const t1 = Date.now();
+  await writeFile(path.join(daemons[1]!.torrents, 'second.magnet'), fx2.magnet + '\n');
+  await writeFile(path.join(daemons[2]!.torrents, 'second.magnet'), fx2.magnet + '\n');
+  for (const k of [1, 2]) {
+    await procs[k]!.waitFor(completeOf(fx2.infoHash), `daemon ${k + 1} to complete the second magnet`, FIND_MS);
+    t.is(await fileSha1(path.join(daemons[k]!.downloads, 'lsd-second.bin')), fx2.sha1, `host ${k + 1} has the second torrent's exact bytes`);
+  }
+  t.log(`magnets dropped after the torrent's announce: complete ${((Date.now() - t1) / 1000).toFixed(1)} s later`);
   for (const p of procs) t.deepEqual(p.badLines, [], 'stdout is JSON lines only');
 
   // KV: host 4 runs no daemon: its kv node can only find the LAN's DHT over LSD.
