@@ -82,11 +82,11 @@ function runIn(h: Host, args: string[], timeoutMs = 60_000): { code: number | nu
 }
 
 /** Content and its torrent (the built make-torrent, no tracker): path, torrent, info-hash, magnet, SHA-1. */
-async function makeContent(dir: string, name: string, seed: number): Promise<{ content: string; torrent: string; infoHash: string; magnet: string; sha1: string }> {
+async function makeContent(dir: string, name: string, seed: number, extra: string[] = []): Promise<{ content: string; torrent: string; infoHash: string; magnet: string; sha1: string }> {
   const content = path.join(dir, 'content', name);
   await writeFixture(content, fixtureBytes(PAYLOAD, seed));
   const torrent = path.join(dir, `${name}.torrent`);
-  const mk = spawnSync(process.execPath, [MAKE_TORRENT_BIN, content, '-o', torrent, '-l', String(PIECE), '--json'], { encoding: 'utf8' });
+  const mk = spawnSync(process.execPath, [MAKE_TORRENT_BIN, content, '-o', torrent, '-l', String(PIECE), '--json', ...extra], { encoding: 'utf8' });
   if (mk.status !== 0) throw new Error(`make-torrent failed: ${mk.stderr}`);
   const { infoHash, magnet } = JSON.parse(mk.stdout) as { infoHash: string; magnet: string };
   return { content, torrent, infoHash, magnet, sha1: await fileSha1(content) };
@@ -287,4 +287,60 @@ ltTest('libtorrent with LSD on: it finds us from our announce, and we find it (n
   ltSeed.kill('SIGTERM');
   t.deepEqual(await seeder.waitExit(20_000), { code: 0, signal: null }, seeder.describe());
   await ltSeed.waitExit(20_000).catch(() => undefined);
+});
+
+/** Listens on the LSD group and port and prints each datagram as {"event":"datagram","from","text"}. */
+const LISTENER = `
+const dgram = require('node:dgram');
+const { HOST } = process.env;
+const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+s.on('message', (m, r) => process.stdout.write(JSON.stringify({ event: 'datagram', from: r.address, text: m.toString('latin1') }) + '\\n'));
+s.bind(6771, '0.0.0.0', () => {
+  s.addMembership('239.192.152.143', HOST);
+  process.stdout.write(JSON.stringify({ event: 'listening' }) + '\\n');
+});
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+lanTest('what goes on the wire: BEP 14 datagrams with our port and cookie, a public torrent announced, a private one never; --no-lsd sends nothing', async (t) => {
+  t.timeout(90_000);
+  const hosts = lanUp(t, 3, '10.94');
+  const [h1, h2, h3] = hosts as [Host, Host, Host];
+  const dir = await tempDir(t, 'lan-lsd-wire-');
+  const pub = await makeContent(path.join(dir, 'pub'), 'public.bin', 31);
+  const priv = await makeContent(path.join(dir, 'priv'), 'private.bin', 32, ['--private']);
+  const root = path.join(dir, 'host-1');
+  await mkdir(path.join(root, 'torrents'), { recursive: true });
+  await mkdir(path.join(root, 'downloads'), { recursive: true });
+  for (const c of [pub, priv]) {
+    await rename(c.content, path.join(root, 'downloads', path.basename(c.content)));
+    await writeFile(path.join(root, 'torrents', path.basename(c.torrent)), await readFile(c.torrent));
+  }
+  const listener = spawnJson(t, process.execPath, ['-e', LISTENER], ['lsd-listener'], { wrap: wrap(h2), env: { HOST: h2.addr } });
+  await listener.waitFor((e) => e.event === ('listening' as string), 'the listener', 30_000);
+  type Datagram = { event: 'datagram'; from: string; text: string };
+  const datagrams = (): Datagram[] => (listener.events as unknown as Datagram[]).filter((e) => e.event === 'datagram');
+
+  // Host 3: a seeder with --no-lsd (the public torrent too): nothing of it may reach the group.
+  const quiet = spawnPeer(t, ['seed', pub.torrent, '--data', path.join(root, 'downloads', 'public.bin'), '--host', h3.addr, '--port', String(PEER_PORT), '--state', path.join(dir, 'state-3'), '--json', '--no-lsd', '--no-dht'], { wrap: wrap(h3) });
+  const daemon = spawnPeer(t, ['start', '--torrents', path.join(root, 'torrents'), '--downloads', path.join(root, 'downloads'), '--state', path.join(root, 'state'), '--host', h1.addr, '--port', String(PEER_PORT), '--no-api', '--json', '--no-dht'], { wrap: wrap(h1) });
+  for (const c of [pub, priv]) await daemon.waitFor((e) => e.event === 'progress' && e.infoHash === c.infoHash, `the daemon to run ${path.basename(c.content)}`, 30_000);
+  await listener.waitFor((e) => (e as unknown as Datagram).event === 'datagram' && (e as unknown as Datagram).text.includes(pub.infoHash), 'the public torrent announced', 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+
+  const all = datagrams();
+  t.true(all.length > 0);
+  for (const d of all) {
+    t.is(d.from, h1.addr, `only the daemon's host multicasts (not the --no-lsd seeder): ${d.from}`);
+    t.regex(d.text, /^BT-SEARCH \* HTTP\/1\.1\r\nHost: 239\.192\.152\.143:6771\r\nPort: 6881\r\n(Infohash: [0-9a-f]{40}\r\n)+cookie: [0-9a-f]{16}\r\n\r\n\r\n$/);
+    t.false(d.text.includes(priv.infoHash), 'the private torrent is never announced');
+  }
+  t.is(new Set(all.map((d) => /cookie: (\w+)/.exec(d.text)![1])).size, 1, 'one cookie per process');
+  t.true(all.some((d) => d.text.includes(pub.infoHash)));
+
+  daemon.kill('SIGTERM');
+  quiet.kill('SIGTERM');
+  listener.kill('SIGTERM');
+  t.deepEqual(await daemon.waitExit(20_000), { code: 0, signal: null }, daemon.describe());
+  t.deepEqual(await quiet.waitExit(20_000), { code: 0, signal: null }, quiet.describe());
 });

@@ -327,7 +327,6 @@ export class LsdService extends TypedEmitter<LsdEvents> {
   #onMessage(msg: Buffer, fromRaw: string): void {
     if (!this.#running) return;
     const now = this.#now();
-    // A link-local IPv6 source cannot be dialled without its zone: of no use as a peer.
     const from = fromRaw.replace(/^::ffff:/, '');
     if (!this.#admit(from, now)) {
       this.emit('lsd:refused', { from, reason: 'rate-limited' });
@@ -342,6 +341,8 @@ export class LsdService extends TypedEmitter<LsdEvents> {
     }
     const a = parsed.announce;
     if (a.cookie === this.cookie) return;
+    // A link-local IPv6 source (fe80::...%zone) is not taken as a peer: the same host is reachable over
+    // IPv4 or a routable IPv6 address, and a zoned address would be one more name for one peer.
     if (/^fe80:/i.test(from)) return;
     let answer = false;
     for (const hex of a.infoHashes) {
