@@ -28,6 +28,7 @@ import { clients } from './helpers/clients.js';
 import { ltEvent, spawnLibtorrent } from './helpers/libtorrent.js';
 import { closed, fileSha1, fixtureBytes, isComplete, REPO_ROOT, spawnJson, spawnPeer, tempDir, writeFixture, type PeerEvent, type PeerProcess, type Teardown } from './helpers/swarm.js';
 import { encodeLsdAnnounce, lsdHostHeader, LSD_IPV4_GROUP } from '../src/discovery/lsd-codec.js';
+import { LSD_DHT_INFOHASH } from '../src/discovery/lsd.js';
 
 const LAN_SH = path.join(REPO_ROOT, 'scripts', 'lan.sh');
 const PEER_PORT = 6881;
@@ -302,7 +303,7 @@ s.bind(6771, '0.0.0.0', () => {
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-lanTest('what goes on the wire: BEP 14 datagrams with our port and cookie, a public torrent announced, a private one never; --no-lsd sends nothing', async (t) => {
+lanTest('what goes on the wire: BEP 14 datagrams with our port and cookie, a public torrent announced, a private one never; --no-lsd sends nothing; peer dht announces the DHT rendezvous', async (t) => {
   t.timeout(90_000);
   const hosts = lanUp(t, 3, '10.94');
   const [h1, h2, h3] = hosts as [Host, Host, Host];
@@ -323,15 +324,20 @@ lanTest('what goes on the wire: BEP 14 datagrams with our port and cookie, a pub
 
   // Host 3: a seeder with --no-lsd (the public torrent too): nothing of it may reach the group.
   const quiet = spawnPeer(t, ['seed', pub.torrent, '--data', path.join(root, 'downloads', 'public.bin'), '--host', h3.addr, '--port', String(PEER_PORT), '--state', path.join(dir, 'state-3'), '--json', '--no-lsd', '--no-dht'], { wrap: wrap(h3) });
+  // Host 3 also runs a DHT node alone: it announces itself on the rendezvous info-hash, with its UDP port.
+  const dht = spawnPeer(t, ['dht', '--host', h3.addr, '--port', '6999', '--state', path.join(dir, 'state-dht'), '--json'], { wrap: wrap(h3) });
   const daemon = spawnPeer(t, ['start', '--torrents', path.join(root, 'torrents'), '--downloads', path.join(root, 'downloads'), '--state', path.join(root, 'state'), '--host', h1.addr, '--port', String(PEER_PORT), '--no-api', '--json', '--no-dht'], { wrap: wrap(h1) });
   for (const c of [pub, priv]) await daemon.waitFor((e) => e.event === 'progress' && e.infoHash === c.infoHash, `the daemon to run ${path.basename(c.content)}`, 30_000);
   await listener.waitFor((e) => (e as unknown as Datagram).event === 'datagram' && (e as unknown as Datagram).text.includes(pub.infoHash), 'the public torrent announced', 30_000);
+  await listener.waitFor((e) => (e as unknown as Datagram).event === 'datagram' && (e as unknown as Datagram).text.includes(LSD_DHT_INFOHASH), 'the DHT node announced', 30_000);
   await new Promise((resolve) => setTimeout(resolve, 2_000));
 
-  const all = datagrams();
+  const fromDht = datagrams().filter((d) => d.from === h3.addr);
+  t.true(fromDht.length > 0 && fromDht.every((d) => d.text.includes(`Port: 6999\r\nInfohash: ${LSD_DHT_INFOHASH}\r\ncookie:`)), 'host 3 sends only its DHT node\'s rendezvous (its --no-lsd seeder nothing)');
+  const all = datagrams().filter((d) => d.from !== h3.addr);
   t.true(all.length > 0);
   for (const d of all) {
-    t.is(d.from, h1.addr, `only the daemon's host multicasts (not the --no-lsd seeder): ${d.from}`);
+    t.is(d.from, h1.addr, `only the daemon's and the DHT node's hosts multicast: ${d.from}`);
     t.regex(d.text, /^BT-SEARCH \* HTTP\/1\.1\r\nHost: 239\.192\.152\.143:6771\r\nPort: 6881\r\n(Infohash: [0-9a-f]{40}\r\n)+cookie: [0-9a-f]{16}\r\n\r\n\r\n$/);
     t.false(d.text.includes(priv.infoHash), 'the private torrent is never announced');
   }
@@ -341,6 +347,8 @@ lanTest('what goes on the wire: BEP 14 datagrams with our port and cookie, a pub
   daemon.kill('SIGTERM');
   quiet.kill('SIGTERM');
   listener.kill('SIGTERM');
+  dht.kill('SIGTERM');
+  t.deepEqual(await dht.waitExit(20_000), { code: 0, signal: null }, dht.describe());
   t.deepEqual(await daemon.waitExit(20_000), { code: 0, signal: null }, daemon.describe());
   t.deepEqual(await quiet.waitExit(20_000), { code: 0, signal: null }, quiet.describe());
 });
