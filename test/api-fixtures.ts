@@ -15,11 +15,11 @@ import { tempDir, type Teardown } from './helpers/swarm.js';
 
 export async function startSession(
   t: Teardown,
-  opts: { host?: string; dir?: string; downloadLimit?: number; dht?: boolean; trackerPort?: number } = {},
+  opts: { host?: string; dir?: string; downloadLimit?: number; uploadLimit?: number; dht?: boolean; trackerPort?: number } = {},
 ): Promise<{ session: Session; dir: string }> {
   const dir = opts.dir ?? (await tempDir(t, 'api-test-'));
   const session = new Session({
-    settings: resolveSettings({ host: opts.host ?? '127.0.0.1', port: 0, ...(opts.downloadLimit ? { downloadLimitBytesPerS: opts.downloadLimit } : {}) }),
+    settings: resolveSettings({ host: opts.host ?? '127.0.0.1', port: 0, ...(opts.downloadLimit ? { downloadLimitBytesPerS: opts.downloadLimit } : {}), ...(opts.uploadLimit ? { uploadLimitBytesPerS: opts.uploadLimit } : {}) }),
     stateDir: path.join(dir, `state-${Math.random().toString(36).slice(2)}`),
     logger: silentLogger,
     useTrackers: false,

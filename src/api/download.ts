@@ -20,7 +20,8 @@
  */
 import type http from 'node:http';
 import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
+import { once } from 'node:events';
 import { join, sep } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { userFiles } from '../metainfo/layout.js';
@@ -141,11 +142,11 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
-/** Streams the file as an attachment; honours one `Range` (206). */
-export function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: { path: string; size: number }, name: string): void {
+/** What a response to a Range request starts with: status, headers, and the bytes to send (or none). */
+function rangeHead(req: http.IncomingMessage, res: http.ServerResponse, size: number, name: string): { start: number; end: number } | undefined {
   // RFC 6266: an ASCII fallback and the exact name in UTF-8.
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  const range = parseRange(req.headers.range, file.size);
+  const range = parseRange(req.headers.range, size);
   const headers = {
     ...baseHeaders(),
     'Content-Type': 'application/octet-stream',
@@ -154,18 +155,84 @@ export function sendFile(req: http.IncomingMessage, res: http.ServerResponse, fi
     'Accept-Ranges': 'bytes',
   };
   if (range === null) {
-    res.writeHead(416, { ...headers, 'Content-Range': `bytes */${file.size}`, 'Content-Length': 0 });
+    res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
     res.end();
-    return;
+    return undefined;
   }
-  if (range) res.writeHead(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${file.size}`, 'Content-Length': range.end - range.start + 1 });
-  else res.writeHead(200, { ...headers, 'Content-Length': file.size });
-  if (req.method === 'HEAD') {
+  if (range) res.writeHead(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': range.end - range.start + 1 });
+  else res.writeHead(200, { ...headers, 'Content-Length': size });
+  if (req.method === 'HEAD' || size === 0) {
     res.end();
-    return;
+    return undefined;
   }
-  const stream = createReadStream(file.path, range ? { start: range.start, end: range.end } : {});
+  return range ?? { start: 0, end: size - 1 };
+}
+
+/** Streams the file as an attachment; honours one `Range` (206). */
+export function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: { path: string; size: number }, name: string): void {
+  const range = rangeHead(req, res, file.size, name);
+  if (!range) return;
+  const stream = createReadStream(file.path, { start: range.start, end: range.end });
   stream.on('error', () => res.destroy());
   res.on('close', () => stream.destroy());
   stream.pipe(res);
+}
+
+/** A torrent still downloading, as the streaming route needs it (Torrent.reader()). */
+export interface StreamSource {
+  pieceLength: number;
+  /** Pieces past the one being read that are asked for first. */
+  readAheadPieces: number;
+  reader(): { moveTo(first: number, last: number): void; waitFor(index: number, signal?: AbortSignal): Promise<void>; close(): void };
+}
+
+/** Bytes read from disk at once while streaming. */
+const STREAM_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Streams a file of a torrent that is still downloading: each byte goes
+ * out only once the piece that holds it is verified and on disk, and the
+ * pieces the reader needs next are fetched first. A player pointed at the
+ * URL plays while the download runs; a client that goes away lets go of
+ * its pieces.
+ */
+export async function streamFile(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  file: { path: string; size: number; offset: number },
+  name: string,
+  source: StreamSource,
+): Promise<void> {
+  const range = rangeHead(req, res, file.size, name);
+  if (!range) return;
+  const gone = new AbortController();
+  res.on('close', () => gone.abort(new Error('the client went away')));
+  const reader = source.reader();
+  const handle = await open(file.path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(STREAM_CHUNK_BYTES);
+    let pos = range.start;
+    const lastPiece = Math.floor((file.offset + range.end) / source.pieceLength);
+    while (pos <= range.end) {
+      const piece = Math.floor((file.offset + pos) / source.pieceLength);
+      reader.moveTo(piece, Math.min(lastPiece, piece + source.readAheadPieces));
+      await reader.waitFor(piece, gone.signal);
+      // The piece is on disk: send what of it lies in the range.
+      const pieceEnd = Math.min(range.end, (piece + 1) * source.pieceLength - file.offset - 1);
+      while (pos <= pieceEnd) {
+        const n = Math.min(buf.length, pieceEnd - pos + 1);
+        const { bytesRead } = await handle.read(buf, 0, n, pos);
+        if (bytesRead !== n) throw new Error(`${name}: short read at byte ${pos}`);
+        if (!res.write(Buffer.from(buf.subarray(0, n)))) await once(res, 'drain', { signal: gone.signal });
+        pos += n;
+      }
+    }
+    res.end();
+  } catch {
+    // The client went away, the torrent stopped or the disk failed: the response cannot say so any more (its headers left).
+    res.destroy();
+  } finally {
+    reader.close();
+    await handle.close();
+  }
 }

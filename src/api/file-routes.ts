@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { magnetOf } from '../metainfo/magnet.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { Torrent } from '../session/torrent.js';
-import { downloadComponents, pickDownload, resolveDownload, sendFile } from './download.js';
+import { downloadComponents, pickDownload, resolveDownload, sendFile, streamFile } from './download.js';
 import { ApiError, mediaType, sendJson } from './http.js';
 import { receiveFile } from './multipart.js';
 import type { Route, RouteContext } from './routes.js';
@@ -54,10 +54,13 @@ async function upload(ctx: RouteContext, req: http.IncomingMessage, res: http.Se
 
 async function download(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse, rawPath: string): Promise<void> {
   const { torrent, file } = pickDownload(ctx.session.torrents, downloadComponents(rawPath));
-  // Content of a torrent still downloading is not served: it is not whole yet.
-  if (!torrent.complete) throw new ApiError(409, `${torrent.metainfo.info.name} is still downloading (${torrent.have}/${torrent.metainfo.info.pieceCount} pieces)`);
   const hex = torrent.infoHashHex;
   const contentPath = ctx.contentPaths.get(hex) ?? ctx.opts.contentPathOf?.(hex) ?? join(ctx.opts.downloadsDir, torrent.metainfo.info.name);
   const found = await resolveDownload(contentPath, torrent.metainfo.info.multiFile, file, { forbidden: ctx.opts.privateDirs ?? [] });
-  sendFile(req, res, found, file.path[file.path.length - 1]!);
+  const name = file.path[file.path.length - 1]!;
+  if (torrent.complete) return sendFile(req, res, found, name);
+  // Still downloading: streamed as its pieces arrive, those it needs first.
+  const pieceLength = torrent.metainfo.info.pieceLength;
+  const readAheadPieces = Math.max(1, Math.ceil(ctx.session.settings.streamReadAheadBytes / pieceLength));
+  await streamFile(req, res, { ...found, offset: file.offset }, name, { pieceLength, readAheadPieces, reader: () => torrent.reader() });
 }

@@ -33,6 +33,6 @@ export interface SessionExtras {
 
 export type SessionLike = Pick<
   Session,
-  'port' | 'peerId' | 'torrents' | 'torrent' | 'addTorrent' | 'addMagnet' | 'removeTorrent' | 'setRateLimits' | 'limits' | 'pool' | 'tracker' | 'on' | 'off'
+  'port' | 'peerId' | 'settings' | 'torrents' | 'torrent' | 'addTorrent' | 'addMagnet' | 'removeTorrent' | 'setRateLimits' | 'limits' | 'pool' | 'tracker' | 'on' | 'off'
 > &
   SessionExtras;

@@ -1,6 +1,7 @@
 /**
- * `/api/torrents`: list, add (a .torrent or a magnet link), show, remove,
- * pause and resume torrents, and list a torrent's peers.
+ * `/api/torrents`: list, add (a .torrent or a magnet link), show, change
+ * (`PATCH {"sequential": true}`), remove, pause and resume torrents, and
+ * list a torrent's peers.
  */
 import type http from 'node:http';
 import { mkdir } from 'node:fs/promises';
@@ -20,7 +21,11 @@ export function torrentRoutes(ctx: RouteContext): Route[] {
     { pattern: /^\/api\/torrents\/?$/, methods: { GET: (_q, res) => listTorrents(ctx, res), POST: (req, res) => addTorrent(ctx, req, res) } },
     {
       pattern: new RegExp(`^/api/torrents/${ih}$`),
-      methods: { GET: (_q, res, [h]) => sendJson(res, 200, torrentDetail(torrentOf(ctx, h!))), DELETE: (_q, res, [h]) => removeTorrent(ctx, res, h!) },
+      methods: {
+        GET: (_q, res, [h]) => sendJson(res, 200, torrentDetail(torrentOf(ctx, h!))),
+        PATCH: (req, res, [h]) => changeTorrent(ctx, req, res, h!),
+        DELETE: (_q, res, [h]) => removeTorrent(ctx, res, h!),
+      },
     },
     { pattern: new RegExp(`^/api/torrents/${ih}/pause$`), methods: { POST: (_q, res, [h]) => pauseResume(ctx, res, h!, 'pause') } },
     { pattern: new RegExp(`^/api/torrents/${ih}/resume$`), methods: { POST: (_q, res, [h]) => pauseResume(ctx, res, h!, 'resume') } },
@@ -60,7 +65,22 @@ function torrentDetail(t: Torrent): object {
     private: m.info.private,
     files: userFiles(m.info).map((f) => ({ path: f.path.join('/'), length: f.length })), // no BEP 47 pad files
     trackers: trackersOf(m),
+    sequential: t.sequential,
   };
+}
+
+/** Per-torrent settings that can change while it runs. Unknown fields are refused, so a typo is not silently ignored. */
+async function changeTorrent(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse, hex: string): Promise<void> {
+  const t = torrentOf(ctx, hex);
+  const body = await readJsonObject(req, MAX_JSON_BYTES);
+  const known = new Set(['sequential']);
+  const unknown = Object.keys(body).filter((k) => !known.has(k));
+  if (unknown.length) throw new ApiError(400, `unknown field ${JSON.stringify(unknown[0]!.slice(0, 50))}: a torrent can change "sequential"`);
+  if (body.sequential !== undefined) {
+    if (typeof body.sequential !== 'boolean') throw new ApiError(400, 'field "sequential" must be true or false');
+    t.setSequential(body.sequential);
+  }
+  sendJson(res, 200, torrentDetail(t));
 }
 
 async function addTorrent(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

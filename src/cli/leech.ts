@@ -10,6 +10,7 @@ export function registerLeech(program: Command): void {
       .argument('<torrent>', 'the .torrent file or a magnet link')
       .option('--out <dir>', 'save the content as DIR/<name>', 'downloads')
       .option('--exit-on-complete', 'exit once the download is complete and verified instead of seeding')
+      .option('--sequential', 'download pieces in order (a read-ahead window first, rarest first beyond it), to play a file while it downloads')
       .option('--recheck', 'ignore the resume state and verify every piece on disk before starting (without it, a resume state whose files are unchanged is trusted, and each piece it claims is hashed before its first upload)'),
   ).action(async (torrent: string, opts: Record<string, unknown>) => {
     await runSwarm({
@@ -18,6 +19,7 @@ export function registerLeech(program: Command): void {
       outDir: opts.out as string,
       exitOnComplete: opts.exitOnComplete === true,
       recheck: opts.recheck === true,
+      sequential: opts.sequential === true,
       raw: opts as never,
     });
   });

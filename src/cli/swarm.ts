@@ -24,6 +24,8 @@ export interface SwarmCommandOptions {
   outDir?: string;
   exitOnComplete?: boolean;
   recheck?: boolean;
+  /** leech: pieces in order (a read-ahead window first). */
+  sequential?: boolean;
   raw: Parameters<typeof parseCommonOptions>[0];
 }
 
@@ -73,7 +75,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     let torrent: Torrent;
     if (magnet) {
       if (!common.json) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n`);
-      torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false });
+      torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false, sequential: cmd.sequential ?? false });
     } else {
       torrent = await addWithVerifyProgress(session, metainfo!, resolve(torrentContentPath(cmd, metainfo!)), cmd, common);
     }
@@ -117,6 +119,7 @@ async function addWithVerifyProgress(session: Session, metainfo: Metainfo, conte
       contentPath,
       mode: cmd.mode,
       recheck: cmd.recheck ?? false,
+      sequential: cmd.sequential ?? false,
       peers: common.peers,
       onVerifyProgress: (done, total) => {
         if (common.json) return;

@@ -150,6 +150,11 @@ export class Downloader {
   }
 
   /** A `piece` message: the block, if the picker takes it, goes to its piece; more is asked of the peer. */
+  /** What we want changed (piece priorities): interest and requests follow. */
+  wantsChanged(): void {
+    this.#requester.wantsChanged();
+  }
+
   #block(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
     const receipt = this.#o.picker.blockReceived(conn.id, { index, begin, length: block.length });
     if (!receipt.accepted) return;

@@ -66,6 +66,8 @@ export interface AddTorrentOptions {
   contentPath: string;
   mode: 'seed' | 'leech';
   recheck?: boolean;
+  /** Pieces in order (a read-ahead window), for playing a file while it downloads. */
+  sequential?: boolean;
   /** Peers to connect to and keep retrying (`--peer`). */
   peers?: PeerAddress[];
   onVerifyProgress?: (done: number, total: number) => void;
@@ -278,6 +280,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         listenPort: this.port,
         ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
         ...(this.#dht ? { dhtPort: this.#dht.address.port, onDhtNode: (addr: PeerAddress) => this.#dht?.addNode(addr) } : {}),
+        ...(opts.sequential ? { sequential: true } : {}),
       },
     );
     this.#torrents.set(metainfo.infoHashHex, torrent);
@@ -316,7 +319,7 @@ export class Session extends TypedEmitter<SessionEvents> {
    * checked against the info-hash, cached in `<stateDir>/torrents/`, then
    * the download starts like any other.
    */
-  async addMagnet(magnet: MagnetLink, opts: { outDir: string; peers?: PeerAddress[]; signal?: AbortSignal; recheck?: boolean }): Promise<Torrent> {
+  async addMagnet(magnet: MagnetLink, opts: { outDir: string; peers?: PeerAddress[]; signal?: AbortSignal; recheck?: boolean; sequential?: boolean }): Promise<Torrent> {
     const cachePath = join(this.#opts.stateDir, 'torrents', `${magnet.infoHashHex}.torrent`);
     let metainfo: Metainfo | undefined;
     try {
@@ -384,6 +387,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       mode: 'leech',
       peers,
       recheck: opts.recheck ?? false,
+      ...(opts.sequential ? { sequential: true } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
   }

@@ -91,6 +91,8 @@ export interface TorrentOptions {
   dhtPort?: number;
   /** A peer told us its DHT port. */
   onDhtNode?: (addr: PeerAddress) => void;
+  /** Download pieces in order (a read-ahead window), as for playing a file while it downloads. */
+  sequential?: boolean;
 }
 
 /** The snapshot of one connected peer; `client` from its BEP 10 handshake. */

@@ -32,6 +32,7 @@ import { Downloader } from './downloader.js';
 import { LimitRetry } from './requester.js';
 import { Connections } from './connections.js';
 import { Choking } from './choking.js';
+import { PiecePriorities, type PieceReader } from './piece-priorities.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { peerInfo, type PeerInfo, type TorrentDeps, type TorrentEvents, type TorrentOptions, type TorrentStats } from './torrent-types.js';
 
@@ -60,6 +61,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #down = new RateMeter();
   readonly #up = new RateMeter();
   readonly #extensions: ExtensionHub;
+  readonly #priorities: PiecePriorities;
   #startedAt: number;
   #completeEmitted = false;
   #started = false;
@@ -149,6 +151,30 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       onText: (from, text) => this.emit('message:received', { from, text }),
     });
     this.#pex = new PexSwarmView({ settings: opts.settings, clock: this.#now, extensions: this.#extensions, connections: () => this.#conns.values() });
+    this.#priorities = new PiecePriorities({
+      picker: this.#picker,
+      windowPieces: Math.max(2, Math.ceil(opts.settings.sequentialWindowBytes / info.pieceLength)),
+      onChange: () => this.#downloads.wantsChanged(),
+    });
+    this.on('piece:verified', (index) => this.#priorities.pieceVerified(index));
+    if (opts.sequential) this.#priorities.setSequential(true);
+  }
+
+  /** Pieces in order (a read-ahead window first), or rarest first. */
+  get sequential(): boolean {
+    return this.#priorities.sequential;
+  }
+
+  setSequential(on: boolean): void {
+    this.#priorities.setSequential(on);
+  }
+
+  /**
+   * A reader of the content while it downloads (an HTTP stream): the pieces
+   * it holds are fetched first, and it can wait for each one.
+   */
+  reader(): PieceReader {
+    return this.#priorities.reader();
   }
 
   get complete(): boolean {
@@ -368,6 +394,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     this.#limitRetry.stop();
+    this.#priorities.abortAll(new Error(`${this.metainfo.info.name} stopped`));
     this.#conns.closeAll('shutting down');
     // Pieces already received finish hashing and writing (bounded), so they enter the resume state.
     await this.#downloads.stop(this.#settings.stopDrainMs);
