@@ -128,6 +128,24 @@ test('the DHT rendezvous is answered: a late arrival hears the nodes already the
   t.truthy(b);
 });
 
+test('nodes that know each other keep to about one rendezvous announce an interval each (no answering storm)', async (t) => {
+  const ch = channel();
+  const settings = { ...FAST, lsdAnnounceIntervalMs: 1_000, lsdDhtReplyMinIntervalMs: 100 };
+  const a = await service(t, '127.0.0.74', ch, settings);
+  const b = await service(t, '127.0.0.75', ch, settings);
+  let heardByA = 0;
+  a.register(LSD_DHT_INFOHASH, { port: 7014, announce: true, answer: true, onPeer: () => heardByA++ });
+  b.register(LSD_DHT_INFOHASH, { port: 7015, announce: true, answer: true, onPeer: () => undefined });
+  await until('a hears b', () => heardByA > 0);
+  await sleep(1_500); // the first answers settle
+  let rounds = 0;
+  a.on('lsd:announced', () => rounds++);
+  b.on('lsd:announced', () => rounds++);
+  await sleep(4_000);
+  t.true(rounds <= 10, `${rounds} announces from two nodes in 4 intervals`);
+  t.true(rounds >= 6, `${rounds} announces from two nodes in 4 intervals`);
+});
+
 test('hostile datagrams are refused with a reason and flooding senders are cut off; nothing throws', async (t) => {
   const ch = channel();
   const a = await service(t, '127.0.0.70', ch, { ...FAST, lsdMaxDatagramsPerSourcePerMinute: 5 });

@@ -220,10 +220,10 @@ export class LsdService extends TypedEmitter<LsdEvents> {
       this.#entries.set(hex, e);
     }
     e.regs.add(reg);
-    // Senders heard within the interval are told to a newcomer at once (a magnet's fetch heard them; its
+    // Senders heard within two intervals are told to a newcomer at once (a magnet's fetch heard them; its
     // torrent should not wait a minute for their next announce).
     const now = this.#now();
-    const recent = [...e.heard].filter(([, at]) => now - at < this.#opts.settings.lsdAnnounceIntervalMs).map(([key]) => key);
+    const recent = [...e.heard].filter(([, at]) => now - at < 2 * this.#opts.settings.lsdAnnounceIntervalMs).map(([key]) => key);
     if (recent.length) {
       setImmediate(() => {
         if (!e.regs.has(reg)) return;
@@ -350,7 +350,9 @@ export class LsdService extends TypedEmitter<LsdEvents> {
       if (!e || e.regs.size === 0) continue;
       const key = `${from}|${a.port}`;
       const heardAt = e.heard.get(key);
-      const fresh = heardAt === undefined || now - heardAt >= this.#opts.settings.lsdAnnounceIntervalMs;
+      // Not heard for two intervals: new (or back). A sender's own once-a-minute rounds never look new, so
+      // nodes that know each other do not answer each other's rounds.
+      const fresh = heardAt === undefined || now - heardAt >= 2 * this.#opts.settings.lsdAnnounceIntervalMs;
       if (e.heard.size >= MAX_HEARD_PER_ENTRY && heardAt === undefined) e.heard.clear();
       e.heard.set(key, now);
       this.emit('lsd:peer', { infoHash: hex, host: from, port: a.port });
