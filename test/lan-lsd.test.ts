@@ -47,7 +47,13 @@ function lan(args: string[], timeoutMs = 60_000): { ok: boolean; out: string; er
 function probe(): string | undefined {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`;
   if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()}): network namespaces need root`;
-  const r = lan(['check']);
+  // `lan.sh check` names its trial LAN after the first digits of its pid, so two test files checking at
+  // once can trip over each other's trial: a failure is tried again after a short random pause.
+  let r = lan(['check']);
+  for (let attempt = 0; !r.ok && attempt < 3; attempt++) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200 + Math.floor(Math.random() * 800));
+    r = lan(['check']);
+  }
   return r.ok ? undefined : r.err.trim() || 'lan.sh check failed';
 }
 
