@@ -1,6 +1,6 @@
 /**
  * `npm run bench:make-torrent [-- --size 4G] [--runs N] [--keep] [--source]
- *   [--before path/to/dist/make-torrent.js] [--no-create-torrent]`
+ *   [--before path/to/dist/make-torrent.js] [--no-create-torrent] [--extra-ca-unset]`
  *
  * Generates a file (1 GiB by default) and times, on the same file in the same
  * run, our `make-torrent`, mktorrent (the C tool, `-t <cores>`, when it is
@@ -10,6 +10,10 @@
  * (one of each, then again) with a warm page cache, so a neighbour's load
  * hits every tool alike, and medians are reported. The SHA-1 ceiling is
  * measured too: single-core node:crypto SHA-1 speed times the core count.
+ * So is Node's own start-up (`node -e 0`), which no script can shorten: with
+ * NODE_EXTRA_CA_CERTS set, Node parses that file before running anything
+ * (~30 ms on a 2-core VM), and `--extra-ca-unset` adds a row of ours run
+ * without that variable, to show what it costs us.
  * Targets: issue 2, >= 85% of the ceiling, peak RSS < 100 MB, faster than
  * create-torrent; issue 13, >= 0.95x mktorrent's speed with a warm cache.
  */
@@ -44,10 +48,10 @@ interface Measure {
 }
 
 /** Runs a command under /usr/bin/time -v and reads its wall time, CPU time and peak RSS. */
-function timed(cmd: string, cmdArgs: string[]): Promise<Measure> {
+function timed(cmd: string, cmdArgs: string[], env?: NodeJS.ProcessEnv): Promise<Measure> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    execFile('/usr/bin/time', ['-v', cmd, ...cmdArgs], { cwd: ROOT, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+    execFile('/usr/bin/time', ['-v', cmd, ...cmdArgs], { cwd: ROOT, maxBuffer: 1 << 24, ...(env ? { env } : {}) }, (err, stdout, stderr) => {
       const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
       if (err) return reject(new Error(`${cmd} ${cmdArgs.join(' ')} failed: ${stderr}`));
       const num = (re: RegExp): number => Number(re.exec(stderr)?.[1] ?? NaN);
@@ -89,6 +93,24 @@ function sha1Speed(pieceLength: number): number {
   return bytes / MB / ((performance.now() - t0) / 1000);
 }
 
+/** The environment without NODE_EXTRA_CA_CERTS. */
+function withoutExtraCa(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+/** Median wall ms of `node -e 0`: the start-up every Node program pays before its first line. */
+function nodeStartMs(env?: NodeJS.ProcessEnv): number {
+  const ms: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, ['-e', '0'], env ? { env } : {});
+    ms.push(performance.now() - t0);
+  }
+  return ms.sort((a, b) => a - b)[3]!;
+}
+
 async function warm(path: string): Promise<void> {
   const fh = await open(path, 'r');
   const buf = Buffer.alloc(16 * 1024 * 1024);
@@ -117,11 +139,14 @@ try {
   const single = sha1Speed(pieceLength);
   const ceiling = single * cores;
   console.log(`SHA-1 ceiling: ${single.toFixed(0)} MB/s single core x ${cores} = ${ceiling.toFixed(0)} MB/s`);
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS !== undefined;
+  console.log(`node start-up (node -e 0, median of 7): ${nodeStartMs().toFixed(0)} ms${extraCa ? `; NODE_EXTRA_CA_CERTS is set (Node parses that file first): without it ${nodeStartMs(withoutExtraCa()).toFixed(0)} ms` : ''}`);
 
   interface Tool {
     name: string;
     cmd: string;
     args: string[];
+    env?: NodeJS.ProcessEnv;
     before?: () => Promise<void>;
     infoHash: (m: Measure) => Promise<string>;
   }
@@ -130,6 +155,9 @@ try {
   const tools: Tool[] = [{ name: 'swarm-peer make-torrent', cmd: ours[0], args: [...ours[1], ...oursArgs(out)], infoHash: jsonHash }];
   const before = value('--before');
   if (before) tools.push({ name: 'ours, --before build', cmd: 'node', args: [before, ...oursArgs(join(dataDir, 'before.torrent'))], infoHash: jsonHash });
+  if (flag('--extra-ca-unset')) {
+    tools.push({ name: 'ours, no NODE_EXTRA_CA', cmd: ours[0], args: [...ours[1], ...oursArgs(join(dataDir, 'no-extra-ca.torrent'))], env: withoutExtraCa(), infoHash: jsonHash });
+  }
   if (spawnSync('mktorrent', ['-h']).error === undefined) {
     const mkOut = join(dataDir, 'mktorrent.torrent');
     tools.push({
@@ -153,7 +181,7 @@ try {
     for (const tool of tools) {
       await warm(file);
       await tool.before?.();
-      const m = await timed(tool.cmd, tool.args);
+      const m = await timed(tool.cmd, tool.args, tool.env);
       console.log(`  run ${r + 1} ${tool.name.padEnd(24)} ${m.wallSec.toFixed(3)} s wall, ${m.cpuSec.toFixed(2)} s CPU, ${m.maxRssMB.toFixed(0)} MB peak RSS`);
       samples.get(tool)!.push(m);
     }
@@ -193,6 +221,6 @@ try {
 } finally {
   if (!flag('--keep')) {
     await rm(file, { force: true });
-    for (const name of [out, join(dataDir, 'before.torrent'), join(dataDir, 'mktorrent.torrent')]) await rm(name, { force: true });
+    for (const name of [out, join(dataDir, 'before.torrent'), join(dataDir, 'no-extra-ca.torrent'), join(dataDir, 'mktorrent.torrent')]) await rm(name, { force: true });
   }
 }

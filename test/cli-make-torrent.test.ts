@@ -3,7 +3,7 @@ import test from 'ava';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseTorrent } from '../src/metainfo/parse.js';
-import { pseudoRandom, runExe, tempDir } from './fixtures/metainfo-cli.js';
+import { pseudoRandom, referencePieces, runExe, tempDir } from './fixtures/metainfo-cli.js';
 import { AS_ROOT, testUnless } from './helpers/clients.js';
 
 const MAKE_KEYS = ['infoHash', 'magnet', 'output', 'name', 'length', 'pieceLength', 'pieces'];
@@ -139,4 +139,41 @@ test.serial('--help documents the options and exits 0', async (t) => {
   const r = await runExe('make-torrent', ['--help']);
   t.is(r.code, 0);
   for (const opt of ['--announce', '--output', '--piece-length', '--private', '--comment', '--web-seed', '--no-date', '--force', '--json', 'Hidden files']) t.true(r.stdout.includes(opt), opt);
+});
+
+// Big enough (over one 4 MiB chunk) that the bin starts its helper thread hashing before its CLI runs.
+test.serial('a file and a folder of several MiB: the pieces the early start began hashing are the reference ones', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  const big = pseudoRandom(9 * 1024 * 1024 + 12345, 5);
+  await writeFile(join(dir, 'big.bin'), big);
+  for (const args of [['-l', '1M'], ['--piece-length=256K'], []]) {
+    const r = await runExe('make-torrent', ['big.bin', '-o', 'big.torrent', '--force', '--no-date', '--json', ...args], { cwd: dir });
+    t.is(r.code, 0, r.stderr);
+    const meta = parseTorrent(await readFile(join(dir, 'big.torrent')));
+    t.deepEqual(Buffer.from(meta.info.pieces), Buffer.from(referencePieces(big, meta.info.pieceLength)), args.join(' '));
+  }
+  await mkdir(join(dir, 'tree', 'sub'), { recursive: true });
+  const parts = [pseudoRandom(3 * 1024 * 1024, 6), pseudoRandom(7, 7), pseudoRandom(5 * 1024 * 1024 + 1, 8)];
+  await writeFile(join(dir, 'tree', 'a.bin'), parts[0]!);
+  await writeFile(join(dir, 'tree', 'b.txt'), parts[1]!);
+  await writeFile(join(dir, 'tree', 'sub', 'c.bin'), parts[2]!);
+  const r = await runExe('make-torrent', ['tree', '-l', '512K', '-o', 'tree.torrent', '--json'], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  const meta = parseTorrent(await readFile(join(dir, 'tree.torrent')));
+  t.deepEqual(Buffer.from(meta.info.pieces), Buffer.from(referencePieces(Buffer.concat(parts), 512 * 1024)));
+});
+
+test.serial('a usage error after the early start began hashing: exit 2, the existing output untouched', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  await writeFile(join(dir, 'big.bin'), pseudoRandom(16 * 1024 * 1024, 9));
+  await writeFile(join(dir, 'big.torrent'), 'precious');
+  for (const args of [['-o', 'big.torrent', '-l', '64K'], ['-o', 'big.torrent', '--json'], ['-o', 'new.torrent', '-a', 'not a url']]) {
+    const r = await runExe('make-torrent', ['big.bin', ...args], { cwd: dir });
+    t.is(r.code, 2, args.join(' '));
+    t.regex(r.stderr, /already exists|--announce/);
+  }
+  t.is(await readFile(join(dir, 'big.torrent'), 'utf8'), 'precious');
+  t.deepEqual((await readdir(dir)).sort(), ['big.bin', 'big.torrent']);
 });

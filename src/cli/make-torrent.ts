@@ -15,12 +15,10 @@ import { hashFiles, listContent, type ContentListing } from '../storage/hash-fil
 import { hashFilesOnCores } from '../storage/hash-on-cores.js';
 import { HashPool } from '../util/hash-pool.js';
 import { AtomicWriteError, writeFileAtomic } from '../util/atomic-write.js';
-import { collect, parseBytes } from './parse.js';
+import { collect } from './parse.js';
+import { parsePieceLength, takeEarlyListing } from './make-torrent-early.js';
 import { printJson } from './common.js';
 import { createProgress, formatBytes } from './progress.js';
-
-const MIN_PIECE_LENGTH = 16 * 1024;
-const MAX_PIECE_LENGTH = 64 * 1024 * 1024;
 
 export interface MakeTorrentOptions {
   /** Tracker URLs; the first is `announce`, each its own tier. */
@@ -113,21 +111,14 @@ function checkUrl(url: string, option: string, schemes: string[]): string {
   return url;
 }
 
-function parsePieceLength(value: string): number {
-  const n = parseBytes(value, '--piece-length');
-  if (n < MIN_PIECE_LENGTH || n > MAX_PIECE_LENGTH || (n & (n - 1)) !== 0) {
-    throw new UsageError(`--piece-length: must be a power of two from 16K to 64M (e.g. 256K, 1M), got ${value}`);
-  }
-  return n;
-}
-
 export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise<void> {
   setLogLevel(raw.logLevel);
   const announce = raw.announce.map((u) => checkUrl(u, '--announce', ['http:', 'https:', 'udp:', 'ws:', 'wss:']));
   const webSeeds = raw.webSeed.map((u) => checkUrl(u, '--web-seed', ['http:', 'https:', 'ftp:']));
   const pieceLength = raw.pieceLength !== undefined ? parsePieceLength(raw.pieceLength) : undefined;
   // List first (cheap) so the default output name and every input error come before hashing.
-  const content = await listContent(path);
+  // The make-torrent bin may have started this very call already (make-torrent-early.ts).
+  const content = await (takeEarlyListing(path) ?? listContent(path));
   const output = resolve(raw.output ?? join('torrents', `${content.name}.torrent`));
   const existing = await stat(output).catch(() => undefined);
   if (existing?.isDirectory()) throw new UsageError(`-o ${raw.output ?? output}: is a folder; give the path of the .torrent file to write`);

@@ -11,6 +11,10 @@
  * No message moves per chunk, the load balances itself to the last piece, and
  * the calling thread starts hashing at once while the workers boot.
  *
+ * The make-torrent bin goes further (startHashingAhead): its helper threads
+ * start on the job before its CLI has even loaded, and the CLI's call joins
+ * them, so a worker's boot and the CLI's start-up overlap the hashing.
+ *
  * The calling thread blocks its event loop for one chunk at a time (it yields
  * every YIELD_MS for signals and progress), so this is for a process with
  * nothing else on its loop. A daemon keeps using hashFiles with the HashPool.
@@ -215,6 +219,19 @@ parentPort.once('message', (job) => {
 /** Workers started ahead of the job (see prestartHashThreads), taken by the next hashFilesOnCores. */
 const warm: Worker[] = [];
 
+/**
+ * A job already running on helper threads before its caller asked for it
+ * (startHashingAhead): the hashFilesOnCores call for the same files and piece
+ * length joins it, any other call stops it.
+ */
+interface AheadJob {
+  job: ChunkJob;
+  workers: Worker[];
+  /** Settled: undefined, or the error a worker failed with. */
+  results: Promise<unknown>[];
+}
+let ahead: AheadJob | undefined;
+
 function spawnWorker(): Worker {
   // The worker prints nothing: not piping its stdio and sharing our env make the
   // constructor, which runs on the thread about to hash, about twice as cheap.
@@ -233,40 +250,30 @@ export function prestartHashThreads(threads = DEFAULT_THREADS()): void {
   while (warm.length < threads - 1) warm.push(spawnWorker());
 }
 
-/** Drops prestarted workers that no job took. Idempotent. */
+/** Drops prestarted workers and a job started ahead that no call took. Idempotent. */
 export function stopPrestartedHashThreads(): void {
   for (const w of warm.splice(0)) void w.terminate();
+  stopAhead();
 }
 
-/** Runs `job` on a worker; resolves when it has hashed its last chunk. */
-function runWorker(w: Worker, job: ChunkJob): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onExit = (code: number): void => reject(new StorageError(`a hashing thread exited early (code ${code})`));
-    w.once('message', (reply: { ok: boolean; message?: string }) => {
-      w.off('exit', onExit);
-      if (reply.ok) resolve();
-      else reject(new StorageError(reply.message ?? 'a hashing thread failed'));
-    });
-    w.once('error', reject);
-    w.once('exit', onExit);
-    w.ref();
-    w.postMessage(job);
-  });
+function stopAhead(): void {
+  if (ahead) stopJob(ahead);
+  ahead = undefined;
 }
 
-/** Returns the concatenated 20-byte SHA-1 of every piece of the files' data (BEP 3: the files in order). */
-export async function hashFilesOnCores(files: readonly HashFileInput[], pieceLength: number, opts: HashOnCoresOptions = {}): Promise<Uint8Array> {
-  if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) throw new RangeError(`pieceLength must be a positive integer, got ${pieceLength}`);
-  const { signal } = opts;
-  signal?.throwIfAborted();
+function stopJob(a: AheadJob): void {
+  Atomics.store(new Int32Array(a.job.ctl), STOP, 1);
+  for (const w of a.workers) void w.terminate();
+}
+
+/** The job of hashFilesOnCores(files, pieceLength, opts), and how many helper threads it takes. */
+function planJob(files: readonly HashFileInput[], pieceLength: number, opts: HashOnCoresOptions): { job: ChunkJob; helpers: number } {
   const total = files.reduce((s, f) => s + f.length, 0);
   const pieceCount = Math.ceil(total / pieceLength);
-  if (total === 0) return new Uint8Array(0);
-
   const piecesPerChunk = Math.max(1, Math.floor((opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) / pieceLength));
   const chunkCount = Math.ceil(pieceCount / piecesPerChunk);
   const threads = Math.max(1, opts.threads ?? DEFAULT_THREADS());
-  const helpers = Math.min(threads - 1, chunkCount - 1);
+  const helpers = Math.max(0, Math.min(threads - 1, chunkCount - 1));
   const job: ChunkJob = {
     files: files.map((f) => ({ absPath: f.absPath, length: f.length })),
     pieceLength,
@@ -277,18 +284,106 @@ export async function hashFilesOnCores(files: readonly HashFileInput[], pieceLen
     ctl: new SharedArrayBuffer(CTL_SLOTS * 4),
     digests: new SharedArrayBuffer(pieceCount * 20),
   };
-  const ctl = new Int32Array(job.ctl);
+  return { job, helpers };
+}
+
+/** Helper threads hashFilesOnCores(files, pieceLength, opts) would start: 0 when one thread does it all. */
+export function helperThreadsFor(totalBytes: number, pieceLength: number, opts: Pick<HashOnCoresOptions, 'threads' | 'chunkBytes'> = {}): number {
+  return planJob([{ absPath: '', length: totalBytes }], pieceLength, opts).helpers;
+}
+
+function sameWork(a: ChunkJob, b: ChunkJob): boolean {
+  return a.pieceLength === b.pieceLength && a.piecesPerChunk === b.piecesPerChunk && a.threads === b.threads && a.files.length === b.files.length
+    && a.files.every((f, i) => f.absPath === b.files[i]!.absPath && f.length === b.files[i]!.length);
+}
+
+/**
+ * Starts hashing `files` on the helper threads only (the prestarted ones
+ * first), before the caller is ready to: the make-torrent bin calls it as
+ * soon as it has listed the files, while it still loads and runs its CLI.
+ * The hashFilesOnCores call that follows with the same files, piece length
+ * and options joins this job (the calling thread hashes beside the helpers
+ * from then on); any other call, or stopPrestartedHashThreads, stops it.
+ * Reads only: nothing is written, and a failure here is reported, if at all,
+ * by the call that joins. A job needing no helper starts nothing.
+ */
+export function startHashingAhead(files: readonly HashFileInput[], pieceLength: number, opts: Pick<HashOnCoresOptions, 'threads' | 'chunkBytes'> = {}): void {
+  stopAhead();
+  if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) return;
+  const { job, helpers } = planJob(files, pieceLength, opts);
+  if (job.total === 0 || helpers === 0) return;
   const workers = warm.splice(0, helpers);
+  for (const w of warm.splice(0)) void w.terminate();
   while (workers.length < helpers) workers.push(spawnWorker());
-  stopPrestartedHashThreads();
-  // Settled promises: a failing worker must not become an unhandled rejection while this thread hashes.
-  const results = workers.map((w) => runWorker(w, job).then(
+  ahead = { job, workers, results: settled(workers, job, false) };
+}
+
+/** True while a job started ahead runs, unfailed, waiting for its hashFilesOnCores call (tests check what was joined). */
+export function isHashingAhead(): boolean {
+  return ahead !== undefined && Atomics.load(new Int32Array(ahead.job.ctl), STOP) === 0;
+}
+
+/**
+ * Runs `job` on each worker; each promise resolves with undefined, or with the
+ * error (and STOP is set), so a failing worker never becomes an unhandled
+ * rejection while this thread does something else.
+ */
+function settled(workers: Worker[], job: ChunkJob, ref: boolean): Promise<unknown>[] {
+  const ctl = new Int32Array(job.ctl);
+  return workers.map((w) => runWorker(w, job, ref).then(
     () => undefined,
     (err: unknown) => {
       Atomics.store(ctl, STOP, 1);
       return err;
     },
   ));
+}
+
+/** Runs `job` on a worker; resolves when it has hashed its last chunk. */
+function runWorker(w: Worker, job: ChunkJob, ref: boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onExit = (code: number): void => reject(new StorageError(`a hashing thread exited early (code ${code})`));
+    w.once('message', (reply: { ok: boolean; message?: string }) => {
+      w.off('exit', onExit);
+      if (reply.ok) resolve();
+      else reject(new StorageError(reply.message ?? 'a hashing thread failed'));
+    });
+    w.once('error', reject);
+    w.once('exit', onExit);
+    // A job started ahead keeps no process alive: its caller may yet fail on a usage error and exit.
+    if (ref) w.ref();
+    w.postMessage(job);
+  });
+}
+
+/** Returns the concatenated 20-byte SHA-1 of every piece of the files' data (BEP 3: the files in order). */
+export async function hashFilesOnCores(files: readonly HashFileInput[], pieceLength: number, opts: HashOnCoresOptions = {}): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) throw new RangeError(`pieceLength must be a positive integer, got ${pieceLength}`);
+  const { signal } = opts;
+  signal?.throwIfAborted();
+  const planned = planJob(files, pieceLength, opts);
+  const { total } = planned.job;
+  if (total === 0) return new Uint8Array(0);
+
+  let job: ChunkJob;
+  let workers: Worker[];
+  let results: Promise<unknown>[];
+  const joined = ahead;
+  ahead = undefined;
+  // STOP set: the job ahead failed or was stopped. Then it starts afresh, and a failure comes back the ordinary way.
+  if (joined && sameWork(joined.job, planned.job) && Atomics.load(new Int32Array(joined.job.ctl), STOP) === 0) {
+    ({ job, workers, results } = joined);
+    for (const w of workers) w.ref();
+    for (const w of warm.splice(0)) void w.terminate();
+  } else {
+    if (joined) stopJob(joined);
+    job = planned.job;
+    workers = warm.splice(0, planned.helpers);
+    while (workers.length < planned.helpers) workers.push(spawnWorker());
+    stopPrestartedHashThreads();
+    results = settled(workers, job, true);
+  }
+  const ctl = new Int32Array(job.ctl);
   const state: ChunkState = { fd: -1, file: -1, buf: null, starts: null };
   const io: ChunkIo = { createHash, openSync, readSync, fstatSync, closeSync };
   const progress = (): void => opts.onProgress?.(Math.min(total, Atomics.load(ctl, DONE_PIECES) * pieceLength), total);
