@@ -118,3 +118,20 @@ test.serial('stopPrestartedHashThreads stops a job started ahead; one needing no
   t.is(helperThreadsFor(250_004, PL, { threads: 2, chunkBytes: 1 << 20 }), 0);
   t.is(helperThreadsFor(250_004, PL, { threads: 3, chunkBytes: PL }), 2);
 });
+
+test.serial('thisThreadToo: the calling thread hashes between turns of its loop until the call joins, or until stopped', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  const { files, datas } = await aheadFixture(dir);
+  const opts = { threads: 2, chunkBytes: PL };
+  startHashingAhead(files, PL, { ...opts, thisThreadToo: true });
+  // A few turns go by, as while the CLI starts up.
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  t.deepEqual(Buffer.from(await hashFilesOnCores(files, PL, opts)), Buffer.from(referencePieces(Buffer.concat(datas), PL)));
+  startHashingAhead(files, PL, { ...opts, thisThreadToo: true });
+  stopPrestartedHashThreads();
+  t.false(isHashingAhead());
+  // A file that changed size fails the turn on this thread: the call then starts afresh and reports it.
+  startHashingAhead([files[0]!, { ...files[1]!, length: 6 }], PL, { ...opts, thisThreadToo: true });
+  await t.throwsAsync(hashFilesOnCores([files[0]!, { ...files[1]!, length: 6 }], PL, opts), { instanceOf: StorageError, message: /a1 changed size/ });
+});

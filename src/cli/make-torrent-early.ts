@@ -1,9 +1,10 @@
 /**
  * What the make-torrent executable does before its CLI is even loaded: guess
  * the path and piece length from argv, list the content and set the helper
- * threads hashing it (startHashingAhead), so that their boot (~20 ms) and the
- * first pieces overlap the CLI's start-up (its modules, commander, the flag
- * checks) instead of following it.
+ * threads hashing it (startHashingAhead), this thread too between the steps
+ * of the CLI's start-up, so that a worker's boot (~20 ms) and the CLI's
+ * modules, flag checks and file system calls overlap the hashing instead of
+ * coming before it.
  *
  * Only a guess, never a decision: the CLI then parses and checks everything
  * as it always does, with the same messages and exit codes. The listing made
@@ -17,6 +18,7 @@
  * loads that afterwards).
  */
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { autoPieceLength } from '../metainfo/create.js';
 import { listContent, type ContentListing } from '../storage/hash-files.js';
 import { helperThreadsFor, prestartHashThreads, startHashingAhead, stopPrestartedHashThreads } from '../storage/hash-on-cores.js';
@@ -104,9 +106,12 @@ export function startMakeTorrentEarly(argv: readonly string[]): void {
   } catch {
     return; // the CLI says why
   }
+  let file: { absPath: string; length: number; pieceLength: number } | undefined;
   if (st.isFile()) {
-    const pl = guessPieceLength(args.pieceLength, st.size);
-    if (pl === undefined || helperThreadsFor(st.size, pl) === 0) return;
+    const pieceLength = guessPieceLength(args.pieceLength, st.size);
+    if (pieceLength === undefined || helperThreadsFor(st.size, pieceLength) === 0) return;
+    // What listContent lists for a file, known now: no need to wait for the listing.
+    file = { absPath: resolve(args.path), length: st.size, pieceLength };
   } else if (!st.isDirectory()) {
     return;
   }
@@ -114,10 +119,13 @@ export function startMakeTorrentEarly(argv: readonly string[]): void {
   prestartHashThreads();
   const listing = listContent(args.path);
   early = { path: args.path, listing };
+  // This thread hashes too, between the steps of the CLI's start-up (make-torrent.ts joins then).
+  if (file) startHashingAhead([file], file.pieceLength, { thisThreadToo: true });
   listing.then(
     (content) => {
+      if (file) return;
       const pl = guessPieceLength(args.pieceLength, content.totalBytes);
-      if (pl !== undefined) startHashingAhead(content.files, pl);
+      if (pl !== undefined) startHashingAhead(content.files, pl, { thisThreadToo: true });
     },
     () => undefined, // the CLI reports it when it takes the listing
   );

@@ -216,6 +216,9 @@ parentPort.once('message', (job) => {
 });
 `;
 
+/** This thread's I/O and hashing for hashChunks. */
+const CHUNK_IO: ChunkIo = { createHash, openSync, readSync, fstatSync, closeSync };
+
 /** Workers started ahead of the job (see prestartHashThreads), taken by the next hashFilesOnCores. */
 const warm: Worker[] = [];
 
@@ -229,6 +232,10 @@ interface AheadJob {
   workers: Worker[];
   /** Settled: undefined, or the error a worker failed with. */
   results: Promise<unknown>[];
+  /** The calling thread's read position, when it hashes too (between turns of its event loop). */
+  state?: ChunkState;
+  /** Its next turn of hashing. */
+  turn?: NodeJS.Immediate;
 }
 let ahead: AheadJob | undefined;
 
@@ -264,6 +271,8 @@ function stopAhead(): void {
 function stopJob(a: AheadJob): void {
   Atomics.store(new Int32Array(a.job.ctl), STOP, 1);
   for (const w of a.workers) void w.terminate();
+  if (a.turn) clearImmediate(a.turn);
+  if (a.state && a.state.fd >= 0) closeSync(a.state.fd);
 }
 
 /** The job of hashFilesOnCores(files, pieceLength, opts), and how many helper threads it takes. */
@@ -307,7 +316,7 @@ function sameWork(a: ChunkJob, b: ChunkJob): boolean {
  * Reads only: nothing is written, and a failure here is reported, if at all,
  * by the call that joins. A job needing no helper starts nothing.
  */
-export function startHashingAhead(files: readonly HashFileInput[], pieceLength: number, opts: Pick<HashOnCoresOptions, 'threads' | 'chunkBytes'> = {}): void {
+export function startHashingAhead(files: readonly HashFileInput[], pieceLength: number, opts: AheadOptions = {}): void {
   stopAhead();
   if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) return;
   const { job, helpers } = planJob(files, pieceLength, opts);
@@ -315,7 +324,33 @@ export function startHashingAhead(files: readonly HashFileInput[], pieceLength: 
   const workers = warm.splice(0, helpers);
   for (const w of warm.splice(0)) void w.terminate();
   while (workers.length < helpers) workers.push(spawnWorker());
-  ahead = { job, workers, results: settled(workers, job, false) };
+  const a: AheadJob = { job, workers, results: settled(workers, job, false) };
+  ahead = a;
+  if (opts.thisThreadToo === true) {
+    const state: ChunkState = { fd: -1, file: -1, buf: null, starts: null };
+    a.state = state;
+    const turn = (): void => {
+      a.turn = undefined;
+      let more = false;
+      try {
+        // One chunk (a deadline already past), then the loop runs whatever the caller has waiting.
+        more = hashChunks(job, CHUNK_IO, state, 0);
+      } catch {
+        // STOP is set: the call that comes for this job starts afresh and meets the failure itself.
+      }
+      if (more) a.turn = setImmediate(turn);
+    };
+    a.turn = setImmediate(turn);
+  }
+}
+
+export interface AheadOptions extends Pick<HashOnCoresOptions, 'threads' | 'chunkBytes'> {
+  /**
+   * The calling thread hashes too, one chunk per turn of its event loop, until
+   * the hashFilesOnCores call joins (only for a process that is otherwise just
+   * starting up: each turn blocks the loop for one chunk, a few ms).
+   */
+  thisThreadToo?: boolean;
 }
 
 /** True while a job started ahead runs, unfailed, waiting for its hashFilesOnCores call (tests check what was joined). */
@@ -371,8 +406,11 @@ export async function hashFilesOnCores(files: readonly HashFileInput[], pieceLen
   const joined = ahead;
   ahead = undefined;
   // STOP set: the job ahead failed or was stopped. Then it starts afresh, and a failure comes back the ordinary way.
+  let state: ChunkState = { fd: -1, file: -1, buf: null, starts: null };
   if (joined && sameWork(joined.job, planned.job) && Atomics.load(new Int32Array(joined.job.ctl), STOP) === 0) {
     ({ job, workers, results } = joined);
+    if (joined.turn) clearImmediate(joined.turn);
+    if (joined.state) state = joined.state;
     for (const w of workers) w.ref();
     for (const w of warm.splice(0)) void w.terminate();
   } else {
@@ -384,8 +422,7 @@ export async function hashFilesOnCores(files: readonly HashFileInput[], pieceLen
     results = settled(workers, job, true);
   }
   const ctl = new Int32Array(job.ctl);
-  const state: ChunkState = { fd: -1, file: -1, buf: null, starts: null };
-  const io: ChunkIo = { createHash, openSync, readSync, fstatSync, closeSync };
+  const io = CHUNK_IO;
   const progress = (): void => opts.onProgress?.(Math.min(total, Atomics.load(ctl, DONE_PIECES) * pieceLength), total);
   try {
     try {
