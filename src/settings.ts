@@ -364,6 +364,30 @@ export const DEFAULT_SETTINGS = {
   lsdMaxDatagramsPerSourcePerMinute: 200,
   /** How long `peer kv` without `--bootstrap` looks for a DHT node on the LAN (LSD, and the daemon on its own host). */
   lsdKvWaitMs: 3_000,
+
+  // --- web seeds (BEP 19, src/session/web-seed.ts) ----------------------------
+  /** A web seed request with no answer or no bytes for this long fails and is retried later (0: no timeout). */
+  webSeedTimeoutMs: 20_000,
+  /** HTTP redirects followed per web seed request (to the same scheme only). */
+  webSeedMaxRedirects: 5,
+  /** Wait after a web seed failed (HTTP error, refused, timed out), doubled per failure in a row, up to 16 times this. */
+  webSeedRetryMs: 5_000,
+  /** Bytes asked of a web seed in one run (one Range request per file it crosses); at least one block. */
+  webSeedMaxRunBytes: 4 * 1024 * 1024,
+  /** Runs in flight per web seed, each on its own HTTP connection (0: web seeds are not used). */
+  webSeedRequestsInFlight: 2,
+
+  // --- daemon queue and seed limits (peer start) ------------------------
+  /** Torrents the daemon downloads at once; the others wait ('queued') in the order they came (0 = no limit). */
+  maxActiveDownloads: 5,
+  /** Complete torrents the daemon seeds at once; the others wait ('queued') in order (0 = no limit). */
+  maxActiveSeeds: 0,
+  /** A torrent stops seeding ('finished') once it uploaded this many times its size (0 = never); a torrent may override it. */
+  seedRatioLimit: 0,
+  /** A torrent stops seeding ('finished') after seeding this many seconds in all (0 = never); a torrent may override it. */
+  seedTimeLimitS: 0,
+  /** How often the daemon looks at its queue and seed limits (also at once on a completion or removal). */
+  daemonQueueIntervalMs: 1_000,
 };
 
 export type Settings = typeof DEFAULT_SETTINGS;

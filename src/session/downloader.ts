@@ -6,7 +6,8 @@
  * recorded for the resume state, the picker and the smart ban are told, and
  * peers get `have` (or lose our interest); one that fails strikes its
  * senders (smart-ban.ts). A disk that refuses writes pauses requesting
- * (disk-pause.ts).
+ * (disk-pause.ts). Web seeds (web-seed.ts) are sources beside the peers:
+ * their blocks take the same path.
  */
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
@@ -20,6 +21,7 @@ import { DiskPause } from './disk-pause.js';
 import { PieceAssembler } from './piece-assembler.js';
 import { SmartBan, type Ban } from './smart-ban.js';
 import { Requester } from './requester.js';
+import { WebSeeds, type WebSeedSettings } from './web-seed.js';
 import type { TorrentEvents } from './torrent-types.js';
 
 /** The torrent events the download side emits. */
@@ -31,7 +33,8 @@ export interface DownloaderOptions {
   settings: Pick<
     Settings,
     'blockBytes' | 'maxUnwrittenBytes' | 'banAfterHashFailures' | 'diskRetryInitialMs' | 'diskRetryMaxMs' | 'initialQueueDepth' | 'maxQueueDepth' | 'requestQueueTimeMs'
-  >;
+  > &
+    WebSeedSettings;
   pool: Pick<HashPool, 'hashPieces'>;
   storage: Pick<TorrentStorage, 'store' | 'pieceWritten'>;
   picker: PiecePicker;
@@ -47,6 +50,8 @@ export interface DownloaderOptions {
   onDownloaded: (bytes: number) => void;
   /** A piece was verified, written and announced: the torrent may be complete. */
   onVerified: () => void;
+  /** The torrent's web seeds (BEP 19 url-list); `refusing`: the torrent is paused or held, ask them for nothing. */
+  webSeeds?: { urls: readonly string[]; localAddress?: string; refusing: () => boolean };
 }
 
 export class Downloader {
@@ -55,11 +60,12 @@ export class Downloader {
   readonly #assembler: PieceAssembler;
   readonly #disk: DiskPause;
   readonly #smartBan: SmartBan;
+  readonly #webSeeds: WebSeeds | undefined;
 
   constructor(opts: DownloaderOptions) {
     this.#o = opts;
     const { info, settings, logger, picker } = opts;
-    const requester = (this.#requester = new Requester({
+    this.#requester = new Requester({
       picker,
       settings,
       budget: opts.budget,
@@ -67,7 +73,7 @@ export class Downloader {
       paused: () => this.#disk.active,
       atWriteBound: () => this.#assembler.atWriteBound(),
       onLimited: opts.onLimited,
-    }));
+    });
     const writePiece = (index: number, data: Uint8Array): Promise<void> => opts.storage.store.writePiece(index, data);
     this.#smartBan = new SmartBan({ blockBytes: settings.blockBytes, banAfterFailures: settings.banAfterHashFailures });
     this.#disk = new DiskPause({
@@ -98,10 +104,36 @@ export class Downloader {
       onWriteError: (index, err) => {
         opts.emit('torrent:error', err instanceof Error ? err : new Error(String(err)));
         picker.pieceFailed(index);
-        requester.fillAll();
+        this.fillAll();
       },
-      onRoom: () => requester.fillAll(),
+      onRoom: () => this.fillAll(),
     });
+    const web = opts.webSeeds;
+    this.#webSeeds = web?.urls.length
+      ? new WebSeeds(web.urls, {
+          info,
+          settings,
+          picker,
+          budget: opts.budget,
+          onLimited: opts.onLimited,
+          canRequest: () => !opts.stopped() && !web.refusing() && !this.#disk.active && !this.#assembler.atWriteBound(),
+          deliver: (source, index, begin, block, sender) => this.#accept(source, index, begin, block, sender) !== undefined,
+          isBanned: (sender) => this.#smartBan.isBanned(sender),
+          ban: (sender, reason) => this.#banWebSeed(sender, reason),
+          logger,
+          ...(web.localAddress !== undefined ? { localAddress: web.localAddress } : {}),
+        })
+      : undefined;
+  }
+
+  /** Starts asking the web seeds, if any (idempotent). */
+  startWebSeeds(): void {
+    this.#webSeeds?.start();
+  }
+
+  /** The web seeds: URL, whether out for this run, bytes taken. */
+  webSeeds(): { url: string; banned: boolean; downloaded: number }[] {
+    return this.#webSeeds?.list() ?? [];
   }
 
   /** Routes a new connection's events about pieces, chokes, requests and blocks here. */
@@ -119,9 +151,10 @@ export class Downloader {
     this.#requester.forget(connId);
   }
 
-  /** Tops up the requests in flight with every peer. */
+  /** Tops up the requests in flight with every peer and web seed. */
   fillAll(): void {
     this.#requester.fillAll();
+    this.#webSeeds?.fill();
   }
 
   /** Downloading is paused for the disk. */
@@ -145,6 +178,7 @@ export class Downloader {
 
   /** Stops retrying the disk and waits (at most `drainMs`) for the pieces received to be hashed and written. */
   async stop(drainMs: number): Promise<void> {
+    this.#webSeeds?.stop();
     this.#disk.stop();
     await this.#assembler.drain(drainMs);
   }
@@ -153,16 +187,29 @@ export class Downloader {
   /** What we want changed (piece priorities): interest and requests follow. */
   wantsChanged(): void {
     this.#requester.wantsChanged();
+    this.#webSeeds?.fill();
   }
 
   #block(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
-    const receipt = this.#o.picker.blockReceived(conn.id, { index, begin, length: block.length });
-    if (!receipt.accepted) return;
+    if (!this.#accept(conn.id, index, begin, block, conn.remoteHost)) return;
+    this.#requester.fill(conn);
+  }
+
+  /** A block from `source` (a connection's id, or a web seed's), sent by `host`: to its piece if the picker takes it. */
+  #accept(source: number, index: number, begin: number, block: Uint8Array, host: string): true | undefined {
+    const receipt = this.#o.picker.blockReceived(source, { index, begin, length: block.length });
+    if (!receipt.accepted) return undefined;
     this.#o.onDownloaded(block.length);
-    this.#assembler.add(index, begin, block, conn.remoteHost);
+    this.#assembler.add(index, begin, block, host);
     for (const other of receipt.cancelAt) this.#o.connections.get(other)?.cancel({ index, begin, length: block.length });
     if (receipt.pieceComplete) this.#assembler.complete(index);
-    this.#requester.fill(conn);
+    return true;
+  }
+
+  /** A web seed answered other bytes than it was asked for: out for the run, said once. */
+  #banWebSeed(url: string, reason: string): void {
+    this.#o.logger.warn(`banning ${url}: ${reason}`);
+    this.#o.emit('peer:banned', { host: url, reason });
   }
 
   #stored(index: number, data: Uint8Array): void {
@@ -190,7 +237,7 @@ export class Downloader {
     this.#o.picker.pieceFailed(index);
     this.#o.emit('piece:failed', { index, hosts });
     this.#ban(this.#smartBan.pieceFailed(index, data, from));
-    this.#requester.fillAll();
+    this.fillAll();
   }
 
   #ban(bans: Ban[]): void {
@@ -215,6 +262,6 @@ export class Downloader {
   #onDiskResumed(): void {
     this.#o.emit('torrent:resumed', { infoHash: this.#o.infoHashHex });
     for (const c of this.#o.connections.values()) if (c.handshaken) this.#requester.updateInterest(c);
-    this.#requester.fillAll();
+    this.fillAll();
   }
 }
