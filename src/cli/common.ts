@@ -9,6 +9,8 @@ import { setLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { resolveSettings, DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import { UsageError } from '../errors.js';
 import { collect, parseHostPort, parsePort } from './parse.js';
+import { isIP } from 'node:net';
+import { plainHost } from '../util/address.js';
 
 /** Where resume data and the identity key live unless `--state` says otherwise. */
 export const DEFAULT_STATE_DIR = process.env.PEER_STATE_DIR ?? join(homedir(), '.local', 'state', 'swarm-peer');
@@ -33,7 +35,7 @@ export interface CommonOptions {
 
 export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean } = {}): Command {
   return cmd
-    .option('--host <addr>', 'address to listen on and send from (TCP and UDP)', DEFAULT_SETTINGS.host)
+    .option('--host <addr>', 'address to listen on and send from (TCP and UDP) (default: every address, IPv6 and IPv4 where available)')
     .option('--port <n>', `peer wire TCP port; the DHT uses the same UDP port (default ${DEFAULT_SETTINGS.port})`)
     .option('--peer <host:port>', 'connect to this peer directly (repeatable)', collect, [])
     .option('--bootstrap <host:port>', 'DHT bootstrap node (repeatable)', collect, [])
@@ -46,8 +48,15 @@ export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean } = 
     .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'));
 }
 
+/**
+ * The host when --host is not given: `::`, which the listener binds with both
+ * stacks (IPv4 alone where the system has no IPv6) and the DHT treats as
+ * every address of each family.
+ */
+export const DEFAULT_CLI_HOST = '::';
+
 interface RawCommon {
-  host: string;
+  host?: string;
   port?: string;
   peer: string[];
   bootstrap: string[];
@@ -61,11 +70,11 @@ interface RawCommon {
 }
 
 export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean } = {}): CommonOptions {
-  if (!/^[\w.:-]+$/.test(raw.host)) throw new UsageError(`--host: not an address: ${raw.host}`);
+  const host = parseHost(raw.host ?? DEFAULT_CLI_HOST);
   setLogLevel(raw.logLevel);
   const portGiven = raw.port !== undefined;
   const lsd = raw.lsd !== false;
-  const settings = resolveSettings({ host: raw.host, port: portGiven ? parsePort(raw.port!) : undefined, lsdEnabled: lsd });
+  const settings = resolveSettings({ host, port: portGiven ? parsePort(raw.port!) : undefined, lsdEnabled: lsd });
   const tracker = raw.tracker === undefined || raw.tracker === false ? undefined : raw.tracker === true ? settings.trackerPort : parsePort(raw.tracker, '--tracker');
   let api: number | undefined;
   if (raw.api === undefined) api = opts.apiDefault ? settings.apiPort : undefined;
@@ -83,6 +92,13 @@ export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean 
     json: raw.json === true,
     logLevel: raw.logLevel,
   };
+}
+
+/** An address for --host: IPv4, IPv6 (brackets dropped, `::ffff:a.b.c.d` as a.b.c.d) or a name. */
+export function parseHost(value: string): string {
+  const host = plainHost(value);
+  if (!/^[\w.:-]+$/.test(host) || (host.includes(':') && isIP(host) !== 6)) throw new UsageError(`--host: not an address: ${value}`);
+  return host;
 }
 
 /** Writes one JSON object as a line on stdout (the only thing `--json` prints there). */

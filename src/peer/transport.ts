@@ -8,6 +8,7 @@
  * straight to the socket with its cork/uncork and writev batching, and
  * nothing is allocated per block.
  */
+import { isWildcardHost, plainHost } from '../util/address.js';
 import type { Socket } from 'node:net';
 import { connectWithSharedBuffer } from './receive-buffer.js';
 
@@ -59,7 +60,7 @@ class TcpTransport implements PeerTransport {
   constructor(socket: Socket, startReads: (h: TransportHandlers) => void) {
     this.#socket = socket;
     this.#startReads = startReads;
-    this.remoteHost = socket.remoteAddress ?? '?';
+    this.remoteHost = plainHost(socket.remoteAddress ?? '?');
     this.remotePort = socket.remotePort ?? 0;
     socket.on('error', (err) => this.#closed(`socket error: ${err.message}`));
     socket.on('close', () => this.#closed('connection closed by remote'));
@@ -130,7 +131,7 @@ export function dialTcp(opts: DialOptions): Promise<PeerTransport> {
     const { socket, setSink } = connectWithSharedBuffer({
       host: opts.host,
       port: opts.port,
-      ...(opts.localAddress && opts.localAddress !== '0.0.0.0' ? { localAddress: opts.localAddress } : {}),
+      ...(opts.localAddress && !isWildcardHost(opts.localAddress) ? { localAddress: opts.localAddress } : {}),
     });
     // Reads before the connection opens the transport (its owner may await in between) are copied out of the shared buffer.
     let early: Uint8Array[] = [];

@@ -13,7 +13,7 @@ import { PeerConnection } from '../peer/connection.js';
 import { dialTcp, tcpTransport, type PeerTransport } from '../peer/transport.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
-import { isLoopbackHost } from '../util/address.js';
+import { isLoopbackHost, plainHost } from '../util/address.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { WarnLimiter } from '../util/warn-limiter.js';
 import { PeerList, type KnownPeer } from './peer-list.js';
@@ -125,7 +125,7 @@ export class Connections {
 
   /** An incoming connection whose handshake the listener read and routed here. */
   accept(socket: net.Socket, handshake: Handshake, rest: Uint8Array): void {
-    const host = socket.remoteAddress ?? '';
+    const host = plainHost(socket.remoteAddress ?? '');
     if (this.#o.refusing() || this.#o.banned(host)) {
       socket.destroy();
       return;

@@ -13,7 +13,11 @@ import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { toHex } from '../util/bytes.js';
 import { WarnLimiter } from '../util/warn-limiter.js';
+import { plainHost } from '../util/address.js';
 import { HandshakeReader, type Handshake } from '../wire/handshake.js';
+
+/** Errors of a `::` listen on a system without IPv6. */
+const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT', 'EINVAL']);
 
 export interface IncomingRoute {
   acceptIncoming(socket: net.Socket, handshake: Handshake, rest: Uint8Array): void;
@@ -57,15 +61,33 @@ export class PeerListener {
   async start(): Promise<number> {
     if (this.#started) return this.#port;
     this.#started = true;
-    await new Promise<void>((resolve, reject) => {
+    try {
+      await this.#listen(this.#opts.host);
+    } catch (err) {
+      // `::` is both stacks where the system has IPv6; where it has none, IPv4's wildcard.
+      if (this.#opts.host !== '::' || !NO_IPV6.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      this.#opts.logger.info(`no IPv6 here (${(err as NodeJS.ErrnoException).code}): listening on 0.0.0.0 only`);
+      await this.#listen('0.0.0.0');
+    }
+    this.#port = (this.#server.address() as net.AddressInfo).port;
+    return this.#port;
+  }
+
+  #listen(host: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen({ host: this.#opts.host, port: this.#opts.port }, () => {
+      // `::` with ipv6Only false: one socket for both stacks (IPv4 peers show as ::ffff:a.b.c.d, see plainHost).
+      this.#server.listen({ host, port: this.#opts.port, ipv6Only: false }, () => {
         this.#server.off('error', reject);
         resolve();
       });
     });
-    this.#port = (this.#server.address() as net.AddressInfo).port;
-    return this.#port;
+  }
+
+  /** The address the listener is bound to (`::` or `0.0.0.0` for the wildcards). */
+  get boundHost(): string {
+    const a = this.#server.address();
+    return a && typeof a === 'object' ? a.address : this.#opts.host;
   }
 
   #warnOnce(key: string, text: string): void {
@@ -74,7 +96,7 @@ export class PeerListener {
 
   #onConnection(socket: net.Socket): void {
     const log = this.#opts.logger;
-    const host = socket.remoteAddress ?? '?';
+    const host = plainHost(socket.remoteAddress ?? '?');
     const perAddress = this.#opts.maxPendingPerAddress ?? 8;
     const fromHost = this.#pendingFrom.get(host) ?? 0;
     if (fromHost >= perAddress) {

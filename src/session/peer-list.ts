@@ -9,7 +9,7 @@
  */
 import type { Settings } from '../settings.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
-import { isLoopbackHost } from '../util/address.js';
+import { isLoopbackHost, plainHost } from '../util/address.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
 export type PeerListSettings = Pick<
@@ -82,7 +82,8 @@ export class PeerList {
 
   /** Learns of peers (up to maxKnownPeers); `pinned` ones are retried forever, and a known peer given again becomes pinned. */
   add(peers: Iterable<PeerAddress>, opts: { pinned?: boolean } = {}): void {
-    for (const p of peers) {
+    for (const given of peers) {
+      const p = { host: plainHost(given.host), port: given.port };
       if (!Number.isInteger(p.port) || p.port <= 0 || p.port > 65535) continue;
       const key = `${p.host}:${p.port}`;
       if (this.#isSelf(p)) continue;
@@ -98,7 +99,7 @@ export class PeerList {
 
   #isSelf(p: PeerAddress): boolean {
     const local = this.#opts.localAddress;
-    return p.port === this.#opts.listenPort && (p.host === local || (local === undefined && (p.host === '127.0.0.1' || p.host === 'localhost')));
+    return p.port === this.#opts.listenPort && (p.host === local || (local === undefined && (p.host === '127.0.0.1' || p.host === '::1' || p.host === 'localhost')));
   }
 
   /** Every peer may be dialled at once again (a resume asked for by the user). */
