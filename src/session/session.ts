@@ -29,7 +29,7 @@ import type { DhtNode } from '../dht/node.js';
 import { DhtPeerSource } from '../discovery/dht-source.js';
 import { LsdService, LSD_DHT_INFOHASH } from '../discovery/lsd.js';
 import { LsdPeerSource } from '../discovery/lsd-source.js';
-import { isLoopbackHost } from '../util/address.js';
+import { isLoopbackHost, isWildcardHost } from '../util/address.js';
 import { KvStore } from '../dht/kv.js';
 import { loadOrCreateIdentity } from '../dht/state.js';
 import { Torrent } from './torrent.js';
@@ -278,7 +278,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         settings: this.settings,
         peerId: this.peerId,
         listenPort: this.port,
-        ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
+        ...(!isWildcardHost(host) ? { localAddress: host } : {}),
         ...(this.#dht ? { dhtPort: this.#dht.address.port, onDhtNode: (addr: PeerAddress) => this.#dht?.addNode(addr) } : {}),
         ...(opts.sequential ? { sequential: true } : {}),
       },
@@ -297,7 +297,7 @@ export class Session extends TypedEmitter<SessionEvents> {
           tiers: metainfo.announceList,
           ...this.#trackerSourceSettings(),
           logger: logger.child({ component: 'tracker-client' }),
-          ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
+          ...(!isWildcardHost(host) ? { localAddress: host } : {}),
         }),
       );
     }
@@ -346,7 +346,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         parallel: this.settings.metadataFetchParallel,
         maxKnownPeers: this.settings.metadataFetchMaxKnownPeers,
         clientVersion: 'swarm-peer 0.1.0',
-        ...(host !== '0.0.0.0' ? { localAddress: host } : {}),
+        ...(!isWildcardHost(host) ? { localAddress: host } : {}),
       });
       fetcher.addPeers(peers);
       const ctx = {
@@ -358,7 +358,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       };
       const sources: PeerSource[] = [];
       if (magnet.trackers.length) {
-        sources.push(new TrackerPeerSource(ctx, { tiers: magnet.trackers.map((t) => [t]), ...this.#trackerSourceSettings(), logger, ...(host !== '0.0.0.0' ? { localAddress: host } : {}) }));
+        sources.push(new TrackerPeerSource(ctx, { tiers: magnet.trackers.map((t) => [t]), ...this.#trackerSourceSettings(), logger, ...(!isWildcardHost(host) ? { localAddress: host } : {}) }));
       }
       // Look the info-hash up on the DHT until the metadata is in (a few seconds apart).
       if (this.#dht) sources.push(new DhtPeerSource(this.#dht, ctx, { announce: false, intervalMs: this.settings.magnetDhtLookupIntervalMs, logger }));
