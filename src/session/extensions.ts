@@ -234,8 +234,14 @@ export class ExtensionHub {
         if (otherId === conn.id) continue;
         current.set(`${p.addr.host}:${p.addr.port}`, { addr: p.addr, flags: (p.seed ? PexFlags.seed : 0) | (p.outgoing ? PexFlags.reachable : 0) });
       }
-      const added = [...current].filter(([k]) => !state.sent.has(k)).slice(0, PEX_MAX_PER_MESSAGE);
-      const dropped = [...state.sent].filter((k) => !current.has(k)).slice(0, PEX_MAX_PER_MESSAGE);
+      // At most PEX_MAX_PER_MESSAGE of each list of each family (added/added6, dropped/dropped6); the rest go next time.
+      const isV6Key = (k: string): boolean => k.slice(0, k.lastIndexOf(':')).includes(':');
+      const perFamily = <T>(items: T[], key: (item: T) => string): T[] => [
+        ...items.filter((i) => !isV6Key(key(i))).slice(0, PEX_MAX_PER_MESSAGE),
+        ...items.filter((i) => isV6Key(key(i))).slice(0, PEX_MAX_PER_MESSAGE),
+      ];
+      const added = perFamily([...current].filter(([k]) => !state.sent.has(k)), ([k]) => k);
+      const dropped = perFamily([...state.sent].filter((k) => !current.has(k)), (k) => k);
       if (added.length === 0 && dropped.length === 0) continue;
       for (const [k] of added) state.sent.add(k);
       for (const k of dropped) state.sent.delete(k);

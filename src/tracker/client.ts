@@ -10,6 +10,7 @@
  */
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
@@ -148,7 +149,9 @@ async function resolveUdp(url: string, localAddress: string | undefined): Promis
   const port = Number(u.port);
   if (!port) throw new TrackerError(`tracker ${url}: a UDP tracker URL needs a port`);
   const hostname = u.hostname.replace(/^\[|\]$/g, '');
-  const family = localAddress?.includes(':') || hostname.includes(':') ? 6 : 4;
+  // An address literal says its family; a name is looked up in the family of --host (IPv4 when none).
+  const literal = isIP(hostname);
+  const family = literal === 6 || (literal === 0 && localAddress?.includes(':')) ? 6 : 4;
   const { address } = await lookup(hostname, { family });
   return { host: address, port, family, cacheKey: `${address}:${port}|${localAddress ?? ''}` };
 }
@@ -188,7 +191,7 @@ function transact(sock: dgram.Socket, target: UdpTarget, req: UdpRequest, signal
       if (rinfo.port !== target.port || (rinfo.address !== target.host && target.host !== '0.0.0.0' && target.host !== '::')) return;
       let res: UdpResponse;
       try {
-        res = decodeUdpResponse(msg);
+        res = decodeUdpResponse(msg, { ipv6: target.family === 6 });
       } catch {
         return; // garbage: keep waiting for the real reply
       }

@@ -12,7 +12,7 @@
 import { decode, encode, isBytes, isDict, isInt, isList, type BDict, type BValue } from '../bencode/index.js';
 import { BencodeError, TrackerError } from '../errors.js';
 import { utf8OrUndefined } from '../util/bytes.js';
-import { decodeCompactPeers, encodeCompactPeers } from '../wire/compact.js';
+import { decodeCompactPeers, decodeCompactPeers6, encodeCompactPeers, encodeCompactPeers6 } from '../wire/compact.js';
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped';
 
@@ -198,7 +198,12 @@ export function parseAnnounceQuery(query: string): HttpAnnounceRequest {
 
 // --- server replies -------------------------------------------------------------
 
-export function encodeAnnounceReply(reply: AnnounceReply, opts: { compact: boolean; noPeerId: boolean }): Uint8Array {
+/**
+ * `peers6`: the asker came over IPv6, so it also gets the swarm's IPv6 peers
+ * in a BEP 7 `peers6` list (compact replies only; an IPv4 asker gets `peers`
+ * alone, and a non-compact list carries both families in `ip`).
+ */
+export function encodeAnnounceReply(reply: AnnounceReply, opts: { compact: boolean; noPeerId: boolean; peers6?: boolean }): Uint8Array {
   const d: Record<string, unknown> = { interval: reply.interval };
   if (reply.minInterval !== undefined) d['min interval'] = reply.minInterval;
   if (reply.complete !== undefined) d.complete = reply.complete;
@@ -207,6 +212,7 @@ export function encodeAnnounceReply(reply: AnnounceReply, opts: { compact: boole
   if (reply.warning !== undefined) d['warning message'] = reply.warning;
   if (opts.compact) {
     d.peers = encodeCompactPeers(reply.peers);
+    if (opts.peers6) d.peers6 = encodeCompactPeers6(reply.peers);
   } else {
     d.peers = reply.peers.map((p) => {
       const e: Record<string, unknown> = { ip: p.host, port: p.port };
@@ -304,16 +310,9 @@ export function parseAnnounceReply(body: Uint8Array): AnnounceReply {
       reply.peers.push(peer);
     }
   } else if (peers !== undefined) throw new TrackerError('reply peers: neither a string nor a list');
-  // BEP 7 IPv6 peers: 18 bytes each.
+  // BEP 7 IPv6 peers: 18 bytes each; a list of any other length is refused like a bad `peers`.
   const peers6 = d.peers6;
-  if (isBytes(peers6) && peers6.length % 18 === 0) {
-    for (let i = 0; i < peers6.length; i += 18) {
-      const a = Buffer.from(peers6.subarray(i, i + 16));
-      const groups: string[] = [];
-      for (let k = 0; k < 16; k += 2) groups.push(a.readUInt16BE(k).toString(16));
-      const port = (peers6[i + 16]! << 8) | peers6[i + 17]!;
-      if (port !== 0) reply.peers.push({ host: groups.join(':'), port });
-    }
-  }
+  if (isBytes(peers6)) reply.peers.push(...decodeCompactPeers6(peers6, { field: 'peers6', error: (m) => new TrackerError(m) }));
+  else if (peers6 !== undefined) throw new TrackerError('reply peers6: not a byte string');
   return reply;
 }

@@ -302,7 +302,7 @@ export class TrackerServer {
     this.#noteWarning(addr, r.warning);
     return encodeAnnounceReply(
       { interval: r.interval, minInterval: this.#minIntervalS, complete: r.complete, incomplete: r.incomplete, peers: r.peers, warning: r.warning },
-      { compact: a.compact, noPeerId: a.noPeerId },
+      { compact: a.compact, noPeerId: a.noPeerId, peers6: addr.includes(':') },
     );
   }
 
@@ -357,6 +357,7 @@ export class TrackerServer {
       else this.#log.error(`tracker udp: internal error on a packet from ${addr}:${rinfo.port}: ${errorMessage(err)}`);
       reply = { action: 'error', transactionId: tid, message: err instanceof TrackerError ? err.message : 'internal tracker error' };
     }
+    if (reply.action === 'announce' && addr.includes(':')) reply.ipv6 = true;
     this.#udp?.send(encodeUdpResponse(reply), rinfo.port, rinfo.address);
   }
 

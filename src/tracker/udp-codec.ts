@@ -14,7 +14,7 @@
  */
 import { TrackerError, assertNever } from '../errors.js';
 import type { AnnounceEvent, TrackerPeer } from './http-codec.js';
-import { COMPACT_PEER_BYTES, decodeCompactPeers, encodeCompactPeers } from '../wire/compact.js';
+import { COMPACT_PEER_BYTES, decodeCompactPeers, decodeCompactPeers6, encodeCompactPeers, encodeCompactPeers6 } from '../wire/compact.js';
 
 /** The magic constant a connect request carries in place of a connection id. */
 export const PROTOCOL_ID = 0x41727101980n;
@@ -63,6 +63,12 @@ export type UdpResponse =
       leechers: number;
       seeders: number;
       peers: TrackerPeer[];
+      /**
+       * BEP 15 over IPv6: the request came over IPv6, so the reply lists its
+       * IPv6 peers in 18-byte entries (and no IPv4 ones). Encoding only; the
+       * decoder is told by its caller (`decodeUdpResponse(buf, { ipv6 })`).
+       */
+      ipv6?: boolean;
       /** Encoding only: BEP 23 bytes written after `peers` (a tracker that keeps its peers in that form). */
       compactPeers?: Uint8Array;
     }
@@ -176,6 +182,17 @@ export function encodeUdpRequest(req: UdpRequest): Uint8Array {
  * 6-byte arrays); without it for every peer, the shared encoder is used.
  */
 function encodeAnnounceResponse(res: Extract<UdpResponse, { action: 'announce' }>): Uint8Array {
+  if (res.ipv6) {
+    const list = encodeCompactPeers6(res.peers);
+    const out6 = Buffer.allocUnsafe(20 + list.length);
+    out6.writeUInt32BE(ACTION_ANNOUNCE, 0);
+    out6.writeUInt32BE(res.transactionId >>> 0, 4);
+    out6.writeUInt32BE(res.interval, 8);
+    out6.writeUInt32BE(res.leechers, 12);
+    out6.writeUInt32BE(res.seeders, 16);
+    out6.set(list, 20);
+    return out6;
+  }
   const peers = res.peers;
   let ready = true;
   for (let i = 0; i < peers.length && ready; i++) ready = peers[i]!.compact?.length === COMPACT_PEER_BYTES;
@@ -246,7 +263,8 @@ export function encodeUdpResponse(res: UdpResponse): Uint8Array {
 }
 
 /** Decodes a tracker's response (client side). */
-export function decodeUdpResponse(buf: Uint8Array): UdpResponse {
+/** `ipv6`: the request went over IPv6, so announce replies hold 18-byte IPv6 entries (BEP 15); a partial entry is refused. */
+export function decodeUdpResponse(buf: Uint8Array, opts: { ipv6?: boolean } = {}): UdpResponse {
   if (buf.length < 8) throw new TrackerError(`udp response: ${buf.length} bytes is shorter than any response`);
   const dv = view(buf);
   const action = dv.getUint32(0);
@@ -257,6 +275,16 @@ export function decodeUdpResponse(buf: Uint8Array): UdpResponse {
       return { action: 'connect', transactionId, connectionId: dv.getBigUint64(8) };
     case ACTION_ANNOUNCE: {
       if (buf.length < 20) throw new TrackerError('udp announce response: shorter than 20 bytes');
+      if (opts.ipv6) {
+        return {
+          action: 'announce',
+          transactionId,
+          interval: dv.getUint32(8),
+          leechers: dv.getUint32(12),
+          seeders: dv.getUint32(16),
+          peers: decodeCompactPeers6(buf.subarray(20), { field: 'udp announce IPv6 peers', error: (m) => new TrackerError(m) }),
+        };
+      }
       // A trailing partial entry is ignored rather than failing the whole reply.
       const usable = buf.subarray(20, 20 + Math.floor((buf.length - 20) / 6) * 6);
       return {
