@@ -11,7 +11,7 @@
  * Pure: no sockets, no clocks.
  */
 import { randomBytes } from '../util/hash.js';
-import { ipv4Bytes } from '../wire/compact.js';
+import { ipv4Bytes, ipv6Bytes } from '../wire/compact.js';
 import type { Settings } from '../settings.js';
 import type { AddressGroup } from './lookup.js';
 
@@ -38,7 +38,14 @@ export function crc32c(bytes: Uint8Array): number {
 /** BEP 42's exempt ranges, split into loopback and the rest. Anything not IPv4 is `public` (checked by nothing here). */
 export function addressClass(host: string): AddressClass {
   const ip = ipv4Bytes(host);
-  if (!ip) return 'public';
+  if (!ip) {
+    const v6 = ipv6Bytes(host);
+    if (!v6) return 'public';
+    // ::1; unique local fc00::/7 and link-local fe80::/10 (BEP 42 exempts local networks).
+    if (v6.every((b, i) => (i === 15 ? b === 1 : b === 0))) return 'loopback';
+    if ((v6[0]! & 0xfe) === 0xfc || (v6[0] === 0xfe && (v6[1]! & 0xc0) === 0x80)) return 'local';
+    return 'public';
+  }
   const [a, b] = [ip[0]!, ip[1]!];
   if (a === 127) return 'loopback';
   if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254)) return 'local';
@@ -48,16 +55,23 @@ export function addressClass(host: string): AddressClass {
 /** The /24 an IPv4 address is in (libtorrent's "too close" networks), e.g. "1.2.3.0/24"; the host itself otherwise. */
 export function subnetOf(host: string): string {
   const ip = ipv4Bytes(host);
-  return ip ? `${ip[0]}.${ip[1]}.${ip[2]}.0/24` : host;
+  if (ip) return `${ip[0]}.${ip[1]}.${ip[2]}.0/24`;
+  // IPv6: the /64 (one site's hosts share it).
+  const v6 = ipv6Bytes(host);
+  return v6 ? `${Buffer.from(v6.subarray(0, 8)).toString('hex')}::/64` : host;
 }
 
 const V4_MASK = [0x03, 0x0f, 0x3f, 0xff];
+/** BEP 42 for IPv6: the first 8 bytes (the /64) under this mask. */
+const V6_MASK = [0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff];
 
-/** The 32-bit crc32c of the masked address with `r` (0-7) in its top bits (BEP 42), or undefined for a non-IPv4 host. */
+/** The 32-bit crc32c of the masked address with `r` (0-7) in its top bits (BEP 42), or undefined for a host that is no IP address. */
 function idCrc(host: string, r: number): number | undefined {
-  const ip = ipv4Bytes(host);
+  const v4 = ipv4Bytes(host);
+  const ip = v4 ?? ipv6Bytes(host)?.subarray(0, 8);
   if (!ip) return undefined;
-  const masked = ip.map((b, i) => b & V4_MASK[i]!);
+  const mask = v4 ? V4_MASK : V6_MASK;
+  const masked = Uint8Array.from(ip, (b, i) => b & mask[i]!);
   masked[0]! |= (r & 0x7) << 5;
   return crc32c(masked);
 }

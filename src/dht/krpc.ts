@@ -16,7 +16,20 @@
 import { BencodeError, DhtError, assertNever } from '../errors.js';
 import { decode, dictEntries, isBytes, isDict, isInt, isList, type BDict, type BValue, type Span } from '../bencode/index.js';
 import type { PeerAddress } from '../util/peer-address.js';
-import { COMPACT_PEER_BYTES, decodeCompactPeers, encodeCompactPeers, isIPv4, readCompactPeer, writeCompactPeer } from '../wire/compact.js';
+import {
+  COMPACT_PEER6_BYTES,
+  COMPACT_PEER_BYTES,
+  decodeCompactPeers,
+  decodeCompactPeers6,
+  encodeCompactPeers,
+  encodeCompactPeers6,
+  isIPv4,
+  isIPv6,
+  readCompactPeer,
+  readCompactPeer6,
+  writeCompactPeer,
+  writeCompactPeer6,
+} from '../wire/compact.js';
 
 /** BEP 5 error codes. BEP 44's own codes live in bep44.ts. */
 export const KRPC_GENERIC_ERROR = 201;
@@ -28,6 +41,8 @@ export const KRPC_METHOD_UNKNOWN = 204;
 export const ID_BYTES = 20;
 /** Compact node info: 20-byte id + 4-byte IPv4 + 2-byte port (BEP 5). */
 export const COMPACT_NODE_BYTES = 26;
+/** Compact IPv6 node info (`nodes6`, BEP 32): 20-byte id + 16-byte IPv6 + 2-byte port. */
+export const COMPACT_NODE6_BYTES = 38;
 /**
  * Largest datagram we parse. A real KRPC message is well under 1,500 bytes
  * (a BEP 44 response: 1,000-byte value + signature + 8 nodes); 8 KiB leaves
@@ -81,8 +96,9 @@ export interface MutableFields {
  */
 export interface KrpcResponse {
   id: Uint8Array;
+  /** Both families: `nodes` (IPv4) and `nodes6` (IPv6, BEP 32) decode into this one list and encode from it. */
   nodes?: NodeInfo[];
-  /** get_peers: compact IPv4 peers (other entry sizes, e.g. IPv6, are skipped). */
+  /** get_peers: compact peers, 6-byte IPv4 and 18-byte IPv6 entries (BEP 32; other sizes are skipped). */
   values?: PeerAddress[];
   token?: Uint8Array;
   /** BEP 44 get: the raw bencoded value. */
@@ -235,11 +251,16 @@ function decodeResponse(buf: Uint8Array, root: BDict, fail: Fail): KrpcResponse 
     if (!isBytes(r.nodes) || r.nodes.length % COMPACT_NODE_BYTES !== 0) return fail('r.nodes: expected a multiple of 26 bytes');
     out.nodes = decodeCompactNodes(r.nodes);
   }
+  if (r.nodes6 !== undefined) {
+    if (!isBytes(r.nodes6) || r.nodes6.length % COMPACT_NODE6_BYTES !== 0) return fail('r.nodes6: expected a multiple of 38 bytes');
+    out.nodes = [...(out.nodes ?? []), ...decodeCompactNodes6(r.nodes6)];
+  }
   if (r.values !== undefined) {
     if (!isList(r.values)) return fail('r.values: expected a list');
     out.values = [];
     for (const p of r.values) {
       if (isBytes(p) && p.length === COMPACT_PEER_BYTES) out.values.push(...decodeCompactPeers(p));
+      else if (isBytes(p) && p.length === COMPACT_PEER6_BYTES) out.values.push(...decodeCompactPeers6(p));
     }
   }
   if (r.token !== undefined) {
@@ -272,6 +293,29 @@ export function decodeCompactNodes(b: Uint8Array): NodeInfo[] {
     if (peer.port === 0) continue;
     out.push({ id: b.slice(i, i + ID_BYTES), ...peer });
   }
+  return out;
+}
+
+/** Compact IPv6 node list (`nodes6`); entries with port 0 are dropped. */
+export function decodeCompactNodes6(b: Uint8Array): NodeInfo[] {
+  const out: NodeInfo[] = [];
+  for (let i = 0; i + COMPACT_NODE6_BYTES <= b.length; i += COMPACT_NODE6_BYTES) {
+    const peer = readCompactPeer6(b, i + ID_BYTES);
+    // An IPv4-mapped address in nodes6 is no IPv6 node.
+    if (peer.port === 0 || !peer.host.includes(':')) continue;
+    out.push({ id: b.slice(i, i + ID_BYTES), ...peer });
+  }
+  return out;
+}
+
+/** Compact IPv6 node list (`nodes6`); nodes without an IPv6 address are skipped. */
+export function encodeCompactNodes6(nodes: NodeInfo[]): Uint8Array {
+  const usable = nodes.filter((node) => isIPv6(node.host) && node.id.length === ID_BYTES);
+  const out = new Uint8Array(usable.length * COMPACT_NODE6_BYTES);
+  usable.forEach((node, i) => {
+    out.set(node.id, i * COMPACT_NODE6_BYTES);
+    writeCompactPeer6(out, i * COMPACT_NODE6_BYTES + ID_BYTES, node);
+  });
   return out;
 }
 
@@ -367,15 +411,19 @@ export function encodeKrpc(msg: KrpcMessage): Uint8Array {
       return bencodeWithRaw({ t: msg.t, y: 'q', q: msg.query.q, a: encodeQueryArgs(msg.query), ro: msg.readOnly ? 1 : undefined, v: VERSION });
     case 'r': {
       const r = msg.response;
-      // One 6-byte string per peer (BEP 5), not one compact list.
-      const values = r.values?.filter((p) => isIPv4(p.host)).map((p) => encodeCompactPeers([p]));
+      // One 6-byte (IPv4) or 18-byte (IPv6, BEP 32) string per peer (BEP 5), not one compact list.
+      const values = r.values?.flatMap((p) => (isIPv4(p.host) ? [encodeCompactPeers([p])] : isIPv6(p.host) ? [encodeCompactPeers6([p])] : []));
+      const v4 = r.nodes?.filter((n) => isIPv4(n.host));
+      const v6 = r.nodes?.filter((n) => !isIPv4(n.host) && isIPv6(n.host));
       return bencodeWithRaw({
         t: msg.t,
         y: 'r',
         v: VERSION,
         r: {
           id: r.id,
-          nodes: r.nodes ? encodeCompactNodes(r.nodes) : undefined,
+          // Our own family's key is always there when nodes were asked for (an empty list says "none").
+          nodes: v4 && (v4.length > 0 || v6!.length === 0) ? encodeCompactNodes(v4) : undefined,
+          nodes6: v6 && v6.length > 0 ? encodeCompactNodes6(v6) : undefined,
           values,
           token: r.token,
           v: r.v ? new RawBencode(r.v) : undefined,

@@ -124,7 +124,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     const s = this.settings;
     this.#refusals = new RefusalLog({ log: this.#log, now: this.#now, explain: (r) => explainRefusal(r, s) });
     // BEP 43: a read-only node does not answer.
-    this.#rpc = new KrpcSocket({ host: opts.host, port: opts.port, logger: this.#log, queryTimeoutMs: s.dhtQueryTimeoutMs }, (q) => {
+    // `::` (every address) runs this node on IPv4's wildcard; an IPv6 address runs an IPv6 node (BEP 32).
+    this.#rpc = new KrpcSocket({ host: opts.host === '::' ? '0.0.0.0' : opts.host, port: opts.port, logger: this.#log, queryTimeoutMs: s.dhtQueryTimeoutMs }, (q) => {
       if (!opts.readOnly) this.#responder.answer(q);
     });
     this.#rtt = new RttTracker({ capMs: s.dhtQueryTimeoutMs, floorMs: s.dhtStallFloorMs, multiplier: s.dhtStallRttMultiplier, maxEntries: s.dhtRttMaxAddresses });
@@ -181,7 +182,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       this.#table = this.#newTable();
     }
     for (const n of saved?.nodes ?? []) this.#table.restore(n);
-    this.#bootstrap = await resolveAddresses(this.#opts.bootstrap ?? [], this.#log);
+    this.#bootstrap = await resolveAddresses(this.#opts.bootstrap ?? [], this.#log, this.#rpc.family);
     await this.#rpc.bind();
     this.#running = true;
     this.#shutdown = new AbortController();
@@ -375,18 +376,18 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
 }
 
 /**
- * Host names become IPv4 addresses once, at start: responses are matched by
+ * Host names become addresses of the node's family once, at start: responses are matched by
  * source address, which is always an IP.
  */
-async function resolveAddresses(addrs: PeerAddress[], log: Logger): Promise<PeerAddress[]> {
+async function resolveAddresses(addrs: PeerAddress[], log: Logger, family: 4 | 6 = 4): Promise<PeerAddress[]> {
   const out: PeerAddress[] = [];
   for (const a of addrs) {
-    if (isIP(a.host) === 4) {
+    if (isIP(a.host) !== 0) {
       out.push(a);
       continue;
     }
     try {
-      const r = await dnsLookup(a.host, { family: 4 });
+      const r = await dnsLookup(a.host, { family });
       out.push({ host: r.address, port: a.port });
     } catch (err) {
       log.warn(`bootstrap node ${a.host}:${a.port}: cannot resolve: ${errorMessage(err)}`);

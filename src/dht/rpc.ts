@@ -70,9 +70,15 @@ export class KrpcSocket {
     return this.#socket !== undefined;
   }
 
+  /** 6 for a socket on an IPv6 address (BEP 32: its own routing table and `nodes6`), else 4. `::` here means IPv6's wildcard. */
+  get family(): 4 | 6 {
+    return this.opts.host.includes(':') ? 6 : 4;
+  }
+
   async bind(): Promise<void> {
     if (this.#socket) return;
-    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    // IPv6 sockets are IPv6 only: an IPv4 node beside it has its own socket and table (BEP 32).
+    const socket = this.family === 6 ? dgram.createSocket({ type: 'udp6', reuseAddr: false, ipv6Only: true }) : dgram.createSocket({ type: 'udp4', reuseAddr: false });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(this.opts.port, this.opts.host, () => {
@@ -109,6 +115,8 @@ export class KrpcSocket {
   }
 
   #send(to: PeerAddress, bytes: Uint8Array): void {
+    // A node of the other family cannot be reached from this socket.
+    if (to.host.includes(':') !== (this.family === 6)) return;
     this.#socket?.send(bytes, to.port, to.host, (err) => {
       if (err) this.opts.logger.debug(`send to ${to.host}:${to.port} failed: ${err.message}`);
     });
@@ -147,11 +155,18 @@ export class KrpcSocket {
         }
         this.#pending.delete(key);
         p.cleanup();
-        if (msg.y === 'r') p.resolve(msg.response);
+        if (msg.y === 'r') p.resolve(this.#ownFamily(msg.response));
         else p.reject(new QueryFailure(`${from.host}:${from.port} answered error ${msg.code}: ${msg.message.slice(0, 200)}`, 'error', msg.code));
         return;
       }
     }
+  }
+
+  /** A response's nodes of this socket's family (BEP 32: `nodes` and `nodes6` both decode into `nodes`). */
+  #ownFamily(r: KrpcResponse): KrpcResponse {
+    if (!r.nodes) return r;
+    const v6 = this.family === 6;
+    return { ...r, nodes: r.nodes.filter((n) => n.host.includes(':') === v6) };
   }
 
   #transactionId(): Uint8Array {
