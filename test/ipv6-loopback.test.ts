@@ -66,6 +66,31 @@ v6test('seed on ::1, leech on ::1 with --peer [::1]:PORT: byte-equal', async (t)
   t.is((await seeder.waitExit()).code, 0, seeder.describe());
 });
 
+v6test('a seeder without --host listens on both stacks: a leecher on 127.0.0.1 and one on ::1 both get the file', async (t) => {
+  t.timeout(120_000);
+  const dir = await tempDir(t, 'ipv6-dual-');
+  const fx = await singleFileTorrent(dir, { length: 200_003, pieceLength: 16 * 1024, seed: 5 });
+  const seedPort = await freePort(['::']);
+  const seeder = spawnPeer(t, ['seed', fx.torrentPath, '--data', fx.contentPath, '--port', String(seedPort), '--state', path.join(dir, 's0'), '--no-dht', '--no-lsd', '--json']);
+  await untilConnectable(seedPort, seeder.describe);
+  const runs = await Promise.all(
+    (['127.0.0.1', V6] as const).map(async (host, i) => {
+      const out = path.join(dir, `out${i}`);
+      const port = await freePort([host]);
+      const peer = host.includes(':') ? `[${host}]:${seedPort}` : `${host}:${seedPort}`;
+      const leecher = spawnPeer(t, ['leech', fx.torrentPath, '--out', out, '--exit-on-complete', '--json', '--host', host, '--port', String(port), '--state', path.join(dir, `l${i}`), '--no-dht', '--no-lsd', '--peer', peer]);
+      await leecher.waitFor((e) => e.event === 'complete', `the download from ${host}`, WAIT_MS);
+      return { leecher, out };
+    }),
+  );
+  for (const { leecher, out } of runs) {
+    t.is((await closed(leecher)).code, 0, leecher.describe());
+    t.is(await fileSha1(path.join(out, 'payload.bin')), await fileSha1(fx.contentPath));
+  }
+  seeder.kill('SIGINT');
+  t.is((await seeder.waitExit()).code, 0, seeder.describe());
+});
+
 for (const proto of ['http', 'udp'] as const) {
   v6test(`tracker, seeder and leecher all on ::1 (${proto === 'http' ? 'HTTP peers6, BEP 7' : 'UDP over IPv6, BEP 15'}): the leecher finds the seeder through the tracker`, async (t) => {
     t.timeout(120_000);
