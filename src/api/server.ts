@@ -22,6 +22,7 @@ import { kvRoutes } from './kv-routes.js';
 import { MetricsCollector, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import type { ApiServerOptions, Route, RouteContext } from './routes.js';
 import { sessionRoutes } from './session-routes.js';
+import { selectionRoutes } from './selection-routes.js';
 import { torrentRoutes } from './torrent-routes.js';
 
 export type { ApiAddedTorrent, ApiServerOptions } from './routes.js';
@@ -59,6 +60,7 @@ export class ApiServer {
       ...dashboardRoutes(),
       ...sessionRoutes(ctx),
       ...torrentRoutes(ctx),
+      ...selectionRoutes(ctx),
       ...kvRoutes(ctx),
       ...fileRoutes(ctx),
       { pattern: /^\/metrics$/, methods: { GET: (_q, res) => sendText(res, 200, PROMETHEUS_CONTENT_TYPE, this.#metrics.render(), { 'Cache-Control': 'no-store' }) } },

@@ -26,6 +26,10 @@ export interface SwarmCommandOptions {
   recheck?: boolean;
   /** leech: pieces in order (a read-ahead window first). */
   sequential?: boolean;
+  /** leech: the files to download (--only / --skip globs). */
+  select?: { only: string[]; skip: string[] };
+  /** This torrent's own rate limits (--upload-limit, --download-limit; bytes/s, 0 = none). */
+  limits?: { uploadBytesPerS?: number; downloadBytesPerS?: number };
   raw: Parameters<typeof parseCommonOptions>[0];
 }
 
@@ -75,10 +79,11 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     let torrent: Torrent;
     if (magnet) {
       if (!common.json) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n`);
-      torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false, sequential: cmd.sequential ?? false });
+      torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false, sequential: cmd.sequential ?? false, ...(cmd.select ? { select: cmd.select } : {}) });
     } else {
       torrent = await addWithVerifyProgress(session, metainfo!, resolve(torrentContentPath(cmd, metainfo!)), cmd, common);
     }
+    if (cmd.limits) torrent.setRateLimits(cmd.limits);
     if (common.api !== undefined) {
       // --api: the same HTTP API and dashboard as `peer start`, on 127.0.0.1, with the same rules:
       // /download serves the torrents' own files only; uploads go to ./uploads, API downloads to the download folder.
@@ -120,6 +125,7 @@ async function addWithVerifyProgress(session: Session, metainfo: Metainfo, conte
       mode: cmd.mode,
       recheck: cmd.recheck ?? false,
       sequential: cmd.sequential ?? false,
+      ...(cmd.select ? { select: cmd.select } : {}),
       peers: common.peers,
       onVerifyProgress: (done, total) => {
         if (common.json) return;
@@ -149,9 +155,14 @@ function watch(
     process.stderr.write(`${cmd.mode === 'seed' ? 'seeding' : 'downloading'} ${name} (${metainfo.infoHashHex}) — listening on ${where}\n`);
     if (session.tracker) process.stderr.write(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)\n`);
   }
-  const total = metainfo.info.length;
+  const first = torrent.stats();
+  const total = first.wanted;
+  const skipped = torrent.filePriorities.filter((p) => p === 0).length;
+  if (!common.json && skipped > 0) {
+    process.stderr.write(`files: ${torrent.filePriorities.length - skipped} of ${torrent.filePriorities.length} chosen (${formatBytes(total)} of ${formatBytes(metainfo.info.length)})${cmd.select ? '' : ', as in the last run (--only "**" takes them all)'}\n`);
+  }
   let bar: Progress | undefined;
-  if (!common.json && cmd.mode === 'leech' && !torrent.complete) bar = createProgress({ label: name.slice(0, 24), total });
+  if (!common.json && cmd.mode === 'leech' && !torrent.done) bar = createProgress({ label: name.slice(0, 24), total });
 
   return new Promise<void>((resolveDone) => {
     const finish = (): void => {
@@ -160,7 +171,7 @@ function watch(
     };
     torrent.on('torrent:progress', (s) => {
       if (common.json) return printJson(progressEvent(s));
-      const doneBytes = Math.min(total, s.have * metainfo.info.pieceLength);
+      const doneBytes = Math.max(0, s.wanted - s.left);
       bar?.update(doneBytes, { peers: s.peers, down: `${formatBytes(s.downloadRate)}/s`, up: `${formatBytes(s.uploadRate)}/s` });
     });
     torrent.on('peer:connected', (p) => {
@@ -194,6 +205,6 @@ function watch(
       if (cmd.exitOnComplete) finish();
     };
     torrent.on('torrent:complete', onComplete);
-    if (cmd.mode === 'leech' && torrent.complete) onComplete({ infoHash: torrent.infoHashHex, downloaded: 0, elapsedMs: 0 });
+    if (cmd.mode === 'leech' && torrent.done) onComplete({ infoHash: torrent.infoHashHex, downloaded: 0, elapsedMs: 0 });
   });
 }

@@ -27,6 +27,7 @@ import type { TrackerServer } from '../tracker/server.js';
 import { PeerListener } from './listener.js';
 import type { DhtNode } from '../dht/node.js';
 import { DhtPeerSource } from '../discovery/dht-source.js';
+import { loadSelection, saveSelection, selectFiles, skippedFileIndexes } from './file-selection.js';
 import { LsdService, LSD_DHT_INFOHASH } from '../discovery/lsd.js';
 import { LsdPeerSource } from '../discovery/lsd-source.js';
 import { isLoopbackHost, isWildcardHost } from '../util/address.js';
@@ -68,6 +69,14 @@ export interface AddTorrentOptions {
   recheck?: boolean;
   /** Pieces in order (a read-ahead window), for playing a file while it downloads. */
   sequential?: boolean;
+  /** This torrent's own rate limits (bytes/s, 0 = none), on top of the session's. */
+  uploadLimitBytesPerS?: number;
+  downloadLimitBytesPerS?: number;
+  /**
+   * Files to download (`--only`/`--skip` globs, file-selection.ts). Without
+   * it, the selection saved by the last run of this torrent is kept.
+   */
+  select?: { only: readonly string[]; skip: readonly string[] };
   /** Peers to connect to and keep retrying (`--peer`). */
   peers?: PeerAddress[];
   onVerifyProgress?: (done: number, total: number) => void;
@@ -256,6 +265,14 @@ export class Session extends TypedEmitter<SessionEvents> {
   async addTorrent(metainfo: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
     if (this.#torrents.has(metainfo.infoHashHex)) throw new UsageError(`torrent ${metainfo.infoHashHex} is already running`);
     const logger = this.#opts.logger.child({ component: 'torrent' });
+    // The files chosen now, or those the last run chose (file-selection.ts); skipped files are not created.
+    const filePriorities =
+      opts.select && (opts.select.only.length || opts.select.skip.length)
+        ? selectFiles(metainfo.info, opts.select.only, opts.select.skip)
+        : opts.select
+          ? undefined
+          : await loadSelection(this.#opts.stateDir, metainfo.info, metainfo.infoHashHex);
+    const skipped = filePriorities ? skippedFileIndexes(metainfo.info, filePriorities) : undefined;
     const storage = await openTorrentStorage({
       info: metainfo.info,
       infoHashHex: metainfo.infoHashHex,
@@ -266,6 +283,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       pool: this.pool,
       logger,
       maxOpenFiles: this.settings.maxOpenFiles,
+      ...(skipped?.size ? { skipped } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onVerifyProgress ? { onVerifyProgress: opts.onVerifyProgress } : {}),
       ...(opts.store ? { store: opts.store } : {}),
@@ -281,9 +299,17 @@ export class Session extends TypedEmitter<SessionEvents> {
         ...(!isWildcardHost(host) ? { localAddress: host } : {}),
         ...(this.#dht ? { dhtPort: this.#dht.address.port, onDhtNode: (addr: PeerAddress) => this.#dht?.addNode(addr) } : {}),
         ...(opts.sequential ? { sequential: true } : {}),
+        ...(opts.uploadLimitBytesPerS ? { uploadLimitBytesPerS: opts.uploadLimitBytesPerS } : {}),
+        ...(opts.downloadLimitBytesPerS ? { downloadLimitBytesPerS: opts.downloadLimitBytesPerS } : {}),
+        ...(filePriorities ? { filePriorities } : {}),
       },
     );
     this.#torrents.set(metainfo.infoHashHex, torrent);
+    const saveSelectionOf = (levels: readonly number[]): void => {
+      saveSelection(this.#opts.stateDir, metainfo.infoHashHex, levels).catch((err: unknown) => logger.warn(`could not save the file selection: ${errorMessage(err)}`));
+    };
+    if (filePriorities || opts.select) saveSelectionOf(torrent.filePriorities);
+    torrent.on('torrent:selection', saveSelectionOf);
     torrent.on('message:received', (m) => {
       const msg = { ...m, at: Date.now(), infoHash: metainfo.infoHashHex };
       this.messages.push(msg);
@@ -319,7 +345,7 @@ export class Session extends TypedEmitter<SessionEvents> {
    * checked against the info-hash, cached in `<stateDir>/torrents/`, then
    * the download starts like any other.
    */
-  async addMagnet(magnet: MagnetLink, opts: { outDir: string; peers?: PeerAddress[]; signal?: AbortSignal; recheck?: boolean; sequential?: boolean }): Promise<Torrent> {
+  async addMagnet(magnet: MagnetLink, opts: { outDir: string; peers?: PeerAddress[]; signal?: AbortSignal; recheck?: boolean; sequential?: boolean; select?: AddTorrentOptions['select'] } & Pick<AddTorrentOptions, 'uploadLimitBytesPerS' | 'downloadLimitBytesPerS'>): Promise<Torrent> {
     const cachePath = join(this.#opts.stateDir, 'torrents', `${magnet.infoHashHex}.torrent`);
     let metainfo: Metainfo | undefined;
     try {
@@ -388,6 +414,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       peers,
       recheck: opts.recheck ?? false,
       ...(opts.sequential ? { sequential: true } : {}),
+      ...(opts.select ? { select: opts.select } : {}),
+      ...(opts.uploadLimitBytesPerS ? { uploadLimitBytesPerS: opts.uploadLimitBytesPerS } : {}),
+      ...(opts.downloadLimitBytesPerS ? { downloadLimitBytesPerS: opts.downloadLimitBytesPerS } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
   }

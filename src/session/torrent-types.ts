@@ -26,9 +26,14 @@ export interface TorrentStats {
   downloadRate: number;
   uploadRate: number;
   complete: boolean;
-  state: 'paused' | 'seeding' | 'downloading';
+  /** queued: waiting for a slot of the daemon's queue; finished: its seed ratio or time limit was reached. */
+  state: 'paused' | 'seeding' | 'downloading' | 'queued' | 'finished';
   /** Total payload bytes of the torrent. */
   length: number;
+  /** Bytes of the wanted pieces still missing (all pieces unless files were skipped). */
+  left: number;
+  /** Bytes of the wanted pieces, had or not. */
+  wanted: number;
 }
 
 export interface PeerInfo {
@@ -50,6 +55,8 @@ export interface PeerInfo {
 export interface TorrentEvents {
   'torrent:progress': TorrentStats;
   'torrent:complete': { infoHash: string; downloaded: number; elapsedMs: number };
+  /** The file priorities changed (file-selection.ts). */
+  'torrent:selection': number[];
   'torrent:error': Error;
   /** Downloading stopped by itself (e.g. the disk is full); `reason` says why. Verified pieces are kept and still served. */
   'torrent:paused': { infoHash: string; reason: string };
@@ -93,6 +100,11 @@ export interface TorrentOptions {
   onDhtNode?: (addr: PeerAddress) => void;
   /** Download pieces in order (a read-ahead window), as for playing a file while it downloads. */
   sequential?: boolean;
+  /** This torrent's own rate limits (bytes/s, 0 = none), checked together with the session's (`deps.limits`). */
+  uploadLimitBytesPerS?: number;
+  downloadLimitBytesPerS?: number;
+  /** Priority of each user file (0 skip, 1 normal, 2 high); default all normal. */
+  filePriorities?: readonly number[];
 }
 
 /** The snapshot of one connected peer; `client` from its BEP 10 handshake. */

@@ -20,7 +20,7 @@ import type { PeerAddress, PeerSource, PeerSourceContext } from '../discovery/pe
 import { PiecePicker, type BlockRequest } from '../picker/piece-picker.js';
 import type { PeerConnection } from '../peer/connection.js';
 import { RateMeter } from '../peer/rate.js';
-import { TokenBucket } from '../util/token-bucket.js';
+import { TokenBucket, allBuckets } from '../util/token-bucket.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { TorrentShape } from '../wire/validate.js';
 import { ExtensionHub } from './extensions.js';
@@ -33,6 +33,8 @@ import { LimitRetry } from './requester.js';
 import { Connections } from './connections.js';
 import { Choking } from './choking.js';
 import { PiecePriorities, type PieceReader } from './piece-priorities.js';
+import { checkFilePriorities, pieceLevels, skippedFileIndexes } from './file-selection.js';
+import { userFiles } from '../metainfo/layout.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { peerInfo, type PeerInfo, type TorrentDeps, type TorrentEvents, type TorrentOptions, type TorrentStats } from './torrent-types.js';
 
@@ -62,11 +64,19 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #up = new RateMeter();
   readonly #extensions: ExtensionHub;
   readonly #priorities: PiecePriorities;
+  /** Priority of each user file (file-selection.ts): 0 skip, 1 normal, 2 high. */
+  #filePriorities: number[];
   #startedAt: number;
   #completeEmitted = false;
   #started = false;
   #stopped = false;
   #paused = false;
+  /** Held back by the daemon (its queue, or a seed limit reached): like a pause, with a state of its own. */
+  #held: 'queued' | 'finished' | undefined;
+  /** This torrent's own rate limits (bytes/s, 0 = none), checked together with the session's. */
+  readonly #ownLimits: { upload: TokenBucket; download: TokenBucket };
+  /** Seed ratio and seed time limits of this torrent (undefined: the daemon's defaults; 0: none). The daemon enforces them. */
+  seedLimits: { ratio?: number; timeS?: number } = {};
   #timers: NodeJS.Timeout[] = [];
   constructor(deps: TorrentDeps, opts: TorrentOptions) {
     super();
@@ -91,7 +101,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
       banned: (host) => this.#downloads.isBanned(host),
       ...(deps.canConnect ? { canConnect: deps.canConnect } : {}),
-      refusing: () => this.#stopped || this.#paused,
+      refusing: () => this.#stopped || this.#paused || this.#held !== undefined,
       clock: this.#now,
       onAttach: (conn) => this.#wire(conn),
     });
@@ -103,7 +113,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       have: deps.storage.have,
     });
     this.#choking = new Choking({ settings: opts.settings, connections: () => this.#conns.values() });
-    const limits = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
+    this.#ownLimits = { upload: new TokenBucket(opts.uploadLimitBytesPerS ?? 0), download: new TokenBucket(opts.downloadLimitBytesPerS ?? 0) };
+    const shared = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
+    // A request or an upload must pass both the session's bucket and this torrent's own.
+    const limits = { upload: allBuckets([shared.upload, this.#ownLimits.upload]), download: allBuckets([shared.download, this.#ownLimits.download]) };
     this.#limitRetry = new LimitRetry(opts.settings, () => {
       this.#downloads.fillAll();
       this.#uploads.pumpAll();
@@ -123,6 +136,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       emit: (name, payload) => void this.emit(name, payload),
       onDownloaded: (bytes) => this.#down.add(bytes, this.#now()),
       onVerified: () => this.#onPieceVerified(),
+      // BEP 19 web seeds: used for private torrents too (a web seed is no peer discovery).
+      webSeeds: { urls: opts.metainfo.urlList, ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}), refusing: () => this.#stopped || this.#paused },
     });
     this.#uploads = new UploadServer({
       info,
@@ -158,6 +173,39 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     });
     this.on('piece:verified', (index) => this.#priorities.pieceVerified(index));
     if (opts.sequential) this.#priorities.setSequential(true);
+    this.#filePriorities = userFiles(info).map(() => 1);
+    // The store was opened with these (session.ts): only the picker needs them.
+    if (opts.filePriorities) this.#applyPriorities(checkFilePriorities(info, opts.filePriorities));
+  }
+
+  /** Priority of each file (as `userFiles` lists them): 0 skip, 1 normal, 2 high. */
+  get filePriorities(): readonly number[] {
+    return this.#filePriorities;
+  }
+
+  /**
+   * Chooses files: skipped files are not downloaded (pieces they share with
+   * wanted files are), high ones first. Completion then means "every wanted
+   * piece"; wanting more later downloads again and completes again.
+   */
+  async setFilePriorities(levels: readonly unknown[]): Promise<void> {
+    const checked = checkFilePriorities(this.metainfo.info, levels);
+    // The store first: a file chosen now gets its real file (and the bytes the part file held) before pieces of it are asked for.
+    await this.#deps.storage.store.setSkipped?.(skippedFileIndexes(this.metainfo.info, checked));
+    this.#applyPriorities(checked);
+    this.emit('torrent:selection', checked);
+  }
+
+  #applyPriorities(checked: number[]): void {
+    this.#filePriorities = checked;
+    this.#priorities.setBase(pieceLevels(this.metainfo.info, checked));
+    if (!this.done) this.#completeEmitted = false;
+    else if (this.#started) this.#onPieceVerified();
+  }
+
+  /** Every wanted piece is verified (all pieces, unless files were skipped). */
+  get done(): boolean {
+    return this.#picker.wantedComplete();
   }
 
   /** Pieces in order (a read-ahead window first), or rarest first. */
@@ -181,6 +229,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     return this.#picker.isComplete();
   }
 
+  /** The piece is verified and on disk. */
+  hasPiece(index: number): boolean {
+    return this.#picker.has(index);
+  }
+
   get have(): number {
     return this.#picker.haveCount;
   }
@@ -189,8 +242,41 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     return this.#paused;
   }
 
-  get state(): 'paused' | 'seeding' | 'downloading' {
-    return this.#paused || this.#downloads.paused ? 'paused' : this.complete ? 'seeding' : 'downloading';
+  get state(): TorrentStats['state'] {
+    return this.#paused || this.#downloads.paused ? 'paused' : (this.#held ?? (this.done ? 'seeding' : 'downloading'));
+  }
+
+  /** This torrent's own rate limits in bytes/s (0 = none). */
+  get rateLimits(): { uploadBytesPerS: number; downloadBytesPerS: number } {
+    return { uploadBytesPerS: this.#ownLimits.upload.rate, downloadBytesPerS: this.#ownLimits.download.rate };
+  }
+
+  /** Changes this torrent's own limits at run time (bytes/s; 0 = none); the session's limits still apply. */
+  setRateLimits(limits: { uploadBytesPerS?: number; downloadBytesPerS?: number }): void {
+    if (limits.uploadBytesPerS !== undefined) this.#ownLimits.upload.setRate(limits.uploadBytesPerS);
+    if (limits.downloadBytesPerS !== undefined) this.#ownLimits.download.setRate(limits.downloadBytesPerS);
+  }
+
+  /** Why the daemon holds this torrent back ('queued', 'finished'), or undefined. */
+  get held(): 'queued' | 'finished' | undefined {
+    return this.#held;
+  }
+
+  /** Holds the torrent back (the daemon's queue or seed limits): no connections until unhold(); idempotent. */
+  hold(why: 'queued' | 'finished'): void {
+    if (this.#stopped || this.#held === why) return;
+    const was = this.#held;
+    this.#held = why;
+    if (!was) this.#conns.closeAll(why);
+  }
+
+  /** Idempotent. */
+  unhold(): void {
+    if (!this.#held || this.#stopped) return;
+    this.#held = undefined;
+    if (this.#paused) return;
+    this.#conns.peers.resetBackoff();
+    this.#conns.connectMore();
   }
 
   /** Why downloading is paused by itself (the disk), or undefined. */
@@ -211,6 +297,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#downloads.retryDisk();
     if (!this.#paused || this.#stopped) return;
     this.#paused = false;
+    if (this.#held) return;
     this.#conns.peers.resetBackoff();
     this.#conns.connectMore();
   }
@@ -234,11 +321,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#timers.push(t);
     };
     every(this.#settings.torrentTickMs, () => this.#tick());
-    every(this.#settings.chokeIntervalMs, () => this.#choking.round(this.complete));
+    every(this.#settings.chokeIntervalMs, () => this.#choking.round(this.done));
     every(this.#settings.progressIntervalMs, () => this.emit('torrent:progress', this.stats()));
     every(this.#settings.resumeFlushIntervalMs, () => void this.#flush());
     for (const s of this.#sources) s.start();
-    if (this.complete) this.#completeEmitted = true; // seeding from the start: no 'complete' event
+    this.#downloads.startWebSeeds();
+    if (this.done) this.#completeEmitted = true; // seeding from the start: no 'complete' event
   }
 
   /** Adds a peer source (tracker, DHT, ...); started with the torrent. */
@@ -258,10 +346,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     };
   }
 
+  #wantedBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.#shape.pieceCount; i++) if (this.#priorities.base(i) > 0) n += this.#picker.pieceSize(i);
+    return n;
+  }
+
+  /** What trackers are told is left: the wanted bytes still missing. */
   #bytesLeft(): number {
-    let left = 0;
-    for (let i = 0; i < this.#shape.pieceCount; i++) if (!this.#picker.has(i)) left += this.#picker.pieceSize(i);
-    return left;
+    return this.#picker.wantedBytesLeft();
   }
 
   /** Learns of peers; they are connected as slots allow. `pinned` peers are retried forever. */
@@ -284,6 +377,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       complete: this.complete,
       state: this.state,
       length: this.#shape.totalLength,
+      left: this.#picker.wantedBytesLeft(),
+      wanted: this.#wantedBytes(),
     };
   }
 
@@ -351,7 +446,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** A piece was verified and written (downloader.ts): the torrent may be complete. */
   #onPieceVerified(): void {
-    if (this.complete && !this.#completeEmitted) {
+    if (this.done && !this.#completeEmitted) {
       this.#completeEmitted = true;
       void this.#flush();
       for (const s of this.#sources) s.completed();

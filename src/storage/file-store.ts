@@ -13,6 +13,10 @@
  * a piece with other bytes there never got this far). Symlinks are never
  * created either (a warning says so). Files marked executable are created
  * with the executable bits.
+ *
+ * Skipped files (file selection) are not created: the bytes of them that a
+ * wanted piece holds go to the part file (part-file.ts) instead, and move
+ * into the real file when the file is chosen later.
  */
 import { promises as fsp, constants as fsConstants } from 'node:fs';
 import { StorageError } from '../errors.js';
@@ -23,6 +27,7 @@ import type { InfoDict } from '../metainfo/types.js';
 import { ContentPaths, O_NOFOLLOW } from './content-paths.js';
 import { storageIo } from './fs-io.js';
 import { HandleCache } from './handle-cache.js';
+import { PartFile } from './part-file.js';
 import { checkBlock, checkPieceData, checkRange, rangeTarget, scatterViews, totalLength, type FileFingerprint, type PieceStore } from './piece-store.js';
 
 export interface FileStoreOptions {
@@ -40,7 +45,14 @@ export interface FileStoreOptions {
   create: boolean;
   /** Largest single write call (default: settings writeChunkBytes). */
   writeChunkBytes?: number;
+  /** Indices (in info.files) of skipped files: a leecher does not create them; their bytes go to the part file. */
+  skipped?: ReadonlySet<number>;
+  /** Where the part file lies (in the state folder); needed with `skipped`. */
+  partsPath?: string;
 }
+
+/** Bytes moved at a time from the part file into a file chosen late. */
+const MOVE_CHUNK_BYTES = 1024 * 1024;
 
 export class FileStore implements PieceStore {
   readonly info: InfoDict;
@@ -56,6 +68,12 @@ export class FileStore implements PieceStore {
   /** Indices of pad files (BEP 47): zeros in pieces, never on disk. */
   readonly #pads: ReadonlySet<number>;
   readonly #created = new Set<number>();
+  readonly #parts: PartFile | undefined;
+  #skipped: ReadonlySet<number>;
+  /** Skipped files that are not on disk: their bytes live in the part file. */
+  readonly #inParts = new Set<number>();
+  /** Files whose bytes are moving from the part file into the real file: writes to them wait. */
+  readonly #moving = new Map<number, Promise<void>>();
   #state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   #opening?: Promise<void>;
   #closing?: Promise<void>;
@@ -71,6 +89,14 @@ export class FileStore implements PieceStore {
     this.#paths = this.#where.paths;
     this.#handles = new HandleCache({ paths: this.#where, maxOpenFiles: opts.maxOpenFiles ?? 64, create: opts.create, logger: this.#log, checkOpen: () => this.#check() });
     this.#pads = new Set(opts.info.files.flatMap((f, i) => (f.pad ? [i] : [])));
+    this.#skipped = opts.create ? (opts.skipped ?? new Set()) : new Set();
+    if (this.#skipped.size > 0 && !opts.partsPath) throw new StorageError('skipped files need a part file path');
+    this.#parts = opts.partsPath ? new PartFile(opts.partsPath) : undefined;
+  }
+
+  /** Skipped files whose bytes are in the part file (not on disk as files). */
+  get filesInParts(): ReadonlySet<number> {
+    return this.#inParts;
   }
 
   /** Absolute path of file `fileIndex`. */
@@ -117,6 +143,7 @@ export class FileStore implements PieceStore {
       if (!st.isDirectory()) throw new StorageError(`${this.contentPath} is not a folder (a multi-file torrent's content is the folder <name>)`);
     }
     const realFolders = new Set<string>();
+    const partsExisted = this.#parts ? await this.#parts.exists() : false;
     for (let i = 0; i < this.info.files.length; i++) {
       const f = this.info.files[i]!;
       if (f.symlink) this.#log.warn(`not creating ${f.path.join('/')}: a symlink to ${f.symlink.join('/')} (symlinks from a torrent are never created)`);
@@ -126,6 +153,12 @@ export class FileStore implements PieceStore {
       await this.#where.checkFolders(i, realFolders);
       const st = await this.#where.lstatNoLink(p);
       if (st && !st.isFile()) throw new StorageError(`${p} is not a regular file`);
+      if (!st && this.#skipped.has(i)) {
+        // Skipped and not here: never created; a fresh part file holds nothing of it either.
+        this.#inParts.add(i);
+        if (!partsExisted) this.#created.add(i);
+        continue;
+      }
       if (!this.#create) {
         if (want === 0) continue; // holds no piece data: nothing to serve from it
         if (!st) throw new StorageError(`missing file ${p} (${want} bytes expected)`);
@@ -169,6 +202,7 @@ export class FileStore implements PieceStore {
     await this.#opening?.catch(() => undefined);
     await Promise.allSettled([...this.#inflight]);
     await this.#handles.closeAll();
+    await this.#parts?.close();
   }
 
   #check(): void {
@@ -189,7 +223,13 @@ export class FileStore implements PieceStore {
 
   // --- data ---------------------------------------------------------------
 
+  /** Where a slice of a file in the part file lies there (torrent byte space). */
+  #partsAt(s: FileSlice): number {
+    return this.info.files[s.fileIndex]!.offset + s.fileOffset;
+  }
+
   #readSlice(s: FileSlice, buf: Uint8Array, base: number): Promise<void> {
+    if (this.#inParts.has(s.fileIndex)) return this.#parts!.read(this.#partsAt(s), buf, base + s.rangeOffset, s.length);
     const p = this.#paths[s.fileIndex]!;
     return this.#handles.use(s.fileIndex, 'read', async (h) => {
       let done = 0;
@@ -205,7 +245,9 @@ export class FileStore implements PieceStore {
     });
   }
 
-  #writeSlice(s: FileSlice, data: Uint8Array): Promise<void> {
+  async #writeSlice(s: FileSlice, data: Uint8Array): Promise<void> {
+    await this.#moving.get(s.fileIndex);
+    if (this.#inParts.has(s.fileIndex)) return this.#parts!.write(this.#partsAt(s), data, s.rangeOffset, s.length, this.#writeChunkBytes);
     const p = this.#paths[s.fileIndex]!;
     return this.#handles.use(s.fileIndex, 'write', async (h) => {
       let done = 0;
@@ -265,7 +307,15 @@ export class FileStore implements PieceStore {
     );
   }
 
-  #readvSlice(s: FileSlice, views: Uint8Array[]): Promise<void> {
+  async #readvSlice(s: FileSlice, views: Uint8Array[]): Promise<void> {
+    if (this.#inParts.has(s.fileIndex)) {
+      let at = this.#partsAt(s);
+      for (const v of views) {
+        await this.#parts!.read(at, v, 0, v.length);
+        at += v.length;
+      }
+      return;
+    }
     const p = this.#paths[s.fileIndex]!;
     return this.#handles.use(s.fileIndex, 'read', async (h) => {
       let done = 0;
@@ -296,6 +346,7 @@ export class FileStore implements PieceStore {
   async flush(): Promise<void> {
     this.#check();
     await this.#handles.flush();
+    await this.#parts?.sync();
   }
 
   /**
@@ -306,7 +357,7 @@ export class FileStore implements PieceStore {
   async syncAll(): Promise<void> {
     await this.flush();
     for (let i = 0; i < this.info.files.length; i++) {
-      if (this.info.files[i]!.length === 0 || this.#paths[i] === '') continue;
+      if (this.info.files[i]!.length === 0 || this.#paths[i] === '' || this.#inParts.has(i)) continue;
       await this.#handles.use(i, 'read', (h) => storageIo(this.#paths[i]!, 'fsync', () => h.sync()));
     }
   }
@@ -314,12 +365,66 @@ export class FileStore implements PieceStore {
   async fingerprint(): Promise<FileFingerprint[]> {
     this.#check();
     const out: FileFingerprint[] = [];
+    const parts = this.#inParts.size > 0 ? await this.#parts!.stat() : undefined;
     for (let i = 0; i < this.info.files.length; i++) {
       if (this.info.files[i]!.length === 0 || this.#paths[i] === '') continue;
       const p = this.#paths[i]!;
+      if (this.#inParts.has(i)) {
+        // Its bytes are in the part file: that file's change time stands for it.
+        out.push({ path: p, size: this.info.files[i]!.length, mtimeMs: parts?.mtimeMs ?? 0 });
+        continue;
+      }
       const st = await storageIo(p, 'stat', () => fsp.lstat(p));
       out.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });
     }
     return out;
+  }
+
+  /**
+   * Changes which files are skipped. A file chosen now whose bytes are in
+   * the part file gets its real file, and those bytes move into it (writes
+   * to it wait meanwhile). A file skipped now that is already on disk stays
+   * there: its data is the user's. The part file goes once nothing uses it.
+   */
+  async setSkipped(skipped: ReadonlySet<number>): Promise<void> {
+    this.#check();
+    this.#skipped = skipped;
+    for (const i of [...this.#inParts]) {
+      if (skipped.has(i)) continue;
+      const move = this.#moveOut(i);
+      this.#moving.set(i, move);
+      try {
+        await move;
+      } finally {
+        this.#moving.delete(i);
+      }
+    }
+    if (this.#inParts.size === 0 && this.#parts && (await this.#parts.exists())) await this.#parts.remove();
+  }
+
+  async #moveOut(i: number): Promise<void> {
+    const f = this.info.files[i]!;
+    const p = this.#paths[i]!;
+    // Writes already on their way to the part file land first.
+    await Promise.allSettled([...this.#inflight]);
+    await this.#where.checkFolders(i, new Set());
+    await this.#where.makeFolders(i);
+    await storageIo(p, 'create', async () => {
+      const h = await fsp.open(p, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW, f.executable ? 0o777 : 0o666);
+      try {
+        if (f.length > 0) await h.truncate(f.length);
+        const buf = new Uint8Array(Math.min(MOVE_CHUNK_BYTES, Math.max(1, f.length)));
+        for (let off = 0; off < f.length; off += buf.length) {
+          const n = Math.min(buf.length, f.length - off);
+          await this.#parts!.read(f.offset + off, buf, 0, n);
+          // Holes stay holes: only chunks with data are written.
+          if (buf.subarray(0, n).some((b) => b !== 0)) await h.write(buf, 0, n, off);
+        }
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+    });
+    this.#inParts.delete(i);
   }
 }

@@ -41,6 +41,8 @@ export interface PieceStore {
   /** Make every write completed so far durable (fsync). */
   flush(): Promise<void>;
   /** Sizes and mtimes of the non-empty files on disk (no pad files or symlinks), for resume. */
+  /** Which files (indices in info.files) are skipped (file selection); stores without files ignore it. */
+  setSkipped?(skipped: ReadonlySet<number>): Promise<void>;
   fingerprint(): Promise<FileFingerprint[]>;
   /** Idempotent. Makes pending writes durable before releasing handles. */
   close(): Promise<void>;

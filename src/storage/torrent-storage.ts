@@ -19,6 +19,7 @@
  * between a write and the next flush leaves files whose mtimes differ from
  * the state, and the next start verifies them.
  */
+import { join } from 'node:path';
 import { StorageError, errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { filesOfPiece, isOnDisk } from '../metainfo/layout.js';
@@ -51,6 +52,8 @@ export interface OpenTorrentStorageOptions {
   maxOpenFiles?: number;
   /** Use this store instead of a FileStore on contentPath (tests, in-memory torrents). It is opened here. */
   store?: PieceStore;
+  /** Skipped files (indices in info.files): a leecher does not create them; their bytes in wanted pieces go to `<stateDir>/parts/<infohash>.parts`. */
+  skipped?: ReadonlySet<number>;
 }
 
 export async function openTorrentStorage(opts: OpenTorrentStorageOptions): Promise<TorrentStorage> {
@@ -59,7 +62,15 @@ export async function openTorrentStorage(opts: OpenTorrentStorageOptions): Promi
   const completion = new CompletionStore({ stateDir: opts.stateDir, infoHashHex: opts.infoHashHex, logger: log });
   const store =
     opts.store ??
-    new FileStore({ info, contentPath: opts.contentPath, maxOpenFiles: opts.maxOpenFiles, logger: log, create: opts.mode === 'leech' });
+    new FileStore({
+      info,
+      contentPath: opts.contentPath,
+      maxOpenFiles: opts.maxOpenFiles,
+      logger: log,
+      create: opts.mode === 'leech',
+      partsPath: join(opts.stateDir, 'parts', `${opts.infoHashHex}.parts`),
+      ...(opts.skipped ? { skipped: opts.skipped } : {}),
+    });
   opts.signal?.throwIfAborted();
   await store.open();
   try {
