@@ -20,7 +20,7 @@ export interface SessionTotals {
 }
 
 export function sessionTotals(torrents: Iterable<{ stats(): TorrentStats }>): SessionTotals {
-  const out: SessionTotals = { byState: { downloading: 0, seeding: 0, paused: 0 }, peers: 0, downloaded: 0, uploaded: 0, downloadRate: 0, uploadRate: 0, have: 0, pieces: 0 };
+  const out: SessionTotals = { byState: { downloading: 0, seeding: 0, paused: 0, queued: 0, finished: 0 }, peers: 0, downloaded: 0, uploaded: 0, downloadRate: 0, uploadRate: 0, have: 0, pieces: 0 };
   for (const t of torrents) {
     const s = t.stats();
     out.byState[s.state]++;

@@ -1,7 +1,9 @@
 /**
  * `/api/torrents`: list, add (a .torrent or a magnet link), show, change
- * (`PATCH {"sequential": true}`), remove, pause and resume torrents, and
- * list a torrent's peers.
+ * (`PATCH {"sequential", "uploadLimit", "downloadLimit", "seedRatioLimit",
+ * "seedTimeLimitS"}`), remove (`?deleteData=1`: its files too), pause,
+ * resume, recheck and move torrents, and list a torrent's peers. Recheck,
+ * move and deleting data need the daemon (`peer start`): elsewhere 501.
  */
 import type http from 'node:http';
 import { mkdir } from 'node:fs/promises';
@@ -24,11 +26,13 @@ export function torrentRoutes(ctx: RouteContext): Route[] {
       methods: {
         GET: (_q, res, [h]) => sendJson(res, 200, torrentDetail(torrentOf(ctx, h!))),
         PATCH: (req, res, [h]) => changeTorrent(ctx, req, res, h!),
-        DELETE: (_q, res, [h]) => removeTorrent(ctx, res, h!),
+        DELETE: (_q, res, [h], query) => removeTorrent(ctx, res, h!, query),
       },
     },
     { pattern: new RegExp(`^/api/torrents/${ih}/pause$`), methods: { POST: (_q, res, [h]) => pauseResume(ctx, res, h!, 'pause') } },
     { pattern: new RegExp(`^/api/torrents/${ih}/resume$`), methods: { POST: (_q, res, [h]) => pauseResume(ctx, res, h!, 'resume') } },
+    { pattern: new RegExp(`^/api/torrents/${ih}/recheck$`), methods: { POST: (_q, res, [h]) => recheck(ctx, res, h!) } },
+    { pattern: new RegExp(`^/api/torrents/${ih}/move$`), methods: { POST: (req, res, [h]) => move(ctx, req, res, h!) } },
     { pattern: new RegExp(`^/api/torrents/${ih}/peers$`), methods: { GET: (_q, res, [h]) => sendJson(res, 200, { peers: torrentOf(ctx, h!).peers() }) } },
   ];
 }
@@ -51,15 +55,37 @@ function torrentOf(ctx: RouteContext, hex: string): Torrent {
 
 function listTorrents(ctx: RouteContext, res: http.ServerResponse): void {
   sendJson(res, 200, {
-    torrents: ctx.session.torrents.map((t) => t.stats()),
+    torrents: ctx.session.torrents.map((t) => ({ ...t.stats(), ...controlOf(t) })),
     fetching: [...ctx.fetching].map(([infoHash, f]) => ({ infoHash, name: f.name ?? null, since: f.since })),
   });
+}
+
+/** A torrent's own limits: rates in bytes/s (0 = none); seed limits null = the daemon's defaults, 0 = none. */
+function controlOf(t: Torrent): { uploadLimit: number; downloadLimit: number; seedRatioLimit: number | null; seedTimeLimitS: number | null } {
+  const r = t.rateLimits;
+  return { uploadLimit: r.uploadBytesPerS, downloadLimit: r.downloadBytesPerS, seedRatioLimit: t.seedLimits.ratio ?? null, seedTimeLimitS: t.seedLimits.timeS ?? null };
+}
+
+/** What the daemon's session adds (daemon-session.ts); a plain session (`peer seed --api`) has none of it. */
+interface DaemonControls {
+  recheckTorrent(hex: string): Promise<Torrent>;
+  moveTorrent(hex: string, to: string): Promise<Torrent>;
+  deleteTorrent(hex: string, opts: { deleteData: boolean }): Promise<void>;
+}
+
+function daemonOf(ctx: RouteContext, what: string): DaemonControls {
+  const s = ctx.session as Partial<DaemonControls>;
+  if (typeof s.recheckTorrent !== 'function' || typeof s.moveTorrent !== 'function' || typeof s.deleteTorrent !== 'function') {
+    throw new ApiError(501, `${what} needs the daemon (peer start)`);
+  }
+  return s as DaemonControls;
 }
 
 function torrentDetail(t: Torrent): object {
   const m = t.metainfo;
   return {
     ...t.stats(),
+    ...controlOf(t),
     magnet: magnetOf(m),
     pieceLength: m.info.pieceLength,
     private: m.info.private,
@@ -73,13 +99,33 @@ function torrentDetail(t: Torrent): object {
 async function changeTorrent(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse, hex: string): Promise<void> {
   const t = torrentOf(ctx, hex);
   const body = await readJsonObject(req, MAX_JSON_BYTES);
-  const known = new Set(['sequential']);
+  const known = new Set(['sequential', 'uploadLimit', 'downloadLimit', 'seedRatioLimit', 'seedTimeLimitS']);
   const unknown = Object.keys(body).filter((k) => !known.has(k));
-  if (unknown.length) throw new ApiError(400, `unknown field ${JSON.stringify(unknown[0]!.slice(0, 50))}: a torrent can change "sequential"`);
-  if (body.sequential !== undefined) {
-    if (typeof body.sequential !== 'boolean') throw new ApiError(400, 'field "sequential" must be true or false');
-    t.setSequential(body.sequential);
-  }
+  if (unknown.length) throw new ApiError(400, `unknown field ${JSON.stringify(unknown[0]!.slice(0, 50))}: a torrent can change ${[...known].map((k) => `"${k}"`).join(', ')}`);
+  // Every field is checked before any is applied: a bad one changes nothing.
+  const rate = (k: string): number | undefined => {
+    const v = body[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ApiError(400, `field "${k}" must be a whole number of bytes per second (0 = none)`);
+    return v;
+  };
+  const seed = (k: string, integer: boolean): number | null | undefined => {
+    const v = body[k];
+    if (v === undefined || v === null) return v;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (integer && !Number.isSafeInteger(v))) {
+      throw new ApiError(400, `field "${k}" must be ${integer ? 'a whole number' : 'a number'} >= 0 (0 = none), or null for the daemon's default`);
+    }
+    return v;
+  };
+  if (body.sequential !== undefined && typeof body.sequential !== 'boolean') throw new ApiError(400, 'field "sequential" must be true or false');
+  const up = rate('uploadLimit');
+  const down = rate('downloadLimit');
+  const ratio = seed('seedRatioLimit', false);
+  const timeS = seed('seedTimeLimitS', true);
+  if (typeof body.sequential === 'boolean') t.setSequential(body.sequential);
+  t.setRateLimits({ ...(up !== undefined ? { uploadBytesPerS: up } : {}), ...(down !== undefined ? { downloadBytesPerS: down } : {}) });
+  if (ratio !== undefined) t.seedLimits.ratio = ratio ?? undefined;
+  if (timeS !== undefined) t.seedLimits.timeS = timeS ?? undefined;
   sendJson(res, 200, torrentDetail(t));
 }
 
@@ -130,11 +176,33 @@ function addMagnet(ctx: RouteContext, res: http.ServerResponse, magnet: MagnetLi
   sendJson(res, 202, { infoHash: hex, name: magnet.name ?? null, magnet: text, status: 'fetching metadata' });
 }
 
-async function removeTorrent(ctx: RouteContext, res: http.ServerResponse, hex: string): Promise<void> {
+async function removeTorrent(ctx: RouteContext, res: http.ServerResponse, hex: string, query: URLSearchParams): Promise<void> {
   const t = torrentOf(ctx, hex);
-  await ctx.session.removeTorrent(t.infoHashHex);
+  const flag = query.get('deleteData');
+  if (flag !== null && !['0', '1', 'true', 'false'].includes(flag)) throw new ApiError(400, 'deleteData must be 1 or 0');
+  const deleteData = flag === '1' || flag === 'true';
+  if (deleteData) await daemonOf(ctx, 'deleting data').deleteTorrent(t.infoHashHex, { deleteData: true });
+  else await ctx.session.removeTorrent(t.infoHashHex);
   ctx.contentPaths.delete(t.infoHashHex);
-  sendJson(res, 200, { infoHash: t.infoHashHex, removed: true });
+  sendJson(res, 200, { infoHash: t.infoHashHex, removed: true, deletedData: deleteData });
+}
+
+/** Answers once every piece was read and hashed again: the torrent as it is now. */
+async function recheck(ctx: RouteContext, res: http.ServerResponse, hex: string): Promise<void> {
+  const t = torrentOf(ctx, hex);
+  const nt = await daemonOf(ctx, 'recheck').recheckTorrent(t.infoHashHex);
+  sendJson(res, 200, torrentDetail(nt));
+}
+
+async function move(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse, hex: string): Promise<void> {
+  const t = torrentOf(ctx, hex);
+  const body = await readJsonObject(req, MAX_JSON_BYTES);
+  const unknown = Object.keys(body).filter((k) => k !== 'to');
+  if (unknown.length) throw new ApiError(400, `unknown field ${JSON.stringify(unknown[0]!.slice(0, 50))}: send {"to": "/absolute/folder"}`);
+  if (typeof body.to !== 'string' || body.to === '' || body.to.includes('\0')) throw new ApiError(400, 'field "to" must be a folder (an absolute path)');
+  const nt = await daemonOf(ctx, 'move').moveTorrent(t.infoHashHex, body.to);
+  ctx.contentPaths.delete(t.infoHashHex);
+  sendJson(res, 200, torrentDetail(nt));
 }
 
 function pauseResume(ctx: RouteContext, res: http.ServerResponse, hex: string, what: 'pause' | 'resume'): void {

@@ -29,6 +29,10 @@ interface RawStart {
   maxPeers?: string;
   maxPeersPerTorrent?: string;
   maxUploadBytes?: string;
+  maxActiveDownloads?: string;
+  maxActiveSeeds?: string;
+  seedRatio?: string;
+  seedTime?: string;
 }
 
 export function registerStart(program: Command): void {
@@ -45,7 +49,24 @@ export function registerStart(program: Command): void {
       .option('--download-limit <bytes/s>', 'global download limit, e.g. 10M (0 = unlimited; changeable through the API)')
       .option('--max-peers <n>', 'connected peers in the whole daemon')
       .option('--max-peers-per-torrent <n>', 'connected peers per torrent')
-      .option('--max-upload-bytes <bytes>', 'largest file POST /upload accepts, e.g. 1G'),
+      .option('--max-upload-bytes <bytes>', 'largest file POST /upload accepts, e.g. 1G')
+      .option('--max-active-downloads <n>', 'torrents downloading at once; the others wait (state "queued") in the order they came (0 = no limit; default 5)')
+      .option('--max-active-seeds <n>', 'complete torrents seeding at once; the others wait, queued (0 = no limit, the default)')
+      .option('--seed-ratio <r>', 'a torrent stops seeding (state "finished") once it uploaded R times its size, e.g. 2 or 1.5 (0 = never, the default)')
+      .option('--seed-time <s>', 'a torrent stops seeding (state "finished") after seeding S seconds in all (0 = never, the default)')
+      .addHelpText(
+        'after',
+        [
+          '',
+          'Per torrent (HTTP API and dashboard):',
+          '  PATCH  /api/torrents/<infohash>  {"uploadLimit", "downloadLimit"}  its own limits in bytes/s (0 = none), on top of the global ones',
+          '                                   {"seedRatioLimit", "seedTimeLimitS"}  override --seed-ratio/--seed-time (null = the default, 0 = never)',
+          '  POST   /api/torrents/<infohash>/recheck           verify every piece on disk again',
+          '  POST   /api/torrents/<infohash>/move {"to": DIR}  move its data into DIR (absolute) and carry on from there',
+          '  DELETE /api/torrents/<infohash>[?deleteData=1]    remove it; with deleteData=1 its files too (only those it names)',
+          'Per-torrent settings are kept across restarts.',
+        ].join('\n'),
+      ),
     { apiDefault: true },
   ).option('--no-api', 'run without the HTTP API and dashboard');
   cmd.action(async (opts: Record<string, unknown>) => {
@@ -61,6 +82,13 @@ function parseCount(value: string | undefined, option: string): number | undefin
   return Number(value);
 }
 
+/** A whole number >= 0 (0 = no limit). */
+function parseCount0(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`${option}: expected a whole number (0 = no limit), got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 export async function runStart(raw: RawStart & Parameters<typeof parseCommonOptions>[0]): Promise<void> {
   const common = parseCommonOptions(raw, { apiDefault: true });
   setLogLevel(raw.logLevel as LogLevel);
@@ -71,6 +99,13 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
   s.maxPeersTotal = parseCount(raw.maxPeers, '--max-peers') ?? s.maxPeersTotal;
   s.maxPeersPerTorrent = parseCount(raw.maxPeersPerTorrent, '--max-peers-per-torrent') ?? s.maxPeersPerTorrent;
   if (s.maxPeersPerTorrent > s.maxPeersTotal) s.maxPeersPerTorrent = s.maxPeersTotal;
+  s.maxActiveDownloads = parseCount0(raw.maxActiveDownloads, '--max-active-downloads') ?? s.maxActiveDownloads;
+  s.maxActiveSeeds = parseCount0(raw.maxActiveSeeds, '--max-active-seeds') ?? s.maxActiveSeeds;
+  if (raw.seedRatio !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(raw.seedRatio)) throw new UsageError(`--seed-ratio: expected a number >= 0 such as 2 or 1.5, got ${JSON.stringify(raw.seedRatio)}`);
+    s.seedRatioLimit = Number(raw.seedRatio);
+  }
+  s.seedTimeLimitS = parseCount0(raw.seedTime, '--seed-time') ?? s.seedTimeLimitS;
   const maxUploadBytes = raw.maxUploadBytes !== undefined ? parseBytes(raw.maxUploadBytes, '--max-upload-bytes') : undefined;
   if (!/^[\w.:-]+$/.test(raw.apiHost)) throw new UsageError(`--api-host: not an address: ${raw.apiHost}`);
   if (raw.apiToken !== undefined && !/^[\x21-\x7e]{8,256}$/.test(raw.apiToken)) {

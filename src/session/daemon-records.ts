@@ -14,6 +14,38 @@ import type { AddTorrentOptions } from './session.js';
 import type { Torrent } from './torrent.js';
 import type { MagnetRecord, SessionRecord, SessionStateFile, TorrentRecord } from './session-state.js';
 import type { AddIntent } from './daemon-session.js';
+import type { SeedTotals } from './daemon-queue.js';
+
+/**
+ * A torrent's own settings and seeding totals, kept in its record
+ * (session.json) so that a restart keeps them. Limits absent = the
+ * daemon's defaults; 0 = none.
+ */
+export interface TorrentControl {
+  uploadLimitBytesPerS?: number;
+  downloadLimitBytesPerS?: number;
+  seedRatioLimit?: number;
+  seedTimeLimitS?: number;
+  /** Over every run. */
+  uploadedBytes?: number;
+  seedingMs?: number;
+}
+
+/** A torrent record as the daemon writes it: session-state.ts's, plus its control (older states have none). */
+export type ControlledRecord = TorrentRecord & { control?: TorrentControl };
+
+const CONTROL_KEYS = ['uploadLimitBytesPerS', 'downloadLimitBytesPerS', 'seedRatioLimit', 'seedTimeLimitS', 'uploadedBytes', 'seedingMs'] as const;
+
+/** The control of a saved record, keeping only finite non-negative numbers (a hand-edited file must not break a start). */
+export function cleanControl(raw: unknown): TorrentControl | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const out: TorrentControl = {};
+  for (const k of CONTROL_KEYS) {
+    const v = (raw as Record<string, unknown>)[k];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[k] = v;
+  }
+  return out;
+}
 
 export class DaemonRecords {
   readonly #state: SessionStateFile;
@@ -21,6 +53,8 @@ export class DaemonRecords {
   readonly #now: Clock;
   readonly #records = new Map<string, SessionRecord>();
   #dirty = false;
+  /** Seeding totals changed since the last save (saved with the next save, or every few syncs). */
+  #countersDirty = 0;
 
   constructor(opts: { state: SessionStateFile; logger: Logger; clock?: Clock }) {
     this.#state = opts.state;
@@ -35,7 +69,14 @@ export class DaemonRecords {
 
   /** Records loaded from the saved state. */
   load(records: SessionRecord[]): void {
-    for (const r of records) this.#records.set(r.infoHash, r);
+    for (const r of records) {
+      if (r.kind === 'torrent') {
+        const c = cleanControl((r as ControlledRecord).control);
+        if (c) (r as ControlledRecord).control = c;
+        else delete (r as ControlledRecord).control;
+      }
+      this.#records.set(r.infoHash, r);
+    }
   }
 
   get(infoHash: string): SessionRecord | undefined {
@@ -69,6 +110,8 @@ export class DaemonRecords {
       addedAt: prev?.addedAt ?? this.#now(),
       ...((prev?.watchFile ?? intent.watchFile) ? { watchFile: prev?.watchFile ?? intent.watchFile } : {}),
     };
+    const control = prev?.kind === 'torrent' ? (prev as ControlledRecord).control : undefined;
+    if (control) (rec as ControlledRecord).control = control;
     this.#records.set(hex, rec);
     this.#state.saveTorrent(t.metainfo).catch((err: unknown) => this.#log.error(`cannot keep the metainfo of ${rec.name}: ${errorMessage(err)}`));
     this.save();
@@ -114,12 +157,59 @@ export class DaemonRecords {
     if (changed) this.save();
   }
 
+  /** The saved control of a torrent (its own limits, seeding totals). */
+  controlOf(infoHash: string): TorrentControl | undefined {
+    const r = this.#records.get(infoHash);
+    return r?.kind === 'torrent' ? (r as ControlledRecord).control : undefined;
+  }
+
+  /** The seeding totals saved for a torrent. */
+  totalsOf(infoHash: string): SeedTotals | undefined {
+    const c = this.controlOf(infoHash);
+    return c ? { uploadedBytes: c.uploadedBytes ?? 0, seedingMs: c.seedingMs ?? 0 } : undefined;
+  }
+
+  /**
+   * Records each torrent's own limits (saved soon when one changed) and its
+   * seeding totals (saved with the next save, or after `counterSaveEvery`
+   * syncs: a busy seeder does not rewrite the state every few seconds).
+   */
+  syncControl(torrents: Iterable<Torrent>, totals: (hex: string) => SeedTotals | undefined, counterSaveEvery = 15): void {
+    let changed = false;
+    let counters = false;
+    for (const t of torrents) {
+      const r = this.#records.get(t.infoHashHex);
+      if (r?.kind !== 'torrent') continue;
+      const rec = r as ControlledRecord;
+      const prev = rec.control ?? {};
+      const lim = t.rateLimits;
+      const next: TorrentControl = {
+        ...(lim.uploadBytesPerS ? { uploadLimitBytesPerS: lim.uploadBytesPerS } : {}),
+        ...(lim.downloadBytesPerS ? { downloadLimitBytesPerS: lim.downloadBytesPerS } : {}),
+        ...(t.seedLimits.ratio !== undefined ? { seedRatioLimit: t.seedLimits.ratio } : {}),
+        ...(t.seedLimits.timeS !== undefined ? { seedTimeLimitS: t.seedLimits.timeS } : {}),
+      };
+      const tot = totals(t.infoHashHex);
+      if (tot && (tot.uploadedBytes || tot.seedingMs)) {
+        next.uploadedBytes = tot.uploadedBytes;
+        next.seedingMs = Math.round(tot.seedingMs);
+      }
+      for (const k of ['uploadLimitBytesPerS', 'downloadLimitBytesPerS', 'seedRatioLimit', 'seedTimeLimitS'] as const) if (prev[k] !== next[k]) changed = true;
+      if (prev.uploadedBytes !== next.uploadedBytes || prev.seedingMs !== next.seedingMs) counters = true;
+      if (Object.keys(next).length) rec.control = next;
+      else delete rec.control;
+    }
+    if (counters) this.#countersDirty++;
+    if (changed || this.#countersDirty >= counterSaveEvery) this.save();
+  }
+
   /** Saves soon; writes coalesce (SessionStateFile serialises them). */
   save(): void {
     this.#dirty = true;
     queueMicrotask(() => {
       if (!this.#dirty) return;
       this.#dirty = false;
+      this.#countersDirty = 0;
       this.#state.save({ version: 1, records: this.all }).catch((err: unknown) => this.#log.error(`cannot save the session state: ${errorMessage(err)}`));
     });
   }

@@ -5,6 +5,7 @@
  * the `torrent:added` event does not carry.
  */
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
+import type { PeerAddress } from '../discovery/peer-source.js';
 import { Session, type AddTorrentOptions, type SessionOptions } from './session.js';
 import type { Torrent } from './torrent.js';
 import type { TorrentOrigin } from './session-state.js';
@@ -14,6 +15,16 @@ export interface AddIntent {
   origin: TorrentOrigin;
   watchFile?: string;
   paused?: boolean;
+}
+
+/** What the daemon does for a torrent beyond what a Session does (daemon.ts): the API reaches it through the session. */
+export interface TorrentController {
+  /** Verifies every piece on disk again; resolves with the torrent re-added. */
+  recheck(infoHashHex: string): Promise<Torrent>;
+  /** Moves the content into folder `to` and carries on from there; resolves with the torrent re-added. */
+  move(infoHashHex: string, to: string): Promise<Torrent>;
+  /** Removes the torrent, its record and (deleteData) its files: only the files the torrent names under its content path. */
+  remove(infoHashHex: string, opts: { deleteData: boolean }): Promise<void>;
 }
 
 /**
@@ -29,6 +40,10 @@ export class DaemonSession extends Session {
   onMagnetFailed: ((magnet: MagnetLink, err: unknown, intent: AddIntent) => void) | undefined;
   /** How many torrents the daemon expects to run (the saved state's count while restoring). */
   expectedTorrents = 0;
+  /** Set by the daemon. */
+  controller: TorrentController | undefined;
+  /** Peers every torrent connects to (`peer start --peer`), the API's adds included. */
+  defaultPeers: PeerAddress[] = [];
   readonly #baseMaxOpenFiles: number;
 
   constructor(opts: SessionOptions) {
@@ -42,17 +57,35 @@ export class DaemonSession extends Session {
     // Session reads maxOpenFiles when it opens the store; stores opened earlier keep their (larger) bound.
     this.settings.maxOpenFiles = Math.max(2, Math.min(this.#baseMaxOpenFiles, Math.floor(this.settings.maxOpenFilesTotal / n)));
     const intent = this.intents.get(metainfo.infoHashHex) ?? { origin: 'api' };
-    const torrent = await super.addTorrent(metainfo, opts);
+    const torrent = await super.addTorrent(metainfo, opts.peers === undefined && this.defaultPeers.length ? { ...opts, peers: this.defaultPeers } : opts);
     if (intent.paused) torrent.pause();
     this.onTorrentAdded?.(torrent, opts, intent);
     return torrent;
+  }
+
+  recheckTorrent(infoHashHex: string): Promise<Torrent> {
+    return this.#controller().recheck(infoHashHex.toLowerCase());
+  }
+
+  moveTorrent(infoHashHex: string, to: string): Promise<Torrent> {
+    return this.#controller().move(infoHashHex.toLowerCase(), to);
+  }
+
+  /** Removes a torrent, and its data files when `deleteData`. */
+  deleteTorrent(infoHashHex: string, opts: { deleteData: boolean }): Promise<void> {
+    return this.#controller().remove(infoHashHex.toLowerCase(), opts);
+  }
+
+  #controller(): TorrentController {
+    if (!this.controller) throw new Error('this session has no daemon to recheck, move or delete torrents');
+    return this.controller;
   }
 
   override async addMagnet(magnet: MagnetLink, opts: Parameters<Session['addMagnet']>[1]): Promise<Torrent> {
     const intent = this.intents.get(magnet.infoHashHex) ?? { origin: 'api' };
     this.onMagnetStarted?.(magnet, opts.outDir, intent);
     try {
-      return await super.addMagnet(magnet, opts);
+      return await super.addMagnet(magnet, opts.peers === undefined && this.defaultPeers.length ? { ...opts, peers: this.defaultPeers } : opts);
     } catch (err) {
       this.onMagnetFailed?.(magnet, err, intent);
       throw err;

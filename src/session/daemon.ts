@@ -17,7 +17,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage } from '../errors.js';
+import { UsageError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
@@ -28,8 +28,11 @@ import { contentPathIn } from './session.js';
 import type { Torrent } from './torrent.js';
 import { SessionStateFile, type SessionRecord, type TorrentRecord } from './session-state.js';
 import { DaemonSession, type AddIntent } from './daemon-session.js';
-import { DaemonRecords } from './daemon-records.js';
-import type { Clock } from '../util/clock.js';
+import { DaemonRecords, type TorrentControl } from './daemon-records.js';
+import { DaemonQueue } from './daemon-queue.js';
+import { deleteContent, moveContent } from './daemon-data.js';
+import { CompletionStore } from '../storage/completion-store.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { WatchFolder, type WatchedFile } from './watch-folder.js';
 
 export { DaemonSession } from './daemon-session.js';
@@ -89,6 +92,11 @@ export class Daemon {
   #watcher: WatchFolder | undefined;
   #api: ApiServerLike | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
+  #queueTimer: NodeJS.Timeout | undefined;
+  /** The queue and seed limits (daemon-queue.ts). */
+  readonly slots: DaemonQueue;
+  /** Torrents being re-added (recheck, move): their removal from the session keeps their record. */
+  readonly #cycling = new Set<string>();
   #queue: Promise<void> = Promise.resolve();
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -108,15 +116,36 @@ export class Daemon {
       ...(opts.useTrackers !== undefined ? { useTrackers: opts.useTrackers } : {}),
       ...(opts.dht ? { dht: opts.dht } : {}),
     });
-    this.session.onTorrentAdded = (t, o, i) => this.#records.torrentAdded(t, o, i);
+    this.session.defaultPeers = opts.peers ?? [];
+    this.slots = new DaemonQueue({
+      settings: this.session.settings,
+      torrents: () => this.session.torrents,
+      orderOf: (hex) => this.#records.get(hex)?.addedAt ?? Number.MAX_SAFE_INTEGER,
+      savedTotals: (hex) => this.#records.totalsOf(hex),
+      clock: opts.clock ?? systemClock,
+    });
+    this.session.controller = {
+      recheck: (hex) => this.recheck(hex),
+      move: (hex, to) => this.move(hex, to),
+      remove: (hex, o) => this.remove(hex, o),
+    };
+    this.session.onTorrentAdded = (t, o, i) => {
+      this.#records.torrentAdded(t, o, i);
+      applyControl(t, this.#records.controlOf(t.infoHashHex));
+      t.on('torrent:complete', () => this.slots.update());
+      // At once: a torrent beyond the queue's slots makes no connections.
+      this.slots.update();
+    };
     this.session.onMagnetStarted = (m, outDir, i) => this.#records.magnetStarted(m, outDir, i);
     this.session.onMagnetFailed = (m, _err, i) => {
       // Kept: any magnet cut short by shutdown, so a restart tries again.
       if (!this.#closing) this.#records.magnetFailed(m, i);
     };
     this.session.on('torrent:removed', (hex) => {
-      if (this.#closing) return;
+      if (this.#closing || this.#cycling.has(hex)) return;
+      this.slots.forget(hex);
       if (this.#records.delete(hex)) this.#records.save();
+      this.slots.update();
     });
   }
 
@@ -174,8 +203,11 @@ export class Daemon {
       }
     }
     const every = o.saveIntervalMs ?? o.settings.daemonSaveIntervalMs;
-    this.#saveTimer = setInterval(() => this.#records.syncPaused(this.session.torrents), every);
+    this.#saveTimer = setInterval(() => this.#sync(), every);
     this.#saveTimer.unref();
+    this.#queueTimer = setInterval(() => this.slots.update(), o.settings.daemonQueueIntervalMs);
+    this.#queueTimer.unref();
+    this.slots.update();
     this.#records.save();
   }
 
@@ -295,6 +327,83 @@ export class Daemon {
     this.#records.save();
   }
 
+  #sync(): void {
+    this.#records.syncPaused(this.session.torrents);
+    this.#records.syncControl(this.session.torrents, (hex) => this.slots.totals(hex));
+  }
+
+  // --- per-torrent control (the API reaches it through DaemonSession) -----------
+
+  /** Verifies every piece on disk again (the torrent is re-added in leech mode: what fails is downloaded again). */
+  recheck(hex: string): Promise<Torrent> {
+    return this.#cycle(hex, 'recheck', async (rec) => ({ contentPath: rec.contentPath, mode: 'leech', recheck: true }));
+  }
+
+  /** Moves the content into folder `to` (absolute); the torrent carries on from there, seeding what it has. */
+  move(hex: string, to: string): Promise<Torrent> {
+    if (!path.isAbsolute(to)) throw new UsageError(`move: the folder must be an absolute path, got ${JSON.stringify(to.slice(0, 200))}`);
+    const dest = path.resolve(to);
+    const state = path.resolve(this.#opts.stateDir);
+    if (dest === state || dest.startsWith(state + path.sep)) throw new UsageError(`move: ${dest} is inside the state folder`);
+    return this.#cycle(hex, 'move', async (rec, t) => ({ contentPath: await moveContent(t.metainfo.info, rec.contentPath, dest), mode: rec.mode }));
+  }
+
+  /** Removes a torrent and its record; with deleteData also its files (only those it names under its content path) and its resume state. */
+  async remove(hex: string, opts: { deleteData: boolean }): Promise<void> {
+    const t = this.session.torrent(hex);
+    if (!t) throw new UsageError(`no torrent ${hex} in this session`);
+    if (this.#cycling.has(hex)) throw new UsageError(`torrent ${hex} is being rechecked or moved`);
+    const rec = this.#records.get(hex);
+    const contentPath = rec?.kind === 'torrent' ? rec.contentPath : undefined;
+    await this.session.removeTorrent(hex);
+    if (!opts.deleteData) return;
+    if (!contentPath) throw new UsageError(`the data of ${hex} is not on disk: nothing deleted`);
+    const n = await deleteContent(t.metainfo.info, contentPath);
+    await new CompletionStore({ stateDir: this.#opts.stateDir, infoHashHex: hex, logger: this.#log }).remove().catch((err: unknown) => this.#log.warn(`removing the resume state of ${hex}: ${errorMessage(err)}`));
+    this.#log.info(`removed ${t.metainfo.info.name} (${hex}) and ${n} of its files from ${contentPath}`);
+  }
+
+  /** Takes a torrent out of the session and adds it again as `prepare` says, keeping its record, settings and totals. */
+  async #cycle(hex: string, what: string, prepare: (rec: { contentPath: string; mode: 'seed' | 'leech' }, t: Torrent) => Promise<{ contentPath: string; mode: 'seed' | 'leech'; recheck?: boolean }>): Promise<Torrent> {
+    const t = this.session.torrent(hex);
+    if (!t) throw new UsageError(`no torrent ${hex} in this session`);
+    const rec = this.#records.get(hex);
+    if (rec?.kind !== 'torrent') throw new UsageError(`${what}: the data of ${hex} is not on disk`);
+    if (this.#cycling.has(hex) || this.#closing) throw new UsageError(`${what}: torrent ${hex} is busy`);
+    this.#cycling.add(hex);
+    this.#sync();
+    const control: TorrentControl = { ...this.#records.controlOf(hex) };
+    const intent: AddIntent = { origin: rec.origin, paused: t.paused, ...(rec.watchFile ? { watchFile: rec.watchFile } : {}) };
+    const readd = async (o: { contentPath: string; mode: 'seed' | 'leech'; recheck?: boolean }): Promise<Torrent> => {
+      this.session.intents.set(hex, intent);
+      try {
+        const nt = await this.session.addTorrent(t.metainfo, { ...o, peers: this.#opts.peers ?? [] });
+        applyControl(nt, control);
+        return nt;
+      } finally {
+        this.session.intents.delete(hex);
+      }
+    };
+    try {
+      await this.session.removeTorrent(hex);
+      let o: { contentPath: string; mode: 'seed' | 'leech'; recheck?: boolean };
+      try {
+        o = await prepare(rec, t);
+      } catch (err) {
+        await readd({ contentPath: rec.contentPath, mode: rec.mode }).catch((e: unknown) => this.#log.error(`${what} of ${hex} failed and it could not be reopened: ${errorMessage(e)}`));
+        throw err;
+      }
+      this.#log.info(`${what}: ${t.metainfo.info.name} (${hex}) reopened from ${o.contentPath}`);
+      return await readd(o);
+    } catch (err) {
+      if (!this.session.torrent(hex) && this.#records.delete(hex)) this.#records.save();
+      throw err;
+    } finally {
+      this.#cycling.delete(hex);
+      this.slots.update();
+    }
+  }
+
   /**
    * Idempotent. Stops taking new work (watch folder, API), records which
    * torrents are paused, stops every torrent (trackers told, resume state
@@ -309,10 +418,12 @@ export class Daemon {
     this.#closing = true;
     await this.#starting?.catch(() => undefined);
     clearInterval(this.#saveTimer);
+    clearInterval(this.#queueTimer);
     await this.#watcher?.stop();
     await this.#queue;
     await this.#api?.stop().catch((err: unknown) => this.#log.warn(`stopping the API: ${errorMessage(err)}`));
-    this.#records.syncPaused(this.session.torrents);
+    this.slots.update();
+    this.#sync();
     const magnets = [...this.#magnets.values()];
     for (const m of magnets) m.controller.abort();
     // Bounded: an abort that lands before the metadata fetch has begun listening is not seen by it (metadata-fetch.ts).
@@ -322,6 +433,18 @@ export class Daemon {
     await this.session.stop();
     await this.#records.saveNow();
   }
+}
+
+/** Gives a torrent its saved limits unless it was given its own when added. */
+function applyControl(t: Torrent, c: TorrentControl | undefined): void {
+  if (!c) return;
+  const now = t.rateLimits;
+  t.setRateLimits({
+    ...(!now.uploadBytesPerS && c.uploadLimitBytesPerS ? { uploadBytesPerS: c.uploadLimitBytesPerS } : {}),
+    ...(!now.downloadBytesPerS && c.downloadLimitBytesPerS ? { downloadBytesPerS: c.downloadLimitBytesPerS } : {}),
+  });
+  if (t.seedLimits.ratio === undefined && c.seedRatioLimit !== undefined) t.seedLimits.ratio = c.seedRatioLimit;
+  if (t.seedLimits.timeS === undefined && c.seedTimeLimitS !== undefined) t.seedLimits.timeS = c.seedTimeLimitS;
 }
 
 function delay(ms: number): Promise<void> {

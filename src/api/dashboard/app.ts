@@ -3,7 +3,9 @@
  * once a second and redraws. Plain browser JavaScript in a string (tsc
  * only ships .ts); every value from the daemon goes into the page with
  * textContent or attributes, never as HTML, since torrent names and peer
- * client strings come from strangers.
+ * client strings come from strangers. The selected torrent's controls
+ * (limits, seed limits, recheck, move) are filled when the selection
+ * changes, never while the user types.
  */
 export const DASHBOARD_JS = String.raw`'use strict';
 (function () {
@@ -13,6 +15,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
   var chart = null;
   var lastTorrents = [];
   var state = { updates: 0, lastError: null };
+  var controlFor = null;
   window.swarmDashboard = state;
 
   function api(path, opts) {
@@ -52,6 +55,27 @@ export const DASHBOARD_JS = String.raw`'use strict';
     return (i === 0 ? String(n) : n.toFixed(1)) + ' ' + units[i];
   }
   function rate(n) { return bytes(n) + '/s'; }
+  function limitText(t) {
+    var parts = [];
+    parts.push('↓ ' + (t.downloadLimit ? rate(t.downloadLimit) : '∞'));
+    parts.push('↑ ' + (t.uploadLimit ? rate(t.uploadLimit) : '∞'));
+    if (t.seedRatioLimit !== null && t.seedRatioLimit !== undefined) parts.push('ratio ' + (t.seedRatioLimit || '∞'));
+    if (t.seedTimeLimitS !== null && t.seedTimeLimitS !== undefined) parts.push('time ' + (t.seedTimeLimitS ? t.seedTimeLimitS + ' s' : '∞'));
+    return parts.join(' · ');
+  }
+  function kib(n) { return n ? String(Math.round(n / 1024)) : ''; }
+  function fillControl(t) {
+    var form = document.getElementById('control-form');
+    if (!t) { form.hidden = true; controlFor = null; return; }
+    form.hidden = false;
+    if (controlFor === t.infoHash) return;
+    controlFor = t.infoHash;
+    document.getElementById('control-title').textContent = t.name;
+    document.getElementById('ctl-down').value = kib(t.downloadLimit);
+    document.getElementById('ctl-up').value = kib(t.uploadLimit);
+    document.getElementById('ctl-ratio').value = t.seedRatioLimit === null || t.seedRatioLimit === undefined ? '' : String(t.seedRatioLimit);
+    document.getElementById('ctl-time').value = t.seedTimeLimitS === null || t.seedTimeLimitS === undefined ? '' : String(t.seedTimeLimitS);
+  }
   function setStatus(text) { document.getElementById('status').textContent = text || ''; }
 
   function progressBar(have, total, done) {
@@ -70,6 +94,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     list.forEach(function (t) {
       var action = el('button', { text: t.state === 'paused' ? 'Resume' : 'Pause', 'data-action': t.state === 'paused' ? 'resume' : 'pause' });
       var remove = el('button', { text: 'Remove', 'data-action': 'remove' });
+      var purge = el('button', { text: 'Remove + data', 'data-action': 'remove-data', title: 'remove the torrent and delete its files' });
       var row = el('tr', { className: 'torrent' + (t.infoHash === selected ? ' selected' : ''), 'data-infohash': t.infoHash }, [
         el('td', { className: 'name', text: t.name, title: t.infoHash }),
         el('td', {}, [progressBar(t.have, t.pieces, t.complete)]),
@@ -78,13 +103,17 @@ export const DASHBOARD_JS = String.raw`'use strict';
         el('td', { text: rate(t.downloadRate) }),
         el('td', { text: rate(t.uploadRate) }),
         el('td', { text: bytes(t.length) }),
-        el('td', {}, [action, remove]),
+        el('td', { className: 'limits', text: limitText(t) }),
+        el('td', {}, [action, remove, purge]),
       ]);
       row.addEventListener('click', function (ev) {
         var a = ev.target && ev.target.getAttribute && ev.target.getAttribute('data-action');
         if (a === 'remove') {
           if (!confirm('Remove ' + t.name + '? Its data is kept.')) return;
           api('/api/torrents/' + t.infoHash, { method: 'DELETE' }).then(refresh, function (e) { setStatus(e.message); });
+        } else if (a === 'remove-data') {
+          if (!confirm('Remove ' + t.name + ' and delete its files?')) return;
+          api('/api/torrents/' + t.infoHash + '?deleteData=1', { method: 'DELETE' }).then(refresh, function (e) { setStatus(e.message); });
         } else if (a) {
           api('/api/torrents/' + t.infoHash + '/' + a, { method: 'POST' }).then(refresh, function (e) { setStatus(e.message); });
         } else {
@@ -96,7 +125,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     });
     fetching.forEach(function (f) {
       tbody.appendChild(el('tr', { 'data-infohash': f.infoHash }, [
-        el('td', { className: 'name', text: f.name || f.infoHash }), el('td', { text: 'fetching metadata…', colspan: '7', className: 'muted' }),
+        el('td', { className: 'name', text: f.name || f.infoHash }), el('td', { text: 'fetching metadata…', colspan: '8', className: 'muted' }),
       ]));
     });
   }
@@ -173,6 +202,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       lastTorrents = torrents.torrents;
       document.getElementById('summary').textContent = torrents.torrents.length + ' torrent(s) · ' + session.peers + ' peer(s) · down ' + rate(session.downloadRate) + ' · up ' + rate(session.uploadRate) + ' · port ' + session.port;
       renderTorrents(torrents.torrents, torrents.fetching || []);
+      fillControl(lastTorrents.filter(function (t) { return t.infoHash === selected; })[0] || null);
       pushTraffic(session);
       var torrent = lastTorrents.filter(function (t) { return t.infoHash === selected; })[0] || null;
       var peers = torrent ? api('/api/torrents/' + torrent.infoHash + '/peers').then(function (b) { return b.peers; }, function () { return []; }) : Promise.resolve([]);
@@ -188,6 +218,36 @@ export const DASHBOARD_JS = String.raw`'use strict';
       state.lastError = e.message;
       setStatus('cannot reach the daemon: ' + e.message);
     }).then(function () { busy = false; });
+  }
+
+  function optionalNumber(id) {
+    var v = document.getElementById(id).value.trim();
+    return v === '' ? null : Number(v);
+  }
+  function wireControl() {
+    document.getElementById('control-form').addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (!controlFor) return;
+      var body = {
+        downloadLimit: Math.round((optionalNumber('ctl-down') || 0) * 1024),
+        uploadLimit: Math.round((optionalNumber('ctl-up') || 0) * 1024),
+        seedRatioLimit: optionalNumber('ctl-ratio'),
+        seedTimeLimitS: optionalNumber('ctl-time'),
+      };
+      api('/api/torrents/' + controlFor, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+        .then(function () { setStatus('limits applied'); state.applied = (state.applied || 0) + 1; refresh(); }, function (e) { setStatus(e.message); });
+    });
+    document.getElementById('ctl-recheck').addEventListener('click', function () {
+      if (!controlFor) return;
+      setStatus('rechecking…');
+      api('/api/torrents/' + controlFor + '/recheck', { method: 'POST' }).then(function (t) { setStatus('rechecked: ' + t.have + '/' + t.pieces + ' pieces'); refresh(); }, function (e) { setStatus(e.message); });
+    });
+    document.getElementById('ctl-move').addEventListener('click', function () {
+      var to = document.getElementById('ctl-move-to').value.trim();
+      if (!controlFor || !to) return;
+      api('/api/torrents/' + controlFor + '/move', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ to: to }) })
+        .then(function () { setStatus('moved to ' + to); refresh(); }, function (e) { setStatus(e.message); });
+    });
   }
 
   function wireForms() {
@@ -216,6 +276,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
   }
 
   wireForms();
+  wireControl();
   refresh();
   setInterval(refresh, 1000);
 })();

@@ -24,9 +24,20 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section class="panel wide">
     <h2>Torrents</h2>
     <table id="torrents">
-      <thead><tr><th>Name</th><th>Progress</th><th>State</th><th>Peers</th><th>Down</th><th>Up</th><th>Size</th><th></th></tr></thead>
+      <thead><tr><th>Name</th><th>Progress</th><th>State</th><th>Peers</th><th>Down</th><th>Up</th><th>Size</th><th>Limits</th><th></th></tr></thead>
       <tbody></tbody>
     </table>
+    <form id="control-form" class="row control" hidden>
+      <strong id="control-title"></strong>
+      <label>Down limit (KiB/s) <input type="number" id="ctl-down" min="0" step="1" size="7" placeholder="none"></label>
+      <label>Up limit (KiB/s) <input type="number" id="ctl-up" min="0" step="1" size="7" placeholder="none"></label>
+      <label>Seed ratio <input type="number" id="ctl-ratio" min="0" step="0.1" size="5" placeholder="default"></label>
+      <label>Seed time (s) <input type="number" id="ctl-time" min="0" step="1" size="7" placeholder="default"></label>
+      <button type="submit" id="ctl-apply">Apply</button>
+      <button type="button" id="ctl-recheck">Recheck</button>
+      <label>Move to <input type="text" id="ctl-move-to" size="28" placeholder="/absolute/folder"></label>
+      <button type="button" id="ctl-move">Move</button>
+    </form>
     <p id="no-torrents" class="muted">No torrents yet: drop a .torrent into the watch folder or upload a file below.</p>
     <form id="upload-form" class="row">
       <label>Share a file <input type="file" id="upload-file" name="file"></label>

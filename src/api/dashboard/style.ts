@@ -33,5 +33,9 @@ tbody tr.selected { background: #eef2ff; }
 #messages { list-style: none; padding: 0; margin: 0; max-height: 12em; overflow: auto; }
 #messages li { padding: .2em 0; border-bottom: 1px solid #f0f0f0; }
 button { cursor: pointer; }
+.control { background: #f8fafc; border: 1px solid #e5e7eb; border-radius: 6px; padding: .5em .7em; }
+.control[hidden] { display: none; }
+td.limits { font-size: 12px; color: var(--muted); }
+td.state { text-transform: none; }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
