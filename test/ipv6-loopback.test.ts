@@ -136,3 +136,24 @@ v6test('two `peer dht` nodes on ::1 (IPv6 DHT, BEP 32) find each other; kv put a
   t.is(get.code, 0, get.stderr);
   t.is(get.stdout, 'hello over IPv6\n');
 });
+
+v6test('a seeder without --host runs an IPv6 DHT node beside the IPv4 one: a leecher on ::1 finds it through a DHT node on ::1', async (t) => {
+  t.timeout(120_000);
+  const dir = await tempDir(t, 'ipv6-dual-dht-');
+  const fx = await singleFileTorrent(dir, { length: 100_003, pieceLength: 16 * 1024, seed: 7 });
+  const boot = await startDht(['--host', V6, '--state', path.join(dir, 'boot'), '--no-lsd']);
+  t.teardown(async () => {
+    await boot.stop();
+  });
+  const bootstrap = ['--bootstrap', `[${V6}]:${boot.port}`];
+  const seedPort = await freePort(['::']);
+  const seeder = spawnPeer(t, ['seed', fx.torrentPath, '--data', fx.contentPath, '--port', String(seedPort), '--state', path.join(dir, 's0'), '--no-lsd', '--json', ...bootstrap]);
+  await untilConnectable(seedPort, seeder.describe);
+  const out = path.join(dir, 'out');
+  const leecher = spawnPeer(t, ['leech', fx.torrentPath, '--out', out, '--exit-on-complete', '--json', '--host', V6, '--port', String(await freePort([V6])), '--state', path.join(dir, 'l0'), '--no-lsd', ...bootstrap]);
+  await leecher.waitFor((e) => e.event === 'complete', 'the download found through the IPv6 DHT', WAIT_MS);
+  t.is((await closed(leecher)).code, 0, leecher.describe());
+  t.is(await fileSha1(path.join(out, 'payload.bin')), await fileSha1(fx.contentPath));
+  seeder.kill('SIGINT');
+  t.is((await seeder.waitExit()).code, 0, seeder.describe());
+});

@@ -45,7 +45,10 @@ import { loadRoutingTable, saveRoutingTable } from './state.js';
 export type { DhtItem, PutMutableOptions, PutResult } from './publisher.js';
 
 export interface DhtNodeOptions {
+  /** An IPv6 address runs an IPv6 node (BEP 32); `::` an IPv4 node on 0.0.0.0 unless `family` is 6. */
   host: string;
+  /** With host `::`: 6 for the IPv6 node that runs beside the IPv4 one (BEP 32), on `::` IPv6 only. */
+  family?: 4 | 6;
   /** UDP port; 0 picks a free one. */
   port: number;
   bootstrap?: PeerAddress[];
@@ -125,7 +128,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.#refusals = new RefusalLog({ log: this.#log, now: this.#now, explain: (r) => explainRefusal(r, s) });
     // BEP 43: a read-only node does not answer.
     // `::` (every address) runs this node on IPv4's wildcard; an IPv6 address runs an IPv6 node (BEP 32).
-    this.#rpc = new KrpcSocket({ host: opts.host === '::' ? '0.0.0.0' : opts.host, port: opts.port, logger: this.#log, queryTimeoutMs: s.dhtQueryTimeoutMs }, (q) => {
+    this.#rpc = new KrpcSocket({ host: opts.host === '::' && opts.family !== 6 ? '0.0.0.0' : opts.host, port: opts.port, logger: this.#log, queryTimeoutMs: s.dhtQueryTimeoutMs }, (q) => {
       if (!opts.readOnly) this.#responder.answer(q);
     });
     this.#rtt = new RttTracker({ capMs: s.dhtQueryTimeoutMs, floorMs: s.dhtStallFloorMs, multiplier: s.dhtStallRttMultiplier, maxEntries: s.dhtRttMaxAddresses });
@@ -181,7 +184,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       this.#nodeId = saved.nodeId;
       this.#table = this.#newTable();
     }
-    for (const n of saved?.nodes ?? []) this.#table.restore(n);
+    // A table saved by a node of the other family (another --host) is no use to this socket.
+    for (const n of saved?.nodes ?? []) if (n.host.includes(':') === (this.#rpc.family === 6)) this.#table.restore(n);
     this.#bootstrap = await resolveAddresses(this.#opts.bootstrap ?? [], this.#log, this.#rpc.family);
     await this.#rpc.bind();
     this.#running = true;
@@ -382,8 +386,10 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
 async function resolveAddresses(addrs: PeerAddress[], log: Logger, family: 4 | 6 = 4): Promise<PeerAddress[]> {
   const out: PeerAddress[] = [];
   for (const a of addrs) {
-    if (isIP(a.host) !== 0) {
-      out.push(a);
+    const literal = isIP(a.host);
+    if (literal !== 0) {
+      // BEP 32: each family's node bootstraps from its own family's nodes.
+      if (literal === family) out.push(a);
       continue;
     }
     try {

@@ -17,7 +17,11 @@
  * The DhtNode is shared by all torrents and owned by the session: this
  * source neither starts nor stops it.
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { DhtNode } from '../dht/node.js';
+import type { Settings } from '../settings.js';
+import type { PeerAddress } from '../util/peer-address.js';
 import { errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import type { PeerSource, PeerSourceContext } from './peer-source.js';
@@ -104,5 +108,36 @@ export class DhtPeerSource implements PeerSource {
     this.#abort = undefined;
     clearTimeout(this.#timer);
     await this.#running;
+  }
+}
+
+/**
+ * BEP 32: the IPv6 DHT node that runs beside the IPv4 one when the session
+ * listens on every address (`::`), on the same UDP port, with its own
+ * routing table (saved in `<stateDir>/dht6/`). Undefined, with an info line,
+ * where the system has no IPv6 (or the port is taken on it): the IPv4 node
+ * alone is the DHT then. The caller stops the node.
+ */
+export async function startIpv6DhtNode(
+  DhtNodeClass: typeof DhtNode,
+  opts: { port: number; bootstrap: PeerAddress[]; stateDir?: string; logger: Logger; settings: Settings },
+): Promise<DhtNode | undefined> {
+  const node = new DhtNodeClass({
+    host: '::',
+    family: 6,
+    port: opts.port,
+    bootstrap: opts.bootstrap,
+    ...(opts.stateDir ? { stateDir: join(opts.stateDir, 'dht6') } : {}),
+    logger: opts.logger,
+    settings: opts.settings,
+  });
+  try {
+    if (opts.stateDir) await mkdir(join(opts.stateDir, 'dht6'), { recursive: true });
+    await node.start();
+    return node;
+  } catch (err) {
+    opts.logger.info(`no IPv6 DHT node (${errorMessage(err)}): the IPv4 node runs alone`);
+    await node.stop().catch(() => undefined);
+    return undefined;
   }
 }

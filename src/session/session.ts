@@ -26,7 +26,7 @@ import { TrackerPeerSource } from '../discovery/tracker-source.js';
 import type { TrackerServer } from '../tracker/server.js';
 import { PeerListener } from './listener.js';
 import type { DhtNode } from '../dht/node.js';
-import { DhtPeerSource } from '../discovery/dht-source.js';
+import { DhtPeerSource, startIpv6DhtNode } from '../discovery/dht-source.js';
 import { loadSelection, saveSelection, selectFiles, skippedFileIndexes } from './file-selection.js';
 import { LsdService, LSD_DHT_INFOHASH } from '../discovery/lsd.js';
 import { LsdPeerSource } from '../discovery/lsd-source.js';
@@ -114,6 +114,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly limits = { upload: new TokenBucket(0), download: new TokenBucket(0) };
   #tracker: TrackerServer | undefined;
   #dht: DhtNode | undefined;
+  /** BEP 32: the IPv6 node beside #dht when --host is `::` and the system has IPv6. */
+  #dht6: DhtNode | undefined;
   #kv: KvStore | undefined;
   /** Local service discovery (BEP 14), shared by every torrent; settings.lsdEnabled and a non-loopback host. */
   #lsd: LsdService | undefined;
@@ -184,6 +186,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       } catch (err) {
         throw listenError(err, { what: `UDP port ${this.#listener.port} (the DHT's)`, fix: 'choose another --port, or --no-dht' });
       }
+      if (this.settings.host === '::') this.#dht6 = await startIpv6DhtNode(DhtNode, { port: this.#listener.port, bootstrap: this.#opts.dht.bootstrap, stateDir: this.#opts.stateDir, logger: this.#opts.logger.child({ component: 'dht6' }), settings: this.settings });
     }
     if (this.settings.lsdEnabled && !isLoopbackHost(this.settings.host)) await this.#startLsd();
     if (this.#opts.trackerPort !== undefined) {
@@ -297,7 +300,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         peerId: this.peerId,
         listenPort: this.port,
         ...(!isWildcardHost(host) ? { localAddress: host } : {}),
-        ...(this.#dht ? { dhtPort: this.#dht.address.port, onDhtNode: (addr: PeerAddress) => this.#dht?.addNode(addr) } : {}),
+        ...(this.#dht ? { dhtPort: this.#dht.address.port, onDhtNode: (addr: PeerAddress) => (addr.host.includes(':') && this.#dht6 ? this.#dht6 : this.#dht)?.addNode(addr) } : {}),
         ...(opts.sequential ? { sequential: true } : {}),
         ...(opts.uploadLimitBytesPerS ? { uploadLimitBytesPerS: opts.uploadLimitBytesPerS } : {}),
         ...(opts.downloadLimitBytesPerS ? { downloadLimitBytesPerS: opts.downloadLimitBytesPerS } : {}),
@@ -330,6 +333,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     // BEP 27: a private torrent finds peers through its trackers only.
     if (this.#dht && !metainfo.info.private) {
       torrent.addSource(new DhtPeerSource(this.#dht, torrent.sourceContext(), { logger: logger.child({ component: 'dht-source' }) }));
+      if (this.#dht6) torrent.addSource(new DhtPeerSource(this.#dht6, torrent.sourceContext(), { logger: logger.child({ component: 'dht6-source' }) }));
     }
     // BEP 14 too: a private torrent is never announced on the LAN.
     if (this.#lsd && !metainfo.info.private) torrent.addSource(new LsdPeerSource(this.#lsd, torrent.sourceContext()));
@@ -388,6 +392,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       // Look the info-hash up on the DHT until the metadata is in (a few seconds apart).
       if (this.#dht) sources.push(new DhtPeerSource(this.#dht, ctx, { announce: false, intervalMs: this.settings.magnetDhtLookupIntervalMs, logger }));
+      if (this.#dht6) sources.push(new DhtPeerSource(this.#dht6, ctx, { announce: false, intervalMs: this.settings.magnetDhtLookupIntervalMs, logger }));
       // And on the LAN (BEP 14). Announced too: whoever hears us learns of us; the peers heard here are
       // handed again to the torrent's own LSD source when it registers (lsd.ts keeps them for an interval).
       if (this.#lsd) sources.push(new LsdPeerSource(this.#lsd, ctx));
@@ -439,6 +444,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     await this.#lsd?.stop();
     await this.#tracker?.stop();
     await this.#dht?.stop();
+    await this.#dht6?.stop();
     if (!this.#opts.pool) await this.pool.close();
   }
 }
