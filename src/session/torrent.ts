@@ -137,7 +137,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       onDownloaded: (bytes) => this.#down.add(bytes, this.#now()),
       onVerified: () => this.#onPieceVerified(),
       // BEP 19 web seeds: used for private torrents too (a web seed is no peer discovery).
-      webSeeds: { urls: opts.metainfo.urlList, ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}), refusing: () => this.#stopped || this.#paused },
+      webSeeds: { urls: opts.metainfo.urlList, ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}), refusing: () => this.#stopped || this.#paused || this.#held !== undefined },
     });
     this.#uploads = new UploadServer({
       info,
