@@ -87,7 +87,8 @@ test.serial('usage errors exit 2 with a clear message', async (t) => {
   const big = await runPeer(['kv', 'put', 'k', 'x'.repeat(1200), '--namespace', 'team', '--state', join(dir, 'c1'), ...via(0, 40)]);
   t.is(big.code, 2);
   t.regex(big.stderr, /at most 1000 bytes/);
-  const noBootstrap = await runPeer(['kv', 'get', 'k', '--namespace', 'team', '--state', join(dir, 'c1')]);
+  // No bootstrap, no LSD (--no-lsd: nothing multicast off this machine) and no daemon at this address: nothing to ask.
+  const noBootstrap = await runPeer(['kv', 'get', 'k', '--namespace', 'team', '--state', join(dir, 'c1'), '--no-lsd', '--host', '127.0.0.251']);
   t.is(noBootstrap.code, 2);
   t.regex(noBootstrap.stderr, /--bootstrap/);
   const badOwner = await runPeer(['kv', 'get', 'k', '--owner', 'abc', '--state', join(dir, 'c1'), ...via(0, 41)]);

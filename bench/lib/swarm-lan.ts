@@ -170,7 +170,9 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
     children.push(c);
     return c;
   };
-  const common = (i: number): string[] => ['--host', lan.host(i).addr, '--port', String(PEER_PORT), '--state', join(dir, `state-${i}`), '--json', '--no-dht', '--log-level', 'info'];
+  // LSD off, as libtorrent's is here: peers meet through the tracker only (a build from before LSD has no such flag).
+  const noLsd = spawnSync(process.execPath, [childEnv.BENCH_PEER_JS, 'leech', '--help'], { encoding: 'utf8' }).stdout.includes('--no-lsd') ? ['--no-lsd'] : [];
+  const common = (i: number): string[] => ['--host', lan.host(i).addr, '--port', String(PEER_PORT), '--state', join(dir, `state-${i}`), '--json', '--no-dht', ...noLsd, '--log-level', 'info'];
   let sampler: NodeJS.Timeout | undefined;
   try {
     const tracker = ours(1, 'tracker', ['tracker', '--host', lan.host(1).addr, '--port', String(TRACKER_PORT), '--json']);
