@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A LAN on one machine: N hosts, each a network namespace with its own IPv4
-# address, all on one Linux bridge. Needs root (CAP_NET_ADMIN) and iproute2.
+# and IPv6 address, all on one Linux bridge. Needs root (CAP_NET_ADMIN) and iproute2.
 #
-#   lan.sh up N [RATE] [--prefix P] [--net A.B]   make hosts P1..PN
+#   lan.sh up N [RATE] [--prefix P] [--net A.B] [--net6 X] [--no-ipv6]  make hosts P1..PN
 #   lan.sh down [--prefix P]                      remove everything of P (idempotent)
 #   lan.sh exec I CMD...                          run CMD inside host I
 #   lan.sh addr I                                 host I's address, e.g. 10.77.0.3
+#   lan.sh addr6 I                                host I's IPv6 address, e.g. fd77::3
 #   lan.sh ns I                                   host I's namespace name (P<I>)
 #   lan.sh ifname I                               host I's veth end on the bridge side
 #                                                 (its tx bytes = the host's download)
@@ -13,7 +14,9 @@
 #   lan.sh check                                  can a LAN be made here? (exit 0, or 1 with the reason)
 #
 # Options (anywhere before an exec's command): --prefix P (default "lan",
-# or $LAN_PREFIX), --net A.B (default 10.77, or $LAN_NET).
+# or $LAN_PREFIX), --net A.B (default 10.77, or $LAN_NET), --net6 X (the
+# IPv6 /64 X::/64, default fd77, or $LAN_NET6: a unique local prefix of 1-4
+# colon-separated hex groups), --no-ipv6 (up: IPv4 addresses only).
 #
 # What `up` makes, for prefix P and hosts I = 1..N:
 # - a bridge "Pbr" (multicast snooping off, so BEP 14 multicast reaches every
@@ -22,7 +25,10 @@
 # - a namespace "P<I>" with `lo` up and "eth0", the far end of a veth pair
 #   whose near end "Pv<I>" is a port of the bridge;
 # - the address A.B.(I>>8).(I&255)/16 on eth0 (default net 10.77.0.0/16), and a
-#   multicast route 224.0.0.0/4 via eth0. The addresses exist only inside the
+#   multicast route 224.0.0.0/4 via eth0; and the IPv6 address X::<I in hex>/64
+#   (default fd77::1, fd77::2, ... fd77::a ...), added `nodad` so that it is
+#   usable at once (no duplicate address detection delay: the LAN's addresses
+#   are unique by construction). The addresses exist only inside the
 #   namespaces, so they cannot clash with the machine's networks; `up` still
 #   refuses a net the machine itself routes;
 # - with RATE (tc syntax: 100mbit, 40mbit, 1gbit, 500kbit), a tbf qdisc on both
@@ -38,13 +44,15 @@ set -Eeuo pipefail
 
 PREFIX="${LAN_PREFIX:-lan}"
 NET="${LAN_NET:-10.77}"
+NET6="${LAN_NET6:-fd77}"
+IPV6=1
 
 die() {
   echo "lan.sh: $*" >&2
   exit 1
 }
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 
@@ -56,11 +64,16 @@ check_net() {
   [[ "$NET" =~ ^([0-9]{1,3})\.([0-9]{1,3})$ ]] && ((BASH_REMATCH[1] <= 255 && BASH_REMATCH[2] <= 255)) ||
     die "bad net '$NET': expected A.B (the /16 A.B.0.0/16)"
 }
+check_net6() {
+  [[ "$NET6" =~ ^[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{1,4}){0,3}$ ]] ||
+    die "bad net6 '$NET6': expected 1-4 hex groups, e.g. fd77 or fd77:1 (the /64 X::/64)"
+}
 check_index() {
   [[ "$1" =~ ^[1-9][0-9]*$ ]] && (($1 <= 65534)) || die "bad host number '$1': expected 1..65534"
 }
 
 addr_of() { echo "$NET.$(($1 >> 8)).$(($1 & 255))"; }
+addr6_of() { printf '%s::%x\n' "${NET6,,}" "$1"; }
 ns_of() { echo "$PREFIX$1"; }
 if_of() { echo "${PREFIX}v$1"; }
 bridge_of() { echo "${PREFIX}br"; }
@@ -120,9 +133,10 @@ cmd_up() {
         ;;
     esac
   done
-  [[ -n "$n" ]] || die "usage: lan.sh up N [RATE] [--prefix P] [--net A.B]"
+  [[ -n "$n" ]] || die "usage: lan.sh up N [RATE] [--prefix P] [--net A.B] [--net6 X] [--no-ipv6]"
   check_prefix
   check_net
+  check_net6
   check_index "$n"
   [[ "$(id -u)" == 0 ]] || die "needs root (network namespaces)"
   command -v ip >/dev/null || die "needs iproute2 (ip)"
@@ -138,6 +152,10 @@ cmd_up() {
   fi
   if ip -4 route show | grep -qE "^${NET//./\\.}\."; then
     die "net $NET.0.0/16 is routed on this machine: pick another with --net"
+  fi
+
+  if ((IPV6)) && ip -6 route show 2>/dev/null | grep -qiE "^${NET6}::/"; then
+    die "net6 $NET6::/64 is routed on this machine: pick another with --net6 (or --no-ipv6)"
   fi
 
   trap 'echo "lan.sh: up failed; removing what it made" >&2; trap - ERR INT TERM; cmd_down || true; exit 1' ERR INT TERM
@@ -159,13 +177,20 @@ cmd_up() {
     ip -n "$ns" addr add "$(addr_of "$i")/16" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route add 224.0.0.0/4 dev eth0
+    if ((IPV6)); then
+      # IPv6 on in the namespace (whatever the machine's defaults), no DAD: usable at once.
+      ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.lo.disable_ipv6=0 2>/dev/null || true
+      ip -n "$ns" -6 addr add "$(addr6_of "$i")/64" dev eth0 nodad
+    fi
     if [[ -n "$burst" ]]; then
       tc qdisc add dev "$vif" root tbf rate "$rate" burst "$burst" latency 100ms
       ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 100ms
     fi
   done
   trap - ERR INT TERM
-  echo "lan.sh: $n hosts ${PREFIX}1..${PREFIX}$n at $(addr_of 1)..$(addr_of "$n") on $NET.0.0/16, bridge $br${rate:+, $rate each way}" >&2
+  local v6=""
+  ((IPV6)) && v6=" and $(addr6_of 1)..$(addr6_of "$n") on ${NET6,,}::/64"
+  echo "lan.sh: $n hosts ${PREFIX}1..${PREFIX}$n at $(addr_of 1)..$(addr_of "$n") on $NET.0.0/16$v6, bridge $br${rate:+, $rate each way}" >&2
 }
 
 # Whether namespaces, veths, a bridge and tbf can be made here: exit 0, or 1 with the reason.
@@ -189,6 +214,8 @@ while (($#)); do
   case "$1" in
     --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
     --net) NET="${2:?--net needs a value}"; shift 2 ;;
+    --net6) NET6="${2:?--net6 needs a value}"; shift 2 ;;
+    --no-ipv6) IPV6=0; shift ;;
     -h | --help) usage 0 ;;
     *) break ;;
   esac
@@ -207,6 +234,8 @@ take_opts() {
     case "$1" in
       --prefix) PREFIX="${2:?--prefix needs a value}"; shift 2 ;;
       --net) NET="${2:?--net needs a value}"; shift 2 ;;
+      --net6) NET6="${2:?--net6 needs a value}"; shift 2 ;;
+      --no-ipv6) IPV6=0; shift ;;
       *)
         if [[ "$cmd" == exec && ${#ARGS[@]} -ge 1 ]]; then
           ARGS+=("$@")
@@ -229,13 +258,15 @@ case "$cmd" in
     cmd_down
     ;;
   check) cmd_check ;;
-  addr | ns | ifname)
+  addr | addr6 | ns | ifname)
     (($# == 1)) || die "usage: lan.sh $cmd I"
     check_index "$1"
     check_prefix
     check_net
+    check_net6
     case "$cmd" in
       addr) addr_of "$1" ;;
+      addr6) addr6_of "$1" ;;
       ns) ns_of "$1" ;;
       ifname) if_of "$1" ;;
     esac
