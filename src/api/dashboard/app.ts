@@ -211,8 +211,9 @@ export const DASHBOARD_JS = String.raw`'use strict';
         renderGraph(x[0], torrent, session);
         renderMessages(x[1].messages);
         state.updates++;
+        // Clears a lost-connection notice; the answer to the user's last action stays.
+        if (state.lastError !== null) setStatus('');
         state.lastError = null;
-        setStatus('');
       });
     }).catch(function (e) {
       state.lastError = e.message;
@@ -240,7 +241,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     document.getElementById('ctl-recheck').addEventListener('click', function () {
       if (!controlFor) return;
       setStatus('rechecking…');
-      api('/api/torrents/' + controlFor + '/recheck', { method: 'POST' }).then(function (t) { setStatus('rechecked: ' + t.have + '/' + t.pieces + ' pieces'); refresh(); }, function (e) { setStatus(e.message); });
+      api('/api/torrents/' + controlFor + '/recheck', { method: 'POST' }).then(function (t) { state.rechecked = t.have + '/' + t.pieces; setStatus('rechecked: ' + t.have + '/' + t.pieces + ' pieces'); refresh(); }, function (e) { setStatus(e.message); });
     });
     document.getElementById('ctl-move').addEventListener('click', function () {
       var to = document.getElementById('ctl-move-to').value.trim();
