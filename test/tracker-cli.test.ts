@@ -59,3 +59,19 @@ test('peer tracker: a bad allow-list file or port is a usage error (exit 2)', as
   t.is(await runPeer(['tracker', '--port', '0', '--host', '127.0.0.1', '--allow', join(dir, 'missing')]).exit, 2);
   t.is(await runPeer(['tracker', '--port', '99999']).exit, 2);
 });
+
+test('peer tracker on a port already in use exits 2 with a sentence naming the port and the fix (as seed --tracker does)', async (t) => {
+  const net = await import('node:net');
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => holder.close());
+  const port = (holder.address() as { port: number }).port;
+  const child = spawn(process.execPath, peerCommand(['tracker', '--host', '127.0.0.1', '--port', String(port)]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  t.is(code, 2, err);
+  t.regex(err, new RegExp(`tracker port ${port} on 127\\.0\\.0\\.1 is in use: choose another with --port`));
+  t.notRegex(err, /EADDRINUSE/);
+});

@@ -9,6 +9,7 @@ import { getLogger, LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { printJson } from './common.js';
 import { parsePort } from './parse.js';
+import { listenError } from '../util/listen-errors.js';
 
 interface TrackerFlags {
   host: string;
@@ -73,7 +74,12 @@ export function registerTracker(program: Command): void {
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
       });
-      await server.start();
+      try {
+        await server.start();
+      } catch (err) {
+        // As `seed --tracker`: a port someone holds, or a host not of this machine, is bad input (exit 2) naming the fix.
+        throw listenError(err, { what: `tracker port ${port} on ${flags.host}`, fix: 'choose another with --port, or stop the program that holds it', host: `--host ${flags.host}` });
+      }
       const info = {
         event: 'listening',
         host: flags.host,
