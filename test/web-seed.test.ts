@@ -90,6 +90,7 @@ test('a single-file torrent downloads byte-equal from a web seed alone, in multi
   t.deepEqual(await readFile(out), Buffer.from(content.files.get('/payload.bin')!));
   t.is(seen.failed.length, 0);
   t.is(torrent.stats().downloaded, meta.info.length, 'every byte counted once in the download meter');
+  t.deepEqual(torrent.webSeeds(), [{ url: `${server.origin}/payload.bin`, banned: false, downloaded: meta.info.length }]);
   t.true(server.requests.every((r) => r.status === 206 && /^bytes=\d+-\d+$/.test(r.range ?? '')), JSON.stringify(server.requests.slice(0, 5)));
   const sizes = server.requests.map((r) => {
     const [a, b] = r.range!.slice(6).split('-').map(Number);
@@ -255,6 +256,7 @@ test('a corrupt web seed beside a good peer: the web seed is banned, the peer is
   await waitComplete(torrent, WAIT_MS);
   t.deepEqual(await readFile(out), Buffer.from(content.files.get('/mixed.bin')!));
   t.true(seen.banned.some((b) => b.host === url), JSON.stringify(seen.banned));
+  t.true(torrent.webSeeds()[0]!.banned);
   t.false(seen.banned.some((b) => b.host === SEEDER), 'the honest peer is never banned');
   t.true(seen.failed.every((f) => f.hosts.includes(url)), 'only pieces the web seed sent to failed');
 });

@@ -382,6 +382,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     };
   }
 
+  /** The web seeds (BEP 19, web-seed.ts): URL, whether banned for this run, payload bytes taken from each. */
+  webSeeds(): { url: string; banned: boolean; downloaded: number }[] {
+    return this.#downloads.webSeeds();
+  }
+
   peers(): PeerInfo[] {
     return this.#conns.handshaken().map((c) => peerInfo(c, this.#extensions.clientOf(c.id) ?? ''));
   }
