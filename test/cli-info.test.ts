@@ -159,3 +159,10 @@ for (const [what, make, re] of limits) {
     t.is(r.stdout, '');
   });
 }
+
+test('peer info of a file that is not a torrent (a README) says so in words, exit 2', async (t) => {
+  const r = await runExe('peer', ['info', 'README.md']);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /README\.md is not a \.torrent file/);
+  t.notRegex(r.stderr, /unexpected byte/);
+});

@@ -34,7 +34,16 @@ export async function loadTorrentFile(path: string): Promise<Metainfo> {
     } catch (err) {
       throw new UsageError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err });
     }
-    return parseTorrent(bytes);
+    // Not even the start of a bencoded dictionary: say so plainly, not "unexpected byte 0x23".
+    if (bytes.length === 0) throw new UsageError(`${path} is empty, not a .torrent file`);
+    const first = bytes[0]!;
+    const bencodeStart = first === 0x64 || first === 0x6c || first === 0x69 || (first >= 0x30 && first <= 0x39); // d l i 0-9
+    if (!bencodeStart) throw new UsageError(`${path} is not a .torrent file (a .torrent is a bencoded dictionary, starting with "d"); give a .torrent file or a magnet link`);
+    try {
+      return parseTorrent(bytes);
+    } catch (err) {
+      throw new UsageError(`${path} is not a valid .torrent: ${errorMessage(err)}`, { cause: err });
+    }
   } finally {
     await fh.close();
   }
