@@ -179,6 +179,21 @@ test('a server that fails at first (503) is backed off and asked again; the down
   t.is(seen.banned.length, 0);
 });
 
+test('a server that never answers times out, is retried later, and the download completes (no ban)', async (t) => {
+  const dir = await tempDir(t);
+  const content = await singleContent(dir, 'silent.bin', 60_000);
+  const server = await serve(t, content, { hangFirst: 2 });
+  const meta = await torrentWith(content, 16384, [`${server.origin}/silent.bin`]);
+  const started = Date.now();
+  const { torrent, out } = await leech(t, dir, meta, { webSeedTimeoutMs: 400 });
+  const seen = watch(torrent);
+  await waitComplete(torrent, WAIT_MS);
+  t.deepEqual(await readFile(out), Buffer.from(content.files.get('/silent.bin')!));
+  t.true(Date.now() - started >= 400, 'waited for the timeout');
+  t.is(server.requests.filter((r) => r.status === 0).length, 2);
+  t.is(seen.banned.length, 0);
+});
+
 test('a server that ignores Range (200 with the whole file) is refused clearly; no piece is wrong', async (t) => {
   const dir = await tempDir(t);
   const content = await singleContent(dir, 'norange.bin', 20 * 16384);

@@ -100,7 +100,8 @@ function requestOnce(url: URL, start: number, length: number, opts: FetchRangeOp
         agent: https_ ? opts.agents.https : opts.agents.http,
         headers: { Range: rangeHeader(start, length), 'Accept-Encoding': 'identity', 'User-Agent': opts.userAgent },
         ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-        ...(opts.timeoutMs > 0 ? { timeout: opts.timeoutMs } : {}),
+        // 0 turns the socket's timeout off (also the agent's idle one, while this request uses it).
+        timeout: opts.timeoutMs,
       },
       (res) => {
         // Errors of the body after we settled (an abort, our own destroy) are nobody's business.

@@ -63,6 +63,8 @@ export interface WebSeedDeps {
 const USER_AGENT = 'swarm-peer/0.1.0';
 /** Ids of web seeds: far below the picker's NONE (-1), and connection ids are positive. */
 const FIRST_ID = -1000;
+/** An idle kept-alive connection to a web seed is closed after this long. */
+const IDLE_SOCKET_MS = 30_000;
 /** Back-off after failures in a row grows to at most this many times webSeedRetryMs. */
 const MAX_BACKOFF_FACTOR = 16;
 
@@ -268,7 +270,11 @@ export class WebSeed {
 /** The web seeds of one torrent: one per distinct http(s) URL of its url-list. */
 export class WebSeeds {
   readonly #seeds: WebSeed[] = [];
-  readonly #agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  /** Kept-alive connections, so the runs of a web seed reuse them; an idle one closes after IDLE_SOCKET_MS (a seeding torrent asks nothing more). */
+  readonly #agents = {
+    http: new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+    https: new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+  };
   readonly #d: WebSeedDeps & { clock: Clock };
   #started = false;
   #stopped = false;

@@ -26,6 +26,8 @@ export interface WebSeedServerOptions {
   redirects?: Map<string, string>;
   /** Answer the first N requests 503. */
   failFirst?: number;
+  /** Never answer the first N requests (the connection stays open, silent). */
+  hangFirst?: number;
 }
 
 export interface RecordedRequest {
@@ -44,6 +46,7 @@ export interface WebSeedServer {
 export async function startWebSeedServer(t: Teardown, opts: WebSeedServerOptions): Promise<WebSeedServer> {
   const requests: RecordedRequest[] = [];
   let failed = 0;
+  let hung = 0;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const range = req.headers.range;
@@ -52,6 +55,11 @@ export async function startWebSeedServer(t: Teardown, opts: WebSeedServerOptions
       res.writeHead(status, headers);
       res.end(body);
     };
+    if (opts.hangFirst !== undefined && hung < opts.hangFirst) {
+      hung++;
+      requests.push({ path: url.pathname, range, status: 0 });
+      return;
+    }
     if (opts.failFirst !== undefined && failed < opts.failFirst) {
       failed++;
       return answer(503, { 'Content-Length': 0 });
