@@ -12,8 +12,9 @@ export interface RunResult {
 }
 
 /** Runs `peer ARGS` to completion (bounded). */
-export async function runPeer(args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  const child = spawn(process.execPath, peerCommand(args), { cwd: CWD, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runPeer(args: string[], timeoutMs = 60_000, input?: string): Promise<RunResult> {
+  const child = spawn(process.execPath, peerCommand(args), { cwd: CWD, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -83,6 +83,14 @@ test.serial('immutable put and get by target', async (t) => {
   t.deepEqual(JSON.parse(get.stdout), { target: out.target, value: 'content-addressed', seq: null, publicKey: null });
 });
 
+test.serial('kv put takes the value from stdin when it is not given (echo v | peer kv put key)', async (t) => {
+  const put = await runPeer(['kv', 'put', 'piped', '--namespace', 'team', '--json', '--state', join(dir, 'c1'), ...via(1, 12)], 60_000, 'from stdin\n');
+  t.is(put.code, 0, put.stderr);
+  const get = await runPeer(['kv', 'get', 'piped', '--namespace', 'team', '--json', '--state', join(dir, 'c2'), ...via(2, 13)]);
+  t.is(get.code, 0, get.stderr);
+  t.is(JSON.parse(get.stdout).value, 'from stdin');
+});
+
 test.serial('usage errors exit 2 with a clear message', async (t) => {
   const big = await runPeer(['kv', 'put', 'k', 'x'.repeat(1200), '--namespace', 'team', '--state', join(dir, 'c1'), ...via(0, 40)]);
   t.is(big.code, 2);

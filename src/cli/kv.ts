@@ -49,7 +49,7 @@ export function registerKv(program: Command): void {
       .command('put')
       .description('store a value under a key (or, with --immutable, under its own hash)')
       .argument('<key>', 'the key (BEP 44 salt, at most 64 bytes), or the value with --immutable')
-      .argument('[value]', 'the value, a UTF-8 string (at most 1000 bytes bencoded)')
+      .argument('[value]', 'the value, a UTF-8 string (at most 1000 bytes bencoded); read from stdin when not given')
       .option('--namespace <name>', 'sign with the key pair derived from this name (anyone who knows it can write)')
       .option('--identity', "sign with this node's own key in --state (the default)")
       .option('--immutable', 'store the value under the SHA-1 of its bencoded form')
@@ -114,6 +114,22 @@ async function findLanDht(node: DhtNode, common: CommonOptions): Promise<void> {
   }
 }
 
+/** Bytes of stdin read at most for a value: far above what a value may hold, so the size check speaks, not a cut. */
+const MAX_STDIN_VALUE_BYTES = 1024 * 1024;
+
+/** The value piped in (UTF-8, one trailing newline dropped), or undefined when stdin is empty. */
+async function readStdinValue(): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_STDIN_VALUE_BYTES) throw new UsageError(`the value on stdin is over ${MAX_STDIN_VALUE_BYTES} bytes; a value holds at most 1000 bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
 async function kvPut(key: string, value: string | undefined, raw: KvRaw, common: CommonOptions): Promise<void> {
   requireDht(common);
   if (raw.immutable) {
@@ -124,7 +140,9 @@ async function kvPut(key: string, value: string | undefined, raw: KvRaw, common:
     report({ target: toHex(result.target), publicKey: null, seq: null, stored: result.stored }, common);
     return;
   }
-  if (value === undefined) throw new UsageError('kv put needs <key> <value> (or --immutable <value>)');
+  // `echo v | peer kv put key`: the value from stdin when it is not given and stdin is not a terminal.
+  if (value === undefined && !process.stdin.isTTY) value = await readStdinValue();
+  if (value === undefined) throw new UsageError('kv put needs <key> <value> (or the value on stdin, or --immutable <value>)');
   if (raw.namespace !== undefined && raw.identity) throw new UsageError('kv put: give --namespace or --identity, not both');
   // Refuse bad input before starting a node (KvStore checks again).
   kvKeySalt(key);
