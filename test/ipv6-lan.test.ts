@@ -102,7 +102,7 @@ if (unavailable) {
 
     const common = (host: string, i: number): string[] => ['--host', host, '--port', String(PORT), '--state', path.join(dir, `state-${i}`), '--json', '--no-dht', '--no-lsd', '--log-level', 'info'];
     const tracker = spawnPeer(t, ['tracker', '--host', trackerAddr, '--port', String(TRACKER_PORT), '--json'], { wrap: wrap(1) });
-    await tracker.waitFor((e) => e.event === 'listening', 'tracker listening', 30_000);
+    await tracker.waitFor((e) => (e as { event: string }).event === 'listening', 'tracker listening', 30_000);
     const seeder = spawnPeer(t, ['seed', torrent, '--data', content, ...common(seederAddr, 2)], { wrap: wrap(2) });
     // The leecher starts once the tracker lists the seeder to an IPv6 asker (in peers6): asked from host 1 by a throwaway announce.
     const listed = await waitFor(() => {

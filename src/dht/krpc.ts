@@ -66,13 +66,16 @@ export interface NodeInfo {
   port: number;
 }
 
+/** BEP 32 `want`: the node families a requester asks to hear of (`n4`: `nodes`, `n6`: `nodes6`). */
+export type Want = 'n4' | 'n6';
+
 export type KrpcQuery =
   | { q: 'ping'; id: Uint8Array }
-  | { q: 'find_node'; id: Uint8Array; target: Uint8Array }
-  | { q: 'get_peers'; id: Uint8Array; infoHash: Uint8Array }
+  | { q: 'find_node'; id: Uint8Array; target: Uint8Array; want?: Want[] }
+  | { q: 'get_peers'; id: Uint8Array; infoHash: Uint8Array; want?: Want[] }
   | { q: 'announce_peer'; id: Uint8Array; infoHash: Uint8Array; port: number; token: Uint8Array; impliedPort: boolean }
   /** BEP 44 get; `seq`: only send the value if newer than this. */
-  | { q: 'get'; id: Uint8Array; target: Uint8Array; seq?: number }
+  | { q: 'get'; id: Uint8Array; target: Uint8Array; seq?: number; want?: Want[] }
   /** BEP 44 put; `v` is the raw bencoded value; k/sig/seq present together for mutable items. */
   | { q: 'put'; id: Uint8Array; token: Uint8Array; v: Uint8Array; mutable?: MutableFields };
 
@@ -194,9 +197,9 @@ function decodeQuery(buf: Uint8Array, root: BDict, fail: Fail): KrpcQuery {
     case 'ping':
       return { q, id };
     case 'find_node':
-      return { q, id, target: id20(a, 'target', fail, 'a') };
+      return { q, id, target: id20(a, 'target', fail, 'a'), ...wantOf(a) };
     case 'get_peers':
-      return { q, id, infoHash: id20(a, 'info_hash', fail, 'a') };
+      return { q, id, infoHash: id20(a, 'info_hash', fail, 'a'), ...wantOf(a) };
     case 'announce_peer': {
       const infoHash = id20(a, 'info_hash', fail, 'a');
       const token = a.token;
@@ -209,7 +212,7 @@ function decodeQuery(buf: Uint8Array, root: BDict, fail: Fail): KrpcQuery {
     case 'get': {
       const target = id20(a, 'target', fail, 'a');
       if (a.seq !== undefined && (!isInt(a.seq) || a.seq < 0)) return fail('a.seq: expected a non-negative integer');
-      return a.seq === undefined ? { q, id, target } : { q, id, target, seq: a.seq as number };
+      return a.seq === undefined ? { q, id, target, ...wantOf(a) } : { q, id, target, seq: a.seq as number, ...wantOf(a) };
     }
     case 'put': {
       const token = a.token;
@@ -224,6 +227,21 @@ function decodeQuery(buf: Uint8Array, root: BDict, fail: Fail): KrpcQuery {
     default:
       return fail(`method unknown: ${q.slice(0, 40)}`, KRPC_METHOD_UNKNOWN);
   }
+}
+
+/**
+ * BEP 32 `want`, leniently: a list whose `n4`/`n6` entries are kept (among
+ * its first 8; anything else in it is ignored, as is a `want` that is not a
+ * list). Absent: the requester wants its own family, which the responder knows.
+ */
+function wantOf(a: BDict): { want?: Want[] } {
+  if (!isList(a.want)) return {};
+  const want = new Set<Want>();
+  for (const w of a.want.slice(0, 8)) {
+    const s = str(w);
+    if (s === 'n4' || s === 'n6') want.add(s);
+  }
+  return want.size ? { want: [...want] } : {};
 }
 
 function decodeMutableFields(d: BDict, fail: Fail, where: string): MutableFields | undefined {
@@ -376,13 +394,13 @@ function encodeQueryArgs(query: KrpcQuery): Record<string, Encodable | undefined
     case 'ping':
       return { id: query.id };
     case 'find_node':
-      return { id: query.id, target: query.target };
+      return { id: query.id, target: query.target, want: query.want };
     case 'get_peers':
-      return { id: query.id, info_hash: query.infoHash };
+      return { id: query.id, info_hash: query.infoHash, want: query.want };
     case 'announce_peer':
       return { id: query.id, info_hash: query.infoHash, port: query.port, token: query.token, implied_port: query.impliedPort ? 1 : undefined };
     case 'get':
-      return { id: query.id, target: query.target, seq: query.seq };
+      return { id: query.id, target: query.target, seq: query.seq, want: query.want };
     case 'put': {
       const m = query.mutable;
       return {

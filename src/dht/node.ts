@@ -49,6 +49,13 @@ export interface DhtNodeOptions {
   host: string;
   /** With host `::`: 6 for the IPv6 node that runs beside the IPv4 one (BEP 32), on `::` IPv6 only. */
   family?: 4 | 6;
+  /**
+   * BEP 32: the node of the other family beside this one. Our queries then
+   * carry `want: ["n4", "n6"]`; answers to a `want` naming the other family
+   * include its closest nodes; and nodes of the other family we hear of are
+   * offered to it (a few per response, while its table is small).
+   */
+  sibling?: () => DhtNode | undefined;
   /** UDP port; 0 picks a free one. */
   port: number;
   bootstrap?: PeerAddress[];
@@ -128,13 +135,19 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.#refusals = new RefusalLog({ log: this.#log, now: this.#now, explain: (r) => explainRefusal(r, s) });
     // BEP 43: a read-only node does not answer.
     // `::` (every address) runs this node on IPv4's wildcard; an IPv6 address runs an IPv6 node (BEP 32).
-    this.#rpc = new KrpcSocket({ host: opts.host === '::' && opts.family !== 6 ? '0.0.0.0' : opts.host, port: opts.port, logger: this.#log, queryTimeoutMs: s.dhtQueryTimeoutMs }, (q) => {
+    this.#rpc = new KrpcSocket({
+      host: opts.host === '::' && opts.family !== 6 ? '0.0.0.0' : opts.host,
+      port: opts.port,
+      logger: this.#log,
+      queryTimeoutMs: s.dhtQueryTimeoutMs,
+      onOtherFamily: (nodes) => opts.sibling?.()?.offerNodes(nodes),
+    }, (q) => {
       if (!opts.readOnly) this.#responder.answer(q);
     });
     this.#rtt = new RttTracker({ capMs: s.dhtQueryTimeoutMs, floorMs: s.dhtStallFloorMs, multiplier: s.dhtStallRttMultiplier, maxEntries: s.dhtRttMaxAddresses });
     this.#table = this.#newTable();
     const common = { settings: s, log: this.#log, now: this.#now, nodeId: () => this.#nodeId };
-    this.#responder = new QueryResponder({ ...common, rpc: this.#rpc, table: () => this.#table, events: this });
+    this.#responder = new QueryResponder({ ...common, rpc: this.#rpc, table: () => this.#table, family: this.#rpc.family, ...(opts.sibling ? { sibling: opts.sibling } : {}), events: this });
     const lookups: LookupContext = {
       ...common,
       lookup: (target, query, o, onResponse) => this.#lookup(target, query, o, onResponse),
@@ -260,6 +273,17 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.ping(addr).catch((err) => this.#log.debug(`addNode ${addr.host}:${addr.port}: ${errorMessage(err)}`));
   }
 
+  /** The `k` closest nodes to `target` in this node's routing table (its family's: BEP 32 answers to a sibling's `want`). */
+  closestNodes(target: Uint8Array, k: number): NodeInfo[] {
+    return this.#table.closest(target, k).map((c) => ({ id: c.id, host: c.host, port: c.port }));
+  }
+
+  /** Nodes of this node's family that its sibling heard of: a few are pinged while the table is small. */
+  offerNodes(nodes: NodeInfo[]): void {
+    if (!this.#running || this.#opts.readOnly || this.#table.size >= this.settings.dhtK * 4) return;
+    for (const n of nodes.slice(0, 2)) if (!this.#table.get(n.id)) this.addNode(n);
+  }
+
   /** Pings a node; resolves with its id. */
   async ping(addr: PeerAddress, opts: Op = {}): Promise<Uint8Array> {
     const r = await this.#query(addr, { q: 'ping', id: this.#nodeId }, opts.signal);
@@ -290,6 +314,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   async #query(to: PeerAddress, query: KrpcQuery, signal?: AbortSignal): Promise<KrpcResponse> {
     try {
       const sentAt = performance.now();
+      // BEP 32: with a node of the other family beside us, ask for both families' nodes.
+      if (this.#opts.sibling?.() && (query.q === 'find_node' || query.q === 'get_peers' || query.q === 'get')) query = { ...query, want: ['n4', 'n6'] };
       const r = await this.#rpc.query(to, query, { signals: [signal, this.#shutdown.signal], readOnly: this.#opts.readOnly === true });
       this.#rtt.record(to, performance.now() - sentAt);
       this.#table.seen({ id: r.id, host: to.host, port: to.port }, 'response');

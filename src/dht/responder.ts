@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
 import type { PeerAddress } from '../util/peer-address.js';
 import { toHex } from '../util/bytes.js';
-import { KRPC_PROTOCOL_ERROR, KRPC_SERVER_ERROR, type KrpcQuery, type KrpcResponse, type NodeInfo } from './krpc.js';
+import { KRPC_PROTOCOL_ERROR, KRPC_SERVER_ERROR, type KrpcQuery, type KrpcResponse, type NodeInfo, type Want } from './krpc.js';
 import type { IncomingQuery, KrpcSocket } from './rpc.js';
 import type { RoutingTable } from './routing-table.js';
 import { ItemStore, PeerStore, RateLimiter, TokenIssuer } from './stores.js';
@@ -36,6 +36,10 @@ export interface ResponderContext {
   nodeId: () => Uint8Array;
   /** The routing table; replaced with the id at start. */
   table: () => RoutingTable;
+  /** This node's address family: the nodes of `table` (BEP 32). */
+  family: 4 | 6;
+  /** BEP 32: the node of the other family beside this one, whose nodes a `want` may ask for. */
+  sibling?: () => { closestNodes(target: Uint8Array, k: number): NodeInfo[] } | undefined;
   events: Pick<TypedEmitter<ResponderEvents>, 'emit'>;
 }
 
@@ -74,10 +78,10 @@ export class QueryResponder {
       case 'ping':
         return rpc.respond(from, t, { id });
       case 'find_node':
-        return rpc.respond(from, t, { id, nodes: this.#nodesNear(query.target) });
+        return rpc.respond(from, t, { id, nodes: this.#nodesNear(query.target, query.want) });
       case 'get_peers': {
         const values = this.peers.get(query.infoHash, settings.dhtMaxValuesPerReply);
-        return rpc.respond(from, t, { id, token: this.#tokens.issue(from.host, query.infoHash), nodes: this.#nodesNear(query.infoHash), ...(values.length ? { values } : {}) });
+        return rpc.respond(from, t, { id, token: this.#tokens.issue(from.host, query.infoHash), nodes: this.#nodesNear(query.infoHash, query.want), ...(values.length ? { values } : {}) });
       }
       case 'announce_peer':
         return this.#onAnnounce(t, query, from);
@@ -90,8 +94,18 @@ export class QueryResponder {
     }
   }
 
-  #nodesNear(target: Uint8Array): NodeInfo[] {
-    return this.#ctx.table().closest(target, this.#ctx.settings.dhtK).map((c) => ({ id: c.id, host: c.host, port: c.port }));
+  /**
+   * The closest nodes we know to `target`: this node's family, and with a
+   * BEP 32 `want` naming the other family, the sibling node's too (`nodes`
+   * and `nodes6` are split by address when encoded). Without `want`, this
+   * node's family only, as BEP 32 asks.
+   */
+  #nodesNear(target: Uint8Array, want?: Want[]): NodeInfo[] {
+    const k = this.#ctx.settings.dhtK;
+    const own: Want = this.#ctx.family === 6 ? 'n6' : 'n4';
+    const mine = want === undefined || want.includes(own) ? this.#ctx.table().closest(target, k).map((c) => ({ id: c.id, host: c.host, port: c.port })) : [];
+    const other = want?.includes(own === 'n4' ? 'n6' : 'n4') ? (this.#ctx.sibling?.()?.closestNodes(target, k) ?? []) : [];
+    return other.length ? [...mine, ...other] : mine;
   }
 
   #onAnnounce(t: Uint8Array, q: Extract<KrpcQuery, { q: 'announce_peer' }>, from: PeerAddress): void {
@@ -110,7 +124,7 @@ export class QueryResponder {
     const r: KrpcResponse = {
       id: this.#ctx.nodeId(),
       token: this.#tokens.issue(from.host, q.target),
-      nodes: this.#nodesNear(q.target),
+      nodes: this.#nodesNear(q.target, q.want),
     };
     const item = this.items.get(q.target);
     if (item?.kind === 'immutable') r.v = item.v;

@@ -13,7 +13,7 @@ import { DhtError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress } from '../util/peer-address.js';
 import { toHex } from '../util/bytes.js';
-import { decodeKrpc, encodeKrpc, KrpcDecodeError, type KrpcQuery, type KrpcResponse } from './krpc.js';
+import { decodeKrpc, encodeKrpc, KrpcDecodeError, type KrpcQuery, type KrpcResponse, type NodeInfo } from './krpc.js';
 
 /** Why a query got no usable answer. `error`: the node answered with a KRPC error, so it is alive. */
 export class QueryFailure extends DhtError {
@@ -56,7 +56,7 @@ export class KrpcSocket {
   readonly stats: RpcStats = { queriesSent: 0, queriesReceived: 0, timeouts: 0, refused: 0 };
 
   constructor(
-    private readonly opts: { host: string; port: number; logger: Logger; queryTimeoutMs: number },
+    private readonly opts: { host: string; port: number; logger: Logger; queryTimeoutMs: number; /** Nodes of the other family a response named (BEP 32): for the sibling node. */ onOtherFamily?: (nodes: NodeInfo[]) => void },
     private readonly onQuery: (q: IncomingQuery) => void,
   ) {
     this.#address = { host: opts.host, port: opts.port };
@@ -166,7 +166,9 @@ export class KrpcSocket {
   #ownFamily(r: KrpcResponse): KrpcResponse {
     if (!r.nodes) return r;
     const v6 = this.family === 6;
-    return { ...r, nodes: r.nodes.filter((n) => n.host.includes(':') === v6) };
+    const mine = r.nodes.filter((n) => n.host.includes(':') === v6);
+    if (mine.length < r.nodes.length && this.opts.onOtherFamily) this.opts.onOtherFamily(r.nodes.filter((n) => n.host.includes(':') !== v6));
+    return { ...r, nodes: mine };
   }
 
   #transactionId(): Uint8Array {

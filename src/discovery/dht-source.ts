@@ -120,11 +120,12 @@ export class DhtPeerSource implements PeerSource {
  */
 export async function startIpv6DhtNode(
   DhtNodeClass: typeof DhtNode,
-  opts: { port: number; bootstrap: PeerAddress[]; stateDir?: string; logger: Logger; settings: Settings },
+  opts: { port: number; bootstrap: PeerAddress[]; stateDir?: string; logger: Logger; settings: Settings; sibling?: () => DhtNode | undefined },
 ): Promise<DhtNode | undefined> {
   const node = new DhtNodeClass({
     host: '::',
     family: 6,
+    ...(opts.sibling ? { sibling: opts.sibling } : {}),
     port: opts.port,
     bootstrap: opts.bootstrap,
     ...(opts.stateDir ? { stateDir: join(opts.stateDir, 'dht6') } : {}),

@@ -180,13 +180,14 @@ export class Session extends TypedEmitter<SessionEvents> {
         stateDir: this.#opts.stateDir,
         logger: this.#opts.logger.child({ component: 'dht' }),
         settings: this.settings,
+        sibling: () => this.#dht6,
       });
       try {
         await this.#dht.start();
       } catch (err) {
         throw listenError(err, { what: `UDP port ${this.#listener.port} (the DHT's)`, fix: 'choose another --port, or --no-dht' });
       }
-      if (this.settings.host === '::') this.#dht6 = await startIpv6DhtNode(DhtNode, { port: this.#listener.port, bootstrap: this.#opts.dht.bootstrap, stateDir: this.#opts.stateDir, logger: this.#opts.logger.child({ component: 'dht6' }), settings: this.settings });
+      if (this.settings.host === '::') this.#dht6 = await startIpv6DhtNode(DhtNode, { sibling: () => this.#dht, port: this.#listener.port, bootstrap: this.#opts.dht.bootstrap, stateDir: this.#opts.stateDir, logger: this.#opts.logger.child({ component: 'dht6' }), settings: this.settings });
     }
     if (this.settings.lsdEnabled && !isLoopbackHost(this.settings.host)) await this.#startLsd();
     if (this.#opts.trackerPort !== undefined) {
