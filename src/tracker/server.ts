@@ -66,6 +66,9 @@ export interface TrackerServerOptions {
 /** Enough for a NAT full of clients or a client with hundreds of torrents; far below a flood. */
 export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: DEFAULT_SETTINGS.trackerRateLimitPerS, burst: DEFAULT_SETTINGS.trackerRateBurst };
 
+/** Errors of a `::` listen on a system without IPv6. */
+const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
+
 /** `::ffff:1.2.3.4` -> `1.2.3.4`, so dual-stack sockets record plain IPv4. */
 function plainAddress(addr: string | undefined): string {
   if (!addr) return '';
@@ -75,6 +78,8 @@ function plainAddress(addr: string | undefined): string {
 export class TrackerServer {
   readonly registry: SwarmRegistry;
   readonly #opts: TrackerServerOptions;
+  /** The address bound: `host`, or 0.0.0.0 when `::` was asked for where there is no IPv6. */
+  #bindHost: string;
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #minIntervalS: number;
@@ -94,6 +99,7 @@ export class TrackerServer {
   constructor(opts: TrackerServerOptions) {
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new RangeError(`TrackerServer: port out of range: ${opts.port}`);
     this.#opts = opts;
+    this.#bindHost = opts.host;
     this.#log = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? Date.now;
     const intervalS = opts.intervalS ?? DEFAULT_SETTINGS.trackerIntervalS;
@@ -135,7 +141,7 @@ export class TrackerServer {
   }
 
   #urlHost(): string {
-    const h = this.#opts.host;
+    const h = this.#bindHost;
     if (h === '0.0.0.0' || h === '') return '127.0.0.1';
     if (h === '::') return '[::1]';
     return h.includes(':') ? `[${h}]` : h;
@@ -160,22 +166,31 @@ export class TrackerServer {
       server.headersTimeout = DEFAULT_SETTINGS.trackerHttpHeadersTimeoutMs;
       server.requestTimeout = DEFAULT_SETTINGS.trackerHttpRequestTimeoutMs;
       server.maxHeadersCount = DEFAULT_SETTINGS.trackerHttpMaxHeaders;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.#opts.port, this.#opts.host, () => {
-          server.off('error', reject);
-          resolve();
+      const listen = (host: string): Promise<void> =>
+        new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(this.#opts.port, host, () => {
+            server.off('error', reject);
+            resolve();
+          });
         });
-      });
+      try {
+        await listen(this.#bindHost);
+      } catch (err) {
+        // `::` is both stacks where the system has IPv6; where it has none, IPv4's wildcard.
+        if (this.#bindHost !== '::' || !NO_IPV6.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+        this.#bindHost = '0.0.0.0';
+        await listen(this.#bindHost);
+      }
       server.on('error', (err) => this.#log.error(`tracker http: ${errorMessage(err)}`));
       this.#http = server;
       const port = (server.address() as { port: number }).port;
       // A burst of connects from many clients at once must fit in the socket's receive buffer.
-      const udp = dgram.createSocket({ type: this.#opts.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: DEFAULT_SETTINGS.trackerUdpRecvBufferBytes });
+      const udp = dgram.createSocket({ type: this.#bindHost.includes(':') ? 'udp6' : 'udp4', recvBufferSize: DEFAULT_SETTINGS.trackerUdpRecvBufferBytes });
       try {
         await new Promise<void>((resolve, reject) => {
           udp.once('error', reject);
-          udp.bind(port, this.#opts.host, () => {
+          udp.bind(port, this.#bindHost, () => {
             udp.off('error', reject);
             resolve();
           });
