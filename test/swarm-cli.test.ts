@@ -76,3 +76,20 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.deepEqual(p.badLines, [], 'only JSON on stdout, even while stopping');
   });
 }
+
+test('peer leech --quiet prints only the final line on stderr (no progress, no start lines)', async (t) => {
+  const dir = await tempDir(t);
+  const fx = await singleFileTorrent(dir, { length: 300_000, pieceLength: 16384 });
+  const seedPort = await freePort([HOST]);
+  const seeder = spawnPeer(t, ['seed', fx.torrentPath, '--data', fx.contentPath, ...peerArgs(HOST, seedPort, path.join(dir, 'seed-state'))]);
+  await seeder.waitFor(isProgress, 'the seeder to start');
+  const port = await freePort(['127.0.0.3']);
+  // Without --json (peerArgs adds it): what a user sees.
+  const args = peerArgs('127.0.0.3', port, path.join(dir, 'leech-state')).filter((a) => a !== '--json');
+  const p = spawnPeer(t, ['leech', fx.torrentPath, '--out', path.join(dir, 'out'), '--exit-on-complete', '--quiet', '--peer', `${HOST}:${seedPort}`, ...args]);
+  t.deepEqual(await closed(p), { code: 0, signal: null }, p.describe());
+  const lines = p.stderr().split('\n').filter((l) => l.trim() !== '');
+  t.is(lines.length, 1, p.stderr());
+  t.regex(lines[0]!, /^complete: payload\.bin/);
+  t.is(p.stdout(), '');
+});

@@ -30,6 +30,8 @@ export interface CommonOptions {
   api?: number;
   stateDir: string;
   json: boolean;
+  /** --quiet: stderr carries only errors and the final line. */
+  quiet: boolean;
   logLevel: LogLevel;
 }
 
@@ -45,6 +47,7 @@ export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean } = 
     .option('--api [port]', `HTTP API and dashboard on 127.0.0.1${opts.apiDefault ? ' (on by default' : ' (default port'} ${DEFAULT_SETTINGS.apiPort})`)
     .option('--state <dir>', `resume data and identity key (default ${DEFAULT_STATE_DIR})`)
     .option('--json', 'newline-delimited JSON events on stdout')
+    .option('--quiet', 'print only errors and the final line on stderr (no progress, no logs below error)')
     .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'));
 }
 
@@ -66,12 +69,14 @@ interface RawCommon {
   api?: string | boolean;
   state?: string;
   json?: boolean;
+  quiet?: boolean;
   logLevel: LogLevel;
 }
 
 export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean } = {}): CommonOptions {
   const host = parseHost(raw.host ?? DEFAULT_CLI_HOST);
-  setLogLevel(raw.logLevel);
+  const quiet = raw.quiet === true;
+  setLogLevel(quiet ? 'error' : raw.logLevel);
   const portGiven = raw.port !== undefined;
   const lsd = raw.lsd !== false;
   const settings = resolveSettings({ host, port: portGiven ? parsePort(raw.port!) : undefined, lsdEnabled: lsd });
@@ -90,7 +95,8 @@ export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean 
     api,
     stateDir: raw.state ?? DEFAULT_STATE_DIR,
     json: raw.json === true,
-    logLevel: raw.logLevel,
+    quiet,
+    logLevel: quiet ? 'error' : raw.logLevel,
   };
 }
 

@@ -78,7 +78,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     await session.start();
     let torrent: Torrent;
     if (magnet) {
-      if (!common.json) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n`);
+      if (!common.json && !common.quiet) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n`);
       torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false, sequential: cmd.sequential ?? false, ...(cmd.select ? { select: cmd.select } : {}) });
     } else {
       torrent = await addWithVerifyProgress(session, metainfo!, resolve(torrentContentPath(cmd, metainfo!)), cmd, common);
@@ -100,7 +100,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
         logger: log.child({ component: 'api' }),
       });
       await api.start(); // a port in use is a UsageError from there (util/listen-errors.ts)
-      if (!common.json) process.stderr.write(`dashboard: ${api.url}\n`);
+      if (!common.json && !common.quiet) process.stderr.write(`dashboard: ${api.url}\n`);
     }
     await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown);
   } catch (err) {
@@ -128,7 +128,7 @@ async function addWithVerifyProgress(session: Session, metainfo: Metainfo, conte
       ...(cmd.select ? { select: cmd.select } : {}),
       peers: common.peers,
       onVerifyProgress: (done, total) => {
-        if (common.json) return;
+        if (common.json || common.quiet) return;
         bar ??= createProgress({ label: 'verifying', total, unit: 'items' });
         bar.update(done);
       },
@@ -151,18 +151,18 @@ function watch(
 ): Promise<void> {
   const name = metainfo.info.name;
   const where = `${common.settings.host}:${session.port}`;
-  if (!common.json) {
+  if (!common.json && !common.quiet) {
     process.stderr.write(`${cmd.mode === 'seed' ? 'seeding' : 'downloading'} ${name} (${metainfo.infoHashHex}) — listening on ${where}\n`);
     if (session.tracker) process.stderr.write(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)\n`);
   }
   const first = torrent.stats();
   const total = first.wanted;
   const skipped = torrent.filePriorities.filter((p) => p === 0).length;
-  if (!common.json && skipped > 0) {
+  if (!common.json && !common.quiet && skipped > 0) {
     process.stderr.write(`files: ${torrent.filePriorities.length - skipped} of ${torrent.filePriorities.length} chosen (${formatBytes(total)} of ${formatBytes(metainfo.info.length)})${cmd.select ? '' : ', as in the last run (--only "**" takes them all)'}\n`);
   }
   let bar: Progress | undefined;
-  if (!common.json && cmd.mode === 'leech' && !torrent.done) bar = createProgress({ label: name.slice(0, 24), total });
+  if (!common.json && !common.quiet && cmd.mode === 'leech' && !torrent.done) bar = createProgress({ label: name.slice(0, 24), total });
 
   return new Promise<void>((resolveDone) => {
     const finish = (): void => {
@@ -193,7 +193,7 @@ function watch(
     });
     torrent.on('torrent:resumed', (p) => {
       if (common.json) printJson({ event: 'unpaused', infoHash: p.infoHash });
-      else process.stderr.write(`downloading again: ${name} (the disk takes writes again)\n`);
+      else if (!common.quiet) process.stderr.write(`downloading again: ${name} (the disk takes writes again)\n`);
     });
     const onComplete = (c: { infoHash: string; downloaded: number; elapsedMs: number }): void => {
       if (common.json) printJson({ event: 'complete', infoHash: c.infoHash, downloaded: c.downloaded, elapsedMs: c.elapsedMs });
