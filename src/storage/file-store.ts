@@ -19,6 +19,7 @@
  * into the real file when the file is chosen later.
  */
 import { promises as fsp, constants as fsConstants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { StorageError } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
@@ -249,13 +250,18 @@ export class FileStore implements PieceStore {
     await this.#moving.get(s.fileIndex);
     if (this.#inParts.has(s.fileIndex)) return this.#parts!.write(this.#partsAt(s), data, s.rangeOffset, s.length, this.#writeChunkBytes);
     const p = this.#paths[s.fileIndex]!;
+    // The chunks go to the thread pool at once, not one after the other: each
+    // would otherwise wait for a turn of the event loop (busy receiving) before
+    // the next is issued, and the piece would hold its memory that much longer
+    // (maxUnwrittenBytes). All land before this settles, even when one fails,
+    // so the handle is never released under a write.
     return this.#handles.use(s.fileIndex, 'write', async (h) => {
-      let done = 0;
-      while (done < s.length) {
-        const n = Math.min(s.length - done, this.#writeChunkBytes);
-        const { bytesWritten } = await storageIo(p, 'write', () => h.write(data, s.rangeOffset + done, n, s.fileOffset + done));
-        done += bytesWritten;
+      const writes: Promise<void>[] = [];
+      for (let at = 0; at < s.length; at += this.#writeChunkBytes) {
+        writes.push(writeFully(h, p, data, s.rangeOffset + at, Math.min(this.#writeChunkBytes, s.length - at), s.fileOffset + at));
       }
+      const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     });
   }
 
@@ -426,5 +432,14 @@ export class FileStore implements PieceStore {
       }
     });
     this.#inParts.delete(i);
+  }
+}
+
+/** Writes `length` bytes of `data` from `offset` at file position `position`, however short the calls. */
+async function writeFully(h: FileHandle, p: string, data: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await storageIo(p, 'write', () => h.write(data, offset + done, length - done, position + done));
+    done += bytesWritten;
   }
 }
