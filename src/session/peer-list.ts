@@ -7,6 +7,7 @@
  * No sockets here: the torrent dials what `toDial()` returns and reports
  * the outcome; time comes from an injected clock.
  */
+import { isIPv4, isIPv6 } from '../wire/compact.js';
 import type { Settings } from '../settings.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
 import { isLoopbackHost, plainHost } from '../util/address.js';
@@ -86,7 +87,7 @@ export class PeerList {
       const p = { host: plainHost(given.host), port: given.port };
       if (!Number.isInteger(p.port) || p.port <= 0 || p.port > 65535) continue;
       const key = `${p.host}:${p.port}`;
-      if (this.#isSelf(p)) continue;
+      if (this.#isSelf(p) || this.#otherFamily(p.host)) continue;
       const known = this.#known.get(key);
       if (known) {
         if (opts.pinned) known.pinned = true;
@@ -95,6 +96,16 @@ export class PeerList {
       if (this.#known.size >= this.#settings.maxKnownPeers) continue;
       this.#known.set(key, { host: p.host, port: p.port, key, connecting: false, failures: 0, nextTryAt: 0, pinned: opts.pinned ?? false });
     }
+  }
+
+  /** A peer of the other address family than a --host address cannot be dialled from it (an IPv6 peer from 10.77.0.3). */
+  #otherFamily(host: string): boolean {
+    const local = this.#opts.localAddress;
+    if (local === undefined) return false;
+    const family = (h: string): number => (isIPv4(h) ? 4 : isIPv6(h) ? 6 : 0);
+    const ours = family(local);
+    const theirs = family(host);
+    return ours !== 0 && theirs !== 0 && ours !== theirs;
   }
 
   #isSelf(p: PeerAddress): boolean {
