@@ -184,7 +184,7 @@ async function removeTorrent(ctx: RouteContext, res: http.ServerResponse, hex: s
   if (deleteData) await daemonOf(ctx, 'deleting data').deleteTorrent(t.infoHashHex, { deleteData: true });
   else await ctx.session.removeTorrent(t.infoHashHex);
   ctx.contentPaths.delete(t.infoHashHex);
-  sendJson(res, 200, { infoHash: t.infoHashHex, removed: true, deletedData: deleteData });
+  sendJson(res, 200, { infoHash: t.infoHashHex, removed: true, ...(deleteData ? { deletedData: true } : {}) });
 }
 
 /** Answers once every piece was read and hashed again: the torrent as it is now. */

@@ -77,6 +77,12 @@ export class DaemonQueue {
     this.#tracked.delete(infoHashHex);
   }
 
+  /** Counts seeding time up to now, holding or releasing nothing (the last count of a stop). */
+  account(): void {
+    const now = this.#o.clock();
+    for (const t of this.#o.torrents()) this.#account(t, now);
+  }
+
   /** Looks at every torrent: counts seeding time, then holds or releases each in queue order. */
   update(): void {
     const now = this.#o.clock();

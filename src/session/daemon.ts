@@ -422,7 +422,7 @@ export class Daemon {
     await this.#watcher?.stop();
     await this.#queue;
     await this.#api?.stop().catch((err: unknown) => this.#log.warn(`stopping the API: ${errorMessage(err)}`));
-    this.slots.update();
+    this.slots.account();
     this.#sync();
     const magnets = [...this.#magnets.values()];
     for (const m of magnets) m.controller.abort();
