@@ -25,7 +25,7 @@ interface Tracked {
   /** Totals of earlier runs (and of earlier Torrent objects of this run: a recheck or a move re-adds it). */
   base: SeedTotals;
   torrent: Torrent;
-  /** Uploaded by `torrent` when it was first seen here (a re-added torrent counts from 0). */
+  /** Milliseconds `torrent` (this object) seeded. */
   seedingMs: number;
   lastTick: number;
 }
@@ -63,9 +63,10 @@ export class DaemonQueue {
   /** Why `t` should stop seeding, or undefined. */
   finishedReason(t: Torrent): string | undefined {
     if (!t.done) return undefined;
+    const { ratio, timeS } = this.limitsOf(t);
+    if (!(ratio > 0) && !(timeS > 0)) return undefined; // the usual case: no stats() asked of every torrent every second
     const tot = this.totals(t.infoHashHex);
     if (!tot) return undefined;
-    const { ratio, timeS } = this.limitsOf(t);
     const size = t.metainfo.info.length;
     if (ratio > 0 && size > 0 && tot.uploadedBytes / size >= ratio) return `seed ratio ${ratio} reached`;
     if (timeS > 0 && tot.seedingMs / 1000 >= timeS) return `seed time ${timeS} s reached`;
