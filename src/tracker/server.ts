@@ -130,7 +130,7 @@ export class TrackerServer {
     return this.#port;
   }
 
-  /** Where to announce over HTTP. A wildcard bind is named 127.0.0.1 (reachable from this machine). */
+  /** Where to announce over HTTP. A wildcard bind (0.0.0.0 or ::) is named 127.0.0.1 (reachable from this machine). */
   get announceUrl(): string {
     return `http://${this.#urlHost()}:${this.#port}/announce`;
   }
@@ -142,8 +142,8 @@ export class TrackerServer {
 
   #urlHost(): string {
     const h = this.#bindHost;
-    if (h === '0.0.0.0' || h === '') return '127.0.0.1';
-    if (h === '::') return '[::1]';
+    // `::` is both stacks: 127.0.0.1 reaches it too, also where IPv6 is switched off.
+    if (h === '0.0.0.0' || h === '' || h === '::') return '127.0.0.1';
     return h.includes(':') ? `[${h}]` : h;
   }
 
