@@ -127,6 +127,13 @@ export const DEFAULT_SETTINGS = {
   sequentialWindowBytes: 8 * 1024 * 1024,
   /** Streaming a file still downloading (`GET /download`): bytes past the reader's position asked for first. */
   streamReadAheadBytes: 4 * 1024 * 1024,
+  /**
+   * When a reader starts waiting for a piece, requests queued at a peer
+   * beyond this many (for pieces nobody waits for) are cancelled and asked
+   * again later, so the waited-for blocks are not stuck behind a full
+   * pipeline (at 100 KB/s, 1 MiB of queue is 10 s of waiting).
+   */
+  expediteKeepRequests: 4,
   /** Work held back by a rate limit is tried again when its tokens are there, waiting at least and at most this long. */
   rateLimitRetryMinMs: 10,
   rateLimitRetryMaxMs: 1_000,

@@ -237,7 +237,8 @@ test('every request of a fast peer gets one answer: choked, over the queue, canc
   await settle();
   t.deepEqual(cancelled, [req(1)]);
   t.deepEqual(rejectsOf(), [0, 5, 1]);
-  t.true(conn.stillRequested(req(2)));
+  t.true(conn.stillRequested(queued[1]!), 'the queued request object is still wanted');
+  t.false(conn.stillRequested(req(2)), 'a look-alike is not the request that was queued');
   t.true(conn.serve(req(2), new Uint8Array(K16).fill(9)));
   t.false(conn.serve(req(2), new Uint8Array(K16)), 'served once');
   conn.choke();

@@ -177,3 +177,33 @@ test('peer leech --sequential (the built bin) has the start of the file on disk 
   const onDisk = await readFile(path.join(out, 'clip.bin'));
   t.deepEqual(onDisk.subarray(0, 8 * 16 * 1024), content.subarray(0, 8 * 16 * 1024));
 });
+
+test('peer leech --api (the built bin) streams a Range of the file while it downloads', async (t) => {
+  t.timeout(90_000);
+  const { session: seeder, dir } = await startSession(t, { host: '127.0.0.2', uploadLimit: 100_000 });
+  const content = fixtureBytes(1_500_000, 17);
+  const file = path.join(dir, 'seed', 'film.bin');
+  await writeFixture(file, content);
+  const fx = await torrentOf(file, path.join(dir, 'film.torrent'), 32 * 1024);
+  await seeder.addTorrent(fx.meta, { contentPath: file, mode: 'seed' });
+  const port = await freePort(['127.0.0.3']);
+  const apiPort = await freePort(['127.0.0.1']);
+  const p = spawnPeer(t, ['leech', fx.torrentPath, '--out', path.join(dir, 'out'), '--api', String(apiPort), '--peer', `127.0.0.2:${seeder.port}`, ...peerArgs('127.0.0.3', port, path.join(dir, 'state'))]);
+  await p.waitFor((e) => e.event === 'progress', 'the leecher to start', 30_000);
+  // The last 1000 bytes, then a range across a piece boundary, while most of the file is still missing.
+  const tail = await request(apiPort, { path: '/download/film.bin', headers: { Range: 'bytes=-1000' } });
+  t.is(tail.status, 206, tail.text);
+  t.deepEqual(tail.body, content.subarray(-1000));
+  const mid = await request(apiPort, { path: '/download/film.bin', headers: { Range: `bytes=${32 * 1024 * 10 - 100}-${32 * 1024 * 10 + 99}` } });
+  t.is(mid.status, 206, mid.text);
+  t.deepEqual(mid.body, content.subarray(32 * 1024 * 10 - 100, 32 * 1024 * 10 + 100));
+  const progress = p.events.filter((e) => e.event === 'progress');
+  const last = progress[progress.length - 1] as { have: number; pieces: number } | undefined;
+  t.true(!p.events.some((e) => e.event === 'complete'), 'answered before the download completed');
+  t.log(`pieces when answered: ${last?.have}/${last?.pieces}`);
+  // The waited-for pieces jump the queue (cancelled requests ahead of them are asked again behind):
+  // before that, the answer came after ~35 of 46 pieces at this rate.
+  t.true(last !== undefined && last.have <= last.pieces / 2, `answered at ${last?.have}/${last?.pieces} pieces`);
+  p.child.kill('SIGINT');
+  t.deepEqual(await closed(p), { code: 0, signal: null }, p.describe());
+});

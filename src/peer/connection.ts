@@ -334,6 +334,11 @@ export class PeerConnection extends TypedEmitter<PeerConnectionEvents> {
     if (this.#ours.cancel(req)) this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
   }
 
+  /** Our requests in flight, in the order sent. */
+  outstanding(): BlockRequest[] {
+    return this.#ours.all();
+  }
+
   /** Cancels every request of ours in flight (a block may still arrive for them); returns them. */
   cancelAll(): BlockRequest[] {
     const reqs = this.#ours.all();

@@ -81,9 +81,15 @@ export class RemoteRequests {
     }
   }
 
-  /** True when the request is still wanted (not cancelled, not choked since). */
+  /**
+   * True when this very request (the object onRequest returned) is still
+   * wanted: not cancelled, not choked since. A block requested, cancelled
+   * and requested again is a new request: the old one's place in a queue
+   * must not serve it (a streaming reader's peer cancels what it queued
+   * ahead of an urgent piece and asks for it again behind it).
+   */
   has(r: BlockRequest): boolean {
-    return this.#queue.has(blockMapKey(r.index, r.begin));
+    return this.#queue.get(blockMapKey(r.index, r.begin)) === r;
   }
 
   /** Answers a queued request with its block (see `PeerConnection.serve`); false when it is no longer wanted. */

@@ -12,7 +12,7 @@
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
 import type { InfoDict } from '../metainfo/types.js';
-import type { PiecePicker } from '../picker/piece-picker.js';
+import { PRIORITY, type PiecePicker } from '../picker/piece-picker.js';
 import type { PeerConnection } from '../peer/connection.js';
 import type { HashPool } from '../util/hash-pool.js';
 import type { TokenBucket } from '../util/token-bucket.js';
@@ -32,7 +32,7 @@ export interface DownloaderOptions {
   infoHashHex: string;
   settings: Pick<
     Settings,
-    'blockBytes' | 'maxUnwrittenBytes' | 'banAfterHashFailures' | 'diskRetryInitialMs' | 'diskRetryMaxMs' | 'initialQueueDepth' | 'maxQueueDepth' | 'requestQueueTimeMs'
+    'blockBytes' | 'maxUnwrittenBytes' | 'banAfterHashFailures' | 'diskRetryInitialMs' | 'diskRetryMaxMs' | 'initialQueueDepth' | 'maxQueueDepth' | 'requestQueueTimeMs' | 'expediteKeepRequests'
   > &
     WebSeedSettings;
   pool: Pick<HashPool, 'hashPieces'>;
@@ -184,6 +184,28 @@ export class Downloader {
   }
 
   /** A `piece` message: the block, if the picker takes it, goes to its piece; more is asked of the peer. */
+  /**
+   * A reader waits for pieces that are not here (PRIORITY.urgent): at each
+   * peer that unchoked us, requests for other pieces queued past the first
+   * `expediteKeepRequests` are cancelled and given back to the picker, and
+   * the freed room is filled with the urgent blocks first.
+   */
+  expedite(): void {
+    const o = this.#o;
+    const keep = o.settings.expediteKeepRequests;
+    for (const c of o.connections.values()) {
+      if (!c.handshaken || c.closed || c.peerChoking) continue;
+      const reqs = c.outstanding();
+      for (let k = reqs.length - 1; k >= keep; k--) {
+        const r = reqs[k]!;
+        if (o.picker.priority(r.index) >= PRIORITY.urgent) continue;
+        c.cancel(r);
+        o.picker.release(c.id, r);
+      }
+    }
+    this.#requester.fillAll();
+  }
+
   /** What we want changed (piece priorities): interest and requests follow. */
   wantsChanged(): void {
     this.#requester.wantsChanged();

@@ -26,6 +26,8 @@ export interface PiecePrioritiesOptions {
   windowPieces: number;
   /** Priorities changed: count interest again and ask for more. */
   onChange: () => void;
+  /** A reader now waits for pieces that are not here: make room for them at the peers (Downloader.expedite). */
+  onUrgent?: () => void;
 }
 
 /** One reader's hold on a run of pieces (PiecePriorities.reader()). */
@@ -115,9 +117,18 @@ export class PiecePriorities {
           this.#held[i]!++;
           this.#apply(i);
         }
+        const fresh = !held || a < held.first || b > held.last;
         release();
         held = { first: a, last: b };
         this.#o.onChange();
+        if (fresh && this.#o.onUrgent) {
+          for (let i = a; i <= b; i++) {
+            if (!this.#o.picker.has(i)) {
+              this.#o.onUrgent();
+              break;
+            }
+          }
+        }
       },
       waitFor: (index, signal) => this.#waitFor(index, signal),
       close: () => {

@@ -170,6 +170,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       picker: this.#picker,
       windowPieces: Math.max(2, Math.ceil(opts.settings.sequentialWindowBytes / info.pieceLength)),
       onChange: () => this.#downloads.wantsChanged(),
+      onUrgent: () => this.#downloads.expedite(),
     });
     this.on('piece:verified', (index) => this.#priorities.pieceVerified(index));
     if (opts.sequential) this.#priorities.setSequential(true);
