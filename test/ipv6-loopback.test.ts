@@ -8,7 +8,7 @@
 import test from 'ava';
 import net from 'node:net';
 import path from 'node:path';
-import { closed, fileSha1, freePort, singleFileTorrent, spawnPeer, tempDir, WAIT_MS } from './helpers/swarm.js';
+import { closed, fileSha1, freePort, isComplete, singleFileTorrent, spawnPeer, tempDir, WAIT_MS } from './helpers/swarm.js';
 import { makeTorrentCommand } from './helpers/bin.js';
 import { spawnJson, type Teardown } from './helpers/swarm.js';
 import { runPeer, startDht, type DhtProcess } from './dht-cli-helpers.js';
@@ -156,4 +156,33 @@ v6test('a seeder without --host runs an IPv6 DHT node beside the IPv4 one: a lee
   t.is(await fileSha1(path.join(out, 'payload.bin')), await fileSha1(fx.contentPath));
   seeder.kill('SIGINT');
   t.is((await seeder.waitExit()).code, 0, seeder.describe());
+});
+
+v6test('PEX over IPv6 (added6): a leecher on ::1 given only another leecher learns the seeder from it and connects to it', async (t) => {
+  t.timeout(120_000);
+  const dir = await tempDir(t, 'ipv6-pex-');
+  const fx = await singleFileTorrent(dir, { length: 1_500_007, pieceLength: 16 * 1024, seed: 9 });
+  const [sPort, aPort, bPort] = [await freePort([V6]), await freePort([V6]), await freePort([V6])];
+  const args = (port: number, state: string): string[] => ['--json', '--host', V6, '--port', String(port), '--state', path.join(dir, state), '--no-dht', '--no-lsd'];
+  const seeder = spawnPeer(t, ['seed', fx.torrentPath, '--data', fx.contentPath, ...args(sPort, 's')]);
+  await untilConnectable(sPort, seeder.describe);
+  // A is slow to download (so that it is still there when B comes), and knows the seeder.
+  const a = spawnPeer(t, ['leech', fx.torrentPath, '--out', path.join(dir, 'a-out'), ...args(aPort, 'a'), '--peer', `[${V6}]:${sPort}`, '--download-limit', '64K']);
+  await untilConnectable(aPort, a.describe);
+  const b = spawnPeer(t, ['leech', fx.torrentPath, '--out', path.join(dir, 'b-out'), '--exit-on-complete', ...args(bPort, 'b'), '--peer', `[${V6}]:${aPort}`]);
+  // B meets the seeder only through PEX (A's added6 names the seeder to B, and B to the seeder): either dials the other.
+  const other = await b.waitFor(
+    (e) => e.event === 'peer' && (e as { state?: string }).state === 'connected' && !String((e as { address?: string }).address).endsWith(`:${aPort}`),
+    'B to be connected to a peer it was not given (the seeder, through PEX)',
+    60_000,
+  );
+  t.regex(String((other as { address?: string }).address), /^\[?::1\]?:/);
+  t.log(`B met ${String((other as { address?: string }).address)} after ${Date.now() - b.startedAt} ms`);
+  await b.waitFor(isComplete, 'B to complete', 60_000);
+  t.is((await closed(b)).code, 0, b.describe());
+  t.is(await fileSha1(path.join(dir, 'b-out', 'payload.bin')), await fileSha1(fx.contentPath));
+  for (const p of [a, seeder]) {
+    p.kill('SIGINT');
+    await p.waitExit();
+  }
 });
