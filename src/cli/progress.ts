@@ -48,7 +48,7 @@ function formatAmount(n: number, unit: ProgressUnit): string {
   return unit === 'bytes' ? formatBytes(n) : String(n);
 }
 
-function formatDuration(ms: number): string {
+export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${(ms / 1000).toFixed(1)} s`;
   const m = Math.floor(s / 60);

@@ -14,6 +14,8 @@ import { Session, contentPathIn } from '../session/session.js';
 import type { Torrent, TorrentStats } from '../session/torrent.js';
 import { parseCommonOptions, printJson, type CommonOptions } from './common.js';
 import { createProgress, formatBytes, type Progress } from './progress.js';
+import { StatusLine } from './status-line.js';
+import { completeLine, downloadFields, seedFields, stopLine } from './swarm-status.js';
 import type { ApiServer } from '../api/server.js';
 
 export interface SwarmCommandOptions {
@@ -63,13 +65,22 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
   });
   let api: ApiServer | undefined;
   let stopping: Promise<void> | undefined;
+  /** The torrent once added, for the summary on Ctrl-C. */
+  let running: Torrent | undefined;
   const shutdown = (): Promise<void> => (stopping ??= (async () => {
     await api?.stop();
     await session.stop();
   })());
   const onSignal = (): void => {
-    if (!common.json) process.stderr.write('\nstopping: telling peers and trackers, saving state...\n');
-    void shutdown().then(() => process.exit(0));
+    if (!common.json && !common.quiet) process.stderr.write('\nstopping: telling peers and trackers, saving state...\n');
+    void shutdown().then(() => {
+      if (running) {
+        const s = running.stats();
+        if (common.json) printJson({ event: 'summary', infoHash: s.infoHash, downloaded: s.downloaded, uploaded: s.uploaded, ratio: s.downloaded > 0 ? s.uploaded / s.downloaded : null, left: s.left });
+        else process.stderr.write(`${stopLine(s, running.done)}\n`);
+      }
+      process.exit(0);
+    });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -102,6 +113,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       await api.start(); // a port in use is a UsageError from there (util/listen-errors.ts)
       if (!common.json && !common.quiet) process.stderr.write(`dashboard: ${api.url}\n`);
     }
+    running = torrent;
     await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown);
   } catch (err) {
     await shutdown();
@@ -161,20 +173,32 @@ function watch(
   if (!common.json && !common.quiet && skipped > 0) {
     process.stderr.write(`files: ${torrent.filePriorities.length - skipped} of ${torrent.filePriorities.length} chosen (${formatBytes(total)} of ${formatBytes(metainfo.info.length)})${cmd.select ? '' : ', as in the last run (--only "**" takes them all)'}\n`);
   }
-  let bar: Progress | undefined;
-  if (!common.json && !common.quiet && cmd.mode === 'leech' && !torrent.done) bar = createProgress({ label: name.slice(0, 24), total });
+  const contentPath = resolve(cmd.mode === 'seed' ? torrentContentPath(cmd, metainfo) : contentPathIn(cmd.outDir ?? 'downloads', metainfo));
+  const startedAt = Date.now();
+  const peersSeen = new Set<string>();
+  const line = new StatusLine();
+  const human = !common.json && !common.quiet;
+  // Not a terminal: a plain summary now and then instead of a live line (a log file keeps it).
+  let lastSummary = 0;
+  const summaryEveryMs = (): number => (torrent.done ? 60_000 : 5_000);
 
   return new Promise<void>((resolveDone) => {
     const finish = (): void => {
-      bar?.stop();
+      line.clear();
       void shutdown().then(resolveDone);
     };
     torrent.on('torrent:progress', (s) => {
       if (common.json) return printJson(progressEvent(s));
-      const doneBytes = Math.max(0, s.wanted - s.left);
-      bar?.update(doneBytes, { peers: s.peers, down: `${formatBytes(s.downloadRate)}/s`, up: `${formatBytes(s.uploadRate)}/s` });
+      if (!human) return;
+      const fields = torrent.done ? seedFields(name, s) : downloadFields(name, s, Date.now() - startedAt);
+      if (line.live) line.show(fields);
+      else if (Date.now() - lastSummary >= summaryEveryMs()) {
+        lastSummary = Date.now();
+        line.summary(fields);
+      }
     });
     torrent.on('peer:connected', (p) => {
+      peersSeen.add(p.address);
       if (common.json) printJson({ event: 'peer', infoHash: metainfo.infoHashHex, state: 'connected', address: p.address, outgoing: p.outgoing, client: p.client, fast: p.fast });
       log.info(`peer connected: ${p.address} (${p.outgoing ? 'outgoing' : 'incoming'}, ${p.client || 'unknown client'}${p.fast ? ', fast extension' : ''})`);
     });
@@ -198,9 +222,9 @@ function watch(
     const onComplete = (c: { infoHash: string; downloaded: number; elapsedMs: number }): void => {
       if (common.json) printJson({ event: 'complete', infoHash: c.infoHash, downloaded: c.downloaded, elapsedMs: c.elapsedMs });
       else {
-        bar?.stop();
-        bar = undefined;
-        process.stderr.write(`complete: ${name}, ${formatBytes(c.downloaded)} downloaded in ${(c.elapsedMs / 1000).toFixed(1)} s${cmd.exitOnComplete ? '' : '; seeding (Ctrl-C to stop)'}\n`);
+        line.clear();
+        const already = c.elapsedMs === 0 && c.downloaded === 0;
+        process.stderr.write(already ? `complete: ${name} is already here (${contentPath})${cmd.exitOnComplete ? '' : '; seeding (Ctrl-C to stop)'}\n` : `${completeLine(name, contentPath, torrent.stats(), c.elapsedMs, peersSeen.size, !cmd.exitOnComplete)}\n`);
       }
       if (cmd.exitOnComplete) finish();
     };

@@ -34,6 +34,8 @@ export interface TorrentStats {
   left: number;
   /** Bytes of the wanted pieces, had or not. */
   wanted: number;
+  /** Connected peers that have every piece. */
+  seeds: number;
 }
 
 export interface PeerInfo {

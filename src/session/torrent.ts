@@ -380,6 +380,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       length: this.#shape.totalLength,
       left: this.#picker.wantedBytesLeft(),
       wanted: this.#wantedBytes(),
+      seeds: this.#conns.handshaken().filter((c) => c.bits.isComplete()).length,
     };
   }
 
