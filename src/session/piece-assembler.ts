@@ -139,11 +139,20 @@ export class PieceAssembler {
     return new Uint8Array(size);
   }
 
-  /** Keeps a whole-piece buffer for reuse (never more than the pieces that can wait for the disk at once); a detached or partial view is left to the GC. */
+  /**
+   * Keeps a whole-piece buffer for reuse; a detached or partial view is left
+   * to the GC. Up to three times the pieces that can wait for the disk: the
+   * pieces in use at once are those being written plus those being
+   * assembled, and a spare list shorter than that freed and reallocated
+   * multi-MiB buffers every cycle, which the allocator kept as resident
+   * memory (4 GiB of 4 MiB pieces: leecher peak anonymous RSS 87-93 MiB
+   * with one times, 79-81 MiB with three, and less CPU). The list never
+   * holds more buffers than were in use at one time.
+   */
   releaseBuffer(view: Uint8Array): void {
     const n = this.#o.info.pieceLength;
     if (view.byteLength !== n || view.byteOffset !== 0 || view.buffer.byteLength !== n) return;
-    if (this.#spareBuffers.length < this.#maxPiecesInFlight) this.#spareBuffers.push(view);
+    if (this.#spareBuffers.length < 3 * this.#maxPiecesInFlight) this.#spareBuffers.push(view);
   }
 
   /** Resolves true when the piece's data is kept (waiting for a full disk), false when its buffer may be reused. */
