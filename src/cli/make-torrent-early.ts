@@ -91,6 +91,8 @@ function guessPieceLength(value: string | undefined, totalBytes: number): number
 }
 
 let early: { path: string; listing: Promise<ContentListing> } | undefined;
+/** When (Date.now()) the hashing of `path` started ahead, for the CLI's "hashed in". */
+let hashingSince: { path: string; at: number } | undefined;
 
 /**
  * Called first thing by the make-torrent executable with its arguments. For
@@ -120,12 +122,17 @@ export function startMakeTorrentEarly(argv: readonly string[]): void {
   const listing = listContent(args.path);
   early = { path: args.path, listing };
   // This thread hashes too, between the steps of the CLI's start-up (make-torrent.ts joins then).
-  if (file) startHashingAhead([file], file.pieceLength, { thisThreadToo: true });
+  if (file) {
+    hashingSince = { path: args.path, at: Date.now() };
+    startHashingAhead([file], file.pieceLength, { thisThreadToo: true });
+  }
   listing.then(
     (content) => {
       if (file) return;
       const pl = guessPieceLength(args.pieceLength, content.totalBytes);
-      if (pl !== undefined) startHashingAhead(content.files, pl, { thisThreadToo: true });
+      if (pl === undefined) return;
+      hashingSince = { path: args.path, at: Date.now() };
+      startHashingAhead(content.files, pl, { thisThreadToo: true });
     },
     () => undefined, // the CLI reports it when it takes the listing
   );
@@ -138,8 +145,18 @@ export function takeEarlyListing(path: string): Promise<ContentListing> | undefi
   return taken;
 }
 
+/**
+ * When the hashing of `path` started ahead (Date.now()), if it did, so that
+ * the CLI's "hashed in" counts from there (from a little too early in the
+ * rare case where the CLI does not join that job).
+ */
+export function earlyHashingSince(path: string): number | undefined {
+  return hashingSince?.path === path ? hashingSince.at : undefined;
+}
+
 /** Stops whatever startMakeTorrentEarly started and nobody joined (after the CLI returns). Idempotent. */
 export function stopMakeTorrentEarly(): void {
   early = undefined;
+  hashingSince = undefined;
   stopPrestartedHashThreads();
 }

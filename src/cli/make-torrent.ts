@@ -16,7 +16,7 @@ import { hashFilesOnCores } from '../storage/hash-on-cores.js';
 import { HashPool } from '../util/hash-pool.js';
 import { AtomicWriteError, writeFileAtomic } from '../util/atomic-write.js';
 import { collect } from './parse.js';
-import { parsePieceLength, takeEarlyListing } from './make-torrent-early.js';
+import { earlyHashingSince, parsePieceLength, takeEarlyListing } from './make-torrent-early.js';
 import { printJson } from './common.js';
 import { createProgress, formatBytes } from './progress.js';
 
@@ -137,7 +137,7 @@ export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise
   process.once('SIGTERM', onSignal);
   const progress = createProgress({ label: 'hashing', total: content.totalBytes, unit: 'bytes' });
   let made: MadeTorrent;
-  const started = Date.now();
+  const started = earlyHashingSince(path) ?? Date.now();
   try {
     made = await makeTorrent(path, {
       announce,
