@@ -67,7 +67,7 @@ test('peer leech stopped with Ctrl-C says what moved and how to resume; with --j
     p.child.kill('SIGINT');
     t.deepEqual(await closed(p), { code: 0, signal: null }, p.describe());
     if (json) {
-      const summary = p.events.find((e) => (e.event as string) === 'summary') as { downloaded?: number; uploaded?: number; left?: number } | undefined;
+      const summary = p.events.find((e) => e.event === 'summary') as { downloaded?: number; uploaded?: number; left?: number } | undefined;
       t.truthy(summary, p.stdout());
       t.true((summary?.downloaded ?? 0) > 0);
       t.true((summary?.left ?? 0) > 0);

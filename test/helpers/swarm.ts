@@ -194,6 +194,7 @@ export type PeerEvent =
   | { event: 'error'; message: string }
   | { event: 'paused'; infoHash: string; reason: string }
   | { event: 'unpaused'; infoHash: string }
+  | { event: 'summary'; infoHash: string; downloaded: number; uploaded: number; ratio: number | null; left: number }
   | { event: 'peer'; infoHash: string; state: 'connected' | 'gone'; address: string; outgoing?: boolean; client?: string; fast?: boolean; reason?: string };
 
 export interface Exit {
@@ -424,6 +425,14 @@ export function eventProblems(p: PeerProcess, torrent: { infoHashHex: string; pi
         break;
       case 'unpaused':
         if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        break;
+      case 'summary':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        for (const k of ['downloaded', 'uploaded', 'left'] as const) {
+          const v = rec[k];
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) problems.push(`${where}: ${k} is not a non-negative integer`);
+        }
+        if (rec.ratio !== null && (typeof rec.ratio !== 'number' || rec.ratio < 0)) problems.push(`${where}: ratio is neither null nor a non-negative number`);
         break;
       case 'peer':
         if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
