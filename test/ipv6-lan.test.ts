@@ -7,7 +7,8 @@
  * address. Needs root and namespaces: skipped elsewhere (fails under CI=true).
  */
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { MAKE_TORRENT_BIN } from './helpers/bin.js';
@@ -65,7 +66,9 @@ function probe(): string | undefined {
 }
 
 const unavailable = probe();
+const PREFIX_DHT = `d${randomBytes(3).toString('hex')}x`;
 const lanDown = (): void => void lan(['down', '--prefix', PREFIX]);
+const lanDownDht = (): void => void lan(['down', '--prefix', PREFIX_DHT]);
 
 if (unavailable) {
   if (process.env.CI === 'true') test(TITLE, (t) => t.fail(`CI=true and no namespace LAN can be made here: ${unavailable}`));
@@ -75,6 +78,39 @@ if (unavailable) {
   }
 } else {
   test.after.always(lanDown);
+  test.after.always(lanDownDht);
+
+  test('namespace LAN over IPv6: a `peer dht` node on fd77::1; kv put from fd77::2 and kv get from fd77::3 (BEP 32 over the LAN)', async (t) => {
+    t.timeout(120_000);
+    t.teardown(lanDownDht);
+    const up = lan(['up', '3', '--prefix', PREFIX_DHT]);
+    if (!up.ok) throw new Error(`lan.sh up 3 --prefix ${PREFIX_DHT} failed: ${up.err}`);
+    const ns = (i: number): string => lan(['ns', String(i), '--prefix', PREFIX_DHT]).out.trim();
+    const addr6 = (i: number): string => lan(['addr6', String(i)]).out.trim();
+    const dir = await tempDir(t, 'ipv6-lan-dht-');
+    const node = spawnPeer(t, ['dht', '--json', '--host', addr6(1), '--port', '6881', '--no-lsd', '--state', path.join(dir, 'n1')], { wrap: ['ip', 'netns', 'exec', ns(1)] });
+    const listening = (await node.waitFor((e) => (e as { event: string }).event === 'listening', 'the DHT node to listen', 30_000)) as unknown as { host: string };
+    t.is(listening.host, addr6(1));
+    // Run without blocking this process (the other test of this file runs meanwhile).
+    const kv = async (i: number, args: string[]): Promise<{ code: number | null; out: string; err: string }> => {
+      const child = spawn('ip', ['netns', 'exec', ns(i), process.execPath, path.join(REPO_ROOT, 'dist', 'peer.js'), 'kv', ...args, '--host', addr6(i), '--bootstrap', `[${addr6(1)}]:6881`, '--no-lsd', '--state', path.join(dir, `c${i}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const [code] = (await once(child, 'close')) as [number | null];
+      clearTimeout(timer);
+      return { code, out, err };
+    };
+    const put = await kv(2, ['put', 'where', 'on the IPv6 LAN', '--namespace', 'v6lan']);
+    t.is(put.code, 0, put.err);
+    const get = await kv(3, ['get', 'where', '--namespace', 'v6lan']);
+    t.is(get.code, 0, get.err);
+    t.is(get.out, 'on the IPv6 LAN\n');
+    node.kill('SIGTERM');
+    await node.waitExit();
+  });
 
   test('lan.sh addr6 I names host I\'s IPv6 address; addr I is unchanged', (t) => {
     t.is(lan(['addr', '3']).out, '10.77.0.3\n');
