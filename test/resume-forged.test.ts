@@ -108,8 +108,12 @@ test('a forged resume state never makes the seeder serve unverified data', async
   seeder.kill('SIGINT');
   t.is((await closed(seeder)).code, 0);
 
-  // The next start does not trust the piece again.
-  const again = spawnPeer(t, seedArgs);
+  // The next start does not trust the piece again: seeding with a piece missing is an error...
+  const refused = spawnPeer(t, seedArgs);
+  t.is((await closed(refused)).code, 2, refused.describe());
+  t.regex(refused.stderr(), new RegExp(`only ${fx.pieceCount - 1} of ${fx.pieceCount} pieces .*--allow-partial`));
+  // ...unless asked for, and then the bad piece is not claimed.
+  const again = spawnPeer(t, [...seedArgs, '--allow-partial']);
   const p = await again.waitFor(isProgress, 'the third run to report progress');
   t.is(p.have, fx.pieceCount - 1, 'the bad piece is no longer claimed');
   again.kill('SIGINT');

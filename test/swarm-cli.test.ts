@@ -93,3 +93,28 @@ test('peer leech --quiet prints only the final line on stderr (no progress, no s
   t.regex(lines[0]!, /^complete: payload\.bin/);
   t.is(p.stdout(), '');
 });
+
+test('peer seed refuses data that does not match the torrent (exit 2, naming the path), and with --allow-partial seeds what matches', async (t) => {
+  const dir = await tempDir(t);
+  const fx = await singleFileTorrent(dir, { length: 160_000, pieceLength: 16384 });
+  // Another file of the same size: no piece matches.
+  const other = path.join(dir, 'other.bin');
+  await writeFixture(other, fixtureBytes(160_000, 99));
+  const port = await freePort([HOST]);
+  const none = spawnPeer(t, ['seed', fx.torrentPath, '--data', other, ...peerArgs(HOST, port, path.join(dir, 's1'))]);
+  t.deepEqual(await closed(none), { code: 2, signal: null }, none.describe());
+  t.regex(none.stdout() + none.stderr(), /none of the data at .*other\.bin matches/);
+  // The right file with its second half damaged: some pieces match.
+  const half = path.join(dir, 'half.bin');
+  const bytes = fixtureBytes(160_000, 1);
+  bytes.fill(7, 80_000);
+  await writeFixture(half, bytes);
+  const partial = spawnPeer(t, ['seed', fx.torrentPath, '--data', half, ...peerArgs(HOST, port, path.join(dir, 's2'))]);
+  t.deepEqual(await closed(partial), { code: 2, signal: null }, partial.describe());
+  t.regex(partial.stdout() + partial.stderr(), /only 4 of 10 pieces .* --allow-partial/);
+  const allowed = spawnPeer(t, ['seed', fx.torrentPath, '--data', half, '--allow-partial', ...peerArgs(HOST, port, path.join(dir, 's3'))]);
+  const p = await allowed.waitFor(isProgress, 'the partial seeder to run');
+  t.is((p as { have: number }).have, 4);
+  allowed.child.kill('SIGINT');
+  t.deepEqual(await closed(allowed), { code: 0, signal: null }, allowed.describe());
+});

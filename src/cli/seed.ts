@@ -23,8 +23,9 @@ export function registerSeed(program: Command): void {
       .option('--data <path>', 'the content itself, as given to make-torrent: the file, or the folder of a multi-file torrent (default downloads/<name>)')
       .option('--upload-limit <rate>', 'upload at most RATE bytes per second, e.g. 500K or 2M (0 = unlimited)')
       .option('--download-limit <rate>', 'download at most RATE bytes per second, e.g. 500K or 2M (0 = unlimited)')
-      .option('--recheck', 'ignore the resume state and verify every piece on disk before starting (without it, a resume state whose files are unchanged is trusted, and each piece it claims is hashed before its first upload)'),
+      .option('--recheck', 'ignore the resume state and verify every piece on disk before starting (without it, a resume state whose files are unchanged is trusted, and each piece it claims is hashed before its first upload)')
+      .option('--allow-partial', 'seed even when only some pieces of --data match the torrent (without it, that is an error: exit 2)'),
   ).action(async (torrent: string, opts: Record<string, unknown>) => {
-    await runSwarm({ mode: 'seed', target: torrent, dataPath: opts.data as string | undefined, recheck: opts.recheck === true, limits: parseRateLimits(opts), raw: opts as never });
+    await runSwarm({ mode: 'seed', target: torrent, dataPath: opts.data as string | undefined, recheck: opts.recheck === true, allowPartial: opts.allowPartial === true, limits: parseRateLimits(opts), raw: opts as never });
   });
 }

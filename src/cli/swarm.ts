@@ -28,6 +28,8 @@ export interface SwarmCommandOptions {
   recheck?: boolean;
   /** leech: pieces in order (a read-ahead window first). */
   sequential?: boolean;
+  /** seed: serve even when only some pieces of the data match (--allow-partial). */
+  allowPartial?: boolean;
   /** leech: the files to download (--only / --skip globs). */
   select?: { only: string[]; skip: string[] };
   /** This torrent's own rate limits (--upload-limit, --download-limit; bytes/s, 0 = none). */
@@ -93,6 +95,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false, sequential: cmd.sequential ?? false, ...(cmd.select ? { select: cmd.select } : {}) });
     } else {
       torrent = await addWithVerifyProgress(session, metainfo!, resolve(torrentContentPath(cmd, metainfo!)), cmd, common);
+      if (cmd.mode === 'seed') checkSeedData(torrent, resolve(torrentContentPath(cmd, metainfo!)), cmd.allowPartial === true, common);
     }
     if (cmd.limits) torrent.setRateLimits(cmd.limits);
     if (common.api !== undefined) {
@@ -122,6 +125,20 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * A seeder whose data does not match the torrent would only look busy: no
+ * piece at all is an error, some pieces too unless --allow-partial says so.
+ */
+function checkSeedData(torrent: Torrent, path: string, allowPartial: boolean, common: CommonOptions): void {
+  const { have, pieces } = torrent.stats();
+  if (have === pieces) return;
+  if (have === 0) throw new UsageError(`none of the data at ${path} matches ${torrent.metainfo.info.name} (0 of ${pieces} pieces): is --data the content this torrent was made from?`);
+  if (!allowPartial) {
+    throw new UsageError(`only ${have} of ${pieces} pieces of ${path} match ${torrent.metainfo.info.name}: fix or complete the data (then --recheck), download the rest with peer leech, or seed what is there with --allow-partial`);
+  }
+  if (!common.json && !common.quiet) process.stderr.write(`seeding ${have} of ${pieces} pieces (--allow-partial): peers get what is here\n`);
 }
 
 /** seed: the content given with --data (default downloads/<name>); leech: <out>/<name>. */
