@@ -395,6 +395,12 @@ export const DEFAULT_SETTINGS = {
   seedTimeLimitS: 0,
   /** How often the daemon looks at its queue and seed limits (also at once on a completion or removal). */
   daemonQueueIntervalMs: 1_000,
+  /**
+   * The daemon starts a magnet link's metadata fetch over when no metadata
+   * came in this long, so that peers heard of before they had the metadata
+   * (a LAN where every host got the magnet at once) are tried again (0 = never).
+   */
+  daemonMagnetRestartMs: 30_000,
 };
 
 export type Settings = typeof DEFAULT_SETTINGS;

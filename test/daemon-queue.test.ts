@@ -66,3 +66,22 @@ test('maxActiveSeeds 1: a second complete torrent waits, and seeds once the firs
   node.daemon.session.settings.maxActiveSeeds = 0;
   t.is(b!.state, 'seeding');
 });
+
+test('a magnet whose only peer did not have the torrent yet is fetched once it has: the daemon starts the fetch over (daemonMagnetRestartMs)', async (t) => {
+  t.timeout(60_000);
+  const tt = sizedTorrent(50, 100_000);
+  const { magnetOf } = await import('../src/metainfo/magnet.js');
+  const seed = await startApiDaemon(t, '127.0.0.8');
+  const peers = [{ host: '127.0.0.8', port: seed.daemon.session.port }];
+  const node = await startApiDaemon(t, '127.0.0.9', { settings: { daemonMagnetRestartMs: 1000 }, extra: { peers } });
+  const stuck = await startApiDaemon(t, '127.0.0.10', { settings: { daemonMagnetRestartMs: 0 }, extra: { peers } });
+  // Both try the peer while it does not serve the torrent (it refuses the handshake).
+  t.is((await node.call('POST', '/api/torrents', { magnet: magnetOf(tt.meta) })).status, 202);
+  t.is((await stuck.call('POST', '/api/torrents', { magnet: magnetOf(tt.meta) })).status, 202);
+  await new Promise((r) => setTimeout(r, 500));
+  await writeContent(seed.downloadsDir, tt);
+  t.is((await seed.call('POST', '/api/torrents', tt.bytes)).status, 201);
+  await pollUntil(() => node.daemon.session.torrent(tt.meta.infoHashHex)?.complete, 'the restarted magnet to complete', 30_000);
+  await new Promise((r) => setTimeout(r, 3000));
+  t.is(stuck.daemon.session.torrent(tt.meta.infoHashHex), undefined, 'without the restart the fetch never tries the peer again');
+});

@@ -4,6 +4,8 @@
  * directly), because the override sees the content path and mode, which
  * the `torrent:added` event does not carry.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { PeerAddress } from '../discovery/peer-source.js';
 import { Session, type AddTorrentOptions, type SessionOptions } from './session.js';
@@ -45,11 +47,19 @@ export class DaemonSession extends Session {
   /** Peers every torrent connects to (`peer start --peer`), the API's adds included. */
   defaultPeers: PeerAddress[] = [];
   readonly #baseMaxOpenFiles: number;
+  readonly #stateDir: string;
+  #stopping = false;
 
   constructor(opts: SessionOptions) {
     // A copy: maxOpenFiles is adjusted per add below, and the caller's object must not change under it.
     super({ ...opts, settings: { ...opts.settings } });
     this.#baseMaxOpenFiles = opts.settings.maxOpenFiles;
+    this.#stateDir = opts.stateDir;
+  }
+
+  override async stop(): Promise<void> {
+    this.#stopping = true;
+    await super.stop();
   }
 
   override async addTorrent(metainfo: Metainfo, opts: AddTorrentOptions): Promise<Torrent> {
@@ -84,11 +94,23 @@ export class DaemonSession extends Session {
   override async addMagnet(magnet: MagnetLink, opts: Parameters<Session['addMagnet']>[1]): Promise<Torrent> {
     const intent = this.intents.get(magnet.infoHashHex) ?? { origin: 'api' };
     this.onMagnetStarted?.(magnet, opts.outDir, intent);
-    try {
-      return await super.addMagnet(magnet, opts.peers === undefined && this.defaultPeers.length ? { ...opts, peers: this.defaultPeers } : opts);
-    } catch (err) {
-      this.onMagnetFailed?.(magnet, err, intent);
-      throw err;
+    const o = opts.peers === undefined && this.defaultPeers.length ? { ...opts, peers: this.defaultPeers } : opts;
+    for (;;) {
+      const restart = new AbortController();
+      const every = this.settings.daemonMagnetRestartMs;
+      // Once the metadata is in (cached in the state folder), the add goes on however long its data takes to verify.
+      const cached = join(this.#stateDir, 'torrents', `${magnet.infoHashHex}.torrent`);
+      const timer = every > 0 ? setTimeout(() => void (existsSync(cached) || restart.abort()), every) : undefined;
+      timer?.unref();
+      try {
+        return await super.addMagnet(magnet, { ...o, signal: o.signal ? AbortSignal.any([o.signal, restart.signal]) : restart.signal });
+      } catch (err) {
+        if (restart.signal.aborted && !o.signal?.aborted && !this.#stopping) continue; // nothing came: start over (fresh peers)
+        this.onMagnetFailed?.(magnet, err, intent);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
     }
   }
 }
