@@ -90,3 +90,29 @@ test('peer leech without a terminal prints plain progress lines, and at the end 
   t.notRegex(err, /\r|\x1b\[/, 'no terminal control codes in a pipe');
   t.regex(err, new RegExp(`complete: clip\\.bin -> ${path.join(out, 'clip.bin').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(1\\.91 MiB\\), 1\\.91 MiB downloaded in [\\d.]+ s \\([\\d.]+ KiB/s\\) from 1 peer`));
 });
+
+test('peer leech says where peers may come from (and that nothing can find any), and on a restart what the resume kept', async (t) => {
+  t.timeout(60_000);
+  const { seeder, dir, fx } = await slowSwarm(t);
+  const port = await freePort(['127.0.0.3']);
+  const out = path.join(dir, 'out');
+  const state = path.join(dir, 'state');
+  const plain = (extra: string[]) => [...extra, ...peerArgs('127.0.0.3', port, state).filter((a) => a !== '--json'), '--no-lsd'];
+  // No tracker in the torrent, no DHT, no LSD, no --peer.
+  const lonely = spawnPeer(t, ['leech', fx.torrentPath, '--out', out, ...plain([])]);
+  await lonely.waitForStderr(/looking for peers: nothing can find any .*--peer HOST:PORT/);
+  lonely.child.kill('SIGINT');
+  t.is((await closed(lonely)).code, 0);
+  // With the seeder: some pieces, then stop, then start again.
+  const first = spawnPeer(t, ['leech', fx.torrentPath, '--out', out, '--peer', `127.0.0.2:${seeder.port}`, ...plain([])]);
+  await first.waitForStderr(/looking for peers: --peer \(1\)/);
+  await new Promise((r) => setTimeout(r, 2500));
+  first.child.kill('SIGINT');
+  t.is((await closed(first)).code, 0);
+  const again = spawnPeer(t, ['leech', fx.torrentPath, '--out', out, '--peer', `127.0.0.2:${seeder.port}`, '--json', ...plain([])]);
+  const resumed = await again.waitFor((e) => e.event === 'resumed', 'the resumed event');
+  t.true((resumed as { have: number }).have > 0);
+  t.true(again.events.some((e) => e.event === 'started' && (e as { sources: string[] }).sources.includes('--peer (1)')), again.stdout());
+  again.child.kill('SIGINT');
+  t.is((await closed(again)).code, 0);
+});

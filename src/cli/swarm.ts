@@ -127,6 +127,27 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
   }
 }
 
+/** After this long downloading with no peer connected, one line says so. */
+const NO_PEERS_WARN_MS = 30_000;
+
+/** The ways this run can find peers, and a sentence for the user (with a hint when there is none). */
+function peerSources(metainfo: Metainfo, common: CommonOptions, session: Session): { active: string[]; text: string } {
+  const active: string[] = [];
+  const trackers = metainfo.announceList.flat().length;
+  if (trackers > 0) active.push(`tracker${trackers > 1 ? `s (${trackers})` : ''}`);
+  if (session.dht) active.push(common.bootstrap.length ? `DHT (${common.bootstrap.length} bootstrap node${common.bootstrap.length > 1 ? 's' : ''})` : 'DHT (no bootstrap: nodes found on the LAN only)');
+  if (session.lsdRunning) active.push('LSD (local network multicast)');
+  if (common.peers.length) active.push(`--peer (${common.peers.length})`);
+  if (metainfo.urlList.length) active.push(`web seed${metainfo.urlList.length > 1 ? 's' : ''} (${metainfo.urlList.length})`);
+  if (active.length === 0) {
+    return {
+      active,
+      text: 'looking for peers: nothing can find any (no tracker in the torrent, no DHT, no local discovery, no --peer): give --peer HOST:PORT, or --bootstrap HOST:PORT without --no-dht',
+    };
+  }
+  return { active, text: `looking for peers: ${active.join(', ')}` };
+}
+
 /**
  * A seeder whose data does not match the torrent would only look busy: no
  * piece at all is an error, some pieces too unless --allow-partial says so.
@@ -191,6 +212,17 @@ function watch(
     process.stderr.write(`files: ${torrent.filePriorities.length - skipped} of ${torrent.filePriorities.length} chosen (${formatBytes(total)} of ${formatBytes(metainfo.info.length)})${cmd.select ? '' : ', as in the last run (--only "**" takes them all)'}\n`);
   }
   const contentPath = resolve(cmd.mode === 'seed' ? torrentContentPath(cmd, metainfo) : contentPathIn(cmd.outDir ?? 'downloads', metainfo));
+  // Where we stand on start: what a resume kept, and where peers can come from (a hint when nowhere).
+  const sources = peerSources(metainfo, common, session);
+  if (common.json) {
+    printJson({ event: 'started', infoHash: metainfo.infoHashHex, name, mode: cmd.mode, path: contentPath, sources: sources.active });
+    if (torrent.resumeOutcome !== 'fresh' && first.have > 0) printJson({ event: 'resumed', infoHash: metainfo.infoHashHex, have: first.have, pieces: first.pieces, how: torrent.resumeOutcome });
+  } else if (!common.quiet) {
+    if (torrent.resumeOutcome !== 'fresh' && cmd.mode === 'leech' && first.have > 0) {
+      process.stderr.write(`resumed: ${first.have} of ${first.pieces} pieces already here (${torrent.resumeOutcome === 'trusted' ? 'resume state trusted' : 'verified on disk'})\n`);
+    }
+    if (!torrent.done || cmd.mode === 'seed') process.stderr.write(`${sources.text}\n`);
+  }
   const startedAt = Date.now();
   const peersSeen = new Set<string>();
   const line = new StatusLine();
@@ -204,9 +236,19 @@ function watch(
       line.clear();
       void shutdown().then(resolveDone);
     };
+    let lonelySince = Date.now();
+    let lonelyWarned = false;
     torrent.on('torrent:progress', (s) => {
       if (common.json) return printJson(progressEvent(s));
       if (!human) return;
+      // Downloading and nobody to download from for a while: say so once, with what is being tried.
+      if (s.peers > 0 || torrent.done) {
+        lonelySince = Date.now();
+        lonelyWarned = false;
+      } else if (!lonelyWarned && Date.now() - lonelySince >= NO_PEERS_WARN_MS) {
+        lonelyWarned = true;
+        process.stderr.write(`no peers for ${Math.round((Date.now() - lonelySince) / 1000)} s; ${sources.text}\n`);
+      }
       const fields = torrent.done ? seedFields(name, s) : downloadFields(name, s, Date.now() - startedAt);
       if (line.live) line.show(fields);
       else if (Date.now() - lastSummary >= summaryEveryMs()) {

@@ -246,6 +246,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /** The DHT node, when the session runs one. */
+  /** Whether local service discovery runs (it may be off, or have failed to join its group). */
+  get lsdRunning(): boolean {
+    return this.#lsd !== undefined;
+  }
+
   get dht(): DhtNode | undefined {
     return this.#dht;
   }

@@ -230,6 +230,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     return this.#picker.isComplete();
   }
 
+  /** How the pieces had on start were found: a trusted resume state, verification, or none (a fresh start). */
+  get resumeOutcome(): 'trusted' | 'verified' | 'fresh' {
+    return this.#deps.storage.resumed;
+  }
+
   /** The piece is verified and on disk. */
   hasPiece(index: number): boolean {
     return this.#picker.has(index);

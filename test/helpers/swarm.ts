@@ -195,6 +195,8 @@ export type PeerEvent =
   | { event: 'paused'; infoHash: string; reason: string }
   | { event: 'unpaused'; infoHash: string }
   | { event: 'summary'; infoHash: string; downloaded: number; uploaded: number; ratio: number | null; left: number }
+  | { event: 'started'; infoHash: string; name: string; mode: 'seed' | 'leech'; path: string; sources: string[] }
+  | { event: 'resumed'; infoHash: string; have: number; pieces: number; how: 'trusted' | 'verified' }
   | { event: 'peer'; infoHash: string; state: 'connected' | 'gone'; address: string; outgoing?: boolean; client?: string; fast?: boolean; reason?: string };
 
 export interface Exit {
@@ -425,6 +427,14 @@ export function eventProblems(p: PeerProcess, torrent: { infoHashHex: string; pi
         break;
       case 'unpaused':
         if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        break;
+      case 'started':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        if (typeof rec.path !== 'string' || !Array.isArray(rec.sources)) problems.push(`${where}: path or sources`);
+        break;
+      case 'resumed':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        if (typeof rec.have !== 'number' || rec.pieces !== torrent.pieceCount || (rec.have as number) > torrent.pieceCount) problems.push(`${where}: have/pieces`);
         break;
       case 'summary':
         if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
