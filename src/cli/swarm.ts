@@ -14,6 +14,7 @@ import { Session, contentPathIn } from '../session/session.js';
 import type { Torrent, TorrentStats } from '../session/torrent.js';
 import { parseCommonOptions, printJson, type CommonOptions } from './common.js';
 import { createProgress, formatBytes, type Progress } from './progress.js';
+import { formatHostPort } from '../util/address.js';
 import { StatusLine } from './status-line.js';
 import { completeLine, downloadFields, seedFields, stopLine } from './swarm-status.js';
 import type { ApiServer } from '../api/server.js';
@@ -200,7 +201,7 @@ function watch(
   shutdown: () => Promise<void>,
 ): Promise<void> {
   const name = metainfo.info.name;
-  const where = `${common.settings.host}:${session.port}`;
+  const where = formatHostPort(common.settings.host, session.port);
   if (!common.json && !common.quiet) {
     process.stderr.write(`${cmd.mode === 'seed' ? 'seeding' : 'downloading'} ${name} (${metainfo.infoHashHex}) — listening on ${where}\n`);
     if (session.tracker) process.stderr.write(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)\n`);
