@@ -35,20 +35,26 @@ export interface CommonOptions {
   logLevel: LogLevel;
 }
 
-export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean } = {}): Command {
-  return cmd
-    .option('--host <addr>', 'address to listen on and send from (TCP and UDP) (default: every address, IPv6 and IPv4 where available)')
-    .option('--port <n>', `peer wire TCP port; the DHT uses the same UDP port (default ${DEFAULT_SETTINGS.port})`)
-    .option('--peer <host:port>', 'connect to this peer directly (repeatable)', collect, [])
-    .option('--bootstrap <host:port>', 'DHT bootstrap node (repeatable)', collect, [])
-    .option('--no-dht', 'run no DHT node')
-    .option('--no-lsd', 'no local service discovery (BEP 14 multicast on the LAN of --host; on by default)')
-    .option('--tracker [port]', `also run the embedded tracker (default port ${DEFAULT_SETTINGS.trackerPort})`)
-    .option('--api [port]', `HTTP API and dashboard on 127.0.0.1${opts.apiDefault ? ' (on by default' : ' (default port'} ${DEFAULT_SETTINGS.apiPort})`)
-    .option('--state <dir>', `resume data and identity key (default ${DEFAULT_STATE_DIR})`)
-    .option('--json', 'newline-delimited JSON events on stdout')
-    .option('--quiet', 'print only errors and the final line on stderr (no progress, no logs below error)')
-    .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'));
+/** Common options a command accepts (to refuse them clearly) but that mean nothing there: kept out of its --help. */
+export type HiddenCommonOption = 'peer' | 'dht' | 'tracker' | 'api';
+
+export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean; hide?: readonly HiddenCommonOption[]; jsonHelp?: string } = {}): Command {
+  const hidden = new Set(opts.hide ?? []);
+  const add = (o: Option, name?: HiddenCommonOption): void => void cmd.addOption(name && hidden.has(name) ? o.hideHelp() : o);
+  add(new Option('--host <addr>', 'address to listen on and send from (TCP and UDP) (default: every address, IPv6 and IPv4 where available)'));
+  add(new Option('--port <n>', `peer wire TCP port; the DHT uses the same UDP port (default ${DEFAULT_SETTINGS.port})`));
+  // Repeatable: no default value, so --help shows none ("(default: [])" said nothing).
+  add(new Option('--peer <host:port>', 'connect to this peer directly (repeatable)').argParser(collect), 'peer');
+  add(new Option('--bootstrap <host:port>', 'DHT bootstrap node (repeatable)').argParser(collect));
+  add(new Option('--no-dht', 'run no DHT node'), 'dht');
+  add(new Option('--no-lsd', 'no local service discovery (BEP 14 multicast on the LAN of --host; on by default)'));
+  add(new Option('--tracker [port]', `also run the embedded tracker (default port ${DEFAULT_SETTINGS.trackerPort})`), 'tracker');
+  add(new Option('--api [port]', `HTTP API and dashboard on 127.0.0.1${opts.apiDefault ? ' (on by default' : ' (default port'} ${DEFAULT_SETTINGS.apiPort})`), 'api');
+  add(new Option('--state <dir>', `resume data and identity key (default ${DEFAULT_STATE_DIR})`));
+  add(new Option('--json', opts.jsonHelp ?? 'newline-delimited JSON events on stdout'));
+  add(new Option('--quiet', 'print only errors and the final line on stderr (no progress, no logs below error)'));
+  add(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'));
+  return cmd;
 }
 
 /**
@@ -61,8 +67,8 @@ export const DEFAULT_CLI_HOST = '::';
 interface RawCommon {
   host?: string;
   port?: string;
-  peer: string[];
-  bootstrap: string[];
+  peer?: string[];
+  bootstrap?: string[];
   dht: boolean;
   lsd?: boolean;
   tracker?: string | boolean;
@@ -87,8 +93,8 @@ export function parseCommonOptions(raw: RawCommon, opts: { apiDefault?: boolean 
   return {
     settings,
     portGiven,
-    peers: raw.peer.map((p) => parseHostPort(p, '--peer')),
-    bootstrap: raw.bootstrap.map((p) => parseHostPort(p, '--bootstrap')),
+    peers: (raw.peer ?? []).map((p) => parseHostPort(p, '--peer')),
+    bootstrap: (raw.bootstrap ?? []).map((p) => parseHostPort(p, '--bootstrap')),
     dht: raw.dht,
     lsd,
     tracker,

@@ -25,7 +25,7 @@ export function registerDht(program: Command): void {
     .command('dht')
     .description('run a DHT node alone (BEP 5 + BEP 44), e.g. as a LAN bootstrap node')
     .option('--loopback-nodes-per-address <n>', 'routing-table nodes per loopback address (default: no limit; 1 = as for any address)');
-  addCommonOptions(cmd).action(async (raw: Record<string, unknown>) => {
+  addCommonOptions(cmd, { hide: ['api', 'peer', 'dht'], jsonHelp: 'one JSON line when listening and one when stopped, on stdout' }).action(async (raw: Record<string, unknown>) => {
     const common = parseCommonOptions(raw as never);
     if (!common.dht) throw new UsageError('peer dht: --no-dht leaves nothing to run');
     refuseInapplicable(common, 'peer dht', ['api', 'peer']);

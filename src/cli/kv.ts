@@ -54,6 +54,7 @@ export function registerKv(program: Command): void {
       .option('--identity', "sign with this node's own key in --state (the default)")
       .option('--immutable', 'store the value under the SHA-1 of its bencoded form')
       .option('--republish', 'keep running and put the item again before it expires, until interrupted'),
+    { hide: ['tracker', 'api', 'peer', 'dht'], jsonHelp: 'print the result as one JSON object on stdout: {"target","publicKey","seq","stored"}' },
   ).action(async (key: string, value: string | undefined, raw: KvRaw & Record<string, unknown>) => {
     await kvPut(key, value, raw, parseCommonOptions(raw as never));
   });
@@ -65,6 +66,7 @@ export function registerKv(program: Command): void {
       .option('--namespace <name>', 'the namespace the key lives in')
       .option('--owner <pubkey_hex>', "the writer's 32-byte ed25519 public key, in hex")
       .option('--immutable', 'look up an immutable item by its target'),
+    { hide: ['tracker', 'api', 'peer', 'dht'], jsonHelp: 'print the result as one JSON object on stdout: {"target","value","seq","publicKey"}' },
   ).action(async (key: string, raw: KvRaw & Record<string, unknown>) => {
     await kvGet(key, raw, parseCommonOptions(raw as never));
   });
