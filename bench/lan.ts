@@ -128,6 +128,7 @@ interface Daemon {
   dirs: { root: string; torrents: string; downloads: string; state: string };
   proc: ChildProcess;
   started: boolean;
+  reportedDead?: boolean;
   completeAt?: number;
   peakRss: number;
   exit?: number | string;
@@ -151,7 +152,8 @@ function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => 
   for (const d of [dirs.torrents, dirs.downloads, dirs.state]) mkdirSync(d, { recursive: true });
   // Nothing configured but its own folders (and JSON events to read completion from); the API on its
   // default port 8080, each host having its own loopback.
-  const args = ['netns', 'exec', host.ns, process.execPath, PEER, 'start', '--torrents', dirs.torrents, '--downloads', dirs.downloads, '--state', dirs.state, '--json', ...(api ? [] : ['--no-api'])];
+  // --trace-exit: a daemon that ends by process.exit says from where in its stderr.log.
+  const args = ['netns', 'exec', host.ns, process.execPath, '--trace-exit', PEER, 'start', '--torrents', dirs.torrents, '--downloads', dirs.downloads, '--state', dirs.state, '--json', ...(api ? [] : ['--no-api'])];
   const proc = spawn('ip', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const d: Daemon = {
     host,
@@ -270,13 +272,15 @@ async function main(): Promise<number> {
       for (const d of daemons) d.peakRss = Math.max(d.peakRss, vmHwm(d.proc.pid) ?? 0);
     }, 1000);
     const startDeadline = performance.now() + 180_000;
-    while (daemons.some((d) => !d.started)) {
-      const dead = daemons.find((d) => d.exit !== undefined);
-      if (dead) throw new Error(`the daemon of host ${dead.host.i} exited (${dead.exit}) while starting: ${dead.stderrTail.slice(-500)}`);
+    // A daemon that dies is reported (and misses its targets), the others carry on.
+    while (daemons.some((d) => !d.started && d.exit === undefined)) {
       if (performance.now() > startDeadline) throw new Error(`${daemons.filter((d) => !d.started).length} daemons did not start within 180 s`);
       await sleep(200);
     }
-    results.push({ label: `${args.hosts} daemons started`, value: fmtS(performance.now() - t0) });
+    const died = daemons.filter((d) => !d.started);
+    for (const d of died) log(`the daemon of host ${d.host.i} exited (${String(d.exit)}) while starting: ${d.stderrTail.slice(-300) || '(nothing on stderr)'}`);
+    results.push({ label: `daemons started`, value: `${daemons.length - died.length}/${daemons.length} in ${fmtS(performance.now() - t0)}` });
+    if (!daemons[0]!.started) throw new Error('the daemon of host 1 (the seeder) did not start');
     // A moment for LSD: every daemon announces its DHT node on start.
     await sleep(3000);
 
@@ -298,8 +302,13 @@ async function main(): Promise<number> {
         lastReport = now;
         log(`${fmtS(now - dropAt)}: ${done}/${leechers.length} complete`);
       }
-      const dead = daemons.find((d) => d.exit !== undefined);
-      if (dead) throw new Error(`the daemon of host ${dead.host.i} exited (${dead.exit}) during the run: ${dead.stderrTail.slice(-500)}`);
+      for (const d of daemons) {
+        if (d.started && d.exit !== undefined && !d.reportedDead) {
+          d.reportedDead = true;
+          log(`the daemon of host ${d.host.i} exited (${String(d.exit)}) during the run: ${d.stderrTail.slice(-300)}`);
+        }
+      }
+      if (leechers.every((d) => d.completeAt !== undefined || d.exit !== undefined)) break;
       await sleep(100);
     }
     const times = leechers.filter((d) => d.completeAt !== undefined).map((d) => d.completeAt! - dropAt);
