@@ -262,12 +262,29 @@ test('GET /download serves the files of the session\'s torrents only, with Range
   isError(t, await request(port, { path: '/download/folder/inner.txt' }), 403, /outside/);
 });
 
-test('GET /download refuses the content of a torrent that is still downloading', async (t) => {
+test('GET /download of a torrent still downloading answers its headers at once and waits for the pieces (no peer here: no body yet)', async (t) => {
   const { dir, port } = await setup(t);
   const fx = await singleFileTorrent(path.join(dir, 'fx'), { name: 'partial.bin', length: 50_000, pieceLength: 16384 });
   const res = await request(port, { method: 'POST', path: '/api/torrents', headers: { 'Content-Type': 'application/x-bittorrent' }, body: await readFile(fx.torrentPath) });
   t.is(res.status, 201, res.text);
-  isError(t, await request(port, { path: '/download/partial.bin' }), 409, /still downloading/);
+  const head = await request(port, { method: 'HEAD', path: '/download/partial.bin' });
+  t.is(head.status, 200);
+  t.is(head.headers['content-length'], '50000');
+  t.is(head.headers['accept-ranges'], 'bytes');
+  // A GET gets its 206 headers, then nothing until a piece is verified (none will be: no peer); the client leaves.
+  const http = await import('node:http');
+  const got = await new Promise<{ status: number; range: string | undefined; bytes: number }>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/download/partial.bin', headers: { Range: 'bytes=100-199' }, agent: false }, (r) => {
+      let bytes = 0;
+      r.on('data', (c: Buffer) => (bytes += c.length));
+      setTimeout(() => {
+        resolve({ status: r.statusCode ?? 0, range: r.headers['content-range'], bytes });
+        req.destroy();
+      }, 500);
+    });
+    req.on('error', (err) => (err.message.includes('socket hang up') ? undefined : reject(err)));
+  });
+  t.deepEqual(got, { status: 206, range: 'bytes 100-199/50000', bytes: 0 });
 });
 
 test('GET /api/dht and /api/kv: summary or disabled, 503 without a KV store, validation with one', async (t) => {
