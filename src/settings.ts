@@ -169,6 +169,13 @@ export const DEFAULT_SETTINGS = {
   metadataFetchMaxKnownPeers: 1000,
   /** A peer that has not delivered the metadata in this time is dropped. */
   metadataPeerTimeoutMs: 20_000,
+  /**
+   * A peer whose metadata attempt failed is tried again when it is announced
+   * again, at most this often: on a LAN where every host got the magnet at
+   * once, the first peers heard are other fetchers or a seeder not yet
+   * serving, and a single try left hosts stuck for good.
+   */
+  metadataRetryAfterMs: 5_000,
   /** How often a magnet's info-hash is looked up on the DHT until its metadata is in. */
   magnetDhtLookupIntervalMs: 5000,
   /** How often the daemon's watch folder is rescanned (besides file-system events). */

@@ -39,12 +39,22 @@ export interface MetadataFetchOptions {
   parallel?: number;
   /** Peers remembered (default: settings metadataFetchMaxKnownPeers). */
   maxKnownPeers?: number;
+  /** A failed peer announced again is tried again after this long (default: settings metadataRetryAfterMs). */
+  retryAfterMs?: number;
   clientVersion: string;
+}
+
+interface KnownPeer extends PeerAddress {
+  tried: boolean;
+  /** A connection to it is open now. */
+  active: boolean;
+  /** When its last attempt ended (ms since the epoch), 0 before any. */
+  endedAt: number;
 }
 
 export class MetadataFetcher {
   readonly #opts: MetadataFetchOptions;
-  readonly #known = new Map<string, PeerAddress & { tried: boolean }>();
+  readonly #known = new Map<string, KnownPeer>();
   readonly #sockets = new Set<net.Socket>();
   #active = 0;
   #done = false;
@@ -62,9 +72,17 @@ export class MetadataFetcher {
   }
 
   addPeers(peers: PeerAddress[]): void {
+    const retryMs = this.#opts.retryAfterMs ?? DEFAULT_SETTINGS.metadataRetryAfterMs;
+    const now = Date.now();
     for (const p of peers) {
       const k = `${p.host}:${p.port}`;
-      if (!this.#known.has(k) && this.#known.size < (this.#opts.maxKnownPeers ?? DEFAULT_SETTINGS.metadataFetchMaxKnownPeers)) this.#known.set(k, { ...p, tried: false });
+      const known = this.#known.get(k);
+      if (known) {
+        // Announced again after a failed try: it may serve the metadata now (it was fetching it too, or starting).
+        if (known.tried && !known.active && now - known.endedAt >= retryMs) known.tried = false;
+        continue;
+      }
+      if (this.#known.size < (this.#opts.maxKnownPeers ?? DEFAULT_SETTINGS.metadataFetchMaxKnownPeers)) this.#known.set(k, { host: p.host, port: p.port, tried: false, active: false, endedAt: 0 });
     }
     this.#connectMore();
   }
@@ -101,12 +119,13 @@ export class MetadataFetcher {
       if (this.#active >= (this.#opts.parallel ?? DEFAULT_SETTINGS.metadataFetchParallel)) return;
       if (p.tried) continue;
       p.tried = true;
+      p.active = true;
       this.#active++;
       this.#try(p);
     }
   }
 
-  #try(peer: PeerAddress): void {
+  #try(peer: KnownPeer): void {
     const o = this.#opts;
     const log = o.logger;
     const local = o.localAddress;
@@ -125,6 +144,8 @@ export class MetadataFetcher {
       this.#sockets.delete(socket);
       socket.destroy();
       this.#active--;
+      peer.active = false;
+      peer.endedAt = Date.now();
       if (!this.#done) log.debug(`metadata from ${peer.host}:${peer.port}: ${why}`);
       this.#connectMore();
     };

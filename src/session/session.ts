@@ -381,6 +381,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         peerTimeoutMs: this.settings.metadataPeerTimeoutMs,
         parallel: this.settings.metadataFetchParallel,
         maxKnownPeers: this.settings.metadataFetchMaxKnownPeers,
+        retryAfterMs: this.settings.metadataRetryAfterMs,
         clientVersion: 'swarm-peer 0.1.0',
         ...(!isWildcardHost(host) ? { localAddress: host } : {}),
       });
