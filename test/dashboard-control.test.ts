@@ -69,3 +69,35 @@ clientTest([clients.chromium], 'the dashboard shows a torrent\'s limits and chan
   t.is(node.daemon.session.torrent(hex)!.rateLimits.downloadBytesPerS, 300 * 1024, 'its limits survive the recheck');
   t.deepEqual(problems, [], 'no script errors');
 });
+
+clientTest([clients.chromium], 'the dashboard lists a torrent\'s files with a link each, changes a file\'s priority and turns sequential on', async (t) => {
+  t.timeout(120_000);
+  const tt = sizedTorrent(41, 300_000);
+  const node = await startApiDaemon(t, '127.0.0.1');
+  await writeContent(node.downloadsDir, tt);
+  t.is((await node.call('POST', '/api/torrents', tt.bytes)).status, 201);
+  const hex = tt.meta.infoHashHex;
+  await pollUntil(() => node.daemon.session.torrent(hex)?.state === 'seeding', 'the torrent to seed');
+
+  const context = await chromium.launchPersistentContext(path.join(node.root, 'chromium-profile-files'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 1200 }, timeout: 60_000 });
+  t.teardown(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  await page.goto(`http://127.0.0.1:${node.apiPort}/`, { timeout: 30_000 });
+
+  const fileRow = page.locator('#files tbody tr[data-index="0"]');
+  await fileRow.waitFor({ timeout: 30_000 });
+  t.is(await fileRow.locator('a').textContent(), tt.name);
+  t.is(await fileRow.locator('a').getAttribute('href'), `/download/${hex}`);
+  await page.waitForFunction(() => (globalThis as any).document.querySelector('#files td.file-done')?.textContent === '100.0%', undefined, { timeout: 30_000 });
+
+  await page.selectOption('#files tbody tr[data-index="0"] select', '2');
+  await page.waitForFunction(() => ((globalThis as any).swarmDashboard?.filesChanged ?? 0) >= 1, undefined, { timeout: 30_000 });
+  t.deepEqual(node.daemon.session.torrent(hex)!.filePriorities, [2]);
+
+  await page.check('#ctl-sequential');
+  await page.waitForFunction(() => ((globalThis as any).swarmDashboard?.sequentialChanged ?? 0) >= 1, undefined, { timeout: 30_000 });
+  t.true(node.daemon.session.torrent(hex)!.sequential);
+  t.deepEqual(problems, [], 'no script errors');
+});

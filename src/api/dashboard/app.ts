@@ -130,6 +130,42 @@ export const DASHBOARD_JS = String.raw`'use strict';
     });
   }
 
+  // Files of the selected torrent: rows kept between refreshes (an open priority menu is not rebuilt under the user).
+  var filesFor = null;
+  function renderFiles(files, torrent) {
+    var tbody = document.querySelector('#files tbody');
+    document.getElementById('files-title').textContent = torrent ? torrent.name : '';
+    if (!torrent) { tbody.textContent = ''; filesFor = null; return; }
+    var key = torrent.infoHash + ':' + files.length;
+    if (filesFor !== key) {
+      filesFor = key;
+      tbody.textContent = '';
+      files.forEach(function (f) {
+        var single = files.length === 1 && f.path === torrent.name;
+        var href = '/download/' + torrent.infoHash + (single ? '' : '/' + f.path.split('/').map(encodeURIComponent).join('/'));
+        var select = el('select', { 'data-index': String(f.index), 'aria-label': 'priority of ' + f.path }, ['skip', 'normal', 'high'].map(function (n, i) { return el('option', { value: String(i), text: n }); }));
+        select.addEventListener('change', function () {
+          api('/api/torrents/' + torrent.infoHash + '/files', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ files: [{ index: f.index, priority: Number(select.value) }] }) })
+            .then(function () { setStatus(f.path + ': ' + select.options[select.selectedIndex].text); state.filesChanged = (state.filesChanged || 0) + 1; refresh(); }, function (e) { setStatus(e.message); });
+        });
+        tbody.appendChild(el('tr', { 'data-index': String(f.index) }, [
+          el('td', { className: 'name' }, [el('a', { href: href, text: f.path, title: 'open (streams while it downloads)' })]),
+          el('td', { text: bytes(f.length) }),
+          el('td', { className: 'file-done' }),
+          el('td', {}, [select]),
+        ]));
+      });
+    }
+    files.forEach(function (f) {
+      var row = tbody.querySelector('tr[data-index="' + f.index + '"]');
+      if (!row) return;
+      row.querySelector('td.file-done').textContent = f.length > 0 ? ((100 * f.done) / f.length).toFixed(1) + '%' : '100.0%';
+      var select = row.querySelector('select');
+      if (document.activeElement !== select) select.value = String(f.priority);
+      row.className = f.priority === 0 ? 'skipped' : '';
+    });
+  }
+
   function renderPeers(peers, torrent) {
     var tbody = document.querySelector('#peers tbody');
     tbody.textContent = '';
@@ -206,7 +242,12 @@ export const DASHBOARD_JS = String.raw`'use strict';
       pushTraffic(session);
       var torrent = lastTorrents.filter(function (t) { return t.infoHash === selected; })[0] || null;
       var peers = torrent ? api('/api/torrents/' + torrent.infoHash + '/peers').then(function (b) { return b.peers; }, function () { return []; }) : Promise.resolve([]);
-      return Promise.all([peers, api('/api/messages').catch(function () { return { messages: [] }; })]).then(function (x) {
+      var files = torrent ? api('/api/torrents/' + torrent.infoHash + '/files').then(function (b) { return b.files; }, function () { return []; }) : Promise.resolve([]);
+      var detail = torrent ? api('/api/torrents/' + torrent.infoHash).catch(function () { return null; }) : Promise.resolve(null);
+      return Promise.all([peers, api('/api/messages').catch(function () { return { messages: [] }; }), files, detail]).then(function (x) {
+        renderFiles(x[2], torrent);
+        var seq = document.getElementById('ctl-sequential');
+        if (x[3] && document.activeElement !== seq) seq.checked = x[3].sequential === true;
         renderPeers(x[0], torrent);
         renderGraph(x[0], torrent, session);
         renderMessages(x[1].messages);
@@ -237,6 +278,12 @@ export const DASHBOARD_JS = String.raw`'use strict';
       };
       api('/api/torrents/' + controlFor, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
         .then(function () { setStatus('limits applied'); state.applied = (state.applied || 0) + 1; refresh(); }, function (e) { setStatus(e.message); });
+    });
+    document.getElementById('ctl-sequential').addEventListener('change', function (ev) {
+      if (!controlFor) return;
+      var on = ev.target.checked;
+      api('/api/torrents/' + controlFor, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ sequential: on }) })
+        .then(function () { setStatus(on ? 'sequential: pieces in order' : 'rarest first'); state.sequentialChanged = (state.sequentialChanged || 0) + 1; }, function (e) { setStatus(e.message); });
     });
     document.getElementById('ctl-recheck').addEventListener('click', function () {
       if (!controlFor) return;

@@ -37,6 +37,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       <button type="button" id="ctl-recheck">Recheck</button>
       <label>Move to <input type="text" id="ctl-move-to" size="28" placeholder="/absolute/folder"></label>
       <button type="button" id="ctl-move">Move</button>
+      <label title="pieces in order, to play a file while it downloads"><input type="checkbox" id="ctl-sequential"> Sequential</label>
     </form>
     <p id="no-torrents" class="muted">No torrents yet: drop a .torrent into the watch folder or upload a file below.</p>
     <form id="upload-form" class="row">
@@ -48,6 +49,13 @@ export const DASHBOARD_HTML = `<!doctype html>
       <label>Add a magnet link <input type="text" id="magnet-text" size="60" placeholder="magnet:?xt=urn:btih:…"></label>
       <button type="submit">Add</button>
     </form>
+  </section>
+  <section class="panel wide">
+    <h2>Files <span id="files-title" class="muted"></span></h2>
+    <table id="files">
+      <thead><tr><th>File</th><th>Size</th><th>Done</th><th>Priority</th></tr></thead>
+      <tbody></tbody>
+    </table>
   </section>
   <section class="panel">
     <h2>Traffic</h2>

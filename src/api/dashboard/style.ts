@@ -36,6 +36,8 @@ button { cursor: pointer; }
 .control { background: #f8fafc; border: 1px solid #e5e7eb; border-radius: 6px; padding: .5em .7em; }
 .control[hidden] { display: none; }
 td.limits { font-size: 12px; color: var(--muted); }
+#files tr.skipped td { color: var(--muted); }
+#files tr.skipped td.name a { text-decoration: line-through; }
 td.state { text-transform: none; }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
