@@ -295,7 +295,7 @@ export class LsdService extends TypedEmitter<LsdEvents> {
       for (const batch of batchInfoHashes(list)) {
         for (const ch of this.#channels) {
           const data = encodeLsdAnnounce({ host: lsdHostHeader(ch.group, this.#port), port, infoHashes: batch, cookie: this.cookie });
-          for (const iface of ch.interfaces) {
+          for (const iface of [...ch.interfaces]) {
             if (!this.#running) return;
             try {
               // One interface at a time: the outgoing interface is socket state, so wait for each send.
@@ -303,6 +303,13 @@ export class LsdService extends TypedEmitter<LsdEvents> {
               await new Promise<void>((resolve, reject) => ch.socket.send(data, this.#port, ch.group, (err) => (err ? reject(err) : resolve())));
               datagrams++;
             } catch (err) {
+              if (ch.family === 6 && (err as NodeJS.ErrnoException).code === 'EINVAL') {
+                // This interface has no route for IPv6 multicast (no usable IPv6 address): it never will in this run.
+                // Said once, at info, and the interface is dropped instead of a warning every minute.
+                ch.interfaces.splice(ch.interfaces.indexOf(iface), 1);
+                this.#log.info(`LSD over IPv6 via ${iface} is not possible here (${errorMessage(err)}); IPv4 LSD goes on`);
+                continue;
+              }
               this.#warn.warn(`send:${iface}`, `LSD announce via ${iface} failed: ${errorMessage(err)}`);
             }
           }
