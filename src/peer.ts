@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './cli/v8-flags.js';
 import { buildPeerProgram } from './cli/program.js';
 import { runCli } from './cli/run.js';
 
