@@ -15,6 +15,10 @@ import { python, startPyServer } from './helpers/web-seed-py.js';
 
 const SERVER = '127.0.0.31';
 const LEECHER = '127.0.0.32';
+// The plain http.server test has addresses of its own: the two tests run at once, and a port picked free
+// for one could be bound by the other's server or leecher before it is used.
+const PLAIN_SERVER = '127.0.0.33';
+const PLAIN_LEECHER = '127.0.0.34';
 
 function makeTorrent(content: string, torrent: string, webSeed: string, pieceLength: number): void {
   const r = spawnSync(process.execPath, [MAKE_TORRENT_BIN, content, '--web-seed', webSeed, '-o', torrent, '-l', String(pieceLength), '--json'], { encoding: 'utf8' });
@@ -59,13 +63,13 @@ clientTest([python], 'python3 -m http.server (no Range support) is refused with 
   const dir = await tempDir(t);
   const www = path.join(dir, 'www');
   await writeFixture(path.join(www, 'big.bin'), fixtureBytes(2 * 1024 * 1024, 25));
-  const httpPort = await freePort([SERVER]);
-  await startPyServer(t, { root: www, host: SERVER, port: httpPort, plain: true });
-  const url = `http://${SERVER}:${httpPort}/big.bin`;
+  const httpPort = await freePort([PLAIN_SERVER]);
+  await startPyServer(t, { root: www, host: PLAIN_SERVER, port: httpPort, plain: true });
+  const url = `http://${PLAIN_SERVER}:${httpPort}/big.bin`;
   const torrent = path.join(dir, 'big.torrent');
   makeTorrent(path.join(www, 'big.bin'), torrent, url, 65536);
-  const port = await freePort([LEECHER]);
-  const leecher = spawnPeer(t, ['leech', torrent, '--out', path.join(dir, 'out'), ...peerArgs(LEECHER, port, path.join(dir, 'state'), ['--log-level', 'warn'])]);
+  const port = await freePort([PLAIN_LEECHER]);
+  const leecher = spawnPeer(t, ['leech', torrent, '--out', path.join(dir, 'out'), ...peerArgs(PLAIN_LEECHER, port, path.join(dir, 'state'), ['--log-level', 'warn'])]);
   await leecher.waitForStderr(/ignores HTTP Range requests/, 30_000);
   await new Promise((r) => setTimeout(r, 500));
   leecher.kill('SIGTERM');
