@@ -202,11 +202,17 @@ export async function streamFile(
   file: { path: string; size: number; offset: number },
   name: string,
   source: StreamSource,
+  opts: { signal?: AbortSignal } = {},
 ): Promise<void> {
   const range = rangeHead(req, res, file.size, name);
   if (!range) return;
+  // The headers leave now: a player learns the length and waits for bytes, instead of for headers.
+  res.flushHeaders();
   const gone = new AbortController();
   res.on('close', () => gone.abort(new Error('the client went away')));
+  // The server stopping ends the stream too (it would otherwise wait for pieces that will not come).
+  opts.signal?.addEventListener('abort', () => gone.abort(new Error('the server is stopping')), { once: true });
+  if (opts.signal?.aborted) gone.abort(new Error('the server is stopping'));
   const reader = source.reader();
   const handle = await open(file.path, 'r');
   try {

@@ -62,5 +62,5 @@ async function download(ctx: RouteContext, req: http.IncomingMessage, res: http.
   // Still downloading: streamed as its pieces arrive, those it needs first.
   const pieceLength = torrent.metainfo.info.pieceLength;
   const readAheadPieces = Math.max(1, Math.ceil(ctx.session.settings.streamReadAheadBytes / pieceLength));
-  await streamFile(req, res, { ...found, offset: file.offset }, name, { pieceLength, readAheadPieces, reader: () => torrent.reader() });
+  await streamFile(req, res, { ...found, offset: file.offset }, name, { pieceLength, readAheadPieces, reader: () => torrent.reader() }, { signal: ctx.signal });
 }
