@@ -115,7 +115,14 @@ export class MetadataFetcher {
 
   #connectMore(): void {
     if (this.#done) return;
-    for (const p of this.#known.values()) {
+    const untried = [...this.#known.values()].filter((p) => !p.tried);
+    // In random order: a fetch started over (the daemon's restart) with the same peers heard in the same order
+    // would try the same unhelpful ones first every time and never reach the rest.
+    for (let i = untried.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [untried[i], untried[j]] = [untried[j]!, untried[i]!];
+    }
+    for (const p of untried) {
       if (this.#active >= (this.#opts.parallel ?? DEFAULT_SETTINGS.metadataFetchParallel)) return;
       if (p.tried) continue;
       p.tried = true;
@@ -154,7 +161,9 @@ export class MetadataFetcher {
     socket.on('error', (err) => end(err.message));
     socket.on('close', () => end('closed'));
     socket.on('connect', () => {
-      socket.setTimeout(0);
+      // A peer that takes the connection but never answers the handshake (its slots full, or not serving this
+      // torrent yet) is let go as soon as one that never connected, not after the whole metadata timeout.
+      socket.setTimeout(o.connectTimeoutMs, () => end('no handshake'));
       socket.write(encodeHandshake({ infoHash: o.infoHash, peerId: o.peerId, extensionProtocol: true }));
     });
     const onExtended = (id: number, payload: Uint8Array): void => {
@@ -190,6 +199,7 @@ export class MetadataFetcher {
           const r = reader.push(chunk);
           if (!r) return;
           const h = reader.handshake!;
+          socket.setTimeout(0);
           if (!bytesEqual(h.infoHash, o.infoHash)) throw new ProtocolError('handshake is for another torrent');
           if (!h.extensionProtocol) throw new ProtocolError('peer does not support the extension protocol (BEP 10)');
           socket.write(
