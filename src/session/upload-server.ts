@@ -64,8 +64,11 @@ export class UploadServer {
 
   constructor(opts: UploadServerOptions) {
     this.#o = opts;
-    // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests.
-    this.#cacheMax = Math.max(2, Math.floor(opts.settings.uploadCacheBytes / opts.info.pieceLength));
+    // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests;
+    // at most a quarter of the torrent: a small torrent seeded to many peers otherwise ended up wholly in memory
+    // (the page cache serves its reads as well), a 16 MiB one in each of a hundred LAN daemons.
+    const cacheBytes = Math.min(opts.settings.uploadCacheBytes, Math.max(2 * opts.info.pieceLength, Math.floor(opts.info.length / 4)));
+    this.#cacheMax = Math.max(2, Math.floor(cacheBytes / opts.info.pieceLength));
     this.#readAheadPieces = Math.max(1, Math.min(opts.settings.uploadReadAheadPieces, this.#cacheMax - 1));
     this.#imageBytes = imageBytes(opts.info.pieceLength, opts.settings.blockBytes);
   }
