@@ -63,8 +63,7 @@ clientTest([python], 'python3 -m http.server (no Range support) is refused with 
   const dir = await tempDir(t);
   const www = path.join(dir, 'www');
   await writeFixture(path.join(www, 'big.bin'), fixtureBytes(2 * 1024 * 1024, 25));
-  const httpPort = await freePort([PLAIN_SERVER]);
-  await startPyServer(t, { root: www, host: PLAIN_SERVER, port: httpPort, plain: true });
+  const { port: httpPort } = await startPyServer(t, { root: www, host: PLAIN_SERVER, plain: true });
   const url = `http://${PLAIN_SERVER}:${httpPort}/big.bin`;
   const torrent = path.join(dir, 'big.torrent');
   makeTorrent(path.join(www, 'big.bin'), torrent, url, 65536);

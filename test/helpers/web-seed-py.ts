@@ -36,10 +36,18 @@ export interface PyServer {
  */
 export async function startPyServer(t: Teardown, opts: { root: string; host: string; corrupt?: boolean; wrap?: string[]; port?: number; plain?: boolean }): Promise<PyServer> {
   if (opts.plain) {
-    // http.server prints no port line: it takes the port we give it.
-    const port = opts.port ?? 0;
-    if (!port) throw new Error('python3 -m http.server needs an explicit port here');
-    const proc = spawnJson(t, SYSTEM_PYTHON, ['-m', 'http.server', String(port), '--bind', opts.host, '--directory', opts.root], ['http.server'], opts.wrap ? { wrap: opts.wrap } : {});
+    // Port 0 and the port read from its "Serving HTTP on ... port N" line (-u: unbuffered). A port picked free
+    // beforehand could be taken by another test's listener on every address before python binds it; the
+    // leecher then talked HTTP to a peer-wire socket and heard nothing for 30 s.
+    const proc = spawnJson(t, SYSTEM_PYTHON, ['-u', '-m', 'http.server', String(opts.port ?? 0), '--bind', opts.host, '--directory', opts.root], ['http.server'], opts.wrap ? { wrap: opts.wrap } : {});
+    const until = Date.now() + 10_000;
+    let port = 0;
+    while (!port) {
+      const m = /Serving HTTP on \S+ port (\d+)/.exec(proc.stdout());
+      if (m) port = Number(m[1]);
+      else if (Date.now() > until) throw new Error(`python3 -m http.server printed no port: ${proc.describe()}`);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
     await waitListening(opts.host, port, 10_000);
     return { proc, port, requests: () => [] };
   }
