@@ -58,7 +58,7 @@ test('20 leechers behind one tracker all finish with the right data, then PEX br
     buildTorrent({ name: 'payload.bin', files: data.length, pieceLength: PIECE, pieces: pieceHashes(data), announce: [tracker.announceUrl] }),
   );
 
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = 20000 + Math.floor(Math.random() * 12_700); // below the ephemeral range (see freePort)
   const settings = (host: string) => resolveSettings({ host, port });
   const start = async (host: string): Promise<Session> => {
     const s = new Session({ settings: settings(host), stateDir: join(dir, `state-${host}`), logger: silentLogger, pool });

@@ -154,7 +154,9 @@ function closeServer(s: net.Server): Promise<void> {
  */
 export async function freePort(hosts: string[]): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 40_000);
+    // Below the kernel's ephemeral range (32768-60999 here): a port the system hands to a listener on port 0
+    // or to an outgoing connection can never be one picked here and bound a moment later.
+    const port = 20_000 + Math.floor(Math.random() * 12_700);
     const held: net.Server[] = [];
     let ok = true;
     for (const h of hosts) {
