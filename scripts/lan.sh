@@ -198,8 +198,9 @@ cmd_check() {
   [[ "$(id -u)" == 0 ]] || die "not root (uid $(id -u)): network namespaces need root"
   command -v ip >/dev/null || die "iproute2 (ip) is not installed"
   command -v tc >/dev/null || die "tc (iproute2) is not installed"
-  PREFIX="lanchk$$"
-  PREFIX="${PREFIX:0:8}x"
+  # A random trial prefix (k + 7 random hex digits + x): two checks at once never share a trial LAN.
+  # (It came from the pid's first digits, and test files checking together collided.)
+  PREFIX="k$(printf '%04x%03x' "$RANDOM" "$((RANDOM % 4096))")x"
   local out
   if ! out=$(bash "$0" up 1 10mbit --prefix "$PREFIX" 2>&1); then
     cmd_down >/dev/null 2>&1 || true

@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { MAKE_TORRENT_BIN } from './helpers/bin.js';
 import { closed, fileSha1, fixtureBytes, isComplete, REPO_ROOT, spawnPeer, tempDir, writeFixture } from './helpers/swarm.js';
+import { lan, lanUnavailable } from './helpers/lan.js';
 
-const LAN_SH = path.join(REPO_ROOT, 'scripts', 'lan.sh');
 const PREFIX = `s${randomBytes(3).toString('hex')}x`;
 const PORT = 6881;
 const TRACKER_PORT = 6969;
@@ -47,25 +47,7 @@ async function waitFor(pred: () => boolean, ms: number): Promise<boolean> {
   return false;
 }
 
-function lan(args: string[], timeoutMs = 60_000): { ok: boolean; out: string; err: string } {
-  const r = spawnSync('bash', [LAN_SH, ...args], { encoding: 'utf8', timeout: timeoutMs });
-  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
-}
-
-function probe(): string | undefined {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()})`;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const r = lan(['check']);
-    if (r.ok) return undefined;
-    // lan.sh check's trial prefix comes from the pid: two files checking at once may collide.
-    spawnSync('sleep', [String(0.2 + Math.random())]);
-    if (attempt === 2) return r.err.trim() || 'lan.sh check failed';
-  }
-  return undefined;
-}
-
-const unavailable = probe();
+const unavailable = lanUnavailable();
 const PREFIX_DHT = `d${randomBytes(3).toString('hex')}x`;
 const lanDown = (): void => void lan(['down', '--prefix', PREFIX]);
 const lanDownDht = (): void => void lan(['down', '--prefix', PREFIX_DHT]);

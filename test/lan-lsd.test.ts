@@ -27,10 +27,10 @@ import { MAKE_TORRENT_BIN, PEER_BIN } from './helpers/bin.js';
 import { clients } from './helpers/clients.js';
 import { ltEvent, spawnLibtorrent } from './helpers/libtorrent.js';
 import { closed, fileSha1, fixtureBytes, isComplete, REPO_ROOT, spawnJson, spawnPeer, tempDir, writeFixture, type PeerEvent, type PeerProcess, type Teardown } from './helpers/swarm.js';
+import { lan, lanUnavailable } from './helpers/lan.js';
 import { encodeLsdAnnounce, lsdHostHeader, LSD_IPV4_GROUP } from '../src/discovery/lsd-codec.js';
 import { LSD_DHT_INFOHASH } from '../src/discovery/lsd.js';
 
-const LAN_SH = path.join(REPO_ROOT, 'scripts', 'lan.sh');
 const PEER_PORT = 6881;
 const PAYLOAD = 3 * 1024 * 1024 + 12_345;
 const PIECE = 64 * 1024;
@@ -38,24 +38,6 @@ const PIECE = 64 * 1024;
 const FIND_MS = 120_000;
 
 type Host = { i: number; ns: string; addr: string };
-
-function lan(args: string[], timeoutMs = 60_000): { ok: boolean; out: string; err: string } {
-  const r = spawnSync('bash', [LAN_SH, ...args], { encoding: 'utf8', timeout: timeoutMs });
-  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
-}
-
-function probe(): string | undefined {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()}): network namespaces need root`;
-  // `lan.sh check` names its trial LAN after the first digits of its pid, so two test files checking at
-  // once can trip over each other's trial: a failure is tried again after a short random pause.
-  let r = lan(['check']);
-  for (let attempt = 0; !r.ok && attempt < 3; attempt++) {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200 + Math.floor(Math.random() * 800));
-    r = lan(['check']);
-  }
-  return r.ok ? undefined : r.err.trim() || 'lan.sh check failed';
-}
 
 const prefixes: string[] = [];
 /** A LAN of `n` hosts with a prefix and a /16 of its own; taken down in teardown. */
@@ -101,7 +83,7 @@ async function makeContent(dir: string, name: string, seed: number, extra: strin
 
 const completeOf = (infoHash: string) => (e: PeerEvent): boolean => isComplete(e) && e.infoHash === infoHash;
 
-const unavailable = probe();
+const unavailable = lanUnavailable();
 const lanTest = (title: string, impl: ImplementationFn<[]>): void => {
   if (!unavailable) {
     test(title, impl);

@@ -20,8 +20,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MAKE_TORRENT_BIN } from './helpers/bin.js';
 import { closed, fileSha1, isComplete, REPO_ROOT, spawnJson, spawnPeer, tempDir, writeFixture, fixtureBytes, type PeerEvent, type PeerProcess } from './helpers/swarm.js';
+import { lan, lanUnavailable } from './helpers/lan.js';
 
-const LAN_SH = path.join(REPO_ROOT, 'scripts', 'lan.sh');
 const HOSTS = 12;
 const RATE = '100mbit';
 const PAYLOAD = 32 * 1024 * 1024;
@@ -34,25 +34,14 @@ const SWARM_MS = 90_000;
 // One prefix per run ("l" + 6 hex + "n": 8 characters, not ending in a digit), so two runs cannot collide.
 const PREFIX = `l${randomBytes(3).toString('hex')}n`;
 
-function lan(args: string[], timeoutMs = 60_000): { ok: boolean; out: string; err: string } {
-  const r = spawnSync('bash', [LAN_SH, ...args], { encoding: 'utf8', timeout: timeoutMs });
-  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
-}
-
 function lanDown(): void {
   const r = lan(['down', '--prefix', PREFIX]);
   if (!r.ok) process.stderr.write(`lan.test: lan.sh down --prefix ${PREFIX} failed: ${r.err}\n`);
 }
 
 /** Whether namespaces can be made here; the reason when not. */
-function probe(): string | undefined {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()}): network namespaces need root`;
-  const r = lan(['check']);
-  return r.ok ? undefined : r.err.trim() || 'lan.sh check failed';
-}
 
-const unavailable = probe();
+const unavailable = lanUnavailable();
 const TITLE = `a tracker, a seeder and 10 leechers on ${HOSTS} namespace hosts at ${RATE} each: byte-equal, each seen at its own address`;
 
 /**

@@ -19,10 +19,10 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { MAKE_TORRENT_BIN } from './helpers/bin.js';
-import { closed, fileSha1, fixtureBytes, isComplete, isProgress, REPO_ROOT, spawnPeer, tempDir, writeFixture, type Teardown } from './helpers/swarm.js';
+import { closed, fileSha1, fixtureBytes, isComplete, isProgress, spawnPeer, tempDir, writeFixture, type Teardown } from './helpers/swarm.js';
+import { lan, lanUnavailable } from './helpers/lan.js';
 import { python, startPyServer } from './helpers/web-seed-py.js';
 
-const LAN_SH = path.join(REPO_ROOT, 'scripts', 'lan.sh');
 const RATE = '100mbit';
 const PEER_PORT = 6881;
 const PAYLOAD = 8 * 1024 * 1024 + 12_345;
@@ -31,23 +31,6 @@ const PIECE = 256 * 1024;
 const TRANSFER_MS = 60_000;
 
 type Host = { i: number; ns: string; addr: string };
-
-function lan(args: string[], timeoutMs = 60_000): { ok: boolean; out: string; err: string } {
-  const r = spawnSync('bash', [LAN_SH, ...args], { encoding: 'utf8', timeout: timeoutMs });
-  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
-}
-
-function probe(): string | undefined {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()}): network namespaces need root`;
-  // `lan.sh check` names its trial after the pid's first digits: two files checking at once may collide, so try again.
-  let r = lan(['check']);
-  for (let attempt = 0; !r.ok && attempt < 3; attempt++) {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200 + Math.floor(Math.random() * 800));
-    r = lan(['check']);
-  }
-  return r.ok ? undefined : r.err.trim() || 'lan.sh check failed';
-}
 
 const prefixes: string[] = [];
 function lanDown(prefix: string): void {
@@ -74,7 +57,7 @@ function lanUp(t: Teardown, n: number, net: string): Host[] {
 
 const wrap = (h: Host): string[] => ['ip', 'netns', 'exec', h.ns];
 
-const unavailable = probe() ?? (python.available ? undefined : `no ${python.name} (apt-get install -y ${python.pkg})`);
+const unavailable = lanUnavailable() ?? (python.available ? undefined : `no ${python.name} (apt-get install -y ${python.pkg})`);
 const lanTest = (title: string, impl: ImplementationFn<[]>): void => {
   if (!unavailable) {
     test(title, impl);
