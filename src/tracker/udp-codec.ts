@@ -275,26 +275,11 @@ export function decodeUdpResponse(buf: Uint8Array, opts: { ipv6?: boolean } = {}
       return { action: 'connect', transactionId, connectionId: dv.getBigUint64(8) };
     case ACTION_ANNOUNCE: {
       if (buf.length < 20) throw new TrackerError('udp announce response: shorter than 20 bytes');
-      if (opts.ipv6) {
-        return {
-          action: 'announce',
-          transactionId,
-          interval: dv.getUint32(8),
-          leechers: dv.getUint32(12),
-          seeders: dv.getUint32(16),
-          peers: decodeCompactPeers6(buf.subarray(20), { field: 'udp announce IPv6 peers', error: (m) => new TrackerError(m) }),
-        };
-      }
-      // A trailing partial entry is ignored rather than failing the whole reply.
-      const usable = buf.subarray(20, 20 + Math.floor((buf.length - 20) / 6) * 6);
-      return {
-        action: 'announce',
-        transactionId,
-        interval: dv.getUint32(8),
-        leechers: dv.getUint32(12),
-        seeders: dv.getUint32(16),
-        peers: decodeCompactPeers(usable),
-      };
+      // IPv4: a trailing partial entry is ignored rather than failing the whole reply.
+      const peers = opts.ipv6
+        ? decodeCompactPeers6(buf.subarray(20), { field: 'udp announce IPv6 peers', error: (m) => new TrackerError(m) })
+        : decodeCompactPeers(buf.subarray(20, 20 + Math.floor((buf.length - 20) / 6) * 6));
+      return { action: 'announce', transactionId, interval: dv.getUint32(8), leechers: dv.getUint32(12), seeders: dv.getUint32(16), peers };
     }
     case ACTION_SCRAPE: {
       const files: { seeders: number; completed: number; leechers: number }[] = [];
