@@ -86,3 +86,14 @@ test('concurrent writes to one target each land whole', async (t) => {
   t.true(payloads.includes(await readFile(target, 'utf8')));
   t.deepEqual(await readdir(dir), ['race']);
 });
+
+test('sync: false still writes whole, replaces by rename and refuses an existing target with overwrite: false', async (t) => {
+  const dir = await tempDir(t);
+  const target = join(dir, 'y.torrent');
+  await writeFileAtomic(target, 'first', { overwrite: false, sync: false });
+  const err = await t.throwsAsync(writeFileAtomic(target, 'second', { overwrite: false, sync: false }), { instanceOf: AtomicWriteError });
+  t.is(err?.step, 'exists');
+  await writeFileAtomic(target, 'third', { sync: false });
+  t.is(await readFile(target, 'utf8'), 'third');
+  t.deepEqual(await readdir(dir), ['y.torrent']);
+});

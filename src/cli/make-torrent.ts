@@ -160,7 +160,8 @@ export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  await writeFileAtomic(output, made.torrent, { overwrite: raw.force === true }).catch((err: unknown) => {
+  // No fsync: a .torrent can be made again from its content (mktorrent does not sync either); the rename keeps it whole.
+  await writeFileAtomic(output, made.torrent, { overwrite: raw.force === true, sync: false }).catch((err: unknown) => {
     throw err instanceof AtomicWriteError && err.step === 'exists' ? existsError(output) : err;
   });
 

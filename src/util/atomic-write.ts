@@ -25,6 +25,13 @@ export interface AtomicWriteOptions {
    * write is never clobbered. Default true.
    */
   overwrite?: boolean;
+  /**
+   * false: skip the fsyncs of the file and of its folder. The rename is still
+   * atomic (a reader sees the old file or the new one), but after a power
+   * loss the new file may be empty. Only for files that can be made again
+   * from what is on disk, such as a .torrent from its content. Default true.
+   */
+  sync?: boolean;
 }
 
 /** Which step failed: `'exists'` only with `overwrite: false`. */
@@ -63,7 +70,7 @@ export async function writeFileAtomic(target: string, bytes: Uint8Array | string
       try {
         if (opts.mode !== undefined) await fh.chmod(opts.mode);
         await fh.writeFile(bytes);
-        await fh.sync();
+        if (opts.sync !== false) await fh.sync();
       } finally {
         await fh.close();
       }
@@ -78,6 +85,7 @@ export async function writeFileAtomic(target: string, bytes: Uint8Array | string
     // Gone after a rename; after a link or a failure it is ours to remove.
     await unlink(tmp).catch(() => undefined);
   }
+  if (opts.sync === false) return;
   await syncFolder(dir).catch((err: unknown) => {
     throw new AtomicWriteError(target, 'sync-folder', err);
   });
