@@ -55,7 +55,7 @@ function torrentOf(ctx: RouteContext, hex: string): Torrent {
 
 function listTorrents(ctx: RouteContext, res: http.ServerResponse): void {
   sendJson(res, 200, {
-    torrents: ctx.session.torrents.map((t) => ({ ...t.stats(), ...controlOf(t) })),
+    torrents: ctx.session.torrents.map((t) => ({ ...t.stats(), ...controlOf(t), error: t.pausedReason ?? null })),
     fetching: [...ctx.fetching].map(([infoHash, f]) => ({ infoHash, name: f.name ?? null, since: f.since })),
   });
 }
