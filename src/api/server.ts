@@ -23,6 +23,7 @@ import { MetricsCollector, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import type { ApiServerOptions, Route, RouteContext } from './routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { selectionRoutes } from './selection-routes.js';
+import { torrentInfoRoutes } from './torrent-info-routes.js';
 import { torrentRoutes } from './torrent-routes.js';
 
 export type { ApiAddedTorrent, ApiServerOptions } from './routes.js';
@@ -61,6 +62,7 @@ export class ApiServer {
       ...sessionRoutes(ctx),
       ...torrentRoutes(ctx),
       ...selectionRoutes(ctx),
+      ...torrentInfoRoutes(ctx),
       ...kvRoutes(ctx),
       ...fileRoutes(ctx),
       { pattern: /^\/metrics$/, methods: { GET: (_q, res) => sendText(res, 200, PROMETHEUS_CONTENT_TYPE, this.#metrics.render(), { 'Cache-Control': 'no-store' }) } },

@@ -24,6 +24,8 @@ export interface KvLike {
 export interface SessionExtras {
   /** The session's DHT node, when it runs one. */
   dht?: { stats(): object } | undefined;
+  /** The IPv6 node beside it (BEP 32), when there is one. */
+  dht6?: { stats(): object } | undefined;
   /** Sends `text` to the connected peer at `to` ('host:port') or to every one ('all'); returns how many got it. */
   sendMessage?(to: string, text: string): number;
   /** Messages received from peers, oldest first. */

@@ -13,10 +13,21 @@ import { sessionTotals } from './session-totals.js';
 export function sessionRoutes(ctx: RouteContext): Route[] {
   return [
     { pattern: /^\/api\/session$/, methods: { GET: (_q, res) => sendJson(res, 200, sessionSummary(ctx)) } },
-    { pattern: /^\/api\/dht$/, methods: { GET: (_q, res) => sendJson(res, 200, ctx.session.dht ? { enabled: true, ...ctx.session.dht.stats() } : { enabled: false }) } },
+    { pattern: /^\/api\/dht$/, methods: { GET: (_q, res) => sendJson(res, 200, dhtSummary(ctx)) } },
     { pattern: /^\/api\/messages$/, methods: { GET: (_q, res) => sendJson(res, 200, { messages: ctx.session.messages ?? [] }), POST: (req, res) => sendMessage(ctx, req, res) } },
     { pattern: /^\/api\/limits$/, methods: { GET: (_q, res) => sendJson(res, 200, limits(ctx)), PUT: (req, res) => setLimits(ctx, req, res) } },
   ];
+}
+
+/**
+ * The IPv4 node's figures at the top level (as before), and each family's
+ * node in `families` (BEP 32: an IPv6 node runs beside it on `::`).
+ */
+function dhtSummary(ctx: RouteContext): object {
+  const { dht, dht6 } = ctx.session;
+  if (!dht) return { enabled: false };
+  const families = [{ family: 'IPv4', ...dht.stats() }, ...(dht6 ? [{ family: 'IPv6', ...dht6.stats() }] : [])];
+  return { enabled: true, ...dht.stats(), families };
 }
 
 function sessionSummary(ctx: RouteContext): object {

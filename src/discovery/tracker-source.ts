@@ -49,6 +49,25 @@ export interface TrackerSourceStatus {
   failuresInARow: number;
 }
 
+/** One tracker URL as the dashboard shows it (GET /api/torrents/:ih/trackers). */
+export interface TrackerUrlStatus {
+  url: string;
+  /** BEP 12 tier, from 0. */
+  tier: number;
+  /** `idle`: not asked yet (another of its tier answers); `updating`: an announce on its way. */
+  status: 'idle' | 'updating' | 'working' | 'error';
+  /** Milliseconds since the epoch. */
+  lastAnnounceAt?: number;
+  /** When this source announces next (the current tracker only), ms since the epoch. */
+  nextAnnounceAt?: number;
+  seeders?: number;
+  leechers?: number;
+  /** Peers in the last answer. */
+  peers?: number;
+  error?: string;
+  warning?: string;
+}
+
 function shuffle<T>(list: T[]): T[] {
   const out = [...list];
   for (let i = out.length - 1; i > 0; i--) {
@@ -77,6 +96,9 @@ export class TrackerPeerSource implements PeerSource {
   #completedPending = false;
   #eager = 0;
   #status: TrackerSourceStatus = { failuresInARow: 0 };
+  /** What each URL last did, for the dashboard (not used to decide anything). */
+  readonly #perUrl = new Map<string, Omit<TrackerUrlStatus, 'url' | 'tier' | 'nextAnnounceAt'>>();
+  #nextAt: number | undefined;
 
   get #numwant(): number {
     return this.#opts.numwant ?? DEFAULT_SETTINGS.numwant;
@@ -99,6 +121,20 @@ export class TrackerPeerSource implements PeerSource {
 
   status(): TrackerSourceStatus {
     return { ...this.#status };
+  }
+
+  /** Every usable tracker URL with what it last answered, in tier order. */
+  trackers(): TrackerUrlStatus[] {
+    return this.#tiers.flatMap((tier, t) =>
+      [...tier]
+        .sort()
+        .map((url) => ({
+          url,
+          tier: t,
+          ...(this.#perUrl.get(url) ?? { status: 'idle' as const }),
+          ...(this.#nextAt !== undefined && this.#running && (url === this.#status.url || (this.#status.failuresInARow > 0 && this.#perUrl.get(url)?.status === 'error')) ? { nextAnnounceAt: this.#nextAt } : {}),
+        })),
+    );
   }
 
   start(): void {
@@ -145,8 +181,10 @@ export class TrackerPeerSource implements PeerSource {
       return;
     }
     if (this.#timer) clearTimeout(this.#timer);
+    this.#nextAt = Date.now() + ms;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      this.#nextAt = undefined;
       void this.#tick();
     }, ms);
   }
@@ -179,10 +217,13 @@ export class TrackerPeerSource implements PeerSource {
           const url = tier[i]!;
           const event: AnnounceEvent | undefined = !this.#startedAt.has(url) ? 'started' : this.#completedPending ? 'completed' : undefined;
           this.#inFlightUrl = event === 'started' ? url : undefined;
+          const before = this.#perUrl.get(url);
+          this.#perUrl.set(url, { ...before, status: 'updating' });
           try {
             result = await announce(url, this.#request(event), { signal: this.#ac.signal, timeoutMs: this.#opts.timeoutMs });
           } catch (err) {
             if (!this.#running) return;
+            this.#perUrl.set(url, { ...before, status: 'error', lastAnnounceAt: Date.now(), error: errorMessage(err) });
             lastError = `${url}: ${errorMessage(err)}`;
             this.#log.debug(`announce failed: ${lastError}`);
             continue;
@@ -195,6 +236,14 @@ export class TrackerPeerSource implements PeerSource {
           tier.splice(i, 1);
           tier.unshift(url);
           this.#status = { url, complete: result.complete, incomplete: result.incomplete, warning: result.warning, failuresInARow: 0 };
+          this.#perUrl.set(url, {
+            status: 'working',
+            lastAnnounceAt: Date.now(),
+            peers: result.peers.length,
+            ...(result.complete !== undefined ? { seeders: result.complete } : {}),
+            ...(result.incomplete !== undefined ? { leechers: result.incomplete } : {}),
+            ...(result.warning ? { warning: result.warning } : {}),
+          });
           if (result.warning) this.#log.info(`tracker ${url} warns: ${result.warning}`);
           break outer;
         }

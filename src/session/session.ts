@@ -255,6 +255,11 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.#dht;
   }
 
+  /** The IPv6 DHT node beside `dht` (BEP 32), when there is one. */
+  get dht6(): DhtNode | undefined {
+    return this.#dht6;
+  }
+
   /** Local service discovery, when it runs. */
   get lsd(): LsdService | undefined {
     return this.#lsd;

@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { PeerAddress, PeerSource, PeerSourceContext } from '../discovery/peer-source.js';
+import { TrackerPeerSource, type TrackerUrlStatus } from '../discovery/tracker-source.js';
 import { PiecePicker, type BlockRequest } from '../picker/piece-picker.js';
 import type { PeerConnection } from '../peer/connection.js';
 import { RateMeter } from '../peer/rate.js';
@@ -392,6 +393,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** The web seeds (BEP 19, web-seed.ts): URL, whether banned for this run, payload bytes taken from each. */
   webSeeds(): { url: string; banned: boolean; downloaded: number }[] {
     return this.#downloads.webSeeds();
+  }
+
+  /** The trackers of its tracker sources, each with its last answer (for the dashboard). */
+  trackers(): TrackerUrlStatus[] {
+    return this.#sources.flatMap((s) => (s instanceof TrackerPeerSource ? s.trackers() : []));
+  }
+
+  /** The names of its peer sources (tracker, dht, lsd). */
+  get sourceNames(): string[] {
+    return [...new Set(this.#sources.map((s) => s.name))];
   }
 
   peers(): PeerInfo[] {
