@@ -19,6 +19,7 @@ import { dashboardRoutes } from './dashboard-routes.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, fileRoutes } from './file-routes.js';
 import { ApiError, sendJson, sendText } from './http.js';
 import { kvRoutes } from './kv-routes.js';
+import { catalogueRoutes } from './catalogue-routes.js';
 import { MetricsCollector, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import type { ApiServerOptions, Route, RouteContext } from './routes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -64,6 +65,7 @@ export class ApiServer {
       ...selectionRoutes(ctx),
       ...torrentInfoRoutes(ctx),
       ...kvRoutes(ctx),
+      ...catalogueRoutes(ctx),
       ...fileRoutes(ctx),
       { pattern: /^\/metrics$/, methods: { GET: (_q, res) => sendText(res, 200, PROMETHEUS_CONTENT_TYPE, this.#metrics.render(), { 'Cache-Control': 'no-store' }) } },
     ];
