@@ -1,13 +1,15 @@
 /**
- * `/api/torrents`: list, add (a .torrent or a magnet link), show, change
+ * `/api/torrents`: list, add (a .torrent or a magnet link; or, as JSON
+ * {"torrent": base64, "dataPath": "/abs/path"}, content already here, seeded
+ * where it lies: see addSeedInPlace), show, change
  * (`PATCH {"sequential", "uploadLimit", "downloadLimit", "seedRatioLimit",
  * "seedTimeLimitS"}`), remove (`?deleteData=1`: its files too), pause,
  * resume, recheck and move torrents, and list a torrent's peers. Recheck,
  * move and deleting data need the daemon (`peer start`): elsewhere 501.
  */
 import type http from 'node:http';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir } from 'node:fs/promises';
+import { isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { parseTorrent, MAX_TORRENT_FILE_BYTES } from '../metainfo/parse.js';
 import { isMagnet, magnetOf, parseMagnet, trackersOf } from '../metainfo/magnet.js';
@@ -132,7 +134,9 @@ async function changeTorrent(ctx: RouteContext, req: http.IncomingMessage, res: 
 async function addTorrent(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const type = mediaType(req);
   if (type === 'application/json') {
-    const body = await readJsonObject(req, MAX_JSON_BYTES);
+    // A .torrent in JSON (base64) is larger than other JSON bodies: up to the .torrent cap.
+    const body = await readJsonObject(req, MAX_SEED_JSON_BYTES);
+    if (body.torrent !== undefined || body.dataPath !== undefined) return addSeedInPlace(ctx, res, body);
     if (body.magnet === undefined) throw new ApiError(400, 'missing field "magnet" (or send a .torrent as multipart/form-data or application/x-bittorrent)');
     if (typeof body.magnet !== 'string' || !isMagnet(body.magnet)) throw new ApiError(400, 'field "magnet" must be a magnet link (magnet:?xt=urn:btih:...)');
     return addMagnet(ctx, res, parseMagnet(body.magnet), body.magnet);
@@ -154,6 +158,59 @@ async function addTorrent(ctx: RouteContext, req: http.IncomingMessage, res: htt
   const torrent = await ctx.session.addTorrent(meta, { contentPath, mode: 'leech' });
   await notifyAdded(ctx, { via: 'torrent', torrent, meta, torrentBytes: bytes, contentPath, mode: 'leech' });
   sendJson(res, 201, { infoHash: meta.infoHashHex, name: meta.info.name, magnet: magnetOf(meta) });
+}
+
+/** A JSON body holding a .torrent in base64 (4/3 of its size) and a path. */
+const MAX_SEED_JSON_BYTES = Math.ceil((MAX_TORRENT_FILE_BYTES * 4) / 3) + MAX_JSON_BYTES;
+
+/**
+ * `POST /api/torrents` with JSON {"torrent": "<.torrent in base64>", "dataPath": "/abs/path"}:
+ * seeds content already on this machine where it lies, no copy (`peer share`).
+ * The path is the content itself as given to make-torrent (the file, or the
+ * folder of a multi-file torrent), absolute, outside the private folders
+ * (the state folder); every piece must match, or nothing is added (400).
+ * Like every route, it is reachable only on loopback or with the token.
+ * The daemon records it like any torrent, so it is seeded again after a restart.
+ */
+async function addSeedInPlace(ctx: RouteContext, res: http.ServerResponse, body: Record<string, unknown>): Promise<void> {
+  const unknown = Object.keys(body).filter((k) => k !== 'torrent' && k !== 'dataPath');
+  if (unknown.length) throw new ApiError(400, `unknown field ${JSON.stringify(unknown[0]!.slice(0, 50))}: send {"torrent": "<base64>", "dataPath": "/absolute/path"}`);
+  if (typeof body.torrent !== 'string' || body.torrent === '') throw new ApiError(400, 'field "torrent" must be the .torrent file in base64');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.torrent)) throw new ApiError(400, 'field "torrent" is not base64');
+  const dataPath = body.dataPath;
+  if (typeof dataPath !== 'string' || dataPath === '' || dataPath.includes('\0')) throw new ApiError(400, 'field "dataPath" must be the content to seed: an absolute path');
+  if (!isAbsolute(dataPath)) throw new ApiError(400, `field "dataPath" must be an absolute path, got ${JSON.stringify(dataPath.slice(0, 200))}`);
+  const contentPath = resolvePath(dataPath);
+  for (const dir of ctx.opts.privateDirs ?? []) {
+    const d = resolvePath(dir);
+    if (contentPath === d || contentPath.startsWith(d + sep) || d.startsWith(contentPath + sep)) throw new ApiError(400, `${contentPath} is, holds or lies in a folder this daemon keeps private`);
+  }
+  const bytes = Buffer.from(body.torrent, 'base64');
+  if (bytes.length === 0) throw new ApiError(400, 'the .torrent is empty');
+  let meta: ReturnType<typeof parseTorrent>;
+  try {
+    meta = parseTorrent(bytes);
+  } catch (err) {
+    throw new ApiError(400, `field "torrent": ${errorMessage(err)}`);
+  }
+  const info = await lstat(contentPath).catch(() => undefined);
+  if (!info) throw new ApiError(400, `${contentPath} does not exist`);
+  if (info.isSymbolicLink()) throw new ApiError(400, `${contentPath} is a symlink: give the path it points to`);
+  if (meta.info.multiFile ? !info.isDirectory() : !info.isFile()) throw new ApiError(400, `${contentPath} is not a ${meta.info.multiFile ? 'folder' : 'file'}, but ${meta.info.name} is a ${meta.info.multiFile ? 'multi-file torrent (give its folder)' : 'single-file torrent (give the file)'}`);
+  if (ctx.session.torrent(meta.infoHashHex) || ctx.fetching.has(meta.infoHashHex)) throw new ApiError(409, `torrent ${meta.infoHashHex} is already in this session`);
+  let torrent: Torrent;
+  try {
+    torrent = await ctx.session.addTorrent(meta, { contentPath, mode: 'seed', signal: ctx.signal });
+  } catch (err) {
+    throw new ApiError(400, `cannot seed ${meta.info.name} from ${contentPath}: ${errorMessage(err)}`);
+  }
+  const { have, pieces } = torrent.stats();
+  if (have !== pieces) {
+    await ctx.session.removeTorrent(meta.infoHashHex);
+    throw new ApiError(400, `the data at ${contentPath} does not match ${meta.info.name}: ${have} of ${pieces} pieces verified`);
+  }
+  await notifyAdded(ctx, { via: 'torrent', torrent, meta, torrentBytes: bytes, contentPath, mode: 'seed' });
+  sendJson(res, 201, { infoHash: meta.infoHashHex, name: meta.info.name, magnet: magnetOf(meta), path: contentPath, mode: 'seed' });
 }
 
 /** Answers at once (202): the metadata may take long to arrive (BEP 9), or never. */

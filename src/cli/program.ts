@@ -9,6 +9,9 @@ import { registerStart } from './start.js';
 import { registerDht } from './dht.js';
 import { registerKv } from './kv.js';
 import { registerMessage } from './message.js';
+import { registerShare } from './share.js';
+import { registerFind } from './find.js';
+import { registerFetch } from './fetch.js';
 
 export function buildPeerProgram(): Command {
   const program = new Command('peer')
@@ -25,5 +28,8 @@ export function buildPeerProgram(): Command {
   registerDht(program);
   registerKv(program);
   registerMessage(program);
+  registerShare(program);
+  registerFind(program);
+  registerFetch(program);
   return program;
 }

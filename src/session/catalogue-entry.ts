@@ -24,8 +24,8 @@ export const DEFAULT_CATALOGUE_NAMESPACE = 'files';
 /** A name is a KV key, i.e. a BEP 44 salt: 1 to 64 bytes of UTF-8. */
 export const MAX_CATALOGUE_NAME_BYTES = 64;
 
-/** What an entry's text may take: a BEP 44 value is at most 1000 bytes bencoded ("NNN:" prefix included). */
-export const MAX_ENTRY_TEXT_BYTES = 995;
+/** What an entry's text may take: a BEP 44 value is at most 1000 bytes bencoded ("NNN:" prefix included), and the API keeps a margin. */
+export const MAX_ENTRY_TEXT_BYTES = 990;
 
 /** At most this many trackers go into an entry's magnet link (the rest are in the torrent the seeder has). */
 export const MAX_ENTRY_TRACKERS = 3;
