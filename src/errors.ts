@@ -90,6 +90,18 @@ export class DhtError extends SwarmError {
   }
 }
 
+/**
+ * The key-value layer (src/dht/kv.ts) could not do what was asked: a
+ * compare-and-swap whose seq differs (`ECAS`), a stored value that is
+ * malformed or hostile (`EKVBAD`). Exit code 1: the input was fine, the
+ * network's state was not.
+ */
+export class KvError extends SwarmError {
+  constructor(message: string, code: 'ECAS' | 'EKVBAD' | 'EKV' = 'EKV') {
+    super(message, code, 1);
+  }
+}
+
 /** Thrown by `assertNever` when a discriminated union gains a case nobody handles. */
 export function assertNever(value: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(value)}`);

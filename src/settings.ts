@@ -308,6 +308,14 @@ export const DEFAULT_SETTINGS = {
   dhtMaxPutsPerAddressPerMinute: 60,
   /** A running publisher puts its items again this often, well before dhtItemTtlMs (BEP 44: hourly). */
   dhtRepublishIntervalMs: 60 * 60_000,
+  /** Items a node keeps putting again (its list in --state, kv-published.bencode): a cap on memory and on the file. */
+  kvMaxPublishedItems: 10_000,
+  /** Bytes of those items (a 64 KiB KV value is about 70 items of 1 KB). */
+  kvMaxPublishedBytes: 32 * 1024 * 1024,
+  /** Chunks of a big KV value put or fetched at once. */
+  kvChunkConcurrency: 8,
+  /** Tries of the read-modify-write (with cas) that updates a namespace's key index on put and delete. */
+  kvIndexRetries: 5,
   /** A torrent's DHT source looks up and announces this often (BEP 5 peers expire after 30 min). */
   dhtAnnounceIntervalMs: 15 * 60_000,
   /**

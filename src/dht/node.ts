@@ -39,10 +39,10 @@ import { RttTracker } from './rtt.js';
 import { iterativeLookup, type LookupContext, type LookupOptions, type LookupResult, type Op } from './lookup.js';
 import { QueryResponder, type ResponderEvents } from './responder.js';
 import { PeerAnnouncer } from './announcer.js';
-import { ItemPublisher, type DhtItem, type PublisherEvents, type PutMutableOptions, type PutResult } from './publisher.js';
+import { ItemPublisher, type DhtItem, type ItemLookup, type PublishOptions, type PublisherEvents, type PutMutableOptions, type PutResult } from './publisher.js';
 import { loadRoutingTable, saveRoutingTable } from './state.js';
 
-export type { DhtItem, PutMutableOptions, PutResult } from './publisher.js';
+export type { DhtItem, ItemLookup, PublishOptions, PutMutableOptions, PutResult } from './publisher.js';
 
 export interface DhtNodeOptions {
   /** An IPv6 address runs an IPv6 node (BEP 32); `::` an IPv4 node on 0.0.0.0 unless `family` is 6. */
@@ -154,7 +154,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       query: (to, query, signal) => this.#query(to, query, signal),
     };
     this.#announcer = new PeerAnnouncer({ ...lookups, localPeers: (infoHash, max) => this.#responder.peers.get(infoHash, max) });
-    this.#publisher = new ItemPublisher({ ...lookups, localItem: (target) => this.#responder.items.get(target), running: () => this.#running, events: this });
+    this.#publisher = new ItemPublisher({ ...lookups, localItem: (target) => this.#responder.items.get(target), running: () => this.#running, events: this, ...(opts.stateDir && !opts.readOnly ? { stateDir: opts.stateDir } : {}) });
   }
 
   #newTable(): RoutingTable {
@@ -199,6 +199,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     }
     // A table saved by a node of the other family (another --host) is no use to this socket.
     for (const n of saved?.nodes ?? []) if (n.host.includes(':') === (this.#rpc.family === 6)) this.#table.restore(n);
+    // What this node published before a restart (kv-published.ts): put again once it has joined.
+    const republishRestored = (await this.#publisher.restore()) > 0;
     this.#bootstrap = await resolveAddresses(this.#opts.bootstrap ?? [], this.#log, this.#rpc.family);
     await this.#rpc.bind();
     this.#running = true;
@@ -213,6 +215,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.#republishTimer = setInterval(() => void this.#publisher.republish(), this.settings.dhtRepublishIntervalMs);
     this.#republishTimer.unref();
     if (!this.#opts.readOnly) this.#ready = this.#join();
+    if (republishRestored) void this.#ready.then(() => this.#publisher.republish());
   }
 
   /** Resolves when the first join (a lookup of our own id, then of a random id in each of a few sparse buckets) has finished. */
@@ -258,6 +261,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     clearInterval(this.#republishTimer);
     await this.#rpc.close();
     await this.#ready.catch(() => undefined);
+    await this.#publisher.flush();
     if (this.#opts.stateDir) {
       try {
         await saveRoutingTable(this.#opts.stateDir, { nodeId: this.#nodeId, nodes: this.#table.all() });
@@ -374,13 +378,18 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   }
 
   /** Stores a signed mutable item (BEP 44) on the k closest nodes; kept alive while the node runs. */
-  putMutable(item: PutMutableOptions, opts: Op & { republish?: boolean } = {}): Promise<PutResult> {
+  putMutable(item: PutMutableOptions, opts: PublishOptions = {}): Promise<PutResult> {
     return this.#publisher.putMutable(item, opts);
   }
 
   /** The verified item with the highest seq (BEP 44 get), or null; see ItemPublisher.get. */
   get(target: Uint8Array, opts: Op & { salt?: Uint8Array; publicKey?: Uint8Array; seq?: number } = {}): Promise<DhtItem | null> {
     return this.#publisher.get(target, opts);
+  }
+
+  /** As `get`, also saying how many nodes answered the lookup (ItemPublisher.lookupItem). */
+  lookupItem(target: Uint8Array, opts: Op & { salt?: Uint8Array; publicKey?: Uint8Array; seq?: number } = {}): Promise<ItemLookup> {
+    return this.#publisher.lookupItem(target, opts);
   }
 
   /** Stops re-putting an item. */

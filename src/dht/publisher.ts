@@ -4,7 +4,7 @@
  * item with the highest seq, and put what we published again while the
  * node runs (items expire on the nodes that hold them).
  */
-import { DhtError, errorMessage } from '../errors.js';
+import { DhtError, KvError, errorMessage } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import { decode, type BValue } from '../bencode/index.js';
 import { bytesEqual, toHex } from '../util/bytes.js';
@@ -13,9 +13,10 @@ import { QueryFailure } from './rpc.js';
 import type { LookupContext, LookupResult, Op } from './lookup.js';
 import type { StoredItem } from './stores.js';
 import {
-  encodeItemValue, immutableTarget, mutableTarget, signatureBuffer, signBuffer, verifyGetResponse,
+  BEP44_CAS_MISMATCH, BEP44_SEQ_TOO_LOW, encodeItemValue, immutableTarget, mutableTarget, signatureBuffer, signBuffer, verifyGetResponse,
   type Ed25519KeyPair, type MutableItem, type VerifiedItem,
 } from './bep44.js';
+import { entryBytes, loadPublished, savePublished, type PublishedEntry } from './kv-published.js';
 
 /** The verified item with the highest seq found by `get`. */
 export interface DhtItem {
@@ -37,6 +38,28 @@ export interface PutResult {
   stored: number;
   seq?: number;
   publicKey?: Uint8Array;
+  /** Whether the item is on the list put again while the node runs (false: not asked, or the list is full). */
+  republished?: boolean;
+}
+
+/** What a get lookup found, and how many nodes answered it (0: the DHT could not be reached). */
+export interface ItemLookup {
+  item: DhtItem | null;
+  /** Nodes that answered the lookup. */
+  responded: number;
+  queried: number;
+  /** Whether this node itself held the item (no lookup was needed). */
+  local: boolean;
+}
+
+/** Options of a put that may be kept alive. */
+export interface PublishOptions extends Op {
+  republish?: boolean;
+  /**
+   * Bencoded immutable items the mutable item needs (a big KV value's
+   * chunks): put first, and again with it on every republish.
+   */
+  children?: Uint8Array[];
 }
 
 export interface PutMutableOptions {
@@ -62,17 +85,17 @@ export interface PublisherContext extends LookupContext {
   localItem: (target: Uint8Array) => StoredItem | undefined;
   running: () => boolean;
   events: Pick<TypedEmitter<PublisherEvents>, 'emit'>;
-}
-
-interface Published {
-  kind: 'immutable' | 'mutable';
-  v: Uint8Array;
-  mutable?: MutableItem;
+  /** The list of published items is kept here (kv-published.ts) and put again after a restart. */
+  stateDir?: string;
 }
 
 export class ItemPublisher {
   readonly #ctx: PublisherContext;
-  readonly #published = new Map<string, Published>();
+  readonly #published = new Map<string, PublishedEntry>();
+  #bytes = 0;
+  /** The save in progress, and whether another must follow it. */
+  #saving: Promise<void> | undefined;
+  #saveAgain = false;
 
   constructor(ctx: PublisherContext) {
     this.#ctx = ctx;
@@ -83,17 +106,94 @@ export class ItemPublisher {
     return this.#published.size;
   }
 
+  /** Loads the list kept in stateDir (none: nothing); returns how many items it holds. */
+  async restore(): Promise<number> {
+    if (!this.#ctx.stateDir) return 0;
+    for (const e of await loadPublished(this.#ctx.stateDir, this.#ctx.log)) this.#remember(e, false);
+    return this.#published.size;
+  }
+
+  /** Adds or replaces an entry within the caps (settings kvMaxPublishedItems/Bytes); false when full. */
+  #remember(e: PublishedEntry, save = true): boolean {
+    const key = toHex(e.mutable ? mutableTarget(e.mutable.k, e.mutable.salt) : immutableTarget(e.v));
+    const old = this.#published.get(key);
+    const size = entryBytes(e);
+    const s = this.#ctx.settings;
+    const bytesAfter = this.#bytes - (old ? entryBytes(old) : 0) + size;
+    if ((!old && this.#published.size >= s.kvMaxPublishedItems) || bytesAfter > s.kvMaxPublishedBytes) {
+      this.#ctx.log.warn(`not keeping ${key} alive: the list of published items is full (${this.#published.size} items, ${this.#bytes} bytes; settings kvMaxPublishedItems/kvMaxPublishedBytes)`);
+      return false;
+    }
+    this.#published.set(key, e);
+    this.#bytes = bytesAfter;
+    if (save) this.#save();
+    return true;
+  }
+
+  /** Writes the list (coalesced: one write at a time, one more after it if anything changed meanwhile). */
+  #save(): void {
+    const dir = this.#ctx.stateDir;
+    if (!dir) return;
+    if (this.#saving) {
+      this.#saveAgain = true;
+      return;
+    }
+    this.#saving = (async () => {
+      do {
+        this.#saveAgain = false;
+        try {
+          await savePublished(dir, [...this.#published.values()]);
+        } catch (err) {
+          this.#ctx.log.error(`saving the list of published items: ${errorMessage(err)}`);
+        }
+      } while (this.#saveAgain);
+    })().finally(() => (this.#saving = undefined));
+  }
+
+  /** Resolves when the list on disk is up to date. */
+  async flush(): Promise<void> {
+    while (this.#saving) await this.#saving;
+  }
+
   /** Stores an immutable item (BEP 44) on the k closest nodes; kept alive while the node runs. */
   async putImmutable(v: BValue, opts: Op & { republish?: boolean } = {}): Promise<PutResult> {
     const vRaw = encodeItemValue(v);
     const target = immutableTarget(vRaw);
     const stored = await this.#put(target, vRaw, undefined, opts);
-    if (opts.republish !== false) this.#published.set(toHex(target), { kind: 'immutable', v: vRaw });
-    return { target, stored };
+    const republished = opts.republish !== false && this.#remember({ kind: 'immutable', v: vRaw });
+    return { target, stored, republished };
   }
 
-  /** Stores a signed mutable item (BEP 44) on the k closest nodes; kept alive while the node runs. */
-  async putMutable(item: PutMutableOptions, opts: Op & { republish?: boolean } = {}): Promise<PutResult> {
+  /**
+   * Puts bencoded immutable items, a few at a time (settings
+   * kvChunkConcurrency); resolves with the fewest nodes that took any one of
+   * them (0: some item is nowhere).
+   */
+  async #putChildren(children: readonly Uint8Array[], opts: Op): Promise<number> {
+    let fewest = Number.POSITIVE_INFINITY;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < children.length) {
+        const raw = children[next++]!;
+        const stored = await this.#put(immutableTarget(raw), raw, undefined, opts).catch((err: unknown) => {
+          if (opts.signal?.aborted) throw err;
+          return 0;
+        });
+        fewest = Math.min(fewest, stored);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#ctx.settings.kvChunkConcurrency, children.length) }, worker));
+    return fewest === Number.POSITIVE_INFINITY ? 0 : fewest;
+  }
+
+  /**
+   * Stores a signed mutable item (BEP 44) on the k closest nodes; kept alive
+   * while the node runs. With `cas`, the highest seq found must be `cas`
+   * (else KvError ECAS before anything is put), the new seq is cas + 1, and
+   * when every storing node answers 301 the put fails the same way: a check
+   * made by each storing node, not a distributed lock.
+   */
+  async putMutable(item: PutMutableOptions, opts: PublishOptions = {}): Promise<PutResult> {
     const publicKey = item.keyPair?.publicKey ?? item.publicKey;
     const signFn = item.keyPair ? (m: Uint8Array) => signBuffer(item.keyPair!.privateKey, m) : item.sign;
     if (!publicKey || publicKey.length !== 32 || !signFn) throw new RangeError('putMutable needs a keyPair, or a 32-byte publicKey and a sign function');
@@ -106,20 +206,31 @@ export class ItemPublisher {
       const found = verifyGetResponse(target, salt, r);
       if (found?.kind === 'mutable' && (highest === undefined || found.seq > highest)) highest = found.seq;
     });
-    const seq = item.seq ?? (highest === undefined ? 0 : highest + 1);
+    if (item.cas !== undefined && highest !== item.cas) {
+      throw new KvError(`compare-and-swap failed: the stored seq is ${highest === undefined ? 'none (no node holds a value)' : highest}, not ${item.cas}; nothing was written`, 'ECAS');
+    }
+    const seq = item.seq ?? (item.cas !== undefined ? item.cas + 1 : highest === undefined ? 0 : highest + 1);
     const sig = signFn(signatureBuffer({ salt, seq, v: vRaw }));
     const mutable: MutableItem = { k: publicKey, seq, sig, v: vRaw, ...(salt ? { salt } : {}) };
-    const stored = await this.#sendPuts(lookup, vRaw, { ...mutable, ...(item.cas !== undefined ? { cas: item.cas } : {}) }, opts);
-    if (opts.republish !== false) this.#published.set(toHex(target), { kind: 'mutable', v: vRaw, mutable });
-    return { target, stored, seq, publicKey };
+    const children = opts.children ?? [];
+    if (children.length > 0 && (await this.#putChildren(children, opts)) === 0) {
+      throw new DhtError(`no DHT node took a part of the value (${children.length} parts); nothing was written under the key`);
+    }
+    const { stored, refusals } = await this.#sendPuts(lookup, vRaw, { ...mutable, ...(item.cas !== undefined ? { cas: item.cas } : {}) }, opts);
+    if (stored === 0 && item.cas !== undefined && refusals.includes(BEP44_CAS_MISMATCH)) {
+      throw new KvError(`compare-and-swap failed: the storing nodes hold a seq other than ${item.cas} (BEP 44 error 301); nothing was written`, 'ECAS');
+    }
+    const republished = opts.republish !== false && this.#remember({ kind: 'mutable', v: vRaw, mutable, ...(children.length ? { children } : {}) });
+    return { target, stored, seq, publicKey, republished };
   }
 
   async #put(target: Uint8Array, vRaw: Uint8Array, mutable: MutableItem | undefined, opts: Op): Promise<number> {
     const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, opts);
-    return this.#sendPuts(lookup, vRaw, mutable, opts);
+    return (await this.#sendPuts(lookup, vRaw, mutable, opts)).stored;
   }
 
-  async #sendPuts(lookup: LookupResult, v: Uint8Array, mutable: (MutableItem & { cas?: number }) | undefined, opts: Op): Promise<number> {
+  /** Puts to the lookup's closest nodes; `refusals` are the BEP 44 error codes of the nodes that refused. */
+  async #sendPuts(lookup: LookupResult, v: Uint8Array, mutable: (MutableItem & { cas?: number }) | undefined, opts: Op): Promise<{ stored: number; refusals: number[] }> {
     const fields = mutable ? { k: mutable.k, sig: mutable.sig, seq: mutable.seq, ...(mutable.salt ? { salt: mutable.salt } : {}), ...(mutable.cas !== undefined ? { cas: mutable.cas } : {}) } : undefined;
     const id = this.#ctx.nodeId();
     const results = await Promise.allSettled(
@@ -127,8 +238,14 @@ export class ItemPublisher {
         .filter((c) => c.response.token)
         .map((c) => this.#ctx.query(c.node, { q: 'put', id, token: c.response.token!, v, ...(fields ? { mutable: fields } : {}) }, opts.signal)),
     );
-    for (const r of results) if (r.status === 'rejected' && r.reason instanceof QueryFailure && r.reason.kind === 'error') this.#ctx.log.debug(`put refused: ${r.reason.message}`);
-    return results.filter((r) => r.status === 'fulfilled').length;
+    const refusals: number[] = [];
+    for (const r of results) {
+      if (r.status === 'rejected' && r.reason instanceof QueryFailure && r.reason.kind === 'error') {
+        this.#ctx.log.debug(`put refused: ${r.reason.message}`);
+        refusals.push(r.reason.krpcCode);
+      }
+    }
+    return { stored: results.filter((r) => r.status === 'fulfilled').length, refusals };
   }
 
   /**
@@ -137,6 +254,11 @@ export class ItemPublisher {
    * `publicKey`, when given, must match the item's key.
    */
   async get(target: Uint8Array, opts: Op & { salt?: Uint8Array; publicKey?: Uint8Array; seq?: number } = {}): Promise<DhtItem | null> {
+    return (await this.lookupItem(target, opts)).item;
+  }
+
+  /** As `get`, also saying how many nodes answered (0 with no item: the DHT could not be reached). */
+  async lookupItem(target: Uint8Array, opts: Op & { salt?: Uint8Array; publicKey?: Uint8Array; seq?: number } = {}): Promise<ItemLookup> {
     checkId(target, 'target');
     const salt = opts.salt && opts.salt.length > 0 ? opts.salt : undefined;
     if (opts.publicKey && !bytesEqual(mutableTarget(opts.publicKey, salt), target)) throw new RangeError('get: target is not SHA-1(publicKey + salt)');
@@ -152,23 +274,35 @@ export class ItemPublisher {
       return false;
     };
     const local = this.#ctx.localItem(target);
-    if (local && (local.kind === 'immutable' ? consider({ v: local.v }) : consider(local))) return toDhtItem(target, best!);
-    await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target, ...(opts.seq !== undefined ? { seq: opts.seq } : {}) }, opts, (_n, r) => consider(r));
-    return best ? toDhtItem(target, best) : null;
+    if (local && (local.kind === 'immutable' ? consider({ v: local.v }) : consider(local))) return { item: toDhtItem(target, best!), responded: 0, queried: 0, local: true };
+    const r = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target, ...(opts.seq !== undefined ? { seq: opts.seq } : {}) }, opts, (_n, res) => consider(res));
+    return { item: best ? toDhtItem(target, best) : null, responded: r.responded, queried: r.queried, local: false };
   }
 
   /** Stops re-putting an item. */
   unpublish(target: Uint8Array): void {
-    this.#published.delete(toHex(target));
+    const key = toHex(target);
+    const old = this.#published.get(key);
+    if (!old) return;
+    this.#published.delete(key);
+    this.#bytes -= entryBytes(old);
+    this.#save();
   }
 
-  /** Puts every published item again (the node's republish timer calls this). */
+  /** Puts every published item again (the node's republish timer calls this, and the node once it joined after a restart). */
   async republish(): Promise<void> {
     for (const [key, item] of [...this.#published]) {
       if (!this.#ctx.running()) return;
       try {
         const target = item.mutable ? mutableTarget(item.mutable.k, item.mutable.salt) : immutableTarget(item.v);
-        const stored = await this.#put(target, item.v, item.mutable, {});
+        if (item.children?.length) await this.#putChildren(item.children, {});
+        const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, {});
+        const { stored, refusals } = await this.#sendPuts(lookup, item.v, item.mutable, {});
+        // Every node holds a newer seq (another writer of the namespace, or a delete elsewhere): ours is stale.
+        if (stored === 0 && refusals.length > 0 && refusals.every((c) => c === BEP44_SEQ_TOO_LOW)) {
+          this.#ctx.log.info(`stopped republishing ${key}: the network holds a newer value`);
+          this.unpublish(target);
+        }
         this.#ctx.events.emit('item:republished', { target: key, stored });
       } catch (err) {
         this.#ctx.log.debug(`republishing ${key}: ${errorMessage(err)}`);
