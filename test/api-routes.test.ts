@@ -319,7 +319,7 @@ test('GET /api/dht and /api/kv: summary or disabled, 503 without a KV store, val
   t.is(put.status, 200, put.text);
   t.deepEqual(put.json(), { key: 'greeting', namespace: 'lab', result: { stored: 3 } });
   const got = await request(port, { path: '/api/kv/greeting?namespace=lab' });
-  t.deepEqual(got.json(), { key: 'greeting', namespace: 'lab', result: { value: 'hello', seq: 1 } });
+  t.deepEqual(got.json(), { key: 'greeting', namespace: 'lab', status: 'found', result: { value: 'hello', seq: 1 } });
   const rawPut = await request(port, { method: 'PUT', path: '/api/kv/caf%C3%A9', headers: { 'Content-Type': 'text/plain' }, body: 'plain value' });
   t.is(rawPut.status, 200);
   t.deepEqual(calls.at(-1), ['put', 'café', 'plain value', {}]);
@@ -331,8 +331,8 @@ test('GET /api/dht and /api/kv: summary or disabled, 503 without a KV store, val
   isError(t, await request(port, { path: '/api/kv/x?namespace=' }), 400, /namespace/);
   isError(t, await request(port, { method: 'PUT', path: '/api/kv/x', headers: { 'Content-Type': 'application/json' }, body: '{}' }), 400, /missing field "value"/);
   isError(t, await request(port, { method: 'PUT', path: '/api/kv/x', headers: { 'Content-Type': 'application/json' }, body: '{"value": 1}' }), 400, /string/);
-  isError(t, await request(port, { method: 'PUT', path: '/api/kv/x', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ value: 'v'.repeat(1000) }) }), 400, /too long/);
-  isError(t, await request(port, { method: 'PUT', path: '/api/kv/x', headers: { 'Content-Type': 'text/plain' }, body: 'v'.repeat(2000) }), 413);
+  isError(t, await request(port, { method: 'PUT', path: '/api/kv/x', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ value: 'v'.repeat(64 * 1024 + 1) }) }), 400, /too long/);
+  isError(t, await request(port, { method: 'PUT', path: '/api/kv/x', headers: { 'Content-Type': 'text/plain' }, body: 'v'.repeat(64 * 1024 + 1) }), 413);
 });
 
 test('PUT /api/limits changes the session rate limits at run time; bad values are refused', async (t) => {

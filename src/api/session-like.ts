@@ -15,10 +15,18 @@ export interface PeerMessageRecord {
   infoHash: string;
 }
 
-/** The DHT key-value layer (BEP 44) as the session exposes it. */
+/**
+ * The DHT key-value layer (BEP 44) as the session exposes it (KvStore,
+ * src/dht/kv.ts): put (republished while the daemon runs, and after a
+ * restart; `cas` fails with KvError ECAS), lookup with a status, delete,
+ * and the keys of a namespace.
+ */
 export interface KvLike {
-  get(key: string, opts?: { namespace?: string }): Promise<unknown>;
-  put(key: string, value: string, opts?: { namespace?: string }): Promise<unknown>;
+  get(key: string, opts?: { namespace?: string; signal?: AbortSignal }): Promise<unknown>;
+  put(key: string, value: string, opts?: { namespace?: string; cas?: number; republish?: boolean; signal?: AbortSignal }): Promise<unknown>;
+  lookup?(key: string, opts?: { namespace?: string; signal?: AbortSignal }): Promise<{ status: 'found' | 'not-found' | 'deleted' | 'unreachable'; value: string | null; seq: number | null; target: string; publicKey: string }>;
+  del?(key: string, opts?: { namespace?: string; signal?: AbortSignal }): Promise<unknown>;
+  list?(opts?: { namespace?: string; signal?: AbortSignal }): Promise<string[]>;
 }
 
 export interface SessionExtras {

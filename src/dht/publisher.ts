@@ -206,7 +206,8 @@ export class ItemPublisher {
       const found = verifyGetResponse(target, salt, r);
       if (found?.kind === 'mutable' && (highest === undefined || found.seq > highest)) highest = found.seq;
     });
-    if (item.cas !== undefined && highest !== item.cas) {
+    // An explicit seq is the caller's choice: only the storing nodes check its cas then.
+    if (item.cas !== undefined && item.seq === undefined && highest !== item.cas) {
       throw new KvError(`compare-and-swap failed: the stored seq is ${highest === undefined ? 'none (no node holds a value)' : highest}, not ${item.cas}; nothing was written`, 'ECAS');
     }
     const seq = item.seq ?? (item.cas !== undefined ? item.cas + 1 : highest === undefined ? 0 : highest + 1);
@@ -217,8 +218,13 @@ export class ItemPublisher {
       throw new DhtError(`no DHT node took a part of the value (${children.length} parts); nothing was written under the key`);
     }
     const { stored, refusals } = await this.#sendPuts(lookup, vRaw, { ...mutable, ...(item.cas !== undefined ? { cas: item.cas } : {}) }, opts);
-    if (stored === 0 && item.cas !== undefined && refusals.includes(BEP44_CAS_MISMATCH)) {
-      throw new KvError(`compare-and-swap failed: the storing nodes hold a seq other than ${item.cas} (BEP 44 error 301); nothing was written`, 'ECAS');
+    const casRefused = refusals.filter((c) => c === BEP44_CAS_MISMATCH).length;
+    if (item.cas !== undefined && casRefused > 0) {
+      throw new KvError(
+        `compare-and-swap failed: ${casRefused} storing node${casRefused === 1 ? '' : 's'} hold${casRefused === 1 ? 's' : ''} a seq other than ${item.cas} (BEP 44 error 301)` +
+          (stored > 0 ? `; ${stored} node${stored === 1 ? '' : 's'} that held no value took it (cas is checked per storing node, not a lock)` : '; nothing was written'),
+        'ECAS',
+      );
     }
     const republished = opts.republish !== false && this.#remember({ kind: 'mutable', v: vRaw, mutable, ...(children.length ? { children } : {}) });
     return { target, stored, seq, publicKey, republished };

@@ -238,7 +238,11 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (limits.downloadBytesPerS !== undefined) this.limits.download.setRate(limits.downloadBytesPerS);
   }
 
-  /** The key-value layer (BEP 44) of the session's DHT node; items it puts are republished while it runs. */
+  /**
+   * The key-value layer (BEP 44) of the session's DHT node. Its puts and
+   * deletes are republished while the session runs, and after a restart
+   * from the node's list in --state (kv-published.bencode).
+   */
   get kv(): KvStore | undefined {
     if (!this.#dht) return undefined;
     this.#kv ??= new KvStore(this.#dht, () => loadOrCreateIdentity(this.#opts.stateDir));
