@@ -7,6 +7,7 @@
  * Names are published by `peer share` with `PUT /api/kv/:name?namespace=files`.
  */
 import type http from 'node:http';
+import { SwarmError, errorMessage } from '../errors.js';
 import { DEFAULT_CATALOGUE_NAMESPACE, catalogueNameProblem, entryJson, listCatalogue, resolveName, type CatalogueKv } from '../session/catalogue.js';
 import { ApiError, sendJson } from './http.js';
 import type { Route, RouteContext } from './routes.js';
@@ -38,7 +39,14 @@ async function list(ctx: RouteContext, res: http.ServerResponse, query: URLSearc
   const pattern = query.get('pattern') ?? undefined;
   if (pattern !== undefined && pattern.length > 256) throw new ApiError(400, 'the pattern is over 256 characters');
   const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(60_000)]);
-  const listing = await listCatalogue(kv, { namespace, ...(pattern ? { pattern } : {}), signal });
+  let listing: Awaited<ReturnType<typeof listCatalogue>>;
+  try {
+    listing = await listCatalogue(kv, { namespace, ...(pattern ? { pattern } : {}), signal });
+  } catch (err) {
+    // KvStore.list: EKV when no DHT node answered the index lookup.
+    if (err instanceof SwarmError && err.code === 'EKV') throw new ApiError(503, `${errorMessage(err)} (start the daemon with --bootstrap HOST:PORT, or on a LAN with local service discovery)`);
+    throw err;
+  }
   sendJson(res, 200, { namespace, files: listing.files.map(entryJson), skipped: listing.skipped });
 }
 
@@ -54,6 +62,8 @@ async function one(ctx: RouteContext, res: http.ServerResponse, raw: string, que
   if (problem) throw new ApiError(400, problem);
   const namespace = namespaceOf(query);
   const r = await resolveName(kv, name, { namespace, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]) });
+  if (r.kind === 'unreachable') throw new ApiError(503, 'no DHT node answered: this daemon knows no other DHT node (start it with --bootstrap HOST:PORT, or on a LAN with local service discovery)');
+  if (r.kind === 'deleted') throw new ApiError(404, `${JSON.stringify(name)} was deleted from namespace ${JSON.stringify(namespace)}`);
   if (r.kind === 'missing') throw new ApiError(404, `no file named ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)}`);
   if (r.kind === 'invalid') throw new ApiError(422, `the value of ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)} is ${r.reason}`);
   sendJson(res, 200, { namespace, file: entryJson(r.entry) });

@@ -77,7 +77,8 @@ async function resolveForFetch(name: string, namespace: string, common: CommonOp
   return withDhtClient(common, async ({ node, contacts }) => {
     const r = await resolveName(readerKv(node, common), name, { namespace, signal: AbortSignal.timeout(60_000) });
     if (r.kind === 'found') return { entry: r.entry, contacts };
-    if (heardNobody(node)) throw new NoDhtNodeError(dhtHint(common));
+    if (r.kind === 'unreachable' || heardNobody(node)) throw new NoDhtNodeError(dhtHint(common));
+    if (r.kind === 'deleted') throw new SwarmError(`${JSON.stringify(name)} was deleted from namespace ${JSON.stringify(namespace)}`, 'ENOTFOUND', 1);
     if (r.kind === 'invalid') throw new SwarmError(`the value of ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)} is not a file shared by name: ${r.reason}`, 'ECATALOGUE', 1);
     throw new SwarmError(`no file named ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)}; \`peer find${namespace === DEFAULT_CATALOGUE_NAMESPACE ? '' : ` --namespace ${namespace}`}\` lists them`, 'ENOTFOUND', 1);
   });

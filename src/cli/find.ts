@@ -10,7 +10,7 @@
  * --json -> {"namespace","files":[{"name","length","files","magnet","infoHash","added"}]}
  */
 import { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { SwarmError, UsageError } from '../errors.js';
 import { KvStore } from '../dht/kv.js';
 import { loadOrCreateIdentity } from '../dht/state.js';
 import { DEFAULT_CATALOGUE_NAMESPACE, entryJson, listCatalogue, type CatalogueKv, type CatalogueListing } from '../session/catalogue.js';
@@ -63,7 +63,14 @@ async function findFiles(pattern: string | undefined, namespace: string, common:
   requireDhtOptions(common, 'peer find');
   if (namespace === '') throw new UsageError('--namespace must not be empty');
   return withDhtClient(common, async ({ node }) => {
-    const listing = await listCatalogue(readerKv(node, common), { namespace, ...(pattern !== undefined ? { pattern } : {}), signal: AbortSignal.timeout(120_000) });
+    let listing: CatalogueListing;
+    try {
+      listing = await listCatalogue(readerKv(node, common), { namespace, ...(pattern !== undefined ? { pattern } : {}), signal: AbortSignal.timeout(120_000) });
+    } catch (err) {
+      // KvStore.list says EKV "no DHT node answered" when the index lookup heard nobody.
+      if (err instanceof SwarmError && err.code === 'EKV' && heardNobody(node)) throw new NoDhtNodeError(dhtHint(common));
+      throw err;
+    }
     if (listing.files.length === 0 && heardNobody(node)) throw new NoDhtNodeError(dhtHint(common));
     return listing;
   });

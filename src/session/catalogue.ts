@@ -5,7 +5,7 @@
  * namespace's key index (KvStore.list) and then each entry, a few at a
  * time. Used by the CLI (a short-lived DHT node) and the daemon's API.
  */
-import { DhtError } from '../errors.js';
+import { DhtError, SwarmError, errorMessage } from '../errors.js';
 import { decodeEntry, matchesPattern, type CatalogueEntry } from './catalogue-entry.js';
 
 export * from './catalogue-entry.js';
@@ -15,6 +15,8 @@ export interface CatalogueKv {
   get(key: string, opts: { namespace?: string; signal?: AbortSignal }): Promise<unknown>;
   put(key: string, value: string, opts: { namespace?: string; republish?: boolean; signal?: AbortSignal }): Promise<unknown>;
   list?(opts: { namespace?: string; signal?: AbortSignal }): Promise<string[]>;
+  /** A get that says why nothing came (KvStore.lookup): 'unreachable' when no node answered. */
+  lookup?(key: string, opts: { namespace?: string; signal?: AbortSignal }): Promise<{ status: string; value: string | null }>;
 }
 
 /** Entries read at once while listing. */
@@ -26,7 +28,7 @@ export interface CatalogueListing {
   files: CatalogueEntry[];
   /** Names whose value is not a catalogue entry (another program's key, a hostile writer), with why. */
   skipped: { name: string; reason: string }[];
-  /** Names in the index that no node returned a value for (deleted, expired, or not reachable). */
+  /** Names in the index that no node returned a value for (deleted, expired, or no node answered). */
   missing: string[];
 }
 
@@ -42,11 +44,36 @@ export function valueOf(result: unknown): string | undefined {
   return typeof r.value === 'string' ? r.value : undefined;
 }
 
-export type Resolved = { kind: 'found'; entry: CatalogueEntry } | { kind: 'missing' } | { kind: 'invalid'; reason: string };
+export type Resolved =
+  | { kind: 'found'; entry: CatalogueEntry }
+  | { kind: 'missing' }
+  | { kind: 'deleted' }
+  /** No DHT node answered: nothing can be said about the name. */
+  | { kind: 'unreachable' }
+  | { kind: 'invalid'; reason: string };
 
-/** Looks `name` up in `namespace`. */
+/**
+ * Looks `name` up in `namespace`. A value that is not an entry (or a big
+ * value whose chunks do not verify) is `invalid`, never an exception: it
+ * came from the network.
+ */
 export async function resolveName(kv: CatalogueKv, name: string, opts: { namespace: string; signal?: AbortSignal }): Promise<Resolved> {
-  const text = valueOf(await kv.get(name, { namespace: opts.namespace, ...(opts.signal ? { signal: opts.signal } : {}) }));
+  const o = { namespace: opts.namespace, ...(opts.signal ? { signal: opts.signal } : {}) };
+  let text: string | undefined;
+  try {
+    if (typeof kv.lookup === 'function') {
+      const r = await kv.lookup(name, o);
+      if (r.status === 'unreachable') return { kind: 'unreachable' };
+      if (r.status === 'deleted') return { kind: 'deleted' };
+      text = r.status === 'found' && typeof r.value === 'string' ? r.value : undefined;
+    } else {
+      text = valueOf(await kv.get(name, o));
+    }
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    if (err instanceof SwarmError && err.code === 'EKVBAD') return { kind: 'invalid', reason: errorMessage(err) };
+    throw err;
+  }
   if (text === undefined) return { kind: 'missing' };
   const d = decodeEntry(name, text);
   return d.ok ? { kind: 'found', entry: d.entry } : { kind: 'invalid', reason: d.reason };
