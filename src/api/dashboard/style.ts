@@ -7,8 +7,8 @@ header { display: flex; gap: 1.5em; align-items: baseline; padding: .8em 1.2em; 
 header h1 { font-size: 1.2em; margin: 0; }
 .summary { color: #cbd5e1; }
 .status { margin-left: auto; color: #fca5a5; }
-main { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; padding: 1em; }
-.panel { background: var(--panel); border-radius: 6px; padding: .8em 1em; box-shadow: 0 1px 2px rgba(0,0,0,.08); min-width: 0; }
+main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1em; padding: 1em; }
+.panel { background: var(--panel); border-radius: 6px; padding: .8em 1em; box-shadow: 0 1px 2px rgba(0,0,0,.08); min-width: 0; overflow-x: auto; }
 .panel.wide { grid-column: 1 / -1; }
 h2 { font-size: 1em; margin: 0 0 .6em; }
 table { width: 100%; border-collapse: collapse; }
@@ -39,5 +39,30 @@ td.limits { font-size: 12px; color: var(--muted); }
 #files tr.skipped td { color: var(--muted); }
 #files tr.skipped td.name a { text-decoration: line-through; }
 td.state { text-transform: none; }
-@media (max-width: 900px) { main { grid-template-columns: 1fr; } }
+th.sortable { cursor: pointer; user-select: none; }
+th.sortable:hover { color: var(--down); }
+th[aria-sort="ascending"]::after { content: " ▲"; font-size: 10px; }
+th[aria-sort="descending"]::after { content: " ▼"; font-size: 10px; }
+.toolbar { margin: 0 0 .5em; }
+tr.errored td.state { color: var(--bad); }
+.hint { margin: .4em 0 0; font-size: 12px; }
+.drop-zone { position: fixed; inset: 0; z-index: 10; display: flex; align-items: center; justify-content: center; background: rgba(37,99,235,.12); border: 4px dashed var(--down); font-size: 1.4em; color: var(--down); pointer-events: none; }
+.drop-zone[hidden] { display: none; }
+.details { display: grid; grid-template-columns: max-content 1fr max-content 1fr max-content 1fr; gap: .25em .8em; margin: 0 0 .6em; }
+.details dt { color: var(--muted); }
+.details dd { margin: 0; word-break: break-all; min-width: 0; }
+.details dd[data-field="magnet"] input { width: 100%; font: 12px monospace; }
+.pieces-box canvas { width: 100%; height: 36px; display: block; border-radius: 4px; image-rendering: pixelated; }
+#trackers td.tracker-status { text-transform: none; }
+#trackers tr.tracker-working td.tracker-status { color: var(--up); }
+#trackers tr.tracker-error td.tracker-status { color: var(--bad); }
+#dht td.node-id { font: 12px monospace; max-width: 8em; overflow: hidden; text-overflow: ellipsis; }
+.kv-form { display: flex; flex-wrap: wrap; gap: .4em .8em; align-items: center; }
+.kv-value input { width: 100%; }
+.kv-result { background: #f8fafc; border: 1px solid #e5e7eb; border-radius: 4px; padding: .4em .6em; min-height: 2.2em; white-space: pre-wrap; word-break: break-all; margin: .6em 0 0; }
+.kv-result.bad { color: var(--bad); }
+#kv-keys { list-style: none; padding: 0; margin: .4em 0 0; display: flex; flex-wrap: wrap; gap: .3em; }
+button.link { background: none; border: 1px solid #cbd5e1; border-radius: 3px; color: var(--down); }
+@media (max-width: 1100px) { .details { grid-template-columns: max-content 1fr; } }
+@media (max-width: 900px) { main { grid-template-columns: minmax(0, 1fr); } }
 `;
