@@ -16,8 +16,22 @@ test('a port in use is a UsageError (exit 2) saying what and how to fix it', (t)
 
 test('a host not of this machine is a UsageError only when the host words are given', (t) => {
   const cause = errno('EADDRNOTAVAIL');
-  t.is((listenError(cause, { what: 'x', fix: 'y', host: '--host 10.9.9.9' }) as Error).message, '--host 10.9.9.9 is not an address of this machine');
+  t.is((listenError(cause, { what: 'x', fix: 'y', host: '--host 10.9.9.9' }) as Error).message, '--host 10.9.9.9 is not an address of this machine: give one of its own (or leave --host out to use every address)');
   t.is(listenError(cause, { what: 'x', fix: 'y' }), cause);
+});
+
+test('a host name that resolves to nothing is a UsageError naming it, when the host words are given', (t) => {
+  const cause = Object.assign(new Error('getaddrinfo ENOTFOUND localhostt'), { code: 'ENOTFOUND', hostname: 'localhostt' });
+  const e = listenError(cause, { what: 'x', fix: 'y', host: '--host localhostt' });
+  t.true(e instanceof UsageError);
+  t.regex((e as Error).message, /^--host localhostt: unknown host .*127\.0\.0\.1/);
+  t.is(listenError(cause, { what: 'x', fix: 'y' }), cause);
+});
+
+test('a wrapped bind failure that kept only the system text is still a port in use', (t) => {
+  const wrapped = new Error('tracker: cannot bind UDP 127.0.0.9:6969: bind EADDRINUSE 127.0.0.9:6969');
+  t.true(isAddressInUse(wrapped));
+  t.true(isAddressInUse(new Error('outer', { cause: errno('EADDRINUSE') })));
 });
 
 test('anything else is passed on unchanged', (t) => {

@@ -113,6 +113,25 @@ export function parseHost(value: string): string {
   return host;
 }
 
+/**
+ * A host name given as --host (or --api-host) must resolve before anything
+ * binds: `localhostt` is a usage error naming the option and the fix (exit 2),
+ * not a raw `getaddrinfo ENOTFOUND` at run time. Addresses pass untouched.
+ */
+export async function checkHostResolves(host: string, option = '--host'): Promise<void> {
+  if (isIP(host) !== 0) return;
+  const { lookup } = await import('node:dns/promises');
+  try {
+    await lookup(host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EAI_NODATA' || code === 'EAI_AGAIN' || code === 'EAI_FAIL') {
+      throw new UsageError(`${option} ${host}: unknown host (no address found for this name): check the spelling, or give an address of this machine such as 127.0.0.1 or ::1`, { cause: err });
+    }
+    throw err;
+  }
+}
+
 /** Writes one JSON object as a line on stdout (the only thing `--json` prints there). */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');

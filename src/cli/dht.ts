@@ -13,7 +13,9 @@
  * other address, e.g. to try the flood protection on one machine.
  */
 import { Command } from 'commander';
-import { addCommonOptions, parseCommonOptions, printJson, refuseInapplicable } from './common.js';
+import { addCommonOptions, checkHostResolves, parseCommonOptions, printJson, refuseInapplicable } from './common.js';
+import { stopSignal } from './signals.js';
+import { listenError } from '../util/listen-errors.js';
 import { UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
 import { announceDhtNodeOnLan } from '../discovery/lsd-dht.js';
@@ -32,6 +34,9 @@ export function registerDht(program: Command): void {
     const loopback = raw.loopbackNodesPerAddress;
     if (loopback !== undefined && !/^\d{1,6}$/.test(String(loopback))) throw new UsageError(`--loopback-nodes-per-address: not a count: ${String(loopback)}`);
     const s = loopback === undefined ? common.settings : { ...common.settings, dhtMaxNodesPerLoopbackAddress: Number(loopback) };
+    await checkHostResolves(s.host);
+    // Listening before binding: a Ctrl-C while starting still stops cleanly (exit 0).
+    const stopped = stopSignal();
     // Loaded here, not at start-up: every other command starts without them.
     const [{ TrackerServer }, { DhtNode }] = await Promise.all([import('../tracker/server.js'), import('../dht/node.js')]);
     // --tracker: a LAN's bootstrap node can be its tracker too.
@@ -41,8 +46,17 @@ export function registerDht(program: Command): void {
       if (common.json) printJson({ event: 'ready', nodes });
       else process.stderr.write(`DHT joined: ${nodes} nodes known\n`);
     });
-    await node.start();
-    await tracker?.start();
+    try {
+      await node.start();
+    } catch (err) {
+      throw listenError(err, { what: `DHT UDP port ${s.port} on ${s.host}`, fix: 'choose another with --port', host: `--host ${s.host}` });
+    }
+    try {
+      await tracker?.start();
+    } catch (err) {
+      await node.stop();
+      throw listenError(err, { what: `tracker port ${common.tracker} on ${s.host}`, fix: 'choose another with --tracker PORT' });
+    }
     const lsd = common.lsd ? await announceDhtNodeOnLan(node, { host: s.host, settings: s, logger: getLogger('lsd') }) : undefined;
     if (tracker && !common.json) process.stderr.write(`tracker: ${tracker.announceUrl} (HTTP and UDP)\n`);
     const a = node.address;
@@ -51,10 +65,7 @@ export function registerDht(program: Command): void {
     const stats = setInterval(() => {
       if (common.json) printJson({ event: 'stats', ...node.stats() });
     }, STATS_INTERVAL_MS);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await stopped;
     clearInterval(stats);
     await lsd?.stop();
     await tracker?.stop();

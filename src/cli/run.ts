@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { SwarmError, errorMessage } from '../errors.js';
 import { rootLogger } from '../log.js';
+import { describeError } from './system-errors.js';
 
 export async function runCli(program: Command, argv: string[] = process.argv): Promise<void> {
   // `peer info x.torrent | head`: a reader that went away is not an error of ours.
@@ -21,10 +22,13 @@ export async function runCli(program: Command, argv: string[] = process.argv): P
     process.exitCode = exitCodeOf(err);
     if (err instanceof CommanderError) return; // commander already printed its message
     const json = argv.includes('--json');
-    const message = errorMessage(err);
+    // A raw system error (EACCES, ENOSPC, getaddrinfo ENOTFOUND...) is said as a sentence with the fix.
+    const described = describeError(err);
+    if (described) process.exitCode = described.exitCode;
+    const message = described?.message ?? errorMessage(err);
     if (json) process.stdout.write(JSON.stringify({ event: 'error', message }) + '\n');
     process.stderr.write(`error: ${message}\n`);
-    if (!(err instanceof SwarmError)) rootLogger.debug(err instanceof Error ? (err.stack ?? message) : message);
+    if (!(err instanceof SwarmError) || described) rootLogger.debug(err instanceof Error ? (err.stack ?? message) : message);
   }
 }
 

@@ -13,10 +13,11 @@ import { randomBytes } from '../util/hash.js';
 import { toHex } from '../util/bytes.js';
 import { Daemon, type ApiServerLike, type DaemonSession } from '../session/daemon.js';
 import type { Torrent } from '../session/torrent.js';
-import { addCommonOptions, parseCommonOptions, printJson } from './common.js';
+import { addCommonOptions, checkHostResolves, parseCommonOptions, printJson } from './common.js';
 import { parseBytes } from './parse.js';
 import { isLoopbackHost } from '../util/address.js';
 import { formatBytes } from './progress.js';
+import { onStopSignal } from './signals.js';
 
 interface RawStart {
   torrents: string;
@@ -111,6 +112,8 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
   if (raw.apiToken !== undefined && !/^[\x21-\x7e]{8,256}$/.test(raw.apiToken)) {
     throw new UsageError('--api-token: 8 to 256 printable characters without spaces');
   }
+  await checkHostResolves(s.host);
+  if (common.api !== undefined) await checkHostResolves(raw.apiHost, '--api-host');
   const apiToken = raw.apiToken ?? (common.api !== undefined && !isLoopbackHost(raw.apiHost) ? toHex(randomBytes(16)) : undefined);
   const downloadsDir = path.resolve(raw.downloads);
   const torrentsDir = path.resolve(raw.torrents);
@@ -161,15 +164,13 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
       },
     );
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const offSignal = onStopSignal(onSignal);
 
   try {
     await daemon.start();
   } catch (err) {
     await shutdown();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignal();
     throw err; // a port in use or a foreign host is a UsageError already (util/listen-errors.ts)
   }
   if (stopping) return; // a signal came while starting

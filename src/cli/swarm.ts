@@ -12,10 +12,11 @@ import { isMagnet, parseMagnet } from '../metainfo/magnet.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { Session, contentPathIn } from '../session/session.js';
 import type { Torrent, TorrentStats } from '../session/torrent.js';
-import { parseCommonOptions, printJson, type CommonOptions } from './common.js';
+import { checkHostResolves, parseCommonOptions, printJson, type CommonOptions } from './common.js';
 import { createProgress, formatBytes, type Progress } from './progress.js';
 import { formatHostPort } from '../util/address.js';
 import { StatusLine } from './status-line.js';
+import { onStopSignal } from './signals.js';
 import { completeLine, downloadFields, seedFields, stopLine } from './swarm-status.js';
 import type { ApiServer } from '../api/server.js';
 
@@ -54,6 +55,7 @@ function progressEvent(s: TorrentStats): Record<string, unknown> {
 
 export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
   const common = parseCommonOptions(cmd.raw);
+  await checkHostResolves(common.settings.host);
   const log = getLogger(cmd.mode);
   const magnet = isMagnet(cmd.target) ? parseMagnet(cmd.target) : undefined;
   if (magnet && cmd.mode === 'seed') throw new UsageError('seed needs the .torrent file, not a magnet link');
@@ -85,8 +87,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       process.exit(0);
     });
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const offSignal = onStopSignal(onSignal);
 
   try {
     await session.start();
@@ -123,8 +124,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     await shutdown();
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignal();
   }
 }
 

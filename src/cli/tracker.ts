@@ -7,9 +7,10 @@ import { Command, Option } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
 import { getLogger, LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
-import { printJson } from './common.js';
+import { checkHostResolves, printJson } from './common.js';
 import { parsePort } from './parse.js';
 import { listenError } from '../util/listen-errors.js';
+import { stopSignal } from './signals.js';
 
 interface TrackerFlags {
   host: string;
@@ -54,6 +55,7 @@ export function registerTracker(program: Command): void {
       setLogLevel(flags.logLevel);
       if (!/^[\w.:-]+$/.test(flags.host)) throw new UsageError(`--host: not an address: ${flags.host}`);
       const port = parsePort(flags.port);
+      await checkHostResolves(flags.host);
       const allowList = flags.allow !== undefined ? readAllowList(flags.allow) : undefined;
       const { TrackerServer } = await import('../tracker/server.js');
       const server = new TrackerServer({
@@ -65,15 +67,7 @@ export function registerTracker(program: Command): void {
         logger: getLogger('tracker'),
       });
       // Listen for Ctrl-C before binding, so an early one still stops cleanly (exit 0).
-      const stopRequested = new Promise<void>((resolve) => {
-        const onSignal = (): void => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          resolve();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      });
+      const stopRequested = stopSignal();
       try {
         await server.start();
       } catch (err) {
