@@ -73,6 +73,7 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
   const beta = await made(dir, 'beta-download.bin', 3 * 1024 * 1024 + 5, 2, [deadTracker, trackerUrl]);
   const gamma = await made(dir, 'gamma-dropped.bin', 100_000, 3);
   const delta = await made(dir, 'delta-magnet.bin', 50_000, 4);
+  const epsilonHex = 'e'.repeat(40);
 
   // A: the daemon, alpha in its watch folder with its content in place, gamma's content too (dropped later).
   const torrentsA = path.join(dir, 'a', 'torrents');
@@ -212,8 +213,10 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
   t.deepEqual(await names(), [gamma.name]);
   await page.selectOption('#filter-state', 'downloading');
   t.deepEqual(await names(), []);
+  t.is(await page.locator(`#torrents tbody tr.fetching[data-infohash="${delta.hex}"]`).count(), 1, 'a magnet fetching its metadata counts as downloading');
   await page.selectOption('#filter-state', 'seeding');
   t.deepEqual((await names()).sort(), [alpha.name, beta.name]);
+  t.is(await page.locator('#torrents tbody tr.fetching').count(), 0, 'the fetching magnet is hidden too');
   await shot(page, 'torrents');
   await page.selectOption('#filter-state', 'all');
 
@@ -253,12 +256,19 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
   t.regex((await page.textContent('#kv-result')) ?? '', /^greeting = hello, swarm/);
   await shot(page, 'kv');
 
-  // --- the catalogue (when this build serves it) -----------------------------------------------
+  // --- the catalogue (when this build serves it): an entry put under a name, listed, fetched --------
   if ((await json(`${base}/api/catalogue?namespace=dashboard-empty`).catch(() => ({ status: 0 }))).status !== 404) {
-    await page.fill('#catalogue-namespace', 'dashboard-empty');
+    const entry = { magnet: `magnet:?xt=urn:btih:${epsilonHex}&dn=epsilon.bin`, length: 123_456, files: 1, added: 0 };
+    const put = await json(`${base}/api/kv/epsilon.bin?namespace=dashboard-catalogue`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ value: JSON.stringify(entry) }) });
+    t.is(put.status, 200, JSON.stringify(put.body));
+    await page.fill('#catalogue-namespace', 'dashboard-catalogue');
     await page.click('#catalogue-refresh');
     await page.waitForFunction(() => (globalThis as any).swarmDashboard.catalogue !== undefined, undefined, { timeout: 70_000 });
-    t.is(await dash<number>(page, 'catalogue'), 0, (await page.textContent('#catalogue-status')) ?? '');
+    t.is(await dash<number>(page, 'catalogue'), 1, (await page.textContent('#catalogue-status')) ?? '');
+    const entryRow = page.locator('#catalogue tbody tr[data-name="epsilon.bin"]');
+    t.is(await entryRow.locator('td').nth(1).textContent(), '120.6 KiB');
+    await entryRow.locator('button').click();
+    await page.locator(`#torrents tbody tr.fetching[data-infohash="${epsilonHex}"]`).waitFor({ timeout: 30_000 });
   } else t.log('no /api/catalogue in this build: the catalogue panel was not exercised');
   await shot(page, 'catalogue');
   await shot(page, 'files');

@@ -142,8 +142,16 @@ export const DASHBOARD_JS = String.raw`'use strict';
     var want = $('filter-state').value;
     if (want === 'errored') { if (!t.error) return false; }
     else if (want !== 'all' && t.state !== want) return false;
+    return matchesText(t.name || '', t.infoHash);
+  }
+  function matchesText(name, infoHash) {
     var text = $('filter-text').value.trim().toLowerCase();
-    return !text || t.name.toLowerCase().indexOf(text) >= 0 || t.infoHash.indexOf(text) === 0;
+    return !text || name.toLowerCase().indexOf(text) >= 0 || infoHash.indexOf(text) === 0;
+  }
+  // A magnet still fetching its metadata counts as downloading.
+  function fetchingShown(f) {
+    var want = $('filter-state').value;
+    return (want === 'all' || want === 'downloading') && matchesText(f.name || '', f.infoHash);
   }
   function sorted(list) {
     if (!sort.key) return list;
@@ -213,7 +221,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       });
       tbody.appendChild(row);
     });
-    fetching.forEach(function (f) {
+    fetching.filter(fetchingShown).forEach(function (f) {
       tbody.appendChild(el('tr', { 'data-infohash': f.infoHash, className: 'fetching' }, [
         el('td', { className: 'name', text: f.name || f.infoHash }), el('td', { text: 'fetching metadata…', colspan: '10', className: 'muted' }),
       ]));
@@ -326,7 +334,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     list.forEach(function (tr) {
       tbody.appendChild(el('tr', { 'data-url': tr.url, className: 'tracker-' + tr.status }, [
         el('td', { text: String(tr.tier + 1) }),
-        el('td', { className: 'name', text: tr.url }),
+        el('td', { className: 'url', text: tr.url }),
         el('td', { className: 'tracker-status', text: tr.status === 'idle' ? 'not contacted' : tr.status }),
         el('td', { text: tr.seeders === undefined ? '' : String(tr.seeders) }),
         el('td', { text: tr.leechers === undefined ? '' : String(tr.leechers) }),

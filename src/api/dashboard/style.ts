@@ -54,6 +54,7 @@ tr.errored td.state { color: var(--bad); }
 .details dd[data-field="magnet"] input { width: 100%; font: 12px monospace; }
 .pieces-box canvas { width: 100%; height: 36px; display: block; border-radius: 4px; image-rendering: pixelated; }
 #trackers td.tracker-status { text-transform: none; }
+#trackers td.url { white-space: normal; overflow-wrap: anywhere; }
 #trackers tr.tracker-working td.tracker-status { color: var(--up); }
 #trackers tr.tracker-error td.tracker-status { color: var(--bad); }
 #dht td.node-id { font: 12px monospace; max-width: 8em; overflow: hidden; text-overflow: ellipsis; }
