@@ -639,13 +639,13 @@ export const DASHBOARD_JS = String.raw`'use strict';
     $('kv-del').addEventListener('click', function () {
       var k = key(); if (!k) return;
       if (!confirm('Delete ' + k + '?')) return;
-      api(kvPath(k), { method: 'DELETE' }).then(function () { kvShow('del', true, 'deleted ' + k); }, function (e) { kvShow('del', false, e.message); });
+      kvShow('del', true, 'deleting ' + k + '…');
+      api(kvPath(k), { method: 'DELETE' }).then(function () { $('kv-value').value = ''; kvShow('del', true, 'deleted ' + k); }, function (e) { kvShow('del', false, e.message); });
     });
     $('kv-list').addEventListener('click', function () {
       var ns = $('kv-namespace').value.trim();
-      if (!ns) { kvShow('list', false, 'give a namespace to list'); return; }
       var ul = $('kv-keys');
-      api('/api/kv?namespace=' + encodeURIComponent(ns)).then(function (b) {
+      api('/api/kv' + (ns ? '?namespace=' + encodeURIComponent(ns) : '')).then(function (b) {
         ul.textContent = '';
         (b.keys || []).forEach(function (k) {
           var name = typeof k === 'string' ? k : k.key;
@@ -653,7 +653,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
           li.firstChild.addEventListener('click', function () { $('kv-key').value = name; $('kv-get').click(); });
           ul.appendChild(li);
         });
-        kvShow('list', true, (b.keys || []).length + ' key(s) in ' + ns);
+        kvShow('list', true, (b.keys || []).length + ' key(s) in ' + (ns || 'your identity'));
+        state.kvKeys = (b.keys || []).length;
       }, function (e) { kvShow('list', false, e.message); });
     });
   }

@@ -149,12 +149,12 @@ export const DASHBOARD_HTML = `<!doctype html>
     <form id="kv-form" class="kv-form">
       <label>Key <input type="text" id="kv-key" size="20" maxlength="64"></label>
       <label>Namespace <input type="text" id="kv-namespace" size="14" placeholder="(your identity)"></label>
-      <label class="kv-value">Value <input type="text" id="kv-value" size="40"></label>
+      <label class="kv-value">Value <textarea id="kv-value" rows="3" cols="40" placeholder="text, up to 64 KiB"></textarea></label>
       <div class="row">
         <button type="button" id="kv-get">Get</button>
         <button type="button" id="kv-put">Put</button>
         <button type="button" id="kv-del">Delete</button>
-        <button type="button" id="kv-list">List namespace</button>
+        <button type="button" id="kv-list" title="the keys put under this namespace (or your identity)">List keys</button>
       </div>
     </form>
     <pre id="kv-result" class="kv-result"></pre>

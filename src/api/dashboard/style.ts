@@ -59,7 +59,8 @@ tr.errored td.state { color: var(--bad); }
 #trackers tr.tracker-error td.tracker-status { color: var(--bad); }
 #dht td.node-id { font: 12px monospace; max-width: 8em; overflow: hidden; text-overflow: ellipsis; }
 .kv-form { display: flex; flex-wrap: wrap; gap: .4em .8em; align-items: center; }
-.kv-value input { width: 100%; }
+.kv-value { display: flex; flex-direction: column; width: 100%; }
+.kv-value textarea { width: 100%; font: inherit; }
 .kv-result { background: #f8fafc; border: 1px solid #e5e7eb; border-radius: 4px; padding: .4em .6em; min-height: 2.2em; white-space: pre-wrap; word-break: break-all; margin: .6em 0 0; }
 .kv-result.bad { color: var(--bad); }
 #kv-keys { list-style: none; padding: 0; margin: .4em 0 0; display: flex; flex-wrap: wrap; gap: .3em; }
