@@ -72,6 +72,8 @@ test('values that are not entries are refused with a reason, never thrown', (t) 
     [`{"magnet":"magnet:?xt=urn:btih:${HASH}","length":7,"files":0}`, /files/],
     [`{"magnet":"magnet:?xt=urn:btih:${HASH}","length":7,"added":-1}`, /added/],
     ['{"magnet":"' + 'a'.repeat(70_000) + '"}', /too long/],
+    [JSON.stringify({ magnet: `magnet:?xt=urn:btih:${HASH}&dn=\u001b[2Jx`, length: 1 }), /control characters/],
+    [JSON.stringify({ magnet: `magnet:?xt=urn:btih:${HASH}&dn=\u009b2Jx`, length: 1 }), /control characters/],
   ];
   for (const [text, why] of bad) {
     const d = decodeEntry('x', text);
@@ -91,6 +93,8 @@ test('names: 1 to 64 bytes of UTF-8 without control characters', (t) => {
   t.regex(catalogueNameProblem('\u00e9'.repeat(33))!, /66 bytes/, 'counted in bytes, not characters');
   t.regex(catalogueNameProblem('')!, /empty/);
   t.regex(catalogueNameProblem('a\nb')!, /control/);
+  t.regex(catalogueNameProblem('a\u001b[31mb')!, /control/);
+  t.regex(catalogueNameProblem('a\u009bb')!, /control/);
 });
 
 test('patterns: a glob when it has * ? [, else a substring; case ignored', (t) => {
@@ -145,10 +149,13 @@ test('listing: sorted entries matching the pattern; values that are not entries 
     'junk.iso': 'not json at all',
     'gone.iso': '<deleted>',
     'bad-chunks.iso': new KvError('a chunk of the value does not match its hash', 'EKVBAD'),
+    'evil\u001b[2J.iso': entry('e'.repeat(40), 4),
   });
   const all = await listCatalogue(kv, { namespace: 'files', pattern: '*.ISO' });
   t.deepEqual(all.files.map((f) => [f.name, f.length]), [['a.iso', 1], ['b.iso', 2]]);
-  t.deepEqual(all.skipped.map((s) => s.name).sort(), ['bad-chunks.iso', 'junk.iso']);
+  t.deepEqual(all.skipped.map((s) => s.name).sort(), ['bad-chunks.iso', 'evil\u001b[2J.iso', 'junk.iso']);
+  t.regex(all.skipped.find((s) => s.name.startsWith('evil'))!.reason, /not a catalogue name.*control/);
+  t.false(kv.gets.some((g) => g.startsWith('evil')), 'a name no share could make is not looked up');
   t.regex(all.skipped.find((s) => s.name === 'junk.iso')!.reason, /not JSON/);
   t.deepEqual(all.missing, ['gone.iso']);
   t.false(kv.gets.includes('notes.txt'), 'names the pattern rules out are not even read');

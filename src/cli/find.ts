@@ -81,7 +81,9 @@ function render(listing: CatalogueListing, namespace: string, pattern: string | 
     printJson({ namespace, files: listing.files.map(entryJson) });
     return;
   }
-  for (const s of listing.skipped) if (!common.quiet) process.stderr.write(`skipped ${JSON.stringify(s.name)}: ${s.reason}\n`);
+  // Skipped names come from the network as they are: control characters are shown as '?'.
+  const safe = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  for (const s of listing.skipped) if (!common.quiet) process.stderr.write(`skipped ${safe(JSON.stringify(s.name))}: ${safe(s.reason)}\n`);
   if (listing.files.length === 0) {
     process.stderr.write(`no files in namespace ${JSON.stringify(namespace)}${pattern ? ` matching ${JSON.stringify(pattern)}` : ''}${common.quiet ? '' : ' (share one with: peer share PATH)'}\n`);
     return;

@@ -48,7 +48,7 @@ export function catalogueNameProblem(name: string): string | undefined {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes === 0) return 'the name is empty';
   if (bytes > MAX_CATALOGUE_NAME_BYTES) return `the name is ${bytes} bytes of UTF-8; a catalogue name is a DHT key (BEP 44 salt) of at most ${MAX_CATALOGUE_NAME_BYTES} bytes: give a shorter one with --as`;
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'the name holds control characters';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'the name holds control characters';
   return undefined;
 }
 
@@ -85,6 +85,8 @@ export function decodeEntry(name: string, text: string): DecodedEntry {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'not a catalogue entry (not a JSON object)' };
   const o = raw as Record<string, unknown>;
   if (typeof o.magnet !== 'string') return { ok: false, reason: 'not a catalogue entry (no magnet link)' };
+  // Printed on terminals as it is: no control characters (escape sequences) from a remote writer.
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(o.magnet)) return { ok: false, reason: 'bad magnet link: it holds control characters' };
   let infoHash: string;
   try {
     infoHash = parseMagnet(o.magnet).infoHashHex;

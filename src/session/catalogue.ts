@@ -6,7 +6,7 @@
  * time. Used by the CLI (a short-lived DHT node) and the daemon's API.
  */
 import { DhtError, SwarmError, errorMessage } from '../errors.js';
-import { decodeEntry, matchesPattern, type CatalogueEntry } from './catalogue-entry.js';
+import { catalogueNameProblem, decodeEntry, matchesPattern, type CatalogueEntry } from './catalogue-entry.js';
 
 export * from './catalogue-entry.js';
 
@@ -84,8 +84,14 @@ export async function listCatalogue(kv: CatalogueKv, opts: { namespace: string; 
   if (typeof kv.list !== 'function') throw new DhtError('this version of the key-value layer cannot list a namespace');
   const sig = opts.signal ? { signal: opts.signal } : {};
   const keys = await kv.list({ namespace: opts.namespace, ...sig });
-  const names = [...new Set(keys.filter((k) => typeof k === 'string' && matchesPattern(k, opts.pattern)))].sort().slice(0, MAX_LISTED_NAMES);
   const out: CatalogueListing = { files: [], skipped: [], missing: [] };
+  const valid = keys.filter((k): k is string => typeof k === 'string');
+  // The index comes from the network: a name no share could have made (control characters, too long) is not read.
+  for (const k of valid) {
+    const problem = catalogueNameProblem(k);
+    if (problem && matchesPattern(k, opts.pattern) && out.skipped.length < MAX_LISTED_NAMES) out.skipped.push({ name: k.slice(0, 200), reason: `not a catalogue name: ${problem}` });
+  }
+  const names = [...new Set(valid.filter((k) => !catalogueNameProblem(k) && matchesPattern(k, opts.pattern)))].sort().slice(0, MAX_LISTED_NAMES);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < names.length) {
