@@ -313,7 +313,7 @@ test('GET /api/dht and /api/kv: summary or disabled, 503 without a KV store, val
   });
   const api = await startApi(t, extended, dir);
   const port = api.port;
-  t.deepEqual((await request(port, { path: '/api/dht' })).json(), { enabled: true, nodes: 5, goodNodes: 4 });
+  t.deepEqual((await request(port, { path: '/api/dht' })).json(), { enabled: true, nodes: 5, goodNodes: 4, families: [{ family: 'IPv4', nodes: 5, goodNodes: 4 }] });
 
   const put = await request(port, { method: 'PUT', path: '/api/kv/greeting?namespace=lab', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ value: 'hello' }) });
   t.is(put.status, 200, put.text);
