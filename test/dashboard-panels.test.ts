@@ -231,11 +231,13 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
 
   // --- DHT: A's node knows B's -----------------------------------------------------------------
   await page.waitForFunction(() => {
-    const cell = (globalThis as any).document.querySelector('#dht tr[data-family="IPv4"] td.dht-nodes')?.textContent ?? '';
+    const cell = (globalThis as any).document.querySelector('#dht td[data-family="IPv4"][data-field="nodes"]')?.textContent ?? '';
     return Number(cell.split('/')[1]) >= 1;
   }, undefined, { timeout: 30_000 });
   const dht = (await json(`${base}/api/dht`)).body;
-  t.is(await page.textContent('#dht tr[data-family="IPv4"] td.node-id'), dht.nodeId);
+  t.is(await page.textContent('#dht td[data-family="IPv4"][data-field="nodeId"]'), dht.nodeId);
+  t.regex((await page.textContent('#dht td[data-family="IPv4"][data-field="queries"]')) ?? '', /^\d+ \/ [1-9]\d*$/, 'queries in / out');
+  t.regex((await page.textContent('#dht td[data-family="IPv4"][data-field="items"]')) ?? '', /^\d+$/);
   await shot(page, 'dht');
 
   // --- the key-value store: put, then get back -----------------------------------------------

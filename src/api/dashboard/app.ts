@@ -416,24 +416,31 @@ export const DASHBOARD_JS = String.raw`'use strict';
     $('gl-up').value = kib(limits.uploadBytesPerS);
   }
 
+  // One column per family (IPv4, and IPv6 beside it on ::), one row per figure: fits half the page.
+  var DHT_ROWS = [
+    ['nodeId', 'Node id', function (f) { return f.nodeId; }],
+    ['address', 'Address', function (f) { return (f.host && f.host.indexOf(':') >= 0 ? '[' + f.host + ']' : f.host) + ':' + f.port; }],
+    ['nodes', 'Nodes (good / all)', function (f) { return f.goodNodes + ' / ' + f.nodes; }],
+    ['items', 'Items stored', function (f) { return String(f.itemsStored); }],
+    ['publishing', 'Items we publish', function (f) { return String(f.publishing || 0); }],
+    ['peers', 'Peers stored', function (f) { return f.peersStored + ' (' + f.infoHashes + ' torrents)'; }],
+    ['queries', 'Queries in / out', function (f) { return f.queriesReceived + ' / ' + f.queriesSent; }],
+  ];
   function renderDht(d) {
     state.dht = d;
-    var tbody = document.querySelector('#dht tbody');
-    tbody.textContent = '';
+    var table = $('dht');
+    table.textContent = '';
     $('dht-off').hidden = !!(d && d.enabled);
     if (!d || !d.enabled) return;
-    (d.families || [d]).forEach(function (f) {
-      var host = f.host && f.host.indexOf(':') >= 0 ? '[' + f.host + ']' : f.host;
-      tbody.appendChild(el('tr', { 'data-family': f.family || 'IPv4' }, [
-        el('td', { text: f.family || 'IPv4' }),
-        el('td', { className: 'node-id', text: f.nodeId, title: f.nodeId }),
-        el('td', { text: host + ':' + f.port }),
-        el('td', { className: 'dht-nodes', text: f.goodNodes + ' / ' + f.nodes }),
-        el('td', { className: 'dht-items', text: String(f.itemsStored) + (f.publishing ? ' (' + f.publishing + ' published by us)' : '') }),
-        el('td', { text: f.peersStored + ' (' + f.infoHashes + ' torrents)' }),
-        el('td', { text: f.queriesReceived + ' / ' + f.queriesSent }),
-      ]));
+    var families = d.families || [Object.assign({ family: 'IPv4' }, d)];
+    table.appendChild(el('thead', {}, [el('tr', {}, [el('th')].concat(families.map(function (f) { return el('th', { text: f.family }); })))]));
+    var tbody = el('tbody');
+    DHT_ROWS.forEach(function (r) {
+      tbody.appendChild(el('tr', {}, [el('th', { text: r[1], scope: 'row' })].concat(families.map(function (f) {
+        return el('td', { 'data-family': f.family, 'data-field': r[0], className: r[0] === 'nodeId' ? 'node-id' : '', title: r[0] === 'nodeId' ? f.nodeId : '', text: r[2](f) });
+      }))));
     });
+    table.appendChild(tbody);
   }
 
   function renderMessages(list) {
@@ -543,7 +550,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
     return function (b) {
       state.added++;
       setStatus('added ' + (b && b.name ? b.name : what) + (b && b.status ? ' (' + b.status + ')' : ''));
-      if (b && b.infoHash) selected = b.infoHash;
+      // A magnet has no row to select until its metadata is in: the selection stays.
+      if (b && b.infoHash && !b.status) selected = b.infoHash;
       refresh();
     };
   }

@@ -138,10 +138,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   </section>
   <section class="panel" id="dht-panel">
     <h2>DHT</h2>
-    <table id="dht">
-      <thead><tr><th></th><th>Node id</th><th>Address</th><th>Nodes (good/all)</th><th>Items</th><th>Peers stored</th><th>Queries in/out</th></tr></thead>
-      <tbody></tbody>
-    </table>
+    <table id="dht" class="vertical"></table>
     <p id="dht-off" class="muted" hidden>This daemon runs no DHT node (--no-dht).</p>
   </section>
   <section class="panel" id="kv-panel">

@@ -57,7 +57,8 @@ tr.errored td.state { color: var(--bad); }
 #trackers td.url { white-space: normal; overflow-wrap: anywhere; }
 #trackers tr.tracker-working td.tracker-status { color: var(--up); }
 #trackers tr.tracker-error td.tracker-status { color: var(--bad); }
-#dht td.node-id { font: 12px monospace; max-width: 8em; overflow: hidden; text-overflow: ellipsis; }
+#dht th[scope=row] { color: var(--muted); font-weight: normal; width: 11em; }
+#dht td.node-id { font: 12px monospace; white-space: normal; word-break: break-all; }
 .kv-form { display: flex; flex-wrap: wrap; gap: .4em .8em; align-items: center; }
 .kv-value { display: flex; flex-direction: column; width: 100%; }
 .kv-value textarea { width: 100%; font: inherit; }
