@@ -31,6 +31,8 @@ const PEER = path.join(ROOT, 'dist', 'peer.js');
 const MAKE_TORRENT = path.join(ROOT, 'dist', 'make-torrent.js');
 const MiB = 1024 * 1024;
 const RSS_TARGET = 100 * MiB;
+/** Extra node flags for every daemon, for a look inside (e.g. LAN_NODE_FLAGS=--trace-gc: each host's stderr.log shows its heap over time). */
+const NODE_FLAGS = (process.env.LAN_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 
 interface Args {
   hosts: number;
@@ -131,20 +133,24 @@ interface Daemon {
   reportedDead?: boolean;
   completeAt?: number;
   peakRss: number;
+  /** Peak RssAnon (the heap, buffers: what the process allocated, without code and file pages). */
+  peakAnon: number;
   exit?: number | string;
   exited: Promise<number | string>;
   stderrTail: string;
 }
 
-function vmHwm(pid: number | undefined): number | undefined {
+function procStatus(pid: number | undefined, field: 'VmHWM' | 'RssAnon'): number | undefined {
   if (!pid) return undefined;
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
   }
 }
+
+const vmHwm = (pid: number | undefined): number | undefined => procStatus(pid, 'VmHWM');
 
 function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => string | undefined): Daemon {
   const root = path.join(dataDir, `host${host.i}`);
@@ -153,7 +159,7 @@ function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => 
   // Nothing configured but its own folders (and JSON events to read completion from); the API on its
   // default port 8080, each host having its own loopback.
   // --trace-exit: a daemon that ends by process.exit says from where in its stderr.log.
-  const args = ['netns', 'exec', host.ns, process.execPath, '--trace-exit', PEER, 'start', '--torrents', dirs.torrents, '--downloads', dirs.downloads, '--state', dirs.state, '--json', ...(api ? [] : ['--no-api'])];
+  const args = ['netns', 'exec', host.ns, process.execPath, '--trace-exit', ...NODE_FLAGS, PEER, 'start', '--torrents', dirs.torrents, '--downloads', dirs.downloads, '--state', dirs.state, '--json', ...(api ? [] : ['--no-api'])];
   const proc = spawn('ip', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const d: Daemon = {
     host,
@@ -161,6 +167,7 @@ function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => 
     proc,
     started: false,
     peakRss: 0,
+    peakAnon: 0,
     stderrTail: '',
     exited: new Promise((resolve) => proc.on('close', (code, sig) => resolve(code ?? sig ?? 'unknown'))),
   };
@@ -269,7 +276,10 @@ async function main(): Promise<number> {
       if (daemons.length % 10 === 0) await sleep(200);
     }
     rssTimer = setInterval(() => {
-      for (const d of daemons) d.peakRss = Math.max(d.peakRss, vmHwm(d.proc.pid) ?? 0);
+      for (const d of daemons) {
+        d.peakRss = Math.max(d.peakRss, vmHwm(d.proc.pid) ?? 0);
+        d.peakAnon = Math.max(d.peakAnon, procStatus(d.proc.pid, 'RssAnon') ?? 0);
+      }
     }, 1000);
     const startDeadline = performance.now() + 180_000;
     // A daemon that dies is reported (and misses its targets), the others carry on.
@@ -370,6 +380,10 @@ async function main(): Promise<number> {
     if (daemons.length) {
       const rss = daemons.map((d) => d.peakRss).filter((x) => x > 0);
       results.push({ label: 'peak RSS per daemon (min / median / p90 / max)', value: [pct(rss, 0), pct(rss, 50), pct(rss, 90), Math.max(...rss)].map(fmtMiB).join(' / ') });
+      const anon = daemons.map((d) => d.peakAnon).filter((x) => x > 0);
+      if (anon.length) results.push({ label: 'peak anon RSS (min / median / p90 / max)', value: [pct(anon, 0), pct(anon, 50), pct(anon, 90), Math.max(...anon)].map(fmtMiB).join(' / ') });
+      const top = [...daemons].sort((a, b) => b.peakRss - a.peakRss).slice(0, 5);
+      results.push({ label: 'highest peaks (host: RSS / anon)', value: top.map((d) => `${d.host.i}: ${fmtMiB(d.peakRss)} / ${fmtMiB(d.peakAnon)}`).join(', ') });
       const over = daemons.filter((d) => d.peakRss > RSS_TARGET);
       targets.push({ what: 'RSS <= 100 MiB per daemon', met: rss.length === daemons.length && over.length === 0, detail: `max ${fmtMiB(Math.max(...rss))}${over.length ? `, ${over.length} over (hosts ${over.slice(0, 5).map((d) => d.host.i).join(', ')})` : ''}` });
       const t0 = performance.now();

@@ -73,7 +73,10 @@ export class PieceAssembler {
 
   constructor(opts: PieceAssemblerOptions) {
     this.#o = opts;
-    this.#maxPiecesInFlight = Math.max(2, Math.floor(opts.settings.maxUnwrittenBytes / opts.info.pieceLength));
+    // At most a quarter of the torrent, as the upload cache: a small torrent's pieces otherwise could all wait in
+    // memory at once on a host starved of CPU (a hundred daemons on two cores).
+    const bound = Math.min(opts.settings.maxUnwrittenBytes, Math.floor(opts.info.length / 4));
+    this.#maxPiecesInFlight = Math.max(2, Math.floor(bound / opts.info.pieceLength));
   }
 
   /** True when pieces waiting to be written reached the bound: ask for nothing more (onRoom() tells when to ask again). */
