@@ -6,9 +6,11 @@ test('peer dht and peer kv --help do not list the options they refuse; --json sa
   const dht = (await runExe('peer', ['dht', '--help'])).stdout;
   for (const o of ['--api', '--peer ', '--no-dht']) t.false(dht.includes(o), `dht --help lists ${o}`);
   t.regex(dht, /--bootstrap/);
-  for (const sub of ['put', 'get']) {
+  for (const sub of ['put', 'get', 'del', 'list']) {
     const help = (await runExe('peer', ['kv', sub, '--help'])).stdout;
-    for (const o of ['--api', '--peer ', '--tracker', '--no-dht']) t.false(help.includes(o), `kv ${sub} --help lists ${o}`);
+    // put and del take --api as the running daemon's URL (issue 15): only get and list refuse it.
+    const refused = sub === 'put' || sub === 'del' ? ['--peer ', '--tracker', '--no-dht'] : ['--api', '--peer ', '--tracker', '--no-dht'];
+    for (const o of refused) t.false(help.includes(o), `kv ${sub} --help lists ${o}`);
     t.regex(help, /--json\s+print the result as one JSON object/);
   }
   // Refused still with a sentence, not "unknown option".
