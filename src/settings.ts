@@ -304,8 +304,21 @@ export const DEFAULT_SETTINGS = {
   dhtItemTtlMs: 2 * 60 * 60_000,
   /** BEP 44 items stored for others (a memory cap: new items are refused when full). */
   dhtMaxItems: 5_000,
-  /** BEP 44 puts accepted from one IP address per minute. */
-  dhtMaxPutsPerAddressPerMinute: 60,
+  /** Bytes of BEP 44 items stored for others (values, keys, signatures; a memory and state-file cap beside dhtMaxItems). */
+  dhtMaxItemBytes: 8 * 1024 * 1024,
+  /** Stored items are saved in --state this long after a change (one write per burst of puts), and on stop. */
+  dhtItemSaveDelayMs: 5_000,
+  /** On stop (SIGTERM, Ctrl-C), a node hands the items it stores to the nodes now closest to them for at most this long. 0: no handoff. */
+  dhtLeaveTimeoutMs: 5_000,
+  /** Items handed on at once during a graceful leave (a lookup and puts each). */
+  dhtLeaveConcurrency: 16,
+  /**
+   * BEP 44 puts accepted from one IP address per minute (libtorrent blocks
+   * an address past 5 queries a second). Not lower: a value split into
+   * chunks (up to 66 items for 64 KiB) and a graceful leave handing on a
+   * node's items are bursts of puts from one honest address.
+   */
+  dhtMaxPutsPerAddressPerMinute: 300,
   /** A running publisher puts its items again this often, well before dhtItemTtlMs (BEP 44: hourly). */
   dhtRepublishIntervalMs: 60 * 60_000,
   /** Items a node keeps putting again (its list in --state, kv-published.bencode): a cap on memory and on the file. */

@@ -29,7 +29,7 @@ import { resolveSettings, type Settings } from '../settings.js';
 import type { PeerAddress } from '../util/peer-address.js';
 import type { BValue } from '../bencode/index.js';
 import { randomBytes } from '../util/hash.js';
-import { toHex } from '../util/bytes.js';
+import { fromHex, toHex } from '../util/bytes.js';
 import type { KrpcQuery, KrpcResponse, NodeInfo } from './krpc.js';
 import { KrpcSocket, QueryFailure } from './rpc.js';
 import { RoutingTable } from './routing-table.js';
@@ -41,6 +41,8 @@ import { QueryResponder, type ResponderEvents } from './responder.js';
 import { PeerAnnouncer } from './announcer.js';
 import { ItemPublisher, type DhtItem, type ItemLookup, type PublishOptions, type PublisherEvents, type PutMutableOptions, type PutResult } from './publisher.js';
 import { loadRoutingTable, saveRoutingTable } from './state.js';
+import { ItemPersister } from './item-persistence.js';
+import { handOffItems, type HandoffResult } from './handoff.js';
 
 export type { DhtItem, ItemLookup, PublishOptions, PutMutableOptions, PutResult } from './publisher.js';
 
@@ -59,7 +61,12 @@ export interface DhtNodeOptions {
   /** UDP port; 0 picks a free one. */
   port: number;
   bootstrap?: PeerAddress[];
-  /** Routing table saved here on stop and loaded on start. */
+  /**
+   * Routing table saved here on stop and loaded on start; the BEP 44 items
+   * stored for others too (saved in batches and on stop, reloaded with
+   * their remaining lifetime: item-persistence.ts). A read-only node stores
+   * nothing.
+   */
   stateDir?: string;
   nodeId?: Uint8Array;
   logger?: Logger;
@@ -77,6 +84,15 @@ export interface DhtNodeOptions {
 export interface DhtEvents extends ResponderEvents, PublisherEvents {
   'dht:listening': { host: string; port: number; nodeId: string };
   'dht:ready': { nodes: number };
+  /** Items reloaded from --state at start. */
+  'items:loaded': { items: number };
+  /** A graceful leave handed the stored items on (handoff.ts). */
+  'items:handed-off': HandoffResult;
+}
+
+export interface StopOptions {
+  /** Hand the stored items to the nodes now closest to them first (default true; bounded by dhtLeaveTimeoutMs). */
+  leave?: boolean;
 }
 
 export interface DhtStats {
@@ -88,6 +104,8 @@ export interface DhtStats {
   goodNodes: number;
   buckets: number;
   itemsStored: number;
+  /** Bytes of the items stored for others (the dhtMaxItemBytes cap counts these). */
+  itemBytesStored: number;
   infoHashes: number;
   peersStored: number;
   publishing: number;
@@ -121,6 +139,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   #maintenanceTimer: NodeJS.Timeout | undefined;
   #republishTimer: NodeJS.Timeout | undefined;
   #ready: Promise<void> = Promise.resolve();
+  #persister: ItemPersister | undefined;
 
   constructor(opts: DhtNodeOptions) {
     super();
@@ -199,6 +218,20 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     }
     // A table saved by a node of the other family (another --host) is no use to this socket.
     for (const n of saved?.nodes ?? []) if (n.host.includes(':') === (this.#rpc.family === 6)) this.#table.restore(n);
+    if (this.#opts.stateDir && !this.#opts.readOnly) {
+      const s = this.settings;
+      this.#persister = new ItemPersister({
+        dir: this.#opts.stateDir,
+        store: this.#responder.items,
+        log: this.#log,
+        delayMs: s.dhtItemSaveDelayMs,
+        // Each item's encoding adds under 64 bytes to what itemBytes counts.
+        maxFileBytes: s.dhtMaxItemBytes + s.dhtMaxItems * 64 + 1024,
+        now: this.#now,
+      });
+      const items = await this.#persister.load();
+      this.emit('items:loaded', { items });
+    }
     // What this node published before a restart (kv-published.ts): put again once it has joined.
     const republishRestored = (await this.#publisher.restore()) > 0;
     this.#bootstrap = await resolveAddresses(this.#opts.bootstrap ?? [], this.#log, this.#rpc.family);
@@ -246,28 +279,69 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.emit('dht:ready', { nodes: this.#table.size });
   }
 
-  /** Stops timers and lookups, saves the routing table, closes the socket. Idempotent. */
-  stop(): Promise<void> {
+  /**
+   * Hands the stored items on (a graceful leave, at most dhtLeaveTimeoutMs,
+   * unless `leave` is false), stops timers and lookups, saves the routing
+   * table and the stored items, closes the socket. Idempotent.
+   */
+  stop(opts: StopOptions = {}): Promise<void> {
     if (!this.#starting) return Promise.resolve();
-    this.#stopping ??= this.#stop();
+    this.#stopping ??= this.#stop(opts.leave !== false);
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  /**
+   * Stops as a crash would (tests and benchmarks of abrupt departures): no
+   * handoff, nothing saved; what was saved before stays in --state.
+   */
+  kill(): Promise<void> {
+    if (!this.#starting) return Promise.resolve();
+    this.#persister?.abandon();
+    this.#persister = undefined;
+    this.#stopping ??= this.#stop(false, false);
+    return this.#stopping;
+  }
+
+  async #stop(leave: boolean, save = true): Promise<void> {
     await this.#starting?.catch(() => undefined);
+    if (leave && this.#running) await this.#leave();
     this.#running = false;
     this.#shutdown.abort(new DhtError('DHT node stopped', 201));
     clearInterval(this.#maintenanceTimer);
     clearInterval(this.#republishTimer);
     await this.#rpc.close();
     await this.#ready.catch(() => undefined);
+    await this.#persister?.flush();
     await this.#publisher.flush();
-    if (this.#opts.stateDir) {
+    if (this.#opts.stateDir && save) {
       try {
         await saveRoutingTable(this.#opts.stateDir, { nodeId: this.#nodeId, nodes: this.#table.all() });
       } catch (err) {
         this.#log.error(`saving the DHT routing table: ${errorMessage(err)}`);
       }
+    }
+  }
+
+  /** A graceful leave: the stored items go to the nodes now closest to them, within dhtLeaveTimeoutMs. */
+  async #leave(): Promise<void> {
+    const s = this.settings;
+    if (this.#opts.readOnly || s.dhtLeaveTimeoutMs <= 0 || this.#responder.items.size === 0) return;
+    const items = [...this.#responder.items.entries()].map(([hex, item]) => [fromHex(hex), item] as [Uint8Array, typeof item]);
+    const signal = AbortSignal.any([AbortSignal.timeout(s.dhtLeaveTimeoutMs), this.#shutdown.signal]);
+    const started = performance.now();
+    try {
+      const r = await handOffItems(items, {
+        nodeId: this.#nodeId,
+        log: this.#log,
+        lookup: (target, query, o) => this.#lookup(target, query, o),
+        query: (to, query, sig) => this.#query(to, query, sig),
+        concurrency: s.dhtLeaveConcurrency,
+        signal,
+      });
+      this.#log.info(`leaving: handed ${r.handedOn} of ${r.items} stored DHT items on (${r.puts} puts) in ${Math.round(performance.now() - started)} ms${r.unfinished ? `; ${r.unfinished} unfinished after ${s.dhtLeaveTimeoutMs} ms` : ''}`);
+      this.emit('items:handed-off', r);
+    } catch (err) {
+      this.#log.warn(`handing the stored DHT items on: ${errorMessage(err)}`);
     }
   }
 
@@ -305,6 +379,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       goodNodes: this.#table.all().filter((c) => this.#table.stateOf(c) === 'good').length,
       buckets: this.#table.bucketCount,
       itemsStored: this.#responder.items.size,
+      itemBytesStored: this.#responder.items.bytes,
       infoHashes: this.#responder.peers.infoHashes,
       peersStored: this.#responder.peers.peers,
       publishing: this.#publisher.size,
@@ -351,6 +426,8 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       query: (to, s) => this.#query(to, query, s),
       onResponse,
       stallMs: (to) => this.#rtt.stallMs(to),
+      // BEP 44: the nodes that hold an item are the closest, slow or not (lookup.ts).
+      waitForCloser: query.q === 'get',
       addressGroups: (host) => addressGroups(host, this.settings),
       admit: this.settings.dhtEnforceNodeId ? (n) => addressClass(n.host) !== 'public' || bep42Matches(n.id, n.host) : undefined,
       signal,

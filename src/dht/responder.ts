@@ -57,7 +57,7 @@ export class QueryResponder {
     const s = ctx.settings;
     this.#tokens = new TokenIssuer(s.dhtTokenRotateMs, ctx.now);
     this.peers = new PeerStore({ ttlMs: s.dhtPeerTtlMs, maxInfoHashes: s.dhtMaxInfoHashes, maxPeersPerInfoHash: s.dhtMaxPeersPerInfoHash }, ctx.now);
-    this.items = new ItemStore({ ttlMs: s.dhtItemTtlMs, maxItems: s.dhtMaxItems }, ctx.now);
+    this.items = new ItemStore({ ttlMs: s.dhtItemTtlMs, maxItems: s.dhtMaxItems, maxBytes: s.dhtMaxItemBytes }, ctx.now);
     this.#putLimiter = new RateLimiter(s.dhtMaxPutsPerAddressPerMinute, 60_000, s.dhtMaxPutRateAddresses, ctx.now);
   }
 

@@ -127,11 +127,28 @@ export class PeerStore {
 export type Item = { kind: 'immutable'; v: Uint8Array } | ({ kind: 'mutable' } & MutableItem);
 export type StoredItem = Item & { expiresAt: number };
 
-/** BEP 44 items held for others (expire after `ttlMs`, about 2 hours, unless put again). */
+/**
+ * Bytes an item is charged against the store's byte cap: its value, target
+ * and, for a mutable item, key, signature, seq and salt. An estimate of what
+ * it costs in memory and in the state file, not an exact count of either.
+ */
+export function itemBytes(item: Item): number {
+  return 20 + item.v.length + (item.kind === 'mutable' ? 32 + 64 + 8 + (item.salt?.length ?? 0) : 0);
+}
+
+/**
+ * BEP 44 items held for others (expire after `ttlMs`, about 2 hours, unless
+ * put again), within `maxItems` and `maxBytes`. `onChange` is told of every
+ * item stored, refreshed or dropped, so that a persister can save the store
+ * in batches (item-persistence.ts).
+ */
 export class ItemStore {
   readonly #items = new Map<string, StoredItem>();
+  #bytes = 0;
+  /** Called after any change to what is stored (not on reads). */
+  onChange: (() => void) | undefined;
   constructor(
-    private readonly opts: { ttlMs: number; maxItems: number },
+    private readonly opts: { ttlMs: number; maxItems: number; maxBytes?: number },
     private readonly now: Clock = Date.now,
   ) {}
 
@@ -139,34 +156,83 @@ export class ItemStore {
     const key = toHex(target);
     const item = this.#items.get(key);
     if (item && item.expiresAt <= this.now()) {
-      this.#items.delete(key);
+      this.#delete(key, item);
+      this.onChange?.();
       return undefined;
     }
     return item;
   }
 
+  #delete(key: string, item: StoredItem): void {
+    this.#items.delete(key);
+    this.#bytes -= itemBytes(item);
+  }
+
+  /** Whether `item` (replacing `old`) fits the caps, after dropping what expired if needed. */
+  #fits(key: string, item: Item, old: StoredItem | undefined): boolean {
+    const maxBytes = this.opts.maxBytes ?? Infinity;
+    const over = (): boolean =>
+      (old === undefined && this.#items.size >= this.opts.maxItems) || this.#bytes - (old ? itemBytes(old) : 0) + itemBytes(item) > maxBytes;
+    if (!over()) return true;
+    this.sweep();
+    old = this.#items.get(key);
+    return !over();
+  }
+
   /**
    * Stores or refreshes an item already checked by the caller. Returns false
-   * when the store is full: new items are refused rather than evicting live
-   * ones, so a flood of puts cannot push out everybody else's items.
+   * when the store is full (in count or bytes): new items are refused rather
+   * than evicting live ones, so a flood of puts cannot push out everybody
+   * else's items.
    */
   set(target: Uint8Array, item: Item): boolean {
+    return this.restore(target, item, this.now() + this.opts.ttlMs);
+  }
+
+  /**
+   * Stores an item with a given expiry (an item reloaded from the state
+   * file keeps what was left of its lifetime). False when it has expired
+   * already or does not fit the caps.
+   */
+  restore(target: Uint8Array, item: Item, expiresAt: number): boolean {
+    if (expiresAt <= this.now()) return false;
     const key = toHex(target);
-    if (!this.#items.has(key) && this.#items.size >= this.opts.maxItems) {
-      this.sweep();
-      if (this.#items.size >= this.opts.maxItems) return false;
-    }
-    this.#items.set(key, { ...item, expiresAt: this.now() + this.opts.ttlMs });
+    const old = this.#items.get(key);
+    if (!this.#fits(key, item, old)) return false;
+    const current = this.#items.get(key);
+    if (current) this.#delete(key, current);
+    const stored: StoredItem = item.kind === 'immutable' ? { kind: 'immutable', v: item.v, expiresAt } : { kind: 'mutable', k: item.k, seq: item.seq, sig: item.sig, v: item.v, ...(item.salt ? { salt: item.salt } : {}), expiresAt };
+    this.#items.set(key, stored);
+    this.#bytes += itemBytes(stored);
+    this.onChange?.();
     return true;
   }
 
   sweep(): void {
     const now = this.now();
-    for (const [key, item] of this.#items) if (item.expiresAt <= now) this.#items.delete(key);
+    let changed = false;
+    for (const [key, item] of this.#items) {
+      if (item.expiresAt <= now) {
+        this.#delete(key, item);
+        changed = true;
+      }
+    }
+    if (changed) this.onChange?.();
+  }
+
+  /** The live items with their targets (hex), for saving and for handing them on at a graceful leave. */
+  *entries(): IterableIterator<[string, StoredItem]> {
+    const now = this.now();
+    for (const [key, item] of this.#items) if (item.expiresAt > now) yield [key, item];
   }
 
   get size(): number {
     return this.#items.size;
+  }
+
+  /** Bytes charged against the byte cap (itemBytes of every item held). */
+  get bytes(): number {
+    return this.#bytes;
   }
 }
 
