@@ -100,6 +100,7 @@ test('GET /api/torrents/:ih/details and /trackers: ratio, ETA, bitfield, save pa
   t.regex(d.magnet, new RegExp(`^magnet:\\?xt=urn:btih:${hex}`));
   t.deepEqual(d.sources, ['tracker']);
   t.is(d.error, null);
+  t.deepEqual((await request(api.port, { path: '/api/torrents' })).json().torrents.map((x: { infoHash: string; error: unknown }) => [x.infoHash, x.error]), [[hex, null]], 'the list says whether a torrent paused by itself (the errored filter)');
 
   const list = await pollUntil(async () => {
     const b = (await request(api.port, { path: `/api/torrents/${hex}/trackers` })).json();

@@ -218,6 +218,12 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
   t.deepEqual((await names()).sort(), [alpha.name, beta.name]);
   t.is(await page.locator('#torrents tbody tr.fetching').count(), 0, 'the fetching magnet is hidden too');
   await shot(page, 'torrents');
+  // The sort and the state filter survive a reload (kept in this browser).
+  await page.reload({ timeout: 30_000 });
+  await row(alpha.hex).waitFor({ timeout: 30_000 });
+  t.is(await page.inputValue('#filter-state'), 'seeding');
+  t.is(await page.getAttribute('#torrents th[data-sort="length"]', 'aria-sort'), 'ascending');
+  t.deepEqual(await names(), [alpha.name, beta.name], 'seeding only, by size');
   await page.selectOption('#filter-state', 'all');
 
   // --- global limits ------------------------------------------------------------------------

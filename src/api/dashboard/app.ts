@@ -162,20 +162,39 @@ export const DASHBOARD_JS = String.raw`'use strict';
       return a.i - b.i;
     }).map(function (x) { return x.t; });
   }
+  // The sort and the state filter are kept in this browser (localStorage) across reloads.
+  var PREFS = 'swarm-dashboard-view';
+  function savePrefs() {
+    try { localStorage.setItem(PREFS, JSON.stringify({ sortKey: sort.key, sortDir: sort.dir, state: $('filter-state').value })); } catch (e) { /* private mode: not kept */ }
+  }
+  function showSort() {
+    Array.prototype.forEach.call(document.querySelectorAll('#torrents th.sortable'), function (h) {
+      h.setAttribute('aria-sort', h.getAttribute('data-sort') === sort.key ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none');
+    });
+  }
   function wireSort() {
+    try {
+      var p = JSON.parse(localStorage.getItem(PREFS) || 'null');
+      if (p && SORT_VALUE[p.sortKey]) { sort.key = p.sortKey; sort.dir = p.sortDir === -1 ? -1 : 1; }
+      if (p && document.querySelector('#filter-state option[value="' + String(p.state).replace(/[^a-z]/g, '') + '"]')) $('filter-state').value = p.state;
+    } catch (e) { /* nothing kept */ }
+    showSort();
     Array.prototype.forEach.call(document.querySelectorAll('#torrents th.sortable'), function (th) {
-      th.addEventListener('click', function () {
+      function toggle() {
         var key = th.getAttribute('data-sort');
         sort.dir = sort.key === key ? -sort.dir : 1;
         sort.key = key;
-        Array.prototype.forEach.call(document.querySelectorAll('#torrents th.sortable'), function (h) {
-          h.setAttribute('aria-sort', h === th ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none');
-        });
+        showSort();
+        savePrefs();
         renderTorrents(lastTorrents, lastFetching);
-      });
+      }
+      th.setAttribute('tabindex', '0');
+      th.setAttribute('title', 'sort by this column (again: the other way)');
+      th.addEventListener('click', toggle);
+      th.addEventListener('keydown', function (ev) { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); toggle(); } });
     });
     $('filter-text').addEventListener('input', function () { renderTorrents(lastTorrents, lastFetching); });
-    $('filter-state').addEventListener('change', function () { renderTorrents(lastTorrents, lastFetching); });
+    $('filter-state').addEventListener('change', function () { savePrefs(); renderTorrents(lastTorrents, lastFetching); });
   }
 
   var lastFetching = [];
