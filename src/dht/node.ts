@@ -328,6 +328,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     if (this.#opts.readOnly || s.dhtLeaveTimeoutMs <= 0 || this.#responder.items.size === 0) return;
     const items = [...this.#responder.items.entries()].map(([hex, item]) => [fromHex(hex), item] as [Uint8Array, typeof item]);
     const signal = AbortSignal.any([AbortSignal.timeout(s.dhtLeaveTimeoutMs), this.#shutdown.signal]);
+    setMaxListeners(0, signal); // every lookup and put of the leave listens to it
     const started = performance.now();
     try {
       const r = await handOffItems(items, {
