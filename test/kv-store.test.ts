@@ -14,7 +14,7 @@ import { generateKeyPair, mutableTarget, namespaceKeyPair } from '../src/dht/bep
 import {
   KV_CHUNK_BYTES, KV_INDEX_SALT, MAX_KV_VALUE_BYTES, decodeKvStored, encodeKvValue, fitsInOneItem,
 } from '../src/dht/kv-codec.js';
-import { PUBLISHED_FILE, decodePublished } from '../src/dht/kv-published.js';
+import { PUBLISHED_FILE, decodePublished, encodePublished } from '../src/dht/kv-published.js';
 import { KvError, UsageError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import { encode } from '../src/bencode/index.js';
@@ -261,4 +261,34 @@ test('a damaged list of published items is skipped with a warning, not a crash',
   t.teardown(() => node.stop({ leave: false } as never));
   t.is(node.stats().publishing, 0);
   t.true(mutableTarget(namespaceKeyPair('x').publicKey).length === 20);
+});
+
+test('a manifest whose parts are missing from the DHT is refused as incomplete, not hung on', async (t) => {
+  const nodes = await network(5);
+  t.teardown(() => stopAll(nodes));
+  const kp = namespaceKeyPair('missing-parts');
+  // A well-formed manifest for 30 KB whose chunks and index items were never put.
+  const enc = encodeKvValue(utf8(text(30_000)));
+  await nodes[1]!.putMutable({ keyPair: kp, salt: utf8('k'), v: enc.v }, { republish: false });
+  const err = await t.throwsAsync(new KvStore(nodes[3]!, identity).get('k', { namespace: 'missing-parts' }), { instanceOf: KvError });
+  t.regex(err!.message, /was not found on the DHT; the value is incomplete/);
+});
+
+test('the list of published items round-trips through its file format, and a bad entry is skipped', (t) => {
+  const kp = namespaceKeyPair('codec');
+  const enc = encodeKvValue(utf8(text(4000)));
+  const entries = [
+    { kind: 'immutable' as const, v: encode(utf8('imm')) },
+    { kind: 'mutable' as const, v: encode(enc.v), mutable: { k: kp.publicKey, seq: 3, sig: new Uint8Array(64).fill(7), v: encode(enc.v), salt: utf8('big') }, children: enc.children },
+  ];
+  const back = decodePublished(encodePublished(entries));
+  t.is(back.skipped, 0);
+  t.deepEqual(back.entries.map((e) => ({ kind: e.kind, seq: e.mutable?.seq, children: e.children?.length ?? 0 })), [
+    { kind: 'immutable', seq: undefined, children: 0 },
+    { kind: 'mutable', seq: 3, children: enc.children.length },
+  ]);
+  const bad = encode({ items: [{ v: utf8('ok') }, { k: new Uint8Array(5), v: utf8('x') }, 'junk'], version: 1 });
+  const partial = decodePublished(bad);
+  t.is(partial.entries.length, 1);
+  t.is(partial.skipped, 2);
 });

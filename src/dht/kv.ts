@@ -198,9 +198,21 @@ export class KvStore {
   }
 
   /** The chunks of a big value, fetched a few at a time (kvChunkConcurrency), checked and joined. */
-  async #fetchBig(m: KvManifest, signal?: AbortSignal): Promise<Uint8Array> {
+  async #fetchBig(m: KvManifest, outer?: AbortSignal): Promise<Uint8Array> {
+    // The first part that cannot be had ends the others' lookups too.
+    const failed = new AbortController();
+    const signal = outer ? AbortSignal.any([outer, failed.signal]) : failed.signal;
+    try {
+      return await this.#fetchParts(m, signal);
+    } catch (err) {
+      failed.abort(err);
+      throw err;
+    }
+  }
+
+  async #fetchParts(m: KvManifest, signal: AbortSignal): Promise<Uint8Array> {
     const fetchImmutable = async (target: Uint8Array, what: string): Promise<DhtItem> => {
-      const item = await this.#node.get(target, sig(signal));
+      const item = await this.#node.get(target, { signal });
       if (!item) throw new KvError(`${what} of the value (target ${toHex(target)}) was not found on the DHT; the value is incomplete (its publisher may be gone)`);
       return item;
     };
@@ -209,7 +221,7 @@ export class KvStore {
     const chunks: Uint8Array[] = new Array<Uint8Array>(chunkTargets.length);
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < chunkTargets.length) {
+      while (next < chunkTargets.length && !signal.aborted) {
         const i = next++;
         chunks[i] = decodeChunk(m, i, (await fetchImmutable(chunkTargets[i]!, `part ${i + 1} of ${m.chunks}`)).v);
       }
