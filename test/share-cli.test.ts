@@ -270,6 +270,27 @@ test.serial('errors: no daemon (1), a missing path (2), a name too long (2), an 
   t.is(emptyNs.code, 2);
 });
 
+test.serial('share --foreground with no daemon seeds and keeps the name published from its own process until Ctrl-C, then exits 0', async (t) => {
+  const content = path.join(dir, 'content', 'foreground.bin');
+  await writeFixture(content, fixtureBytes(150_000, 6));
+  const port = await freePort([host(30)]);
+  const fg = spawnPeer(t, ['share', content, '--as', 'fg', '--foreground', '--host', host(30), '--port', String(port), '--bootstrap', `${host(1)}:${a.port}`, '--state', path.join(dir, 'fg-state'), '--json']);
+  const result = (await fg.waitFor((e) => (e as unknown as { name?: string }).name === 'fg', 'the name to be published', 60_000)) as unknown as ShareOut;
+  t.like(result, { name: 'fg', namespace: 'files', length: 150_000, path: content });
+  t.true(result.stored >= 1);
+  const fetchPort = await freePort([host(31)]);
+  const outDir = path.join(dir, 'fetched-fg');
+  const got = await runPeer(['fetch', 'fg', ...viaB(31), '--port', String(fetchPort), '--out', outDir, '--state', path.join(dir, 'fetch-fg'), '--exit-on-complete', '--json'], 120_000);
+  t.is(got.code, 0, got.stderr);
+  t.is(await fileSha1(path.join(outDir, 'foreground.bin')), await fileSha1(content), 'downloaded from the foreground seeder');
+  fg.kill('SIGINT');
+  t.deepEqual(await fg.waitExit(30_000), { code: 0, signal: null }, fg.describe());
+  // Options of --foreground make no sense with a daemon: refused.
+  const mixed = await runPeer(['share', content, '--bootstrap', `${host(1)}:${a.port}`, '--api-port', String(a.apiPort)]);
+  t.is(mixed.code, 2);
+  t.regex(mixed.stderr, /--bootstrap applies to --foreground only/);
+});
+
 test('--help of share, find and fetch shows examples', async (t) => {
   for (const cmd of ['share', 'find', 'fetch']) {
     const r = await runPeer([cmd, '--help']);

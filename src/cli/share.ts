@@ -15,7 +15,7 @@
 import { Command, Option } from 'commander';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { SwarmError, UsageError } from '../errors.js';
+import { SwarmError, UsageError, errorMessage } from '../errors.js';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { trackersOf } from '../metainfo/magnet.js';
 import { userFiles } from '../metainfo/layout.js';
@@ -26,6 +26,9 @@ import { printJson } from './common.js';
 import { createProgress, formatBytes } from './progress.js';
 import { DaemonApi, DaemonUnreachableError, type DaemonApiRaw } from './daemon-api.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
+import { getLogger } from '../log.js';
+import { DEFAULT_STATE_DIR, parseCommonOptions, type CommonOptions } from './common.js';
+import { collect } from './parse.js';
 
 interface ShareRaw extends DaemonApiRaw {
   as?: string;
@@ -33,6 +36,12 @@ interface ShareRaw extends DaemonApiRaw {
   json?: boolean;
   quiet?: boolean;
   logLevel: LogLevel;
+  foreground?: boolean;
+  host?: string;
+  port?: string;
+  bootstrap?: string[];
+  lsd?: boolean;
+  state?: string;
 }
 
 export interface ShareResult {
@@ -58,6 +67,12 @@ export function registerShare(program: Command): void {
     .option('--api <url>', `the daemon's API: a URL, host:port or port (default http://127.0.0.1:${DEFAULT_SETTINGS.apiPort})`)
     .option('--api-port <n>', 'the API on 127.0.0.1 at this port')
     .option('--token <token>', 'the API token (default: $PEER_API_TOKEN)')
+    .option('--foreground', 'no daemon: seed here and keep the name published until Ctrl-C (these options below apply then)')
+    .option('--host <addr>', '--foreground: address to listen on and send from (default: every address)')
+    .option('--port <n>', `--foreground: peer wire TCP port, and the DHT's UDP port (default ${DEFAULT_SETTINGS.port})`)
+    .option('--bootstrap <host:port>', '--foreground: DHT bootstrap node (repeatable)', collect)
+    .option('--no-lsd', '--foreground: no local service discovery (BEP 14)')
+    .option('--state <dir>', `--foreground: resume data and identity key (default ${DEFAULT_STATE_DIR})`)
     .option('--json', 'print one JSON object on stdout: {"name","namespace","infoHash","magnet","length","files","path","seq","stored","alreadySeeding"}')
     .option('--quiet', 'print only errors and the final line on stderr')
     .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'))
@@ -66,16 +81,23 @@ export function registerShare(program: Command): void {
       `
 The running daemon (peer start, with its DHT) seeds the content from where
 it lies and keeps the name published, also after a restart. Without a
-daemon, share exits 1 and says how to start one. Sharing a name again
-replaces what it pointed to.
+daemon, share exits 1 and says how to start one, unless --foreground: then
+this process seeds and republishes the name until Ctrl-C. Sharing a name
+again replaces what it pointed to.
 
 Examples:
   peer share ./holiday.mp4                      # name "holiday.mp4" in namespace "files"
-  peer share ./photos --as photos-2026 --namespace family --json`,
+  peer share ./photos --as photos-2026 --namespace family --json
+  peer share ./talk.pdf --foreground --bootstrap 192.168.1.10:6881`,
     )
     .action(async (path: string, raw: ShareRaw) => {
       setLogLevel(raw.quiet ? 'error' : raw.logLevel);
       const result = await share(path, raw);
+      if (result) printResult(result, raw);
+    });
+}
+
+function printResult(result: ShareResult, raw: ShareRaw): void {
       if (raw.json) printJson(result);
       else {
         process.stdout.write(
@@ -88,14 +110,14 @@ Examples:
           ].join('\n'),
         );
       }
-    });
 }
 
 function quoteArg(s: string): string {
   return /^[\w.,:/@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export async function share(path: string, raw: ShareRaw): Promise<ShareResult> {
+/** Resolves with the result, or undefined after --foreground ran until interrupted. */
+export async function share(path: string, raw: ShareRaw): Promise<ShareResult | undefined> {
   const abs = resolve(path);
   const st = await stat(abs).catch(() => undefined);
   if (!st) throw new UsageError(`${path}: no such file or folder`);
@@ -105,8 +127,18 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult> {
   if (problem) throw new UsageError(`cannot share as ${JSON.stringify(name)}: ${problem}`);
   const namespace = raw.namespace;
   if (namespace === '') throw new UsageError('--namespace must not be empty');
-  const api = DaemonApi.fromRaw(raw);
   const human = !raw.json && !raw.quiet;
+  if (raw.foreground) {
+    if (raw.api !== undefined || raw.apiPort !== undefined || raw.token !== undefined) throw new UsageError('--foreground runs without a daemon: leave out --api, --api-port and --token');
+    // Options checked before hashing: a bad --port should not wait for minutes of it.
+    const common = parseCommonOptions({ ...(raw as unknown as Record<string, unknown>), dht: true, logLevel: raw.logLevel } as never);
+    const made = await hashWithProgress(abs, human);
+    await shareForeground({ abs, name, namespace, made, raw, common });
+    return undefined;
+  }
+  for (const o of ['host', 'port', 'bootstrap', 'state'] as const) if (raw[o] !== undefined) throw new UsageError(`--${o} applies to --foreground only (the daemon uses its own)`);
+  if (raw.lsd === false) throw new UsageError('--no-lsd applies to --foreground only (the daemon uses its own)');
+  const api = DaemonApi.fromRaw(raw);
 
   // The daemon first: no point hashing for minutes to learn that nothing can seed.
   let session: { status: number; body: Record<string, unknown> };
@@ -115,7 +147,7 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult> {
   } catch (err) {
     if (err instanceof DaemonUnreachableError) {
       throw new SwarmError(
-        `${err.message}. peer share hands the content to the running daemon, which seeds it and keeps its name published: start one with \`peer start\` (it stays running), or point at it with --api URL / --api-port N`,
+        `${err.message}. peer share hands the content to the running daemon, which seeds it and keeps its name published: start one with \`peer start\` (it stays running), point at it with --api URL / --api-port N, or seed from this process until Ctrl-C with --foreground`,
         'EDAEMON',
         1,
       );
@@ -125,16 +157,12 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult> {
   if (session.status !== 200) throw api.refusal('answer', session);
   if (session.body.dht === false) throw new SwarmError(`the daemon at ${api.base.origin} runs without the DHT (--no-dht), where the catalogue lives: restart it without --no-dht`, 'EDAEMON', 1);
 
-  const content = await listContent(abs);
+  const made = await hashWithProgress(abs, human);
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort(new SwarmError('interrupted: nothing was shared', 'EINTERRUPTED', 1));
+  const onSignal = (): void => controller.abort(new SwarmError('interrupted: the daemon may be seeding it, but the name was not published', 'EINTERRUPTED', 1));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const progress = createProgress({ label: 'hashing', total: content.totalBytes, unit: 'bytes', ...(human ? {} : { enabled: false }) });
-  let made: Awaited<ReturnType<typeof makeTorrent>>;
   try {
-    made = await makeTorrent(abs, { content, signal: controller.signal, blockingReads: true, creationDate: Math.floor(Date.now() / 1000), onProgress: (done) => progress.update(done) });
-    progress.stop();
     const { meta } = made;
     if (human) process.stderr.write(`the daemon is checking ${meta.info.name} (${meta.infoHashHex}) before seeding it...\n`);
     const added = await api.request('POST', 'api/torrents', { json: { torrent: Buffer.from(made.torrent).toString('base64'), dataPath: abs }, signal: controller.signal });
@@ -160,8 +188,86 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult> {
     if (controller.signal.aborted) throw controller.signal.reason;
     throw err;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function hashWithProgress(abs: string, human: boolean): Promise<Awaited<ReturnType<typeof makeTorrent>>> {
+  const content = await listContent(abs);
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort(new SwarmError('interrupted: nothing was shared', 'EINTERRUPTED', 1));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = createProgress({ label: 'hashing', total: content.totalBytes, unit: 'bytes', ...(human ? {} : { enabled: false }) });
+  try {
+    return await makeTorrent(abs, { content, signal: controller.signal, blockingReads: true, creationDate: Math.floor(Date.now() / 1000), onProgress: (done) => progress.update(done) });
+  } catch (err) {
+    if (controller.signal.aborted) throw controller.signal.reason;
+    throw err;
+  } finally {
     progress.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/** How often --foreground tries again to publish the name while no DHT node took it. */
+const FOREGROUND_RETRY_MS = 15_000;
+
+/**
+ * --foreground: this process seeds the content (a Session with a DHT node,
+ * as `peer seed` runs) and publishes the name with republishing, until
+ * SIGINT/SIGTERM (then exit 0). The result is printed once the name is
+ * stored on a DHT node; until then it tries again every 15 s.
+ */
+async function shareForeground(o: { abs: string; name: string; namespace: string; made: Awaited<ReturnType<typeof makeTorrent>>; raw: ShareRaw; common: CommonOptions }): Promise<void> {
+  const { raw, made, common } = o;
+  const human = !common.json && !common.quiet;
+  const { Session } = await import('../session/session.js');
+  const log = getLogger('share');
+  const session = new Session({ settings: common.settings, stateDir: common.stateDir, logger: log, dht: { bootstrap: common.bootstrap } });
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await session.start();
+    const { meta } = made;
+    if (human) process.stderr.write(`checking ${meta.info.name} before seeding it...\n`);
+    const torrent = await session.addTorrent(meta, { contentPath: o.abs, mode: 'seed' });
+    const { have, pieces } = torrent.stats();
+    if (have !== pieces) throw new SwarmError(`${o.abs} changed while it was hashed: ${have} of ${pieces} pieces match; share it again`, 'ECHANGED', 1);
+    if (human) process.stderr.write(`seeding ${meta.info.name} (${meta.infoHashHex}) on port ${session.port} until Ctrl-C\n`);
+    const files = userFiles(meta.info).length;
+    const entry = encodeEntry({ infoHash: meta.infoHashHex, displayName: meta.info.name, trackers: trackersOf(meta), length: meta.info.length, files, added: Math.floor(Date.now() / 1000) });
+    const magnet = (JSON.parse(entry) as { magnet: string }).magnet;
+    const kv = session.kv!;
+    let warned = false;
+    while (!stop.signal.aborted) {
+      const r = await kv.put(o.name, entry, { namespace: o.namespace, republish: true, signal: stop.signal }).catch((err: unknown) => {
+        if (!stop.signal.aborted) log.warn(`publishing ${o.name}: ${errorMessage(err)}`);
+        return undefined;
+      });
+      if (r && r.stored > 0) {
+        printResult({ name: o.name, namespace: o.namespace, infoHash: meta.infoHashHex, magnet, length: meta.info.length, files, path: o.abs, seq: r.seq, stored: r.stored, alreadySeeding: false }, raw);
+        if (human) process.stderr.write('keeping the name published while seeding (Ctrl-C to stop)\n');
+        break;
+      }
+      if (!warned && !common.quiet) {
+        warned = true;
+        process.stderr.write(`no DHT node took the name yet (${common.bootstrap.length ? 'is the --bootstrap node running?' : 'give --bootstrap HOST:PORT, or run on a LAN with local service discovery'}); trying again every ${FOREGROUND_RETRY_MS / 1000} s\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, FOREGROUND_RETRY_MS);
+        stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+    if (!stop.signal.aborted) await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    if (human) process.stderr.write('\nstopping: telling peers, saving state...\n');
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await session.stop();
   }
 }
