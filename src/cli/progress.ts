@@ -1,15 +1,11 @@
 /**
- * A progress display for long work (make-torrent, seed/leech verification,
- * downloads): a cli-progress bar on stderr with percent, rate and ETA when
- * stderr is a terminal; otherwise nothing until an optional final line, so
- * logs and pipes stay clean. Never writes to stdout (kept for `--json`).
+ * A progress display for long work (make-torrent, seed/leech verification):
+ * on a terminal, one line on stderr (a bar, percent, amount, rate, and an
+ * ETA once it means something) that fits the width and goes away on stop;
+ * otherwise nothing until an optional final line, so logs and pipes stay
+ * clean. Never writes to stdout (kept for `--json`).
  */
-import { createRequire } from 'node:module';
-import type * as CliProgress from 'cli-progress';
-
-// Loaded only when a bar is drawn: a non-interactive run (a pipe, a
-// benchmark, a daemon) does not pay for the module's start-up.
-const require = createRequire(import.meta.url);
+import { StatusLine, type StatusField } from './status-line.js';
 
 export type ProgressUnit = 'bytes' | 'items';
 
@@ -55,6 +51,16 @@ export function formatDuration(ms: number): string {
   return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/** Redraws at most this often (a hash of a fast disk reports hundreds of batches a second). */
+const REDRAW_MS = 200;
+/** No ETA before this much time went by: an early rate says little. */
+const ETA_AFTER_MS = 2000;
+
+function barText(fraction: number, width: number): string {
+  const full = Math.max(0, Math.min(width, Math.round(fraction * width)));
+  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}]`;
+}
+
 export function createProgress(opts: ProgressOptions): Progress {
   const unit = opts.unit ?? 'bytes';
   const stream = opts.stream ?? process.stderr;
@@ -62,43 +68,43 @@ export function createProgress(opts: ProgressOptions): Progress {
   const started = Date.now();
   let done = 0;
   let stopped = false;
-  let bar: CliProgress.SingleBar | undefined;
+  let drawnAt = 0;
+  const line = enabled ? new StatusLine(stream) : undefined;
 
-  const rateText = (): string => {
+  const rate = (): number => {
     const secs = (Date.now() - started) / 1000;
-    return secs > 0 ? `${formatAmount(Math.round(done / secs), unit)}/s` : '-';
+    return secs > 0 ? done / secs : 0;
   };
-  const extraText = (extra?: Record<string, string | number>): string =>
-    extra ? Object.entries(extra).map(([k, v]) => ` | ${k} ${v}`).join('') : '';
+  const rateText = (): string => (rate() > 0 ? `${formatAmount(Math.round(rate()), unit)}/s` : '-');
 
-  if (enabled) {
-    const cliProgress = require('cli-progress') as typeof CliProgress;
-    bar = new cliProgress.SingleBar(
-      {
-        stream,
-        format: `${opts.label} [{bar}] {percentage}% | {amount} | {rate} | ETA {eta_formatted}{extra}`,
-        barsize: 30,
-        hideCursor: true,
-        clearOnComplete: true,
-        etaBuffer: 50,
-        fps: 5,
-        noTTYOutput: false,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(Math.max(1, opts.total), 0, { amount: `0/${formatAmount(opts.total, unit)}`, rate: '-', extra: '' });
-  }
+  const fields = (extra?: Record<string, string | number>): StatusField[] => {
+    const total = Math.max(1, opts.total);
+    const out: StatusField[] = [
+      { text: opts.label, keep: 8 },
+      { text: barText(done / total, 20), keep: 2 },
+      { text: `${((100 * Math.min(done, total)) / total).toFixed(1)}%`, keep: 10 },
+      { text: `${formatAmount(done, unit)}/${formatAmount(opts.total, unit)}`, keep: 5 },
+      { text: rateText(), keep: 4 },
+    ];
+    // An ETA only once something was done for a while: never "ETA 0s" at 0%.
+    const elapsed = Date.now() - started;
+    if (done > 0 && done < opts.total && elapsed >= ETA_AFTER_MS && rate() > 0) out.push({ text: `ETA ${formatDuration(((opts.total - done) / rate()) * 1000)}`, keep: 7 });
+    for (const [k, v] of Object.entries(extra ?? {})) out.push({ text: `${k} ${v}`, keep: 3 });
+    return out;
+  };
 
   return {
     update(value, extra) {
       if (stopped) return;
       done = value;
-      bar?.update(value, { amount: `${formatAmount(value, unit)}/${formatAmount(opts.total, unit)}`, rate: rateText(), extra: extraText(extra) });
+      if (!line || Date.now() - drawnAt < REDRAW_MS) return;
+      drawnAt = Date.now();
+      line.show(fields(extra));
     },
     stop() {
       if (stopped) return;
       stopped = true;
-      bar?.stop();
+      line?.clear();
       if (opts.finalLine) {
         stream.write(`${opts.label}: ${formatAmount(done, unit)} in ${formatDuration(Date.now() - started)} (${rateText()})\n`);
       }

@@ -18,6 +18,7 @@ import { parseBytes } from './parse.js';
 import { isLoopbackHost } from '../util/address.js';
 import { formatBytes } from './progress.js';
 import { onStopSignal } from './signals.js';
+import { trackerReason } from './swarm-status.js';
 
 interface RawStart {
   torrents: string;
@@ -227,6 +228,9 @@ function wireJsonEvents(daemon: Daemon): void {
     t.on('torrent:error', (err) => printJson({ event: 'error', message: err.message }));
     t.on('torrent:paused', (p) => printJson({ event: 'paused', infoHash: p.infoHash, reason: p.reason }));
     t.on('torrent:resumed', (p) => printJson({ event: 'unpaused', infoHash: p.infoHash }));
+    t.on('tracker:announced', (a) => printJson({ event: 'tracker', infoHash: t.infoHashHex, state: 'announced', url: a.url, peers: a.peers }));
+    t.on('tracker:failed', (f) => printJson({ event: 'tracker', infoHash: t.infoHashHex, state: 'failed', url: f.url, error: trackerReason(f.error, f.url), failures: f.failures, retryInMs: f.retryInMs }));
+    t.on('message:received', (m) => printJson({ event: 'message', infoHash: t.infoHashHex, from: m.from, text: m.text }));
   };
   daemon.session.on('torrent:added', wire);
 }

@@ -32,6 +32,7 @@ export class StatusLine {
   readonly #write: NodeJS.WriteStream['write'];
   #line = '';
   #active = false;
+  #closed = false;
 
   constructor(stream: NodeJS.WriteStream = process.stderr) {
     this.#stream = stream;
@@ -49,7 +50,7 @@ export class StatusLine {
 
   /** Shows `fields` as the line (on a terminal; elsewhere it does nothing). */
   show(fields: readonly StatusField[]): void {
-    if (!this.live) return;
+    if (!this.live || this.#closed) return;
     if (!this.#active) this.#intercept();
     this.#line = fitFields(fields, this.#width);
     this.#write(`\r\x1b[2K${this.#line}`);
@@ -60,13 +61,21 @@ export class StatusLine {
     this.#write(`${fields.map((f) => f.text).join('  ')}\n`);
   }
 
-  /** Removes the line and lets stderr be; idempotent. */
-  clear(): void {
-    if (!this.#active) return;
+  /** Removes the line and lets stderr be; idempotent. True when a line was on screen. */
+  clear(): boolean {
+    if (!this.#active) return false;
     this.#active = false;
     (this.#stream as { write: unknown }).write = this.#write;
-    if (this.#line) this.#write('\r\x1b[2K');
+    const shown = this.#line !== '';
+    if (shown) this.#write('\r\x1b[2K');
     this.#line = '';
+    return shown;
+  }
+
+  /** Removes the line for good: later `show()` calls draw nothing (the run is ending). True when a line was on screen. */
+  close(): boolean {
+    this.#closed = true;
+    return this.clear();
   }
 
   /** Other writes to the stream go above the line. */

@@ -55,3 +55,21 @@ export function stopLine(s: TorrentStats, done: boolean): string {
   const pct = s.wanted > 0 ? ((100 * (s.wanted - s.left)) / s.wanted).toFixed(1) : '100.0';
   return `stopped: downloaded ${formatBytes(s.downloaded)}, uploaded ${formatBytes(s.uploaded)}, ratio ${ratio}${done ? '' : `; ${pct}% done, run the same command to resume`}`;
 }
+
+/**
+ * Text from the network made safe for a terminal line: control characters
+ * (an escape sequence could move the cursor or rewrite the status line, a
+ * newline could fake a line of ours) become U+FFFD.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
+}
+
+/** A tracker's failure as the user reads it: without the URL repeated, system codes in words. */
+export function trackerReason(error: string, url: string): string {
+  let r = error.startsWith(`tracker ${url}: `) ? error.slice(`tracker ${url}: `.length) : error.startsWith(`${url}: `) ? error.slice(url.length + 2) : error;
+  r = r.replace(/^connect ECONNREFUSED \S+$/, 'connection refused');
+  r = r.replace(/^getaddrinfo (ENOTFOUND|EAI_AGAIN) (\S+)$/, 'unknown host $2');
+  r = r.replace(/^connect (EHOSTUNREACH|ENETUNREACH) \S+$/, 'no route to the host');
+  return r;
+}

@@ -13,11 +13,11 @@ import type { Metainfo } from '../metainfo/types.js';
 import { Session, contentPathIn } from '../session/session.js';
 import type { Torrent, TorrentStats } from '../session/torrent.js';
 import { checkHostResolves, parseCommonOptions, printJson, type CommonOptions } from './common.js';
-import { createProgress, formatBytes, type Progress } from './progress.js';
+import { createProgress, formatBytes, formatDuration, type Progress } from './progress.js';
 import { formatHostPort } from '../util/address.js';
 import { StatusLine } from './status-line.js';
 import { onStopSignal } from './signals.js';
-import { completeLine, downloadFields, seedFields, stopLine } from './swarm-status.js';
+import { completeLine, downloadFields, printable, seedFields, stopLine, trackerReason } from './swarm-status.js';
 import type { ApiServer } from '../api/server.js';
 
 export interface SwarmCommandOptions {
@@ -76,13 +76,20 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     await api?.stop();
     await session.stop();
   })());
+  // The one status line of this run (created here so that a Ctrl-C can take it away before the closing lines).
+  const line = new StatusLine();
   const onSignal = (): void => {
-    if (!common.json && !common.quiet) process.stderr.write('\nstopping: telling peers and trackers, saving state...\n');
+    // On a terminal the line is wiped (with the ^C echoed on it); elsewhere a new line starts after the ^C.
+    const wasLive = line.close();
+    if (!common.json && !common.quiet) process.stderr.write(`${wasLive ? '' : '\n'}stopping: telling peers and trackers, saving state...\n`);
     void shutdown().then(() => {
       if (running) {
         const s = running.stats();
         if (common.json) printJson({ event: 'summary', infoHash: s.infoHash, downloaded: s.downloaded, uploaded: s.uploaded, ratio: s.downloaded > 0 ? s.uploaded / s.downloaded : null, left: s.left });
-        else process.stderr.write(`${stopLine(s, running.done)}\n`);
+        else {
+          line.close();
+          process.stderr.write(`${stopLine(s, running.done)}\n`);
+        }
       }
       process.exit(0);
     });
@@ -93,8 +100,23 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     await session.start();
     let torrent: Torrent;
     if (magnet) {
-      if (!common.json && !common.quiet) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n`);
-      torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false, sequential: cmd.sequential ?? false, ...(cmd.select ? { select: cmd.select } : {}) });
+      const sources = peerSources({ trackers: magnet.trackers.length, webSeeds: 0, peers: common.peers.length + magnet.peers.length }, common, session);
+      if (!common.json && !common.quiet) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n${sources.text}\n`);
+      // Until a peer sends the metadata nothing else moves: say so after a while, and again now and then.
+      const fetchStarted = Date.now();
+      let nextNote = METADATA_WAIT_NOTE_MS;
+      const note = setInterval(() => {
+        if (Date.now() - fetchStarted < nextNote) return;
+        nextNote *= 2;
+        if (!common.json && !common.quiet) process.stderr.write(`still no metadata after ${formatDuration(Date.now() - fetchStarted)}: no peer has sent it yet; ${sources.text}\n`);
+      }, 1000);
+      note.unref();
+      try {
+        torrent = await session.addMagnet(magnet, { outDir: resolve(cmd.outDir ?? 'downloads'), peers: common.peers, recheck: cmd.recheck ?? false, sequential: cmd.sequential ?? false, ...(cmd.select ? { select: cmd.select } : {}) });
+      } finally {
+        clearInterval(note);
+      }
+      if (!common.json && !common.quiet) process.stderr.write(`metadata received after ${formatDuration(Date.now() - fetchStarted)}: ${torrent.metainfo.info.name}\n`);
     } else {
       torrent = await addWithVerifyProgress(session, metainfo!, resolve(torrentContentPath(cmd, metainfo!)), cmd, common);
       if (cmd.mode === 'seed') checkSeedData(torrent, resolve(torrentContentPath(cmd, metainfo!)), cmd.allowPartial === true, common);
@@ -119,7 +141,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       if (!common.json && !common.quiet) process.stderr.write(`dashboard: ${api.url}\n`);
     }
     running = torrent;
-    await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown);
+    await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown, line);
   } catch (err) {
     await shutdown();
     throw err;
@@ -128,22 +150,43 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
   }
 }
 
+/** A magnet's metadata not in after this long: one line says so (then after twice as long, and so on). */
+const METADATA_WAIT_NOTE_MS = 30_000;
+
+/** Without a terminal, a verification in progress prints a line this often. */
+const VERIFY_LINE_EVERY_MS = 5_000;
+
+/** Without a terminal, a seeder's line comes every minute, and when its peers change but not more often than this. */
+const SEED_CHANGE_MIN_MS = 5_000;
+
 /** After this long downloading with no peer connected, one line says so. */
 const NO_PEERS_WARN_MS = 30_000;
 
+/** What can find peers for a torrent or a magnet: its trackers and web seeds, the peers given. */
+interface SourceCounts {
+  trackers: number;
+  webSeeds: number;
+  /** --peer flags, and the x.pe peers of a magnet. */
+  peers: number;
+}
+
+function countsOf(metainfo: Metainfo, common: CommonOptions): SourceCounts {
+  return { trackers: metainfo.announceList.flat().length, webSeeds: metainfo.urlList.length, peers: common.peers.length };
+}
+
 /** The ways this run can find peers, and a sentence for the user (with a hint when there is none). */
-function peerSources(metainfo: Metainfo, common: CommonOptions, session: Session): { active: string[]; text: string } {
+function peerSources(counts: SourceCounts, common: CommonOptions, session: Session): { active: string[]; text: string } {
   const active: string[] = [];
-  const trackers = metainfo.announceList.flat().length;
+  const { trackers } = counts;
   if (trackers > 0) active.push(`tracker${trackers > 1 ? `s (${trackers})` : ''}`);
   if (session.dht) active.push(common.bootstrap.length ? `DHT (${common.bootstrap.length} bootstrap node${common.bootstrap.length > 1 ? 's' : ''})` : 'DHT (no bootstrap: nodes found on the LAN only)');
   if (session.lsdRunning) active.push('LSD (local network multicast)');
-  if (common.peers.length) active.push(`--peer (${common.peers.length})`);
-  if (metainfo.urlList.length) active.push(`web seed${metainfo.urlList.length > 1 ? 's' : ''} (${metainfo.urlList.length})`);
+  if (counts.peers) active.push(`--peer (${counts.peers})`);
+  if (counts.webSeeds) active.push(`web seed${counts.webSeeds > 1 ? 's' : ''} (${counts.webSeeds})`);
   if (active.length === 0) {
     return {
       active,
-      text: 'looking for peers: nothing can find any (no tracker in the torrent, no DHT, no local discovery, no --peer): give --peer HOST:PORT, or --bootstrap HOST:PORT without --no-dht',
+      text: `looking for peers: nothing can find any (no tracker, no DHT, no local discovery, no --peer): give --peer HOST:PORT, or --bootstrap HOST:PORT without --no-dht`,
     };
   }
   return { active, text: `looking for peers: ${active.join(', ')}` };
@@ -169,9 +212,15 @@ function torrentContentPath(cmd: SwarmCommandOptions, metainfo: Metainfo): strin
 }
 
 async function addWithVerifyProgress(session: Session, metainfo: Metainfo, contentPath: string, cmd: SwarmCommandOptions, common: CommonOptions): Promise<Torrent> {
+  // Verifying the data on disk can take minutes: a bar on a terminal, elsewhere a plain line every few seconds.
+  const human = !common.json && !common.quiet;
+  const name = metainfo.info.name;
   let bar: Progress | undefined;
+  let verifyStarted = 0;
+  let lastLine = 0;
+  let toCheck = 0;
   try {
-    return await session.addTorrent(metainfo, {
+    const torrent = await session.addTorrent(metainfo, {
       contentPath,
       mode: cmd.mode,
       recheck: cmd.recheck ?? false,
@@ -179,11 +228,28 @@ async function addWithVerifyProgress(session: Session, metainfo: Metainfo, conte
       ...(cmd.select ? { select: cmd.select } : {}),
       peers: common.peers,
       onVerifyProgress: (done, total) => {
-        if (common.json || common.quiet) return;
-        bar ??= createProgress({ label: 'verifying', total, unit: 'items' });
-        bar.update(done);
+        if (!human) return;
+        toCheck = total;
+        if (!verifyStarted) {
+          verifyStarted = Date.now();
+          lastLine = verifyStarted;
+          if (process.stderr.isTTY) bar = createProgress({ label: `verifying ${name.length > 24 ? `${name.slice(0, 23)}…` : name}`, total, unit: 'items' });
+          else process.stderr.write(`verifying ${name}: ${total} piece${total === 1 ? '' : 's'} to check on disk (${contentPath})\n`);
+        }
+        if (bar) bar.update(done);
+        else if (Date.now() - lastLine >= VERIFY_LINE_EVERY_MS && done < total) {
+          lastLine = Date.now();
+          process.stderr.write(`verifying ${name}: ${((100 * done) / total).toFixed(1)}% (${done} of ${total} pieces)\n`);
+        }
       },
     });
+    bar?.stop();
+    bar = undefined;
+    if (human && verifyStarted) {
+      const { have, pieces } = torrent.stats();
+      process.stderr.write(`verified ${name}: ${have} of ${pieces} pieces on disk are good (${toCheck} checked in ${formatDuration(Date.now() - verifyStarted)})\n`);
+    }
+    return torrent;
   } catch (err) {
     throw new UsageError(`cannot ${cmd.mode} ${metainfo.info.name}: ${errorMessage(err)}`, { cause: err });
   } finally {
@@ -199,6 +265,7 @@ function watch(
   cmd: SwarmCommandOptions,
   session: Session,
   shutdown: () => Promise<void>,
+  line: StatusLine,
 ): Promise<void> {
   const name = metainfo.info.name;
   const where = formatHostPort(common.settings.host, session.port);
@@ -214,7 +281,7 @@ function watch(
   }
   const contentPath = resolve(cmd.mode === 'seed' ? torrentContentPath(cmd, metainfo) : contentPathIn(cmd.outDir ?? 'downloads', metainfo));
   // Where we stand on start: what a resume kept, and where peers can come from (a hint when nowhere).
-  const sources = peerSources(metainfo, common, session);
+  const sources = peerSources(countsOf(metainfo, common), common, session);
   if (common.json) {
     printJson({ event: 'started', infoHash: metainfo.infoHashHex, name, mode: cmd.mode, path: contentPath, sources: sources.active });
     if (torrent.resumeOutcome !== 'fresh' && first.have > 0) printJson({ event: 'resumed', infoHash: metainfo.infoHashHex, have: first.have, pieces: first.pieces, how: torrent.resumeOutcome });
@@ -226,15 +293,15 @@ function watch(
   }
   const startedAt = Date.now();
   const peersSeen = new Set<string>();
-  const line = new StatusLine();
   const human = !common.json && !common.quiet;
   // Not a terminal: a plain summary now and then instead of a live line (a log file keeps it).
   let lastSummary = 0;
+  let lastSummaryPeers = 0;
   const summaryEveryMs = (): number => (torrent.done ? 60_000 : 5_000);
 
   return new Promise<void>((resolveDone) => {
     const finish = (): void => {
-      line.clear();
+      line.close();
       void shutdown().then(resolveDone);
     };
     let lonelySince = Date.now();
@@ -252,8 +319,10 @@ function watch(
       }
       const fields = torrent.done ? seedFields(name, s) : downloadFields(name, s, Date.now() - startedAt);
       if (line.live) line.show(fields);
-      else if (Date.now() - lastSummary >= summaryEveryMs()) {
+      else if (Date.now() - lastSummary >= summaryEveryMs() || (torrent.done && s.peers !== lastSummaryPeers && Date.now() - lastSummary >= SEED_CHANGE_MIN_MS)) {
+        // Seeding: a line a minute, and one when the peers come or go (at most every few seconds).
         lastSummary = Date.now();
+        lastSummaryPeers = s.peers;
         line.summary(fields);
       }
     });
@@ -265,6 +334,32 @@ function watch(
     torrent.on('peer:disconnected', (p) => {
       if (common.json) printJson({ event: 'peer', infoHash: metainfo.infoHashHex, state: 'gone', address: p.address, reason: p.reason });
       log.info(`peer disconnected: ${p.address}: ${p.reason}`);
+    });
+    // Trackers: every announce and failure with --json; on stderr the first answer, each failure
+    // (with when the next try is: the retries back off), and the answer that ends a run of failures.
+    let trackerFailing = false;
+    let trackerHeard = false;
+    torrent.on('tracker:announced', (a) => {
+      if (common.json) printJson({ event: 'tracker', infoHash: metainfo.infoHashHex, state: 'announced', url: a.url, peers: a.peers });
+      else if (!common.quiet && (!trackerHeard || trackerFailing)) {
+        process.stderr.write(`tracker ${trackerFailing ? 'reachable again' : 'answered'}: ${a.url} (${a.peers} peer${a.peers === 1 ? '' : 's'})\n`);
+      }
+      trackerHeard = true;
+      trackerFailing = false;
+    });
+    torrent.on('tracker:failed', (f) => {
+      trackerFailing = true;
+      const reason = trackerReason(f.error, f.url);
+      if (common.json) printJson({ event: 'tracker', infoHash: metainfo.infoHashHex, state: 'failed', url: f.url, error: reason, failures: f.failures, retryInMs: f.retryInMs });
+      else if (!common.quiet) {
+        const more = metainfo.announceList.flat().length > 1 ? 'no tracker answered; last tried ' : 'tracker unreachable: ';
+        process.stderr.write(`${more}${f.url} (${reason}); retrying in ${formatDuration(f.retryInMs)}${f.failures > 1 ? ` (${f.failures} tries failed in a row)` : ''}\n`);
+      }
+    });
+    // A text from a peer (BEP 10 swarm_msg, `peer message`): shown, its control characters made harmless.
+    torrent.on('message:received', (m) => {
+      if (common.json) printJson({ event: 'message', infoHash: metainfo.infoHashHex, from: m.from, text: m.text });
+      else if (!common.quiet) process.stderr.write(`message from ${m.from}: ${printable(m.text)}\n`);
     });
     torrent.on('peer:banned', (p) => log.warn(`banned ${p.host}: ${p.reason}`));
     torrent.on('torrent:error', (err) => {
@@ -282,7 +377,9 @@ function watch(
     const onComplete = (c: { infoHash: string; downloaded: number; elapsedMs: number }): void => {
       if (common.json) printJson({ event: 'complete', infoHash: c.infoHash, downloaded: c.downloaded, elapsedMs: c.elapsedMs });
       else {
-        line.clear();
+        // The line goes, the summary comes; seeding on, the line comes back below it.
+        if (cmd.exitOnComplete) line.close();
+        else line.clear();
         const already = c.elapsedMs === 0 && c.downloaded === 0;
         process.stderr.write(already ? `complete: ${name} is already here (${contentPath})${cmd.exitOnComplete ? '' : '; seeding (Ctrl-C to stop)'}\n` : `${completeLine(name, contentPath, torrent.stats(), c.elapsedMs, peersSeen.size, !cmd.exitOnComplete)}\n`);
       }

@@ -26,6 +26,11 @@ export interface PeerSourceContext {
   onPeers(peers: PeerAddress[], source: string): void;
   /** A tracker answered an announce (for metrics and logs). */
   onAnnounced?(info: { url: string; peers: number }): void;
+  /**
+   * No tracker answered an announce round: `url` is the last one tried, `error` why it failed,
+   * `failures` the rounds failed in a row, `retryInMs` when the next round is.
+   */
+  onAnnounceFailed?(info: { url: string; error: string; failures: number; retryInMs: number }): void;
 }
 
 export interface PeerSource {

@@ -210,6 +210,8 @@ export class TrackerPeerSource implements PeerSource {
     this.#inFlight = true;
     let result: AnnounceResult | undefined;
     let lastError = '';
+    let lastUrl = '';
+    let lastReason = '';
     try {
       outer: for (const tier of this.#tiers) {
         for (let i = 0; i < tier.length; i++) {
@@ -225,6 +227,8 @@ export class TrackerPeerSource implements PeerSource {
             if (!this.#running) return;
             this.#perUrl.set(url, { ...before, status: 'error', lastAnnounceAt: Date.now(), error: errorMessage(err) });
             lastError = `${url}: ${errorMessage(err)}`;
+            lastUrl = url;
+            lastReason = errorMessage(err);
             this.#log.debug(`announce failed: ${lastError}`);
             continue;
           } finally {
@@ -256,8 +260,10 @@ export class TrackerPeerSource implements PeerSource {
     if (!result) {
       const failures = this.#status.failuresInARow + 1;
       this.#status = { ...this.#status, lastError, failuresInARow: failures };
-      if (failures === 1) this.#log.warn(`no tracker answered: ${lastError}`);
       const backoff = Math.min((this.#opts.retryBaseMs ?? DEFAULT_SETTINGS.trackerRetryInitialMs) * 2 ** (failures - 1), maxS * 1000);
+      // Whoever listens (the CLI's status line) tells the user; else the log does, once.
+      if (this.#ctx.onAnnounceFailed) this.#ctx.onAnnounceFailed({ url: lastUrl, error: lastReason, failures, retryInMs: this.#again ? 0 : backoff });
+      if (failures === 1) this.#log[this.#ctx.onAnnounceFailed ? 'info' : 'warn'](`no tracker answered: ${lastError}`);
       this.#schedule(this.#again ? 0 : backoff);
       this.#again = false;
       return;

@@ -72,6 +72,8 @@ export interface TorrentEvents {
   'piece:failed': { index: number; hosts: string[] };
   /** A tracker answered our announce. */
   'tracker:announced': { url: string; peers: number };
+  /** No tracker answered an announce round; the next is in `retryInMs`. */
+  'tracker:failed': { url: string; error: string; failures: number; retryInMs: number };
   /** A text message (swarm_msg extension) from a peer; `from` is its address. */
   'message:received': { from: string; text: string };
 }

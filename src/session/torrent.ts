@@ -350,6 +350,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       stats: () => ({ uploaded: this.#up.total, downloaded: this.#down.total, left: this.#bytesLeft() }),
       onPeers: (peers, source) => this.addPeers(peers, { source }),
       onAnnounced: (info) => this.emit('tracker:announced', info),
+      onAnnounceFailed: (info) => this.emit('tracker:failed', info),
     };
   }
 

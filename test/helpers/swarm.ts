@@ -199,7 +199,9 @@ export type PeerEvent =
   | { event: 'summary'; infoHash: string; downloaded: number; uploaded: number; ratio: number | null; left: number }
   | { event: 'started'; infoHash: string; name: string; mode: 'seed' | 'leech'; path: string; sources: string[] }
   | { event: 'resumed'; infoHash: string; have: number; pieces: number; how: 'trusted' | 'verified' }
-  | { event: 'peer'; infoHash: string; state: 'connected' | 'gone'; address: string; outgoing?: boolean; client?: string; fast?: boolean; reason?: string };
+  | { event: 'peer'; infoHash: string; state: 'connected' | 'gone'; address: string; outgoing?: boolean; client?: string; fast?: boolean; reason?: string }
+  | { event: 'tracker'; infoHash: string; state: 'announced' | 'failed'; url: string; peers?: number; error?: string; failures?: number; retryInMs?: number }
+  | { event: 'message'; infoHash: string; from: string; text: string };
 
 export interface Exit {
   code: number | null;
@@ -450,6 +452,19 @@ export function eventProblems(p: PeerProcess, torrent: { infoHashHex: string; pi
         if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
         if (rec.state !== 'connected' && rec.state !== 'gone') problems.push(`${where}: state is neither connected nor gone`);
         if (typeof rec.address !== 'string') problems.push(`${where}: address is not a string`);
+        break;
+      case 'tracker':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        if (typeof rec.url !== 'string') problems.push(`${where}: url is not a string`);
+        if (rec.state === 'announced') {
+          if (typeof rec.peers !== 'number') problems.push(`${where}: peers is not a number`);
+        } else if (rec.state === 'failed') {
+          if (typeof rec.error !== 'string' || typeof rec.retryInMs !== 'number' || typeof rec.failures !== 'number') problems.push(`${where}: error, failures or retryInMs`);
+        } else problems.push(`${where}: state is neither announced nor failed`);
+        break;
+      case 'message':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        if (typeof rec.from !== 'string' || typeof rec.text !== 'string') problems.push(`${where}: from or text is not a string`);
         break;
       default:
         problems.push(`${where}: unknown event`);

@@ -1,0 +1,173 @@
+/**
+ * `peer seed` / `peer leech` say what is happening (issue 16, items 1-3),
+ * on the built bin: a tracker that does not answer (retrying, and when),
+ * a magnet nothing can find peers for, the verification of the data with
+ * its progress, a seeder's line when its peers change, the messages peers
+ * send (with their control characters made harmless), and, on a terminal,
+ * one status line that fits the width, logs above it, gone at the end.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { closed, fixtureBytes, freePort, spawnJson, spawnPeer, tempDir, torrentOf, writeFixture, within, type PeerProcess, type Teardown } from './helpers/swarm.js';
+import { makeTorrentCommand, PEER_BIN, REPO_ROOT } from './helpers/bin.js';
+import { pollUntil } from './helpers/poll.js';
+import { testUnless } from './helpers/clients.js';
+import { startSession } from './api-fixtures.js';
+import { printable, trackerReason } from '../src/cli/swarm-status.js';
+
+const SEEDER = '127.0.0.26';
+const LEECHER = '127.0.0.27';
+const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** make-torrent (built) of `content` with `announce` as its tracker. */
+async function torrentWithTracker(t: Teardown, content: string, out: string, announce: string): Promise<{ infoHash: string }> {
+  const p = spawnJson(t, process.execPath, makeTorrentCommand([content, '-a', announce, '-o', out, '-l', '16K', '--json']), ['make-torrent']);
+  const exit = await closed(p);
+  if (exit.code !== 0) throw new Error(p.describe());
+  return p.events[0] as unknown as { infoHash: string };
+}
+
+test('a leecher whose tracker does not answer says so, retrying and when, and when it answers again; --json has tracker events', async (t) => {
+  t.timeout(90_000);
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'clip.bin');
+  await writeFixture(file, fixtureBytes(100_000, 3));
+  const trackerPort = await freePort([SEEDER]);
+  const url = `http://${SEEDER}:${trackerPort}/announce`;
+  const torrent = path.join(dir, 'clip.torrent');
+  const { infoHash } = await torrentWithTracker(t, file, torrent, url);
+  const port = await freePort([LEECHER]);
+  const args = (json: boolean) => ['leech', torrent, '--out', path.join(dir, `out-${json}`), '--host', LEECHER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, `state-${json}`), ...(json ? ['--json'] : [])];
+
+  const json = spawnPeer(t, args(true));
+  const failed = await json.waitFor((e) => e.event === 'tracker', 'a tracker event');
+  t.like(failed as unknown as Record<string, unknown>, { event: 'tracker', infoHash, state: 'failed', url, error: 'connection refused', failures: 1, retryInMs: 5000 });
+  json.kill('SIGINT');
+  t.is((await closed(json)).code, 0, json.describe());
+
+  const human = spawnPeer(t, args(false));
+  await human.waitForStderr(new RegExp(`tracker unreachable: ${re(url)} \\(connection refused\\); retrying in 5\\.0 s`));
+  // Now the tracker comes up: the next try (5 s later) reaches it, and the leecher says so.
+  const tracker = spawnPeer(t, ['tracker', '--host', SEEDER, '--port', String(trackerPort)]);
+  await human.waitForStderr(new RegExp(`tracker reachable again: ${re(url)} \\(0 peers\\)`), 40_000);
+  t.notRegex(human.stderr(), /ECONNREFUSED|warn \[tracker/, 'no raw error or log line: the status line said it');
+  for (const p of [human, tracker]) {
+    p.kill('SIGINT');
+    t.is((await closed(p)).code, 0, p.describe());
+  }
+});
+
+test('a magnet that nothing can find peers for says so at once, not only "fetching the metadata"', async (t) => {
+  const dir = await tempDir(t);
+  const port = await freePort([LEECHER]);
+  const p = spawnPeer(t, ['leech', `magnet:?xt=urn:btih:${'ab'.repeat(20)}&dn=nothing`, '--out', path.join(dir, 'out'), '--host', LEECHER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, 'state')]);
+  await p.waitForStderr(/fetching the metadata of nothing from peers\.\.\.\nlooking for peers: nothing can find any .*give --peer HOST:PORT/);
+  p.kill('SIGINT');
+  t.is((await closed(p)).code, 0, p.describe());
+});
+
+test('seed --recheck without a terminal says it is verifying, how far, and what it found', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'data.bin');
+  await writeFixture(file, fixtureBytes(3_000_000, 4));
+  const fx = await torrentOf(file, path.join(dir, 'data.torrent'), 16 * 1024);
+  const port = await freePort([SEEDER]);
+  const p = spawnPeer(t, ['seed', fx.torrentPath, '--data', file, '--recheck', '--host', SEEDER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, 'state')]);
+  await p.waitForStderr(/looking for peers/);
+  const err = p.stderr();
+  t.regex(err, new RegExp(`verifying data\\.bin: ${fx.meta.info.pieceCount} pieces to check on disk \\(${re(file)}\\)\\n`));
+  t.regex(err, new RegExp(`verified data\\.bin: ${fx.meta.info.pieceCount} of ${fx.meta.info.pieceCount} pieces on disk are good \\(${fx.meta.info.pieceCount} checked in [\\d.]+ s\\)`));
+  t.true(err.indexOf('verified') < err.indexOf('seeding data.bin'), 'verification comes before the seeding line');
+  p.kill('SIGINT');
+  t.is((await closed(p)).code, 0, p.describe());
+});
+
+test('a seeder without a terminal prints a line when a peer comes; a leecher shows the messages peers send, plain and as --json', async (t) => {
+  t.timeout(120_000);
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'chat.bin');
+  await writeFixture(file, fixtureBytes(400_000, 6));
+  const fx = await torrentOf(file, path.join(dir, 'chat.torrent'), 16 * 1024);
+  const port = await freePort([SEEDER, LEECHER, '127.0.0.28']);
+  const apiPort = await freePort(['127.0.0.1']);
+  const seeder = spawnPeer(t, ['seed', fx.torrentPath, '--data', file, '--host', SEEDER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, 'seed-state'), '--api', String(apiPort)]);
+  await seeder.waitForStderr(/seeding chat\.bin  peers 0  up 0 B\/s  uploaded 0 B\n/);
+  // Slow leechers (16 KiB/s): the connections stay up while the message goes.
+  const leech = (host: string, json: boolean): PeerProcess =>
+    spawnPeer(t, ['leech', fx.torrentPath, '--out', path.join(dir, `out-${host}`), '--peer', `${SEEDER}:${port}`, '--download-limit', '16K', '--host', host, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, `state-${host}`), ...(json ? ['--json'] : [])]);
+  const plain = leech(LEECHER, false);
+  const json = leech('127.0.0.28', true);
+  await seeder.waitForStderr(/seeding chat\.bin  peers [12]  up /, 30_000);
+  const text = 'hello \x1b[2J from the seeder';
+  await pollUntil(async () => {
+    const res = await fetch(`http://127.0.0.1:${apiPort}/api/messages`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ to: 'all', text }), signal: AbortSignal.timeout(10_000) });
+    const body = (await res.json()) as { sent?: number };
+    return res.ok && body.sent === 2 ? true : undefined;
+  }, 'the message to reach both leechers', 30_000, 300);
+  await plain.waitForStderr(new RegExp(`message from ${re(SEEDER)}:${port}: hello \uFFFD\\[2J from the seeder\\n`));
+  t.false(plain.stderr().includes('\x1b[2J'), 'no escape sequence from the network reaches the terminal');
+  const event = await json.waitFor((e) => e.event === 'message', 'a message event');
+  t.like(event as unknown as Record<string, unknown>, { event: 'message', infoHash: fx.infoHashHex, from: `${SEEDER}:${port}`, text });
+  for (const p of [plain, json, seeder]) {
+    p.kill('SIGINT');
+    t.is((await closed(p)).code, 0, p.describe());
+  }
+});
+
+test('printable and trackerReason (unit): control characters go, the URL is not repeated, system codes in words', (t) => {
+  t.is(printable('a\nb\x1b[31mc\u202e'), 'a\uFFFDb\uFFFD[31mc\uFFFD');
+  t.is(trackerReason('tracker http://h:1/a: connect ECONNREFUSED 1.2.3.4:1', 'http://h:1/a'), 'connection refused');
+  t.is(trackerReason('getaddrinfo ENOTFOUND trk.example', 'udp://trk.example:1'), 'unknown host trk.example');
+  t.is(trackerReason('timed out after 15000 ms', 'udp://x:1'), 'timed out after 15000 ms');
+});
+
+const SCRIPT = '/usr/bin/script';
+
+/** Runs `peer args` on a pseudo-terminal `cols` wide (util-linux `script`); resolves with everything it drew. */
+function onTerminal(t: Teardown, args: string[], cols: number): { output: () => string; exited: Promise<number | null>; interrupt: () => void } {
+  const quoted = [process.execPath, PEER_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = spawn(SCRIPT, ['-qfec', `stty cols ${cols} rows 30; exec ${quoted}`, '/dev/null'], { cwd: REPO_ROOT, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  t.teardown(() => {
+    if (!done) process.kill(-child.pid!, 'SIGKILL');
+  });
+  return { output: () => out, exited, interrupt: () => process.kill(-child.pid!, 'SIGINT') };
+}
+
+testUnless(existsSync(SCRIPT) ? undefined : 'no util-linux script(1) for a pseudo-terminal', 'on an 60-column terminal: one status line that never wraps, labelled rates, logs above it, no ETA at 0%, gone after complete', async (t) => {
+  t.timeout(90_000);
+  const { session: seeder, dir } = await startSession(t, { host: SEEDER, uploadLimit: 400_000 });
+  const content = fixtureBytes(2_500_000, 8);
+  const file = path.join(dir, 'seed', 'a-rather-long-file-name-for-the-bar.bin');
+  await writeFixture(file, content);
+  const fx = await torrentOf(file, path.join(dir, 'bar.torrent'), 16 * 1024);
+  await seeder.addTorrent(fx.meta, { contentPath: file, mode: 'seed' });
+  const port = await freePort([LEECHER]);
+  const cols = 60;
+  const run = onTerminal(t, ['leech', fx.torrentPath, '--out', path.join(dir, 'out'), '--exit-on-complete', '--peer', `${SEEDER}:${seeder.port}`, '--host', LEECHER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, 'state'), '--log-level', 'info'], cols);
+  t.is(await within(run.exited, 80_000, 'the leech on a terminal to finish'), 0, run.output().slice(-2000));
+  const out = run.output();
+  // What the terminal shows: the line is redrawn after "\r\x1b[2K"; every other line ends with a newline.
+  const drawn = out.split('\r\x1b[2K').slice(1).map((seg) => seg.split(/\r?\n|\r/)[0]!).filter((s) => s.length > 0);
+  const statusLines = drawn.filter((s) => /^\d+\.\d%/.test(s));
+  t.true(statusLines.length > 0, out.slice(-2000));
+  for (const s of statusLines) {
+    t.true(s.length < cols, `fits ${cols} columns: ${JSON.stringify(s)}`);
+    t.regex(s, /down [\d.]+ (B|KiB|MiB)\/s/, 'the download rate is labelled');
+    if (s.startsWith('0.0%')) t.notRegex(s, /ETA/, 'no ETA at 0%');
+  }
+  // A log line is never glued to the status line: it starts a line of its own.
+  const logLines = out.split(/\r?\n/).filter((l) => /info \[leech\] peer connected/.test(l));
+  t.true(logLines.length > 0, out.slice(-2000));
+  for (const l of logLines) t.regex(l.replace(/^(\r\x1b\[2K)+/, ''), /^\d\d:\d\d:\d\d\.\d{3} info \[leech\]/, JSON.stringify(l));
+  // After the complete line nothing more is drawn: no stale bar below it.
+  const tail = out.slice(out.lastIndexOf('complete: '));
+  t.regex(tail, /^complete: a-rather-long-file-name-for-the-bar\.bin -> .* from 1 peer\r?\n/);
+  t.notRegex(tail.slice(tail.indexOf('\n') + 1), /\d+\.\d%/, 'no status line after complete');
+});
