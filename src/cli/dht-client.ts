@@ -1,6 +1,6 @@
 /**
  * A short-lived, read-only DHT node for commands that only look things up
- * (`peer find`, `peer fetch` resolving a name): on a free port, reaching the
+ * (`peer find`, `peer fetch` resolving a name): on a free port (or --port), reaching the
  * DHT through --bootstrap or, without it, the LAN's nodes (LSD, BEP 14) and
  * the daemon of this host at the default port, as `peer kv` does.
  *
@@ -41,7 +41,7 @@ export function dhtHint(common: CommonOptions): string {
 export async function withDhtClient<T>(common: CommonOptions, fn: (client: DhtClient) => Promise<T>): Promise<T> {
   const s = common.settings;
   const { DhtNode } = await import('../dht/node.js');
-  const node = new DhtNode({ host: s.host, port: 0, bootstrap: common.bootstrap, settings: s, logger: getLogger('dht'), readOnly: true });
+  const node = new DhtNode({ host: s.host, port: common.portGiven ? s.port : 0, bootstrap: common.bootstrap, settings: s, logger: getLogger('dht'), readOnly: true });
   await node.start();
   try {
     let contacts: { host: string; port: number }[] = [...common.bootstrap];

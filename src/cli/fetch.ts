@@ -74,7 +74,8 @@ async function resolveForFetch(name: string, namespace: string, common: CommonOp
   if (problem) throw new UsageError(`${JSON.stringify(name)} cannot be a catalogue name: ${problem}`);
   if (namespace === '') throw new UsageError('--namespace must not be empty');
   if (!common.dht) throw new UsageError('peer fetch: --no-dht leaves no way to look the name up (the catalogue lives on the DHT); use peer leech MAGNET');
-  return withDhtClient(common, async ({ node, contacts }) => {
+  // The lookup's node on a free port: --port is the download's.
+  return withDhtClient({ ...common, portGiven: false }, async ({ node, contacts }) => {
     const r = await resolveName(readerKv(node, common), name, { namespace, signal: AbortSignal.timeout(60_000) });
     if (r.kind === 'found') return { entry: r.entry, contacts };
     if (r.kind === 'unreachable' || heardNobody(node)) throw new NoDhtNodeError(dhtHint(common));
