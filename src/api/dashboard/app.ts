@@ -257,6 +257,9 @@ export const DASHBOARD_JS = String.raw`'use strict';
   function renderDetails(d, torrent) {
     var dl = $('details');
     $('details-title').textContent = torrent ? torrent.name : '';
+    $('details-none').hidden = !!d;
+    dl.hidden = !d;
+    $('pieces-box').hidden = !d;
     if (!dl.firstChild) DETAIL_FIELDS.forEach(function (f) {
       dl.appendChild(el('dt', { text: f[1] }));
       dl.appendChild(f[0] === 'magnet' ? el('dd', { 'data-field': f[0] }, [el('input', { type: 'text', readonly: '', id: 'details-magnet', 'aria-label': 'magnet link' })]) : el('dd', { 'data-field': f[0] }));

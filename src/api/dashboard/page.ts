@@ -90,8 +90,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   </section>
   <section class="panel wide" id="details-panel">
     <h2>Details <span id="details-title" class="muted"></span></h2>
+    <p id="details-none" class="muted">Select a torrent above: its details, files, trackers and peers show here.</p>
     <dl id="details" class="details"></dl>
-    <div class="pieces-box">
+    <div class="pieces-box" id="pieces-box">
       <canvas id="pieces-map" width="1000" height="36" aria-label="pieces: have (blue) and missing (grey)"></canvas>
       <div id="pieces-legend" class="muted"></div>
     </div>

@@ -49,6 +49,7 @@ tr.errored td.state { color: var(--bad); }
 .drop-zone { position: fixed; inset: 0; z-index: 10; display: flex; align-items: center; justify-content: center; background: rgba(37,99,235,.12); border: 4px dashed var(--down); font-size: 1.4em; color: var(--down); pointer-events: none; }
 .drop-zone[hidden] { display: none; }
 .details { display: grid; grid-template-columns: max-content 1fr max-content 1fr max-content 1fr; gap: .25em .8em; margin: 0 0 .6em; }
+.details[hidden], .pieces-box[hidden], #details-none[hidden] { display: none; }
 .details dt { color: var(--muted); }
 .details dd { margin: 0; word-break: break-all; min-width: 0; }
 .details dd[data-field="magnet"] input { width: 100%; font: 12px monospace; }
