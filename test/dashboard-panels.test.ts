@@ -133,6 +133,9 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
   // --- peers, and a message from B ------------------------------------------------------
   await page.locator(`#peers tbody tr[data-address^="${B}:"]`).waitFor({ timeout: 30_000 });
   await shot(page, 'peers');
+  await page.locator(`#swarm-graph circle.peer[data-address^="${B}:"]`).waitFor({ timeout: 30_000 });
+  await shot(page, 'swarm');
+  await shot(page, 'traffic');
   const note = `hello from the seeder <b>${Date.now()}</b>`;
   await pollUntil(async () => {
     const r = await json(`${apiBUrl}/api/messages`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ to: 'all', text: note }) });
