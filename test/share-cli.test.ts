@@ -270,6 +270,33 @@ test.serial('errors: no daemon (1), a missing path (2), a name too long (2), an 
   t.is(emptyNs.code, 2);
 });
 
+test.serial('a value under a name that is not a catalogue entry is skipped by find, refused by fetch and the API; bad API input is a 400', async (t) => {
+  const ns = 'hostile-ns';
+  const content = path.join(dir, 'content', 'fine.bin');
+  await writeFixture(content, fixtureBytes(20_000, 8));
+  await shareOn(a, [content, '--namespace', ns]);
+  // Anyone who knows a namespace's name can write there: here, a value that is no entry.
+  const put = await runPeer(['kv', 'put', 'junk', '{"magnet":"magnet:?xt=urn:btih:nothex","length":-1}', '--namespace', ns, ...viaB(40), '--state', path.join(dir, 'kv-40')]);
+  t.is(put.code, 0, put.stderr);
+  const listed = await runPeer(['find', '--namespace', ns, ...viaB(41), '--state', path.join(dir, 'find-41')]);
+  t.is(listed.code, 0, listed.stderr);
+  t.regex(listed.stdout, /^fine\.bin\s/m);
+  t.notRegex(listed.stdout, /junk/);
+  t.regex(listed.stderr, /skipped "junk": bad magnet link/);
+  const fetched = await runPeer(['fetch', 'junk', '--namespace', ns, ...viaB(42), '--port', String(await freePort([host(42)])), '--state', path.join(dir, 'fetch-42')]);
+  t.is(fetched.code, 1);
+  t.regex(fetched.stderr, /the value of "junk" in namespace "hostile-ns" is not a file shared by name: bad magnet link/);
+  const api = (await (await fetch(new URL(`api/catalogue?namespace=${ns}`, b.api))).json()) as { files: { name: string }[]; skipped: { name: string; reason: string }[] };
+  t.deepEqual(api.files.map((f) => f.name), ['fine.bin']);
+  t.deepEqual(api.skipped.map((x) => x.name), ['junk']);
+  t.is((await fetch(new URL(`api/catalogue/junk?namespace=${ns}`, b.api))).status, 422);
+  for (const bad of ['api/catalogue/%E0%A4%A', `api/catalogue/${'n'.repeat(65)}`, 'api/catalogue/a%1Bb', 'api/catalogue?namespace=', `api/catalogue?pattern=${'*'.repeat(300)}`]) {
+    const r = await fetch(new URL(bad, b.api));
+    t.is(r.status, 400, bad);
+    t.is(typeof ((await r.json()) as { error?: unknown }).error, 'string', bad);
+  }
+});
+
 test.serial('share --foreground with no daemon seeds and keeps the name published from its own process until Ctrl-C, then exits 0', async (t) => {
   const content = path.join(dir, 'content', 'foreground.bin');
   await writeFixture(content, fixtureBytes(150_000, 6));
