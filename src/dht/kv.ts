@@ -175,6 +175,17 @@ export class KvStore {
       { keyPair, salt, v: enc.v, ...(cas !== undefined ? { cas } : {}) },
       { republish, ...(enc.children.length ? { children: enc.children } : {}), ...sig(signal) },
     );
+    if (cas !== undefined && r.casRefused === 'writer') {
+      throw new KvError(`compare-and-swap failed: the stored seq is ${r.foundSeq ?? 'none (no node holds a value)'}, not ${cas}; nothing was written`, 'ECAS');
+    }
+    if (cas !== undefined && typeof r.casRefused === 'number' && r.casRefused > 0) {
+      const n = r.casRefused;
+      throw new KvError(
+        `compare-and-swap failed: ${n} storing node${n === 1 ? '' : 's'} hold${n === 1 ? 's' : ''} a seq other than ${cas} (BEP 44 error 301)` +
+          (r.stored > 0 ? `; ${r.stored} node${r.stored === 1 ? '' : 's'} that held no value took it (cas is checked per storing node, not a lock)` : '; nothing was written'),
+        'ECAS',
+      );
+    }
     return { target: toHex(r.target), publicKey: toHex(keyPair.publicKey), seq: r.seq ?? null, stored: r.stored, republished: r.republished ?? false };
   }
 

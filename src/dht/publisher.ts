@@ -4,7 +4,7 @@
  * item with the highest seq, and put what we published again while the
  * node runs (items expire on the nodes that hold them).
  */
-import { DhtError, KvError, errorMessage } from '../errors.js';
+import { DhtError, errorMessage } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import { decode, type BValue } from '../bencode/index.js';
 import { bytesEqual, toHex } from '../util/bytes.js';
@@ -40,6 +40,10 @@ export interface PutResult {
   publicKey?: Uint8Array;
   /** Whether the item is on the list put again while the node runs (false: not asked, or the list is full). */
   republished?: boolean;
+  /** Mutable puts: the highest seq the lookup found (null: none). */
+  foundSeq?: number | null;
+  /** Puts with `cas`: storing nodes that refused with 301; or 'writer' when the found seq differed and nothing was put. */
+  casRefused?: number | 'writer';
 }
 
 /** What a get lookup found, and how many nodes answered it (0: the DHT could not be reached). */
@@ -96,6 +100,7 @@ export class ItemPublisher {
   /** The save in progress, and whether another must follow it. */
   #saving: Promise<void> | undefined;
   #saveAgain = false;
+  #republishing: Promise<void> | undefined;
 
   constructor(ctx: PublisherContext) {
     this.#ctx = ctx;
@@ -188,10 +193,10 @@ export class ItemPublisher {
 
   /**
    * Stores a signed mutable item (BEP 44) on the k closest nodes; kept alive
-   * while the node runs. With `cas`, the highest seq found must be `cas`
-   * (else KvError ECAS before anything is put), the new seq is cas + 1, and
-   * when every storing node answers 301 the put fails the same way: a check
-   * made by each storing node, not a distributed lock.
+   * while the node runs. With `cas` (and no explicit seq), the highest seq
+   * found must be `cas`, else nothing is put (`casRefused: 'writer'`); the
+   * new seq is cas + 1; storing nodes that answer 301 are counted in
+   * `casRefused`: a check made by each storing node, not a distributed lock.
    */
   async putMutable(item: PutMutableOptions, opts: PublishOptions = {}): Promise<PutResult> {
     const publicKey = item.keyPair?.publicKey ?? item.publicKey;
@@ -208,7 +213,7 @@ export class ItemPublisher {
     });
     // An explicit seq is the caller's choice: only the storing nodes check its cas then.
     if (item.cas !== undefined && item.seq === undefined && highest !== item.cas) {
-      throw new KvError(`compare-and-swap failed: the stored seq is ${highest === undefined ? 'none (no node holds a value)' : highest}, not ${item.cas}; nothing was written`, 'ECAS');
+      return { target, stored: 0, publicKey, republished: false, foundSeq: highest ?? null, casRefused: 'writer' };
     }
     const seq = item.seq ?? (item.cas !== undefined ? item.cas + 1 : highest === undefined ? 0 : highest + 1);
     const sig = signFn(signatureBuffer({ salt, seq, v: vRaw }));
@@ -219,15 +224,9 @@ export class ItemPublisher {
     }
     const { stored, refusals } = await this.#sendPuts(lookup, vRaw, { ...mutable, ...(item.cas !== undefined ? { cas: item.cas } : {}) }, opts);
     const casRefused = refusals.filter((c) => c === BEP44_CAS_MISMATCH).length;
-    if (item.cas !== undefined && casRefused > 0) {
-      throw new KvError(
-        `compare-and-swap failed: ${casRefused} storing node${casRefused === 1 ? '' : 's'} hold${casRefused === 1 ? 's' : ''} a seq other than ${item.cas} (BEP 44 error 301)` +
-          (stored > 0 ? `; ${stored} node${stored === 1 ? '' : 's'} that held no value took it (cas is checked per storing node, not a lock)` : '; nothing was written'),
-        'ECAS',
-      );
-    }
-    const republished = opts.republish !== false && this.#remember({ kind: 'mutable', v: vRaw, mutable, ...(children.length ? { children } : {}) });
-    return { target, stored, seq, publicKey, republished };
+    // A cas refused anywhere: the caller decides (KvStore fails); nothing of it is republished.
+    const republished = casRefused === 0 && opts.republish !== false && this.#remember({ kind: 'mutable', v: vRaw, mutable, ...(children.length ? { children } : {}) });
+    return { target, stored, seq, publicKey, republished, foundSeq: highest ?? null, ...(item.cas !== undefined ? { casRefused } : {}) };
   }
 
   async #put(target: Uint8Array, vRaw: Uint8Array, mutable: MutableItem | undefined, opts: Op): Promise<number> {
@@ -297,6 +296,13 @@ export class ItemPublisher {
 
   /** Puts every published item again (the node's republish timer calls this, and the node once it joined after a restart). */
   async republish(): Promise<void> {
+    // One round at a time: a long round (big values, a slow network) is not doubled by the next tick.
+    if (this.#republishing) return this.#republishing;
+    this.#republishing = this.#republishRound().finally(() => (this.#republishing = undefined));
+    return this.#republishing;
+  }
+
+  async #republishRound(): Promise<void> {
     for (const [key, item] of [...this.#published]) {
       if (!this.#ctx.running()) return;
       try {
