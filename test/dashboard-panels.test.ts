@@ -265,6 +265,7 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
   t.true(got.ok, got.text);
   t.is(await page.inputValue('#kv-value'), 'hello, swarm');
   t.regex((await page.textContent('#kv-result')) ?? '', /^greeting = hello, swarm/);
+  await shot(page, 'kv');
   // Listed, then deleted: a get after says so (the one 404 this page is expected to meet).
   await page.click('#kv-list');
   await page.locator('#kv-keys li button', { hasText: 'greeting' }).waitFor({ timeout: 45_000 });
@@ -274,6 +275,7 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
   t.true((await dash<{ ok: boolean; text: string }>(page, 'kv')).ok, (await page.textContent('#kv-result')) ?? '');
   await page.click('#kv-get');
   await page.waitForFunction(() => (globalThis as any).swarmDashboard.kv?.op === 'get' && !/…$/.test((globalThis as any).swarmDashboard.kv.text), undefined, { timeout: 45_000 });
+  t.is(await page.locator('#kv-keys li').count(), 0, 'the deleted key left the list');
   t.false((await dash<{ ok: boolean }>(page, 'kv')).ok);
   t.regex((await page.textContent('#kv-result')) ?? '', /"greeting" was deleted/);
   const expected404 = problems.findIndex((p) => /^HTTP 404 for .*\/api\/kv\/greeting\?namespace=dashboard-test$/.test(p));
@@ -282,7 +284,6 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
   // Chromium logs every failed load on the console too.
   const logged = problems.indexOf('console: Failed to load resource: the server responded with a status of 404 (Not Found)');
   if (logged >= 0) problems.splice(logged, 1);
-  await shot(page, 'kv');
 
   // --- the catalogue (when this build serves it): an entry put under a name, listed, fetched --------
   if ((await json(`${base}/api/catalogue?namespace=dashboard-empty`).catch(() => ({ status: 0 }))).status !== 404) {

@@ -670,7 +670,11 @@ export const DASHBOARD_JS = String.raw`'use strict';
       var k = key(); if (!k) return;
       if (!confirm('Delete ' + k + '?')) return;
       kvShow('del', true, 'deleting ' + k + '…');
-      api(kvPath(k), { method: 'DELETE' }).then(function () { $('kv-value').value = ''; kvShow('del', true, 'deleted ' + k); }, function (e) { kvShow('del', false, e.message); });
+      api(kvPath(k), { method: 'DELETE' }).then(function () {
+        $('kv-value').value = '';
+        Array.prototype.forEach.call(document.querySelectorAll('#kv-keys li'), function (li) { if (li.textContent === k) li.remove(); });
+        kvShow('del', true, 'deleted ' + k);
+      }, function (e) { kvShow('del', false, e.message); });
     });
     $('kv-list').addEventListener('click', function () {
       var ns = $('kv-namespace').value.trim();
