@@ -38,7 +38,7 @@ export interface CommonOptions {
 /** Common options a command accepts (to refuse them clearly) but that mean nothing there: kept out of its --help. */
 export type HiddenCommonOption = 'peer' | 'dht' | 'tracker' | 'api';
 
-export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean; hide?: readonly HiddenCommonOption[]; jsonHelp?: string } = {}): Command {
+export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean; hide?: readonly HiddenCommonOption[]; jsonHelp?: string; logLevel?: LogLevel; examples?: readonly string[] } = {}): Command {
   const hidden = new Set(opts.hide ?? []);
   const add = (o: Option, name?: HiddenCommonOption): void => void cmd.addOption(name && hidden.has(name) ? o.hideHelp() : o);
   add(new Option('--host <addr>', 'address to listen on and send from (TCP and UDP) (default: every address, IPv6 and IPv4 where available)'));
@@ -49,12 +49,19 @@ export function addCommonOptions(cmd: Command, opts: { apiDefault?: boolean; hid
   add(new Option('--no-dht', 'run no DHT node'), 'dht');
   add(new Option('--no-lsd', 'no local service discovery (BEP 14 multicast on the LAN of --host; on by default)'));
   add(new Option('--tracker [port]', `also run the embedded tracker (default port ${DEFAULT_SETTINGS.trackerPort})`), 'tracker');
-  add(new Option('--api [port]', `HTTP API and dashboard on 127.0.0.1${opts.apiDefault ? ' (on by default' : ' (default port'} ${DEFAULT_SETTINGS.apiPort})`), 'api');
+  add(new Option('--api [port]', `HTTP API and dashboard on 127.0.0.1${opts.apiDefault ? ` (on by default, port ${DEFAULT_SETTINGS.apiPort})` : ` (default port ${DEFAULT_SETTINGS.apiPort})`}`), 'api');
   add(new Option('--state <dir>', `resume data and identity key (default ${DEFAULT_STATE_DIR})`));
   add(new Option('--json', opts.jsonHelp ?? 'newline-delimited JSON events on stdout'));
   add(new Option('--quiet', 'print only errors and the final line on stderr (no progress, no logs below error)'));
-  add(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'));
+  // The default shown is the one the command uses (peer start logs its activity: info).
+  add(new Option('--log-level <level>', 'how much to log on stderr').choices(LOG_LEVELS as string[]).default(opts.logLevel ?? 'warn'));
+  if (opts.examples?.length) cmd.addHelpText('after', examplesText(opts.examples));
   return cmd;
+}
+
+/** An "Examples:" block for the end of a command's --help. */
+export function examplesText(lines: readonly string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`;
 }
 
 /**

@@ -27,7 +27,14 @@ export function registerDht(program: Command): void {
     .command('dht')
     .description('run a DHT node alone (BEP 5 + BEP 44), e.g. as a LAN bootstrap node')
     .option('--loopback-nodes-per-address <n>', 'routing-table nodes per loopback address (default: no limit; 1 = as for any address)');
-  addCommonOptions(cmd, { hide: ['api', 'peer', 'dht'], jsonHelp: 'one JSON line when listening and one when stopped, on stdout' }).action(async (raw: Record<string, unknown>) => {
+  addCommonOptions(cmd, {
+    hide: ['api', 'peer', 'dht'],
+    jsonHelp: 'JSON lines on stdout: listening, ready, stats (every minute), stopped',
+    examples: [
+      'peer dht --port 6881                                  # a LAN\'s bootstrap node: others give --bootstrap THIS_HOST:6881',
+      'peer dht --port 6881 --bootstrap 192.168.1.10:6881 --tracker   # joins another node, and runs a tracker too',
+    ],
+  }).action(async (raw: Record<string, unknown>) => {
     const common = parseCommonOptions(raw as never);
     if (!common.dht) throw new UsageError('peer dht: --no-dht leaves nothing to run');
     refuseInapplicable(common, 'peer dht', ['api', 'peer']);

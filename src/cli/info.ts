@@ -9,7 +9,7 @@ import { loadTorrentFile } from '../metainfo/load.js';
 import { userFiles } from '../metainfo/layout.js';
 import { isMagnet, magnetOf, parseMagnet, trackersOf } from '../metainfo/magnet.js';
 import type { FileEntry, MagnetLink, Metainfo } from '../metainfo/types.js';
-import { printJson } from './common.js';
+import { examplesText, printJson } from './common.js';
 import { formatBytes } from './progress.js';
 
 export interface InfoJson {
@@ -164,7 +164,11 @@ export function registerInfo(program: Command): void {
     .description('show what a .torrent file or a magnet link holds')
     .argument('<torrent|magnet>', 'a .torrent file or a magnet: link')
     .option('--json', 'print one JSON object: infoHash, name, length, pieceLength, pieces, files, announce, private (null when a magnet link does not say)')
-    .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'))
-    .addHelpText('after', '\nExit code 2 when the file is missing or is not a valid torrent; the message names the field at fault.')
+    .addOption(new Option('--log-level <level>', 'how much to log on stderr').choices(LOG_LEVELS as string[]).default('warn'))
+    .addHelpText(
+      'after',
+      '\nExit code 2 when the file is missing or is not a valid torrent; the message names the field at fault.' +
+        examplesText(['peer info torrents/video.mkv.torrent', "peer info 'magnet:?xt=urn:btih:...&dn=video.mkv' --json"]),
+    )
     .action((target: string, raw: RawInfo) => runInfo(target, raw));
 }

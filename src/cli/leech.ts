@@ -18,6 +18,13 @@ export function registerLeech(program: Command): void {
       .option('--upload-limit <rate>', 'upload at most RATE bytes per second, e.g. 500K or 2M (0 = unlimited)')
       .option('--download-limit <rate>', 'download at most RATE bytes per second, e.g. 500K or 2M (0 = unlimited)')
       .option('--recheck', 'ignore the resume state and verify every piece on disk before starting (without it, a resume state whose files are unchanged is trusted, and each piece it claims is hashed before its first upload)'),
+    {
+      examples: [
+        'peer leech torrents/video.mkv.torrent --out downloads --exit-on-complete',
+        "peer leech 'magnet:?xt=urn:btih:...' --bootstrap 192.168.1.10:6881   # peers from the DHT",
+        "peer leech show.torrent --only '*.mkv' --sequential                  # some files, in order",
+      ],
+    },
   ).action(async (torrent: string, opts: Record<string, unknown>) => {
     await runSwarm({
       mode: 'leech',

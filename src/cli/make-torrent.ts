@@ -88,12 +88,12 @@ function existsError(target: string): UsageError {
 }
 
 interface RawMakeTorrent {
-  announce: string[];
+  announce?: string[];
   output?: string;
   pieceLength?: string;
   private?: boolean;
   comment?: string;
-  webSeed: string[];
+  webSeed?: string[];
   date: boolean;
   force?: boolean;
   json?: boolean;
@@ -113,8 +113,8 @@ function checkUrl(url: string, option: string, schemes: string[]): string {
 
 export async function runMakeTorrent(path: string, raw: RawMakeTorrent): Promise<void> {
   setLogLevel(raw.logLevel);
-  const announce = raw.announce.map((u) => checkUrl(u, '--announce', ['http:', 'https:', 'udp:', 'ws:', 'wss:']));
-  const webSeeds = raw.webSeed.map((u) => checkUrl(u, '--web-seed', ['http:', 'https:', 'ftp:']));
+  const announce = (raw.announce ?? []).map((u) => checkUrl(u, '--announce', ['http:', 'https:', 'udp:', 'ws:', 'wss:']));
+  const webSeeds = (raw.webSeed ?? []).map((u) => checkUrl(u, '--web-seed', ['http:', 'https:', 'ftp:']));
   const pieceLength = raw.pieceLength !== undefined ? parsePieceLength(raw.pieceLength) : undefined;
   // List first (cheap) so the default output name and every input error come before hashing.
   // The make-torrent bin may have started this very call already (make-torrent-early.ts).
@@ -200,16 +200,17 @@ export function defineMakeTorrent(cmd: Command): Command {
   return cmd
     .description('make a .torrent (BEP 3, SHA-1 pieces) of a file or a folder')
     .argument('<path>', 'the file or folder to share')
-    .option('-a, --announce <url>', 'tracker URL (repeatable; the first is the main one, each is its own tier)', collect, [])
+    // Repeatable: no default value shown ("(default: [])" said nothing); read as `?? []`.
+    .option('-a, --announce <url>', 'tracker URL (repeatable; the first is the main one, each is its own tier)', collect)
     .option('-o, --output <file>', 'where to write the .torrent (default torrents/<name>.torrent)')
     .option('-l, --piece-length <bytes>', 'piece length: 262144, 256K, 1M... (default: a power of two giving 1,000-2,000 pieces)')
     .option('--private', 'mark the torrent private (BEP 27: trackers only, no DHT or PEX)')
     .option('--comment <text>', 'free text stored in the torrent')
-    .option('--web-seed <url>', 'web seed URL (BEP 19, repeatable)', collect, [])
+    .option('--web-seed <url>', 'web seed URL (BEP 19, repeatable)', collect)
     .option('--no-date', 'leave out the creation date (the same input then gives the same file)')
     .option('--force', 'overwrite the output if it exists')
     .option('--json', 'print one JSON object on stdout: infoHash, magnet, output, name, length, pieceLength, pieces')
-    .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'))
+    .addOption(new Option('--log-level <level>', 'how much to log on stderr').choices(LOG_LEVELS as string[]).default('warn'))
     .addHelpText(
       'after',
       `
@@ -220,8 +221,9 @@ sockets, FIFOs and devices. A progress bar shows on stderr when it is a
 terminal.
 
 Examples:
-  make-torrent ./photos -a http://127.0.0.1:6969/announce
-  make-torrent big.iso -l 4M -o big.torrent --force --json`,
+  make-torrent ./photos -a http://192.168.1.10:6969/announce   # -> torrents/photos.torrent
+  make-torrent big.iso -l 4M -o big.torrent --force --json
+  make-torrent ./video.mkv --web-seed http://192.168.1.10:8000/video.mkv`,
     )
     .action((path: string, raw: RawMakeTorrent) => runMakeTorrent(path, raw));
 }

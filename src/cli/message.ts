@@ -13,7 +13,7 @@ import { DEFAULT_SETTINGS } from '../settings.js';
 import { SwarmError, UsageError, errorMessage } from '../errors.js';
 import { MAX_MESSAGE_BYTES } from '../session/extensions.js';
 import { parsePort } from './parse.js';
-import { printJson } from './common.js';
+import { examplesText, printJson } from './common.js';
 
 interface MessageRaw {
   api?: string;
@@ -32,6 +32,13 @@ export function registerMessage(program: Command): void {
     .option('--api-port <n>', 'the API on 127.0.0.1 at this port')
     .option('--token <token>', 'the API token (default: $PEER_API_TOKEN)')
     .option('--json', 'print {"to","sent"} on stdout')
+    .addHelpText(
+      'after',
+      examplesText([
+        'peer message all "new files in the share, have a look"      # every peer the daemon on :8080 is connected to',
+        'peer message 192.168.1.20:6881 "hello" --api-port 8081',
+      ]) + '\nThe peer that receives it prints "message from HOST:PORT: TEXT" on stderr (peer seed and leech;\npeer start logs it), or a "message" event with --json.',
+    )
     .action(async (to: string, text: string, raw: MessageRaw) => {
       const result = await sendMessage(apiBase(raw), to, text, raw.token ?? process.env.PEER_API_TOKEN);
       if (raw.json) printJson(result);

@@ -25,6 +25,13 @@ export function registerSeed(program: Command): void {
       .option('--download-limit <rate>', 'download at most RATE bytes per second, e.g. 500K or 2M (0 = unlimited)')
       .option('--recheck', 'ignore the resume state and verify every piece on disk before starting (without it, a resume state whose files are unchanged is trusted, and each piece it claims is hashed before its first upload)')
       .option('--allow-partial', 'seed even when only some pieces of --data match the torrent (without it, that is an error: exit 2)'),
+    {
+      examples: [
+        'peer seed torrents/video.mkv.torrent --data ./video.mkv             # verify, then serve (Ctrl-C to stop)',
+        'peer seed torrents/video.mkv.torrent --data ./video.mkv --tracker   # and be the LAN\'s tracker too',
+        'peer seed big.torrent --data ./big --upload-limit 1M --json         # limited; JSON events on stdout',
+      ],
+    },
   ).action(async (torrent: string, opts: Record<string, unknown>) => {
     await runSwarm({ mode: 'seed', target: torrent, dataPath: opts.data as string | undefined, recheck: opts.recheck === true, allowPartial: opts.allowPartial === true, limits: parseRateLimits(opts), raw: opts as never });
   });

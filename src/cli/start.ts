@@ -18,6 +18,7 @@ import { parseBytes } from './parse.js';
 import { isLoopbackHost } from '../util/address.js';
 import { formatBytes } from './progress.js';
 import { onStopSignal } from './signals.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 import { trackerReason } from './swarm-status.js';
 
 interface RawStart {
@@ -49,10 +50,11 @@ export function registerStart(program: Command): void {
       .option('--api-token <token>', 'bearer token the API requires (generated and printed when --api-host is not loopback)')
       .option('--upload-limit <bytes/s>', 'global upload limit, e.g. 10M (0 = unlimited; changeable through the API)')
       .option('--download-limit <bytes/s>', 'global download limit, e.g. 10M (0 = unlimited; changeable through the API)')
-      .option('--max-peers <n>', 'connected peers in the whole daemon')
-      .option('--max-peers-per-torrent <n>', 'connected peers per torrent')
-      .option('--max-upload-bytes <bytes>', 'largest file POST /upload accepts, e.g. 1G')
-      .option('--max-active-downloads <n>', 'torrents downloading at once; the others wait (state "queued") in the order they came (0 = no limit; default 5)')
+      .option('--max-peers <n>', `connected peers in the whole daemon (default ${DEFAULT_SETTINGS.maxPeersTotal})`)
+      .option('--max-peers-per-torrent <n>', `connected peers per torrent (default ${DEFAULT_SETTINGS.maxPeersPerTorrent})`)
+      // The default is DEFAULT_MAX_UPLOAD_BYTES of api/file-routes.ts, not imported so that start-up does not load the API (cli-help checks they agree).
+      .option('--max-upload-bytes <bytes>', 'largest file POST /upload accepts, e.g. 1G (default 1 GiB)')
+      .option('--max-active-downloads <n>', `torrents downloading at once; the others wait (state "queued") in the order they came (0 = no limit; default ${DEFAULT_SETTINGS.maxActiveDownloads})`)
       .option('--max-active-seeds <n>', 'complete torrents seeding at once; the others wait, queued (0 = no limit, the default)')
       .option('--seed-ratio <r>', 'a torrent stops seeding (state "finished") once it uploaded R times its size, e.g. 2 or 1.5 (0 = never, the default)')
       .option('--seed-time <s>', 'a torrent stops seeding (state "finished") after seeding S seconds in all (0 = never, the default)')
@@ -69,11 +71,18 @@ export function registerStart(program: Command): void {
           'Per-torrent settings are kept across restarts.',
         ].join('\n'),
       ),
-    { apiDefault: true },
+    {
+      apiDefault: true,
+      logLevel: 'info',
+      examples: [
+        'peer start                                        # ./torrents -> ./downloads, dashboard on http://127.0.0.1:8080/',
+        'npm start                                         # the same, with --tracker (the LAN\'s tracker on port 6969)',
+        'peer start --torrents ~/torrents --downloads ~/media --upload-limit 2M --max-active-downloads 3',
+      ],
+    },
   ).option('--no-api', 'run without the HTTP API and dashboard');
   cmd.action(async (opts: Record<string, unknown>) => {
-    // The daemon's log is its activity record ("Received message from ..."): info unless asked otherwise.
-    if (cmd.getOptionValueSource('logLevel') === 'default') opts.logLevel = 'info';
+    // The daemon's log is its activity record ("Received message from ..."): info unless asked otherwise (the option's default).
     await runStart(opts as unknown as RawStart & Parameters<typeof parseCommonOptions>[0]);
   });
 }

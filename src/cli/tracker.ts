@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
 import { getLogger, LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
-import { checkHostResolves, printJson } from './common.js';
+import { checkHostResolves, examplesText, printJson } from './common.js';
 import { parsePort } from './parse.js';
 import { listenError } from '../util/listen-errors.js';
 import { stopSignal } from './signals.js';
@@ -49,8 +49,15 @@ export function registerTracker(program: Command): void {
     .option('--host <addr>', 'address to listen on', DEFAULT_SETTINGS.host)
     .option('--port <n>', 'HTTP and UDP port', String(DEFAULT_SETTINGS.trackerPort))
     .option('--allow <file>', 'serve only the info-hashes listed in FILE (40 hex digits per line)')
-    .option('--json', 'print machine-readable JSON on stdout')
-    .addOption(new Option('--log-level <level>', 'error|warn|info|debug').choices(LOG_LEVELS as string[]).default('warn'))
+    .option('--json', 'JSON lines on stdout: {"event":"listening","host","port","announce","udp","allowList"}, and "stopped" with its counts')
+    .addOption(new Option('--log-level <level>', 'how much to log on stderr').choices(LOG_LEVELS as string[]).default('warn'))
+    .addHelpText(
+      'after',
+      examplesText([
+        'peer tracker                          # http://THIS_HOST:6969/announce and udp://THIS_HOST:6969/announce',
+        'peer tracker --host 192.168.1.10 --port 7000 --allow hashes.txt',
+      ]),
+    )
     .action(async (flags: TrackerFlags) => {
       setLogLevel(flags.logLevel);
       if (!/^[\w.:-]+$/.test(flags.host)) throw new UsageError(`--host: not an address: ${flags.host}`);
