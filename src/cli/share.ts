@@ -201,7 +201,8 @@ async function hashWithProgress(abs: string, human: boolean): Promise<Awaited<Re
   process.once('SIGTERM', onSignal);
   const progress = createProgress({ label: 'hashing', total: content.totalBytes, unit: 'bytes', ...(human ? {} : { enabled: false }) });
   try {
-    return await makeTorrent(abs, { content, signal: controller.signal, blockingReads: true, creationDate: Math.floor(Date.now() / 1000), onProgress: (done) => progress.update(done) });
+    // No creation date: the same content always makes the same torrent, so sharing it again (or elsewhere) joins the same swarm.
+    return await makeTorrent(abs, { content, signal: controller.signal, blockingReads: true, onProgress: (done) => progress.update(done) });
   } catch (err) {
     if (controller.signal.aborted) throw controller.signal.reason;
     throw err;
