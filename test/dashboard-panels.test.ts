@@ -132,6 +132,7 @@ clientTest([clients.chromium], 'every dashboard panel works against the built da
 
   // --- peers, and a message from B ------------------------------------------------------
   await page.locator(`#peers tbody tr[data-address^="${B}:"]`).waitFor({ timeout: 30_000 });
+  await page.waitForFunction((b) => /^[1-9]/.test((globalThis as any).document.querySelector(`#peers tr[data-address^="${b}:"] td.peer-downloaded`)?.textContent ?? ''), B, { timeout: 30_000 });
   await shot(page, 'peers');
   await page.locator(`#swarm-graph circle.peer[data-address^="${B}:"]`).waitFor({ timeout: 30_000 });
   await shot(page, 'swarm');

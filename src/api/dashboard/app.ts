@@ -382,7 +382,9 @@ export const DASHBOARD_JS = String.raw`'use strict';
       tbody.appendChild(el('tr', { 'data-address': p.address }, [
         el('td', { text: p.address }), el('td', { text: p.client || p.peerId.slice(0, 16) }), el('td', { text: p.outgoing ? 'out' : 'in' }),
         el('td', { text: torrent ? ((100 * p.have) / Math.max(1, torrent.pieces)).toFixed(0) + '%' : String(p.have) }),
-        el('td', { text: rate(p.downloadRate) }), el('td', { text: rate(p.uploadRate) }), el('td', { text: flags, title: 'am choking / am interested / peer choking / peer interested' }),
+        el('td', { text: rate(p.downloadRate) }), el('td', { text: rate(p.uploadRate) }),
+        el('td', { className: 'peer-downloaded', text: bytes(p.downloaded || 0) }), el('td', { text: bytes(p.uploaded || 0) }),
+        el('td', { text: flags, title: 'am choking / am interested / peer choking / peer interested' }),
       ]));
     });
   }

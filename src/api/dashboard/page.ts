@@ -115,7 +115,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section class="panel wide" id="peers-panel">
     <h2>Peers <span id="peers-title" class="muted"></span></h2>
     <table id="peers">
-      <thead><tr><th>Address</th><th>Client</th><th>Dir</th><th>Has</th><th>Down</th><th>Up</th><th>Flags</th></tr></thead>
+      <thead><tr><th>Address</th><th>Client</th><th>Dir</th><th>Has</th><th>Down</th><th>Up</th><th>Downloaded</th><th>Uploaded</th><th>Flags</th></tr></thead>
       <tbody></tbody>
     </table>
   </section>
