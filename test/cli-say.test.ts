@@ -171,3 +171,46 @@ testUnless(existsSync(SCRIPT) ? undefined : 'no util-linux script(1) for a pseud
   t.regex(tail, /^complete: a-rather-long-file-name-for-the-bar\.bin -> .* from 1 peer\r?\n/);
   t.notRegex(tail.slice(tail.indexOf('\n') + 1), /\d+\.\d%/, 'no status line after complete');
 });
+
+test('a leecher alone for 30 s says so (with where it looks), and a magnet with no metadata after 30 s too', async (t) => {
+  t.timeout(90_000);
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'alone.bin');
+  await writeFixture(file, fixtureBytes(60_000, 11));
+  const fx = await torrentOf(file, path.join(dir, 'alone.torrent'), 16 * 1024);
+  const port = await freePort([LEECHER, '127.0.0.28']);
+  const common = (host: string, state: string) => ['--host', host, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, state), '--out', path.join(dir, `out-${state}`)];
+  const alone = spawnPeer(t, ['leech', fx.torrentPath, ...common(LEECHER, 'a')]);
+  const magnet = spawnPeer(t, ['leech', `magnet:?xt=urn:btih:${fx.infoHashHex}&dn=alone.bin`, ...common('127.0.0.28', 'm')]);
+  await alone.waitForStderr(/no peers for 3\d s; looking for peers: nothing can find any/, 60_000);
+  await magnet.waitForStderr(/still no metadata after 3\d\.\d s: no peer has sent it yet; looking for peers: nothing can find any/, 60_000);
+  for (const p of [alone, magnet]) {
+    p.kill('SIGINT');
+    t.is((await closed(p)).code, 0, p.describe());
+  }
+});
+
+test('after a resume, the closing line counts only what this run downloaded (data already on disk is not speed)', async (t) => {
+  t.timeout(90_000);
+  const { session: seeder, dir } = await startSession(t, { host: SEEDER, uploadLimit: 300_000 });
+  const file = path.join(dir, 'seed', 'resume.bin');
+  await writeFixture(file, fixtureBytes(1_500_000, 12));
+  const fx = await torrentOf(file, path.join(dir, 'resume.torrent'), 16 * 1024);
+  await seeder.addTorrent(fx.meta, { contentPath: file, mode: 'seed' });
+  const port = await freePort([LEECHER]);
+  const args = ['leech', fx.torrentPath, '--out', path.join(dir, 'out'), '--peer', `${SEEDER}:${seeder.port}`, '--host', LEECHER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, 'state'), '--exit-on-complete'];
+  const first = spawnPeer(t, [...args, '--json']);
+  await first.waitFor((e) => e.event === 'progress' && e.have >= 20, 'some pieces in', 60_000);
+  first.kill('SIGINT');
+  t.is((await closed(first)).code, 0, first.describe());
+  const summary = first.events.find((e) => e.event === 'summary') as { downloaded: number } | undefined;
+  const second = spawnPeer(t, args);
+  t.is((await closed(second)).code, 0, second.describe());
+  const err = second.stderr();
+  const resumed = /resumed: (\d+) of (\d+) pieces already here/.exec(err);
+  t.truthy(resumed, err);
+  const m = /complete: resume\.bin -> .* \(1\.43 MiB\), ([\d.]+) (KiB|MiB) downloaded in/.exec(err);
+  t.truthy(m, err);
+  const downloaded = Number(m![1]) * (m![2] === 'MiB' ? 1024 * 1024 : 1024);
+  t.true(downloaded < 1_500_000 - Number(resumed![1]) * 16384 * 0.9, `this run downloaded ${downloaded} B, not the whole file (first run: ${summary?.downloaded})`);
+});
