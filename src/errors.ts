@@ -102,6 +102,18 @@ export class KvError extends SwarmError {
   }
 }
 
+/**
+ * The catalogue of files by name (`peer share`/`find`/`fetch`) could not
+ * answer: no such name (`ENOTFOUND`), a value that is not a catalogue
+ * entry (`ECATALOGUE`), no running daemon to seed (`EDAEMON`), no DHT node
+ * answered (`ENODHT`). Exit code 1.
+ */
+export class CatalogueError extends SwarmError {
+  constructor(message: string, code: 'ENOTFOUND' | 'ECATALOGUE' | 'EDAEMON' | 'ENODHT', options?: { cause?: unknown }) {
+    super(message, code, 1, options);
+  }
+}
+
 /** Thrown by `assertNever` when a discriminated union gains a case nobody handles. */
 export function assertNever(value: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(value)}`);

@@ -6,7 +6,7 @@
  * can act on.
  */
 import { DEFAULT_SETTINGS } from '../settings.js';
-import { SwarmError, UsageError, errorMessage } from '../errors.js';
+import { CatalogueError, SwarmError, UsageError, errorMessage } from '../errors.js';
 import { parsePort } from './parse.js';
 
 export interface DaemonApiRaw {
@@ -16,9 +16,9 @@ export interface DaemonApiRaw {
 }
 
 /** The daemon could not be reached at all (nothing listens, or it does not answer). */
-export class DaemonUnreachableError extends SwarmError {
+export class DaemonUnreachableError extends CatalogueError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'EDAEMON', 1, options);
+    super(message, 'EDAEMON', options);
   }
 }
 

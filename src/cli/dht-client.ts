@@ -8,7 +8,7 @@
  * caller's lookup could not even be asked.
  */
 import type { DhtNode } from '../dht/node.js';
-import { SwarmError } from '../errors.js';
+import { CatalogueError } from '../errors.js';
 import { getLogger } from '../log.js';
 import { findLanDhtNodes } from '../discovery/lsd-dht.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
@@ -16,9 +16,9 @@ import { isLoopbackHost } from '../util/address.js';
 import type { CommonOptions } from './common.js';
 
 /** No DHT node answered: nothing was looked up. */
-export class NoDhtNodeError extends SwarmError {
+export class NoDhtNodeError extends CatalogueError {
   constructor(message: string) {
-    super(message, 'ENODHT', 1);
+    super(message, 'ENODHT');
   }
 }
 

@@ -10,7 +10,7 @@
  * catalogue entry, or when no DHT node answered.
  */
 import { Command } from 'commander';
-import { SwarmError, UsageError } from '../errors.js';
+import { CatalogueError, UsageError } from '../errors.js';
 import { DEFAULT_CATALOGUE_NAMESPACE, catalogueNameProblem, resolveName, type CatalogueEntry } from '../session/catalogue.js';
 import { addCommonOptions, parseCommonOptions, printJson, type CommonOptions } from './common.js';
 import { NoDhtNodeError, dhtHint, heardNobody, withDhtClient } from './dht-client.js';
@@ -79,8 +79,8 @@ async function resolveForFetch(name: string, namespace: string, common: CommonOp
     const r = await resolveName(readerKv(node, common), name, { namespace, signal: AbortSignal.timeout(60_000) });
     if (r.kind === 'found') return { entry: r.entry, contacts };
     if (r.kind === 'unreachable' || heardNobody(node)) throw new NoDhtNodeError(dhtHint(common));
-    if (r.kind === 'deleted') throw new SwarmError(`${JSON.stringify(name)} was deleted from namespace ${JSON.stringify(namespace)}`, 'ENOTFOUND', 1);
-    if (r.kind === 'invalid') throw new SwarmError(`the value of ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)} is not a file shared by name: ${r.reason}`, 'ECATALOGUE', 1);
-    throw new SwarmError(`no file named ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)}; \`peer find${namespace === DEFAULT_CATALOGUE_NAMESPACE ? '' : ` --namespace ${namespace}`}\` lists them`, 'ENOTFOUND', 1);
+    if (r.kind === 'deleted') throw new CatalogueError(`${JSON.stringify(name)} was deleted from namespace ${JSON.stringify(namespace)}`, 'ENOTFOUND');
+    if (r.kind === 'invalid') throw new CatalogueError(`the value of ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)} is not a file shared by name: ${r.reason}`, 'ECATALOGUE');
+    throw new CatalogueError(`no file named ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)}; \`peer find${namespace === DEFAULT_CATALOGUE_NAMESPACE ? '' : ` --namespace ${namespace}`}\` lists them`, 'ENOTFOUND');
   });
 }

@@ -15,7 +15,7 @@
 import { Command, Option } from 'commander';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { SwarmError, UsageError, errorMessage } from '../errors.js';
+import { CatalogueError, SwarmError, UsageError, errorMessage } from '../errors.js';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { trackersOf } from '../metainfo/magnet.js';
 import { userFiles } from '../metainfo/layout.js';
@@ -146,16 +146,15 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult | 
     session = await api.request('GET', 'api/session', { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     if (err instanceof DaemonUnreachableError) {
-      throw new SwarmError(
+      throw new CatalogueError(
         `${err.message}. peer share hands the content to the running daemon, which seeds it and keeps its name published: start one with \`peer start\` (it stays running), point at it with --api URL / --api-port N, or seed from this process until Ctrl-C with --foreground`,
         'EDAEMON',
-        1,
       );
     }
     throw err;
   }
   if (session.status !== 200) throw api.refusal('answer', session);
-  if (session.body.dht === false) throw new SwarmError(`the daemon at ${api.base.origin} runs without the DHT (--no-dht), where the catalogue lives: restart it without --no-dht`, 'EDAEMON', 1);
+  if (session.body.dht === false) throw new CatalogueError(`the daemon at ${api.base.origin} runs without the DHT (--no-dht), where the catalogue lives: restart it without --no-dht`, 'EDAEMON');
 
   const made = await hashWithProgress(abs, human);
   const controller = new AbortController();
@@ -177,10 +176,9 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult | 
     const seq = typeof r.seq === 'number' ? r.seq : null;
     const magnet = (JSON.parse(entry) as { magnet: string }).magnet;
     if (stored === 0) {
-      throw new SwarmError(
+      throw new CatalogueError(
         `the daemon seeds ${abs}, but no DHT node took the name ${JSON.stringify(name)}: the daemon knows no other DHT node yet (start it with --bootstrap HOST:PORT, or on a LAN with local service discovery); it publishes the name again when it republishes. magnet: ${magnet}`,
         'ENODHT',
-        1,
       );
     }
     return { name, namespace, infoHash: meta.infoHashHex, magnet, length: meta.info.length, files, path: abs, seq, stored, alreadySeeding };
