@@ -232,6 +232,19 @@ test.serial('kv put and del go to a running daemon (--api-port), which keeps the
   proc.kill('SIGTERM');
   t.is(await exited, 0);
   t.true((await stat(join(root, 'state', 'kv-published.bencode'))).size > 0);
+  // Restarted from the same --state, the daemon has the list again (the tombstone and the index) and puts it again.
+  const again = spawn(process.execPath, peerCommand(['start', '--torrents', join(root, 'torrents'), '--downloads', join(root, 'downloads'), '--state', join(root, 'state'), '--host', host(110), '--port', '0', '--api', '0', '--no-lsd', '--bootstrap', `${nodes[0]!.host}:${nodes[0]!.port}`]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr2 = '';
+  again.stderr!.on('data', (d: Buffer) => (stderr2 += d.toString()));
+  const exited2 = new Promise<number | null>((resolve) => again.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (again.exitCode === null && again.signalCode === null) again.kill('SIGKILL');
+  });
+  const apiPort2 = await pollUntil(() => /dashboard: http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr2)?.[1], 'the restarted dashboard line', 60_000, 50);
+  const dht2 = (await (await fetch(`http://127.0.0.1:${apiPort2}/api/dht`)).json()) as { publishing?: number };
+  t.true((dht2.publishing ?? 0) >= 2, JSON.stringify(dht2));
+  again.kill('SIGTERM');
+  t.is(await exited2, 0);
 });
 
 // Last: the node it stops stays in the others' tables as a dead entry, which slows the lookups of tests after it.

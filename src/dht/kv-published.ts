@@ -10,7 +10,7 @@
  * `c` are the immutable items a mutable one needs (the chunks and index
  * items of a big KV value): put again with it.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decode, encode, type BDict, type BValue } from '../bencode/index.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -95,10 +95,15 @@ function readEntry(it: BValue): PublishedEntry | undefined {
 }
 
 /** Reads `<stateDir>/kv-published.bencode`; none (or unreadable, with a warning) is an empty list. */
-export async function loadPublished(stateDir: string, log: Logger): Promise<PublishedEntry[]> {
+export async function loadPublished(stateDir: string, log: Logger, maxBytes = 256 * 1024 * 1024): Promise<PublishedEntry[]> {
   const file = join(stateDir, PUBLISHED_FILE);
   let bytes: Uint8Array;
   try {
+    const size = (await stat(file)).size;
+    if (size > maxBytes) {
+      log.warn(`${file} is ${size} bytes, over the ${maxBytes} this node keeps; the items published before are not put again`);
+      return [];
+    }
     bytes = await readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn(`cannot read ${file}: ${errorMessage(err)}; the items published before are not put again`);

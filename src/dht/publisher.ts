@@ -114,7 +114,9 @@ export class ItemPublisher {
   /** Loads the list kept in stateDir (none: nothing); returns how many items it holds. */
   async restore(): Promise<number> {
     if (!this.#ctx.stateDir) return 0;
-    for (const e of await loadPublished(this.#ctx.stateDir, this.#ctx.log)) this.#remember(e, false);
+    // The file holds what the caps allow, plus each entry's framing.
+    const maxFileBytes = this.#ctx.settings.kvMaxPublishedBytes + this.#ctx.settings.kvMaxPublishedItems * 256 + 1024;
+    for (const e of await loadPublished(this.#ctx.stateDir, this.#ctx.log, maxFileBytes)) this.#remember(e, false);
     return this.#published.size;
   }
 
