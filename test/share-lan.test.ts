@@ -90,7 +90,10 @@ lanTest('a file shared by name on host 1 is listed on host 3 and downloaded by n
   });
   for (const [k, p] of procs.entries()) await p.waitFor((e) => e.event === 'started', `daemon ${k + 1} to start`, 60_000);
   // Each daemon's DHT node has heard another over LSD before anything is published.
+  const t0 = Date.now();
+  const since = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
   for (const h of hosts) await pollUntil(() => dhtNodesOf(h) > 0 || undefined, `host ${h.i}'s DHT node to find the LAN's`, 90_000, 500);
+  t.log(`every daemon knows another DHT node after ${since()}`);
 
   const content = path.join(dir, 'host-1', 'media', 'concert.bin');
   await writeFixture(content, fixtureBytes(PAYLOAD, 21));
@@ -99,6 +102,7 @@ lanTest('a file shared by name on host 1 is listed on host 3 and downloaded by n
   const shared = JSON.parse(share.stdout) as { infoHash: string; magnet: string; stored: number; length: number };
   t.is(shared.length, PAYLOAD);
   t.true(shared.stored >= 1);
+  t.log(`shared after ${since()}`);
 
   // Host 3: find with no option at all (the LAN's DHT over LSD, or host 3's own daemon).
   const h3 = hosts[2]!;
@@ -109,6 +113,7 @@ lanTest('a file shared by name on host 1 is listed on host 3 and downloaded by n
     return out.files.find((f) => f.name === 'concert');
   }, 'host 3 to list "concert"', 60_000, 1000);
   t.is(found.infoHash, shared.infoHash);
+  t.log(`listed on host 3 after ${since()}`);
   t.is(found.length, PAYLOAD);
 
   // Host 2: fetch by name beside its daemon (another port), no bootstrap.
@@ -116,6 +121,7 @@ lanTest('a file shared by name on host 1 is listed on host 3 and downloaded by n
   const out = path.join(dir, 'host-2', 'fetched');
   const fetched = peerIn(h2, ['fetch', 'concert', '--host', h2.addr, '--port', String(PEER_PORT + 10), '--out', out, '--state', path.join(dir, 'fetch-2'), '--exit-on-complete', '--json'], 180_000);
   t.is(fetched.code, 0, fetched.stderr);
+  t.log(`fetched on host 2 after ${since()}`);
   const events = fetched.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; infoHash?: string });
   t.like(events[0], { event: 'resolved', infoHash: shared.infoHash });
   t.true(events.some((e) => e.event === 'complete' && e.infoHash === shared.infoHash));
