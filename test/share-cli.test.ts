@@ -8,7 +8,9 @@
  * restart; and the errors a user meets.
  */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { PEER_BIN } from './helpers/bin.js';
 import { runPeer } from './dht-cli-helpers.js';
 import { Cleanup, fileSha1, fixtureBytes, freePort, spawnPeer, tempDir, writeFixture, type PeerProcess, type Teardown } from './helpers/swarm.js';
 import { pollUntil } from './helpers/poll.js';
@@ -295,6 +297,25 @@ test.serial('a value under a name that is not a catalogue entry is skipped by fi
     t.is(r.status, 400, bad);
     t.is(typeof ((await r.json()) as { error?: unknown }).error, 'string', bad);
   }
+});
+
+test.serial('a daemon with an API token: share and the seed-in-place route need it; a daemon without the DHT is named', async (t) => {
+  const token = 'catalogue-token-1234';
+  const d = await startDaemon(t, path.join(dir, 'd'), host(4), ['--api-token', token, '--no-dht']);
+  t.teardown(() => stopDaemon(d));
+  const content = path.join(dir, 'content', 'token.bin');
+  await writeFixture(content, fixtureBytes(10_000, 11));
+  const without = await runPeer(['share', content, '--api-port', String(d.apiPort)], 60_000);
+  t.is(without.code, 2, without.stderr);
+  t.regex(without.stderr, /refused.*--token/);
+  const post = await fetch(new URL('api/torrents', d.api), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ torrent: 'AAAA', dataPath: content }) });
+  t.is(post.status, 401);
+  const withToken = await runPeer(['share', content, '--api', d.api, '--token', token], 60_000);
+  t.is(withToken.code, 1, withToken.stderr);
+  t.regex(withToken.stderr, /runs without the DHT \(--no-dht\)/);
+  const viaEnv = spawnSync(process.execPath, [PEER_BIN, 'share', content, '--api-port', String(d.apiPort)], { encoding: 'utf8', env: { ...process.env, PEER_API_TOKEN: token }, timeout: 60_000 });
+  t.is(viaEnv.status, 1, viaEnv.stderr);
+  t.regex(viaEnv.stderr, /without the DHT/, 'PEER_API_TOKEN is the token when --token is not given');
 });
 
 test.serial('share --foreground with no daemon seeds and keeps the name published from its own process until Ctrl-C, then exits 0', async (t) => {
