@@ -5,7 +5,9 @@
  * over LSD or at the host's daemon). The 100-host bench:lan run found it 4
  * times in 10; this reproduces it at a smaller scale with only DHT daemons.
  *
- *   npm run bench:dht-lan -- [--hosts 30] [--keys 20] [--daemon dht|start] [--peer PATH] [--settle S]
+ *   npx tsx bench/dht-lan.ts [--hosts 30] [--keys 20] [--daemon dht|start] [--peer PATH] [--settle S] [--up-settle S]
+ *
+ * --up-settle: seconds between `lan.sh up` and starting the daemons (default 5; 0 starts them at once).
  *
  * --peer runs another build of the program (e.g. one made from an older
  * commit) to compare before and after. Needs root and `npm run build`.
@@ -26,10 +28,11 @@ interface Args {
   daemon: 'dht' | 'start';
   peer: string;
   settleS: number;
+  upSettleS: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { hosts: 30, keys: 20, daemon: 'dht', peer: path.join(ROOT, 'dist', 'peer.js'), settleS: 10 };
+  const out: Args = { hosts: 30, keys: 20, daemon: 'dht', peer: path.join(ROOT, 'dist', 'peer.js'), settleS: 10, upSettleS: 5 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): string => {
@@ -42,7 +45,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--daemon') out.daemon = v() === 'start' ? 'start' : 'dht';
     else if (a === '--peer') out.peer = path.resolve(v());
     else if (a === '--settle') out.settleS = Number(v());
-    else throw new Error(`unknown option ${a} (--hosts N, --keys N, --daemon dht|start, --peer PATH, --settle S)`);
+    else if (a === '--up-settle') out.upSettleS = Number(v());
+    else throw new Error(`unknown option ${a} (--hosts N, --keys N, --daemon dht|start, --peer PATH, --settle S, --up-settle S)`);
   }
   if (!Number.isInteger(out.hosts) || out.hosts < 3 || out.hosts > 250) throw new Error('--hosts: 3..250');
   return out;
@@ -92,6 +96,9 @@ async function main(): Promise<number> {
         const [i, ns] = l.split(' ');
         return { i: Number(i), ns: ns! };
       });
+    // A host's link-local IPv6 address is still tentative (DAD) for a second or two after `up`; an LSD
+    // service started then was seen to send nothing over IPv4 either, and its daemon stayed alone.
+    await sleep(args.upSettleS * 1000);
     for (const h of hosts) {
       const state = path.join(dataDir, `host${h.i}`);
       mkdirSync(state, { recursive: true });

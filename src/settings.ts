@@ -399,6 +399,13 @@ export const DEFAULT_SETTINGS = {
   lsdMaxDatagramsPerSourcePerMinute: 200,
   /** How long `peer kv` without `--bootstrap` looks for a DHT node on the LAN (LSD, and the daemon on its own host). */
   lsdKvWaitMs: 3_000,
+  /**
+   * After the first LAN DHT node answers (usually the daemon of its own
+   * host), `peer kv` keeps listening over LSD this long for more (until
+   * dhtK answered), so that its lookups start from the LAN rather than from
+   * one daemon's routing table (src/discovery/lsd-dht.ts). Within lsdKvWaitMs.
+   */
+  lsdKvMoreNodesMs: 1_000,
 
   // --- web seeds (BEP 19, src/session/web-seed.ts) ----------------------------
   /** A web seed request with no answer or no bytes for this long fails and is retried later (0: no timeout). */

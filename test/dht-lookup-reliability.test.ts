@@ -6,10 +6,12 @@
  * the k closest it knows, after its own delay. A fresh node's stall time is
  * the floor (here scaled down with the delays).
  *
- * Before the fix, a lookup ended with the k *fastest* close nodes: the put
- * stored on one set and the get asked another, and a share of the gets
- * missed a value that was there. With waitForCloser (what BEP 44 gets and
- * puts use) the slow close nodes are waited for and every get finds it.
+ * A suspect for the 100-host LAN's 4-in-10 gets: a lookup ends with the k
+ * closest nodes that answered in time, so with slow answers a put might
+ * store on one set and a get ask another. It does not: with a third of all
+ * answers late (several stall times), every get still finds the value (the
+ * 8 copies overlap what the get asks). A regression test of that; the LAN
+ * failure came from daemons that never found each other (lsd-dht.ts).
  */
 import test from 'ava';
 import { iterativeLookup, type LookupOptions } from '../src/dht/lookup.js';
@@ -52,7 +54,7 @@ function network(slowShare: number): SimNode[] {
   return nodes;
 }
 
-function lookupIn(nodes: SimNode[], target: Uint8Array, waitForCloser: boolean, onResponse?: LookupOptions['onResponse']) {
+function lookupIn(nodes: SimNode[], target: Uint8Array, onResponse?: LookupOptions['onResponse']) {
   const byPort = new Map(nodes.map((n) => [n.port, n]));
   const entry = nodes[Math.floor(Math.random() * nodes.length)]!; // the one node a short-lived client starts from
   return iterativeLookup({
@@ -63,7 +65,6 @@ function lookupIn(nodes: SimNode[], target: Uint8Array, waitForCloser: boolean, 
     maxQueries: 200,
     self: { id: randomBytes(20), host: '10.0.0.200', port: 1 },
     stallMs: () => 20,
-    waitForCloser,
     query: (to) => {
       const n = byPort.get(to.port)!;
       const closest = [...n.table].sort((a, b) => compareDistance(a.id, b.id, target)).slice(0, K);
@@ -77,16 +78,16 @@ function lookupIn(nodes: SimNode[], target: Uint8Array, waitForCloser: boolean, 
 }
 
 /** Puts KEYS values (stored on the k closest the put lookup found) and gets each from another random node: how many gets found it. */
-async function putThenGet(nodes: SimNode[], waitForCloser: boolean): Promise<number> {
+async function putThenGet(nodes: SimNode[]): Promise<number> {
   const byPort = new Map(nodes.map((n) => [n.port, n]));
   const found = await Promise.all(
     Array.from({ length: KEYS }, async () => {
       const target = randomBytes(20);
       const key = Buffer.from(target).toString('hex');
-      const put = await lookupIn(nodes, target, waitForCloser);
+      const put = await lookupIn(nodes, target);
       for (const c of put.closest) byPort.get(c.node.port)!.items.add(key);
       let hit = false;
-      await lookupIn(nodes, target, waitForCloser, (node) => {
+      await lookupIn(nodes, target, (node) => {
         if (byPort.get(node.port)!.items.has(key)) hit = true;
         return false; // a mutable get reads on to the k closest
       });
@@ -96,39 +97,9 @@ async function putThenGet(nodes: SimNode[], waitForCloser: boolean): Promise<num
   return found.filter(Boolean).length;
 }
 
-test('with a third of the answers late, every get finds a value put by another node (waitForCloser), where ending with the fastest k missed some', async (t) => {
+test('with a third of the answers late, every get from another node finds a value one node put (the closest sets overlap)', async (t) => {
   const nodes = network(1 / 3);
-  const before = await putThenGet(nodes, false);
-  for (const n of nodes) n.items.clear();
-  const after = await putThenGet(nodes, true);
-  t.log(`gets that found the value: ending with the fastest k ${before}/${KEYS}; waiting for closer stalled nodes ${after}/${KEYS}`);
-  t.is(after, KEYS);
-});
-
-test('waitForCloser still ends a lookup whose closest node never answers (bounded by the query, not stuck)', async (t) => {
-  const nodes = network(0);
-  const target = randomBytes(20);
-  const byPort = new Map(nodes.map((n) => [n.port, n]));
-  const dead = [...nodes].sort((a, b) => compareDistance(a.id, b.id, target))[0]!;
-  const entry = nodes.find((n) => n !== dead)!;
-  const result = await iterativeLookup({
-    target,
-    seeds: [entry],
-    k: K,
-    alpha: 3,
-    maxQueries: 200,
-    self: { id: randomBytes(20), host: '10.0.0.200', port: 1 },
-    stallMs: () => 20,
-    waitForCloser: true,
-    query: (to) => {
-      const n = byPort.get(to.port)!;
-      // The dead node's query fails after its "timeout" (100 ms here).
-      if (n === dead) return new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 100));
-      const closest = [...n.table].sort((a, b) => compareDistance(a.id, b.id, target)).slice(0, K);
-      return Promise.resolve({ id: n.id, nodes: closest });
-    },
-  });
-  t.is(result.closest.length, K);
-  t.false(result.closest.some((c) => c.node.port === dead.port));
-  t.true(result.stalled >= 1);
+  const found = await putThenGet(nodes);
+  t.log(`gets that found the value: ${found}/${KEYS}`);
+  t.is(found, KEYS);
 });

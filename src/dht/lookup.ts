@@ -17,15 +17,6 @@
  * queries are not aborted but run on to their own timeout, so the caller
  * still learns that a dead node is dead (routing-table failure count).
  *
- * With `waitForCloser` (BEP 44 gets and puts), a stalled query to a node
- * closer than the k-th that answered is still waited for, up to its
- * timeout, before the lookup ends. The nodes holding an item are the
- * closest ones, slow or not: ending with the k fastest instead made a put
- * land on one set of nodes and a get ask another (on a loaded 100-host LAN
- * a fresh node's stall time is the 250 ms floor, and 6 gets in 10 missed a
- * value that was there). It still widens alpha, so a dead node costs one
- * timeout, not one per dead node.
- *
  * Address diversity (libtorrent's dht_restrict_search_ips): one host must
  * not supply most of the closest set, or it alone decides what a lookup
  * finds (an eclipse of get_peers and BEP 44 gets). `addressGroups` puts an
@@ -61,8 +52,6 @@ export interface LookupOptions {
   admit?: (node: NodeInfo) => boolean;
   /** After this many ms without an answer a query is stalled (see above); default: never. */
   stallMs?: (to: PeerAddress) => number;
-  /** Wait for stalled queries to nodes closer than the k-th answer before ending (see above); for BEP 44 gets and puts. */
-  waitForCloser?: boolean;
   signal?: AbortSignal;
 }
 
@@ -163,15 +152,6 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
       .filter((c) => c.state !== 'failed')
       .sort((a, b) => (a.id === undefined ? (b.id === undefined ? 0 : -1) : b.id === undefined ? 1 : compareDistance(a.id, b.id, target)));
 
-  /** A stalled query still pending to a node closer than `kth` (or of unknown id). */
-  const stalledCloserThan = (kth: Candidate): boolean => {
-    for (const c of candidates.values()) {
-      if (c.state !== 'stalled') continue;
-      if (c.id === undefined || kth.id === undefined || compareDistance(c.id, kth.id, target) < 0) return true;
-    }
-    return false;
-  };
-
   const launch = (c: Candidate): void => {
     c.state = 'inflight';
     inflight++;
@@ -235,10 +215,9 @@ export async function iterativeLookup(opts: LookupOptions): Promise<LookupResult
     }
     if (stoppedEarly) break;
     if (inflight === 0) {
-      // Done unless only stalled queries could still add anything: with k answers in hand, do not wait for them
-      // (unless waitForCloser and one of them is closer than the k-th answer).
+      // Done unless only stalled queries could still add anything: with k answers in hand, do not wait for them.
       const haveK = top.length >= k && top.every((c) => c.state === 'ok');
-      if (stalledPending === 0 || (haveK && !(opts.waitForCloser && stalledCloserThan(top[k - 1]!)))) break;
+      if (stalledPending === 0 || haveK) break;
     }
     await new Promise<void>((resolve) => (wake = resolve));
     wake = undefined;

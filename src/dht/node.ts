@@ -427,8 +427,6 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
       query: (to, s) => this.#query(to, query, s),
       onResponse,
       stallMs: (to) => this.#rtt.stallMs(to),
-      // BEP 44: the nodes that hold an item are the closest, slow or not (lookup.ts).
-      waitForCloser: query.q === 'get',
       addressGroups: (host) => addressGroups(host, this.settings),
       admit: this.settings.dhtEnforceNodeId ? (n) => addressClass(n.host) !== 'public' || bep42Matches(n.id, n.host) : undefined,
       signal,
@@ -468,6 +466,11 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
   /** As `get`, also saying how many nodes answered the lookup (ItemPublisher.lookupItem). */
   lookupItem(target: Uint8Array, opts: Op & { salt?: Uint8Array; publicKey?: Uint8Array; seq?: number } = {}): Promise<ItemLookup> {
     return this.#publisher.lookupItem(target, opts);
+  }
+
+  /** One republish cycle now: what the timer does every dhtRepublishIntervalMs (bench:dht-durability runs one on demand). */
+  republish(): Promise<void> {
+    return this.#publisher.republish();
   }
 
   /** Stops re-putting an item. */

@@ -8,14 +8,26 @@
  * - A short-lived node (`peer kv` with no `--bootstrap`) announces itself
  *   once (which makes the nodes there answer within
  *   lsdDhtReplyMinIntervalMs), pings what it hears and any `candidates`
- *   (the daemon on its own host), and goes on as soon as one node answers,
- *   or gives up after `waitMs`: `findLanDhtNodes`.
+ *   (the daemon on its own host), and goes on once k nodes answered, or
+ *   lsdKvMoreNodesMs after the first answer, or gives up after `waitMs`:
+ *   `findLanDhtNodes`.
+ *
+ * Why not go on at the first answer: that is nearly always the daemon of
+ * its own host (a ping on loopback), the LSD announce had not even left
+ * (it is batched), and every lookup then started from that one daemon's
+ * table. A daemon that had missed the others' announces at start (all
+ * hosts starting at once) knew nobody, so a put stored on that one node and
+ * a get from another host found nothing (bench:dht-lan: 30 hosts, puts
+ * stored on 1 node, 0 of 15 gets). Waiting for the LAN's answers lets the
+ * lookup start from many nodes, and the announce makes the LAN's daemons
+ * answer, which they hear from each other too.
  */
 import type { DhtNode } from '../dht/node.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isLoopbackHost } from '../util/address.js';
 import type { PeerAddress } from '../util/peer-address.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import { LsdService, LSD_DHT_INFOHASH, type LsdSettings } from './lsd.js';
 
 export interface LanDhtOptions {
@@ -50,15 +62,23 @@ export async function announceDhtNodeOnLan(node: DhtNode, opts: LanDhtOptions): 
  * Looks for DHT nodes on the LAN for at most `waitMs`: over LSD (unless
  * `lsd` is false or the host is loopback) and by pinging `candidates`.
  * Resolves with the nodes that answered a ping (now in the node's table)
- * once the first has, or with [] when none did in time.
+ * once dhtK have, or lsdKvMoreNodesMs after the first did (see above), or
+ * with [] when none did in time.
  */
-export async function findLanDhtNodes(node: DhtNode, opts: LanDhtOptions & { waitMs: number; lsd: boolean; candidates: PeerAddress[]; signal?: AbortSignal }): Promise<PeerAddress[]> {
+export async function findLanDhtNodes(
+  node: DhtNode,
+  opts: Omit<LanDhtOptions, 'settings'> & { settings: LsdSettings & Partial<Pick<Settings, 'lsdKvMoreNodesMs' | 'dhtK'>>; waitMs: number; lsd: boolean; candidates: PeerAddress[]; signal?: AbortSignal },
+): Promise<PeerAddress[]> {
+  const enough = opts.settings.dhtK ?? DEFAULT_SETTINGS.dhtK;
+  const moreMs = opts.settings.lsdKvMoreNodesMs ?? DEFAULT_SETTINGS.lsdKvMoreNodesMs;
   const found: PeerAddress[] = [];
   const tried = new Set<string>();
   const done = new AbortController();
   const signal = AbortSignal.any([done.signal, AbortSignal.timeout(opts.waitMs), ...(opts.signal ? [opts.signal] : [])]);
   let first: () => void = () => undefined;
   const firstAnswer = new Promise<void>((resolve) => (first = resolve));
+  let full: () => void = () => undefined;
+  const enoughAnswers = new Promise<void>((resolve) => (full = resolve));
   const own = node.address;
   const tryNode = (addr: PeerAddress): void => {
     const key = `${addr.host}:${addr.port}`;
@@ -68,6 +88,7 @@ export async function findLanDhtNodes(node: DhtNode, opts: LanDhtOptions & { wai
       () => {
         found.push(addr);
         first();
+        if (found.length >= enough) full();
       },
       (err) => opts.logger.debug(`LAN DHT candidate ${key}: ${errorMessage(err)}`),
     );
@@ -84,8 +105,15 @@ export async function findLanDhtNodes(node: DhtNode, opts: LanDhtOptions & { wai
     }
   }
   for (const c of opts.candidates) tryNode(c);
+  const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   try {
-    await Promise.race([firstAnswer, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+    await Promise.race([firstAnswer, aborted]);
+    // With LSD, the LAN's answers are on their way: a little longer for them (see above).
+    if (lsd && found.length > 0 && found.length < enough && moreMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([enoughAnswers, aborted, new Promise<void>((resolve) => (timer = setTimeout(resolve, moreMs)))]);
+      clearTimeout(timer);
+    }
   } finally {
     done.abort();
     await lsd?.stop();
