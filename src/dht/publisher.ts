@@ -93,6 +93,9 @@ export interface PublisherContext extends LookupContext {
   stateDir?: string;
 }
 
+/** Published items put again at once in a republish round (each is a lookup and puts, a big value's parts too). */
+const REPUBLISH_ENTRIES_AT_ONCE = 4;
+
 export class ItemPublisher {
   readonly #ctx: PublisherContext;
   readonly #published = new Map<string, PublishedEntry>();
@@ -305,22 +308,32 @@ export class ItemPublisher {
   }
 
   async #republishRound(): Promise<void> {
-    for (const [key, item] of [...this.#published]) {
-      if (!this.#ctx.running()) return;
-      try {
-        const target = item.mutable ? mutableTarget(item.mutable.k, item.mutable.salt) : immutableTarget(item.v);
-        if (item.children?.length) await this.#putChildren(item.children, {});
-        const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, {});
-        const { stored, refusals } = await this.#sendPuts(lookup, item.v, item.mutable, {});
-        // Every node holds a newer seq (another writer of the namespace, or a delete elsewhere): ours is stale.
-        if (stored === 0 && refusals.length > 0 && refusals.every((c) => c === BEP44_SEQ_TOO_LOW)) {
-          this.#ctx.log.info(`stopped republishing ${key}: the network holds a newer value`);
-          this.unpublish(target);
-        }
-        this.#ctx.events.emit('item:republished', { target: key, stored });
-      } catch (err) {
-        this.#ctx.log.debug(`republishing ${key}: ${errorMessage(err)}`);
+    const entries = [...this.#published];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < entries.length && this.#ctx.running()) {
+        const [key, item] = entries[next++]!;
+        await this.#republishOne(key, item);
       }
+    };
+    await Promise.all(Array.from({ length: Math.min(REPUBLISH_ENTRIES_AT_ONCE, entries.length) }, worker));
+  }
+
+  async #republishOne(key: string, item: PublishedEntry): Promise<void> {
+    try {
+      const target = item.mutable ? mutableTarget(item.mutable.k, item.mutable.salt) : immutableTarget(item.v);
+      if (item.children?.length) await this.#putChildren(item.children, {});
+      const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, {});
+      const { stored, refusals } = await this.#sendPuts(lookup, item.v, item.mutable, {});
+      // Every node holds a newer seq (another writer of the namespace, or a delete elsewhere): ours is stale,
+      // unless it was replaced by a newer put of ours meanwhile.
+      if (stored === 0 && refusals.length > 0 && refusals.every((c) => c === BEP44_SEQ_TOO_LOW) && this.#published.get(key) === item) {
+        this.#ctx.log.info(`stopped republishing ${key}: the network holds a newer value`);
+        this.unpublish(target);
+      }
+      this.#ctx.events.emit('item:republished', { target: key, stored });
+    } catch (err) {
+      this.#ctx.log.debug(`republishing ${key}: ${errorMessage(err)}`);
     }
   }
 }
