@@ -253,7 +253,7 @@ test.serial('errors: no daemon (1), a missing path (2), a name too long (2), an 
 
   const unknown = await runPeer(['fetch', 'no-file-by-this-name', ...viaB(20), '--port', String(await freePort([host(20)])), '--state', path.join(dir, 'err-fetch')]);
   t.is(unknown.code, 1);
-  t.regex(unknown.stderr, /no file named "no-file-by-this-name" in namespace "files"; `peer find` lists them/);
+  t.regex(unknown.stderr, /no file named no-file-by-this-name in namespace files; `peer find` lists them/);
 
   // Nobody at the bootstrap address, no LSD on loopback: nobody answered.
   const deadPort = await freePort([host(21)]);

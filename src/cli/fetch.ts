@@ -81,6 +81,6 @@ async function resolveForFetch(name: string, namespace: string, common: CommonOp
     if (r.kind === 'unreachable' || heardNobody(node)) throw new NoDhtNodeError(dhtHint(common));
     if (r.kind === 'deleted') throw new CatalogueError(`${JSON.stringify(name)} was deleted from namespace ${JSON.stringify(namespace)}`, 'ENOTFOUND');
     if (r.kind === 'invalid') throw new CatalogueError(`the value of ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)} is not a file shared by name: ${r.reason}`, 'ECATALOGUE');
-    throw new CatalogueError(`no file named ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)}; \`peer find${namespace === DEFAULT_CATALOGUE_NAMESPACE ? '' : ` --namespace ${namespace}`}\` lists them`, 'ENOTFOUND');
+    throw new CatalogueError(`no file named ${name} in namespace ${namespace}; \`peer find${namespace === DEFAULT_CATALOGUE_NAMESPACE ? '' : ` --namespace ${namespace}`}\` lists them`, 'ENOTFOUND');
   });
 }
