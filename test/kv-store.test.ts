@@ -305,3 +305,16 @@ test('the list of published items round-trips through its file format, and a bad
   t.is(partial.entries.length, 1);
   t.is(partial.skipped, 2);
 });
+
+test('a damaged key index is refused readably by list, and the next put rebuilds it', async (t) => {
+  const nodes = await network(5);
+  t.teardown(() => stopAll(nodes));
+  const kp = namespaceKeyPair('damaged-index');
+  await nodes[1]!.putMutable({ keyPair: kp, salt: KV_INDEX_SALT, v: utf8('not a bencoded list') }, { republish: false });
+  const kv = new KvStore(nodes[3]!, identity);
+  const err = await t.throwsAsync(kv.list({ namespace: 'damaged-index' }), { instanceOf: KvError });
+  t.regex(err!.message, /malformed \(the key index is not bencoded\)/);
+  const put = await kv.put('fresh', 'v', { namespace: 'damaged-index' });
+  t.true(put.indexed);
+  t.deepEqual(await kv.list({ namespace: 'damaged-index' }), ['fresh']);
+});
