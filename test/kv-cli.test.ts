@@ -106,6 +106,11 @@ test.serial('usage errors exit 2 with a clear message', async (t) => {
   const noBootstrap = await runPeer(['kv', 'get', 'k', '--namespace', 'team', '--state', join(dir, 'c1'), '--no-lsd', '--host', '127.0.0.251']);
   t.is(noBootstrap.code, 2);
   t.regex(noBootstrap.stderr, /--bootstrap/);
+  // --json says it too, as one object with a status.
+  const noBootstrapJson = await runPeer(['kv', 'get', 'k', '--namespace', 'team', '--json', '--state', join(dir, 'c1'), '--no-lsd', '--host', '127.0.0.251']);
+  t.is(noBootstrapJson.code, 2);
+  t.like(JSON.parse(noBootstrapJson.stdout), { status: 'unreachable', value: null, publicKey: toHex(namespaceKeyPair('team').publicKey) });
+  t.regex(noBootstrapJson.stderr, /local service discovery is off \(--no-lsd\)/);
   const badOwner = await runPeer(['kv', 'get', 'k', '--owner', 'abc', '--state', join(dir, 'c1'), ...via(0, 41)]);
   t.is(badOwner.code, 2);
   const unknown = await runPeer(['kv', 'put', 'k', 'v', '--frobnicate', ...via(0, 42)]);

@@ -40,7 +40,7 @@ import { Command, Option } from 'commander';
 import { addCommonOptions, parseCommonOptions, printJson, refuseInapplicable, type CommonOptions } from './common.js';
 import type { DhtNode } from '../dht/node.js';
 import { KvStore, kvKeySalt, kvValueBytes, kvValueText, type KvLookupResult } from '../dht/kv.js';
-import { MAX_VALUE_BYTES } from '../dht/bep44.js';
+import { MAX_VALUE_BYTES, mutableTarget, namespaceKeyPair } from '../dht/bep44.js';
 import { encode } from '../bencode/index.js';
 import { DhtError, UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
@@ -234,11 +234,14 @@ async function findLanDht(node: DhtNode, common: CommonOptions): Promise<void> {
   const found = await findLanDhtNodes(node, { host: s.host, settings: s, logger: getLogger('lsd'), waitMs: s.lsdKvWaitMs, lsd: common.lsd, candidates: [daemon] });
   if (found.length === 0) {
     const lsd = !common.lsd ? 'local service discovery is off (--no-lsd)' : isLoopbackHost(s.host) ? 'local service discovery does not run on a loopback --host' : 'none answered on the LAN over local service discovery';
-    throw new UsageError(
+    throw new NoDhtFound(
       `no DHT node answered within ${s.lsdKvWaitMs / 1000} s: no --bootstrap given, ${lsd}, and no daemon answered at ${daemon.host}:${daemon.port}; give --bootstrap HOST:PORT of a running peer (peer dht, peer start)`,
     );
   }
 }
+
+/** Nothing found to ask without --bootstrap: exit 2, since what is missing is the --bootstrap the user did not give. */
+class NoDhtFound extends UsageError {}
 
 /** Why no node answered, and what to do: for a lookup that reached nobody. */
 function unreachableHint(common: CommonOptions): string {
@@ -379,7 +382,18 @@ async function kvGet(key: string, raw: KvRaw, common: CommonOptions): Promise<vo
   kvKeySalt(key);
   const owner = raw.owner !== undefined ? parseHexBytes(raw.owner, 32, '--owner') : undefined;
   const identity = () => loadOrCreateIdentity(common.stateDir);
-  const r: KvLookupResult = await withNode(common, (node) => new KvStore(node, identity).lookup(key, { ...(raw.namespace !== undefined ? { namespace: raw.namespace } : {}), ...(owner ? { owner } : {}) }));
+  let r: KvLookupResult;
+  try {
+    r = await withNode(common, (node) => new KvStore(node, identity).lookup(key, { ...(raw.namespace !== undefined ? { namespace: raw.namespace } : {}), ...(owner ? { owner } : {}) }));
+  } catch (err) {
+    if (!(err instanceof NoDhtFound) || !common.json) throw err;
+    // --json still prints one object saying what happened (exit 2 as without --json).
+    const publicKey = owner ?? (raw.namespace !== undefined ? namespaceKeyPair(raw.namespace).publicKey : (await identity()).publicKey);
+    printJson({ target: toHex(mutableTarget(publicKey, kvKeySalt(key))), value: null, seq: null, publicKey: toHex(publicKey), status: 'unreachable' });
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const out = { target: r.target, value: r.value, seq: r.seq, publicKey: r.publicKey, status: r.status };
   switch (r.status) {
     case 'found':
