@@ -264,6 +264,13 @@ test.serial('errors: no daemon (1), a missing path (2), a name too long (2), an 
   t.is(noDht2.code, 1);
   t.regex(noDht2.stderr, /no DHT node answered.*give --bootstrap/);
 
+  // A daemon alone on loopback (no bootstrap, no LSD there): it seeds, but no DHT node takes the name.
+  const lone = await startDaemon(t, path.join(dir, 'lone'), host(5));
+  t.teardown(() => stopDaemon(lone));
+  const alone = await runPeer(['share', content, '--as', 'alone', '--api-port', String(lone.apiPort)], 60_000);
+  t.is(alone.code, 1, alone.stderr);
+  t.regex(alone.stderr, /the daemon seeds .*err\.bin, but no DHT node took the name "alone".*--bootstrap.*magnet:\?xt=urn:btih:/);
+
   const noDhtFlag = await runPeer(['find', '--no-dht', ...viaB(23)]);
   t.is(noDhtFlag.code, 2);
   const api = await runPeer(['find', '--api', '9000', ...viaB(23)]);

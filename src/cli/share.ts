@@ -98,18 +98,20 @@ Examples:
 }
 
 function printResult(result: ShareResult, raw: ShareRaw): void {
-      if (raw.json) printJson(result);
-      else {
-        process.stdout.write(
-          [
-            `shared ${result.name} in namespace ${result.namespace}: ${formatBytes(result.length)} in ${result.files} file${result.files === 1 ? '' : 's'}`,
-            `  magnet:  ${result.magnet}`,
-            `  seeding: ${result.path}${result.alreadySeeding ? ' (the daemon was already seeding it)' : ''}`,
-            `  stored on ${result.stored} DHT node${result.stored === 1 ? '' : 's'}${result.seq !== null ? ` (seq ${result.seq})` : ''}; fetch it with: peer fetch ${quoteArg(result.name)}${result.namespace === DEFAULT_CATALOGUE_NAMESPACE ? '' : ` --namespace ${quoteArg(result.namespace)}`}`,
-            '',
-          ].join('\n'),
-        );
-      }
+  if (raw.json) {
+    printJson(result);
+    return;
+  }
+  const fetchHint = `peer fetch ${quoteArg(result.name)}${result.namespace === DEFAULT_CATALOGUE_NAMESPACE ? '' : ` --namespace ${quoteArg(result.namespace)}`}`;
+  process.stdout.write(
+    [
+      `shared ${result.name} in namespace ${result.namespace}: ${formatBytes(result.length)} in ${result.files} file${result.files === 1 ? '' : 's'}`,
+      `  magnet:  ${result.magnet}`,
+      `  seeding: ${result.path}${result.alreadySeeding ? ' (the daemon was already seeding it)' : ''}`,
+      `  stored on ${result.stored} DHT node${result.stored === 1 ? '' : 's'}${result.seq !== null ? ` (seq ${result.seq})` : ''}; fetch it with: ${fetchHint}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 function quoteArg(s: string): string {
@@ -177,7 +179,7 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult | 
     const magnet = (JSON.parse(entry) as { magnet: string }).magnet;
     if (stored === 0) {
       throw new CatalogueError(
-        `the daemon seeds ${abs}, but no DHT node took the name ${JSON.stringify(name)}: the daemon knows no other DHT node yet (start it with --bootstrap HOST:PORT, or on a LAN with local service discovery); it publishes the name again when it republishes. magnet: ${magnet}`,
+        `the daemon seeds ${abs}, but no DHT node took the name ${JSON.stringify(name)}: the daemon knows no other DHT node yet (start it with --bootstrap HOST:PORT, or on a LAN with local service discovery), then run this again. magnet: ${magnet}`,
         'ENODHT',
       );
     }
