@@ -156,7 +156,7 @@ const METADATA_WAIT_NOTE_MS = 30_000;
 /** Without a terminal, a verification in progress prints a line this often. */
 const VERIFY_LINE_EVERY_MS = 5_000;
 
-/** Without a terminal, a seeder's line comes every minute, and when its peers change but not more often than this. */
+/** Without a terminal, a seeder's line comes every minute, and when its peers or its upload change but not more often than this. */
 const SEED_CHANGE_MIN_MS = 5_000;
 
 /** After this long downloading with no peer connected, one line says so. */
@@ -297,6 +297,7 @@ function watch(
   // Not a terminal: a plain summary now and then instead of a live line (a log file keeps it).
   let lastSummary = 0;
   let lastSummaryPeers = 0;
+  let lastSummaryUploaded = 0;
   const summaryEveryMs = (): number => (torrent.done ? 60_000 : 5_000);
 
   return new Promise<void>((resolveDone) => {
@@ -319,10 +320,11 @@ function watch(
       }
       const fields = torrent.done ? seedFields(name, s) : downloadFields(name, s, Date.now() - startedAt);
       if (line.live) line.show(fields);
-      else if (Date.now() - lastSummary >= summaryEveryMs() || (torrent.done && s.peers !== lastSummaryPeers && Date.now() - lastSummary >= SEED_CHANGE_MIN_MS)) {
-        // Seeding: a line a minute, and one when the peers come or go (at most every few seconds).
+      else if (Date.now() - lastSummary >= summaryEveryMs() || (torrent.done && (s.peers !== lastSummaryPeers || s.uploaded !== lastSummaryUploaded) && Date.now() - lastSummary >= SEED_CHANGE_MIN_MS)) {
+        // Seeding: a line a minute, and one when peers come or go or data goes out (at most every few seconds).
         lastSummary = Date.now();
         lastSummaryPeers = s.peers;
+        lastSummaryUploaded = s.uploaded;
         line.summary(fields);
       }
     });
