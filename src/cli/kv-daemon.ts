@@ -22,6 +22,7 @@ export interface DaemonKvResult {
   seq: number | null;
   stored: number;
   republished?: boolean;
+  indexed?: boolean;
 }
 
 /** How long to wait for a daemon to answer before storing alone (the put itself can take longer: see below). */
@@ -82,7 +83,7 @@ export async function kvViaDaemon(
   const error = typeof answer.error === 'string' ? answer.error : res.statusText;
   if (res.ok && answer.result && typeof answer.result.target === 'string') {
     const r = answer.result;
-    return { target: r.target!, publicKey: String(r.publicKey ?? ''), seq: typeof r.seq === 'number' ? r.seq : null, stored: typeof r.stored === 'number' ? r.stored : 0, ...(typeof r.republished === 'boolean' ? { republished: r.republished } : {}) };
+    return { target: r.target!, publicKey: String(r.publicKey ?? ''), seq: typeof r.seq === 'number' ? r.seq : null, stored: typeof r.stored === 'number' ? r.stored : 0, ...(typeof r.republished === 'boolean' ? { republished: r.republished } : {}), ...(typeof r.indexed === 'boolean' ? { indexed: r.indexed } : {}) };
   }
   if (res.status === 409) throw new KvError(error, 'ECAS');
   if (res.status === 400 || res.status === 413) throw new UsageError(`the daemon refused it (HTTP ${res.status}): ${error}`);

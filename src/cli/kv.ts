@@ -344,8 +344,9 @@ function expiryNote(common: CommonOptions): void {
   );
 }
 
-function report(out: { target: string; publicKey: string | null; seq: number | null; stored: number }, common: CommonOptions, verb: 'stored' | 'deleted', showOwner = false): void {
+function report(out: { target: string; publicKey: string | null; seq: number | null; stored: number; indexed?: boolean }, common: CommonOptions, verb: 'stored' | 'deleted', showOwner = false): void {
   if (out.stored === 0) throw new DhtError(`no DHT node accepted the item (target ${out.target}); are the --bootstrap nodes (or the LAN's) running?`);
+  if (out.indexed === false) process.stderr.write(`warning: the key index could not be updated (another writer kept changing it, or it is full): kv list may ${verb === 'stored' ? 'miss this key' : 'still show this key'}\n`);
   if (common.json) {
     printJson({ target: out.target, publicKey: out.publicKey, seq: out.seq, stored: out.stored });
     return;
