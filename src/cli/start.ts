@@ -166,8 +166,22 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
   const shutdown = (): Promise<void> => (stopping ??= daemon.stop());
   const onSignal = (): void => {
     if (!common.json) process.stderr.write('\nstopping: telling peers and trackers, saving state...\n');
+    // What this run moved, taken before the torrents stop (as seed/leech say it on Ctrl-C).
+    const all = daemon.session.torrents.map((t) => t.stats());
+    const down = all.reduce((a, x) => a + x.downloaded, 0);
+    const up = all.reduce((a, x) => a + x.uploaded, 0);
+    const unfinished = all.filter((x) => x.left > 0).length;
     void shutdown().then(
-      () => process.exit(0),
+      () => {
+        if (common.json) printJson({ event: 'summary', torrents: all.length, downloaded: down, uploaded: up, ratio: down > 0 ? up / down : null, unfinished });
+        else {
+          process.stderr.write(
+            `stopped: ${all.length} torrent${all.length === 1 ? '' : 's'}, downloaded ${formatBytes(down)}, uploaded ${formatBytes(up)}, ratio ${down > 0 ? (up / down).toFixed(2) : up > 0 ? 'inf' : '0.00'}` +
+              `${unfinished ? `; ${unfinished} unfinished: peer start again resumes them` : ''}\n`,
+          );
+        }
+        process.exit(0);
+      },
       (err: unknown) => {
         process.stderr.write(`error while stopping: ${errorMessage(err)}\n`);
         process.exit(1);

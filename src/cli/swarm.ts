@@ -179,7 +179,15 @@ function peerSources(counts: SourceCounts, common: CommonOptions, session: Sessi
   const active: string[] = [];
   const { trackers } = counts;
   if (trackers > 0) active.push(`tracker${trackers > 1 ? `s (${trackers})` : ''}`);
-  if (session.dht) active.push(common.bootstrap.length ? `DHT (${common.bootstrap.length} bootstrap node${common.bootstrap.length > 1 ? 's' : ''})` : 'DHT (no bootstrap: nodes found on the LAN only)');
+  if (session.dht) {
+    // A DHT with no way in finds nothing: say what it has to go on (and what to give when nothing).
+    const known = (session.dht.stats().nodes ?? 0) + (session.dht6?.stats().nodes ?? 0);
+    const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+    if (common.bootstrap.length) active.push(`DHT (${plural(common.bootstrap.length, 'bootstrap node')})`);
+    else if (known > 0) active.push(`DHT (${plural(known, 'node')} known from the last run)`);
+    else if (session.lsdRunning) active.push('DHT (no bootstrap: nodes found on the LAN only)');
+    else active.push('DHT (no bootstrap node and no LSD to find one: give --bootstrap HOST:PORT)');
+  }
   if (session.lsdRunning) active.push('LSD (local network multicast)');
   if (counts.peers) active.push(`--peer (${counts.peers})`);
   if (counts.webSeeds) active.push(`web seed${counts.webSeeds > 1 ? 's' : ''} (${counts.webSeeds})`);
