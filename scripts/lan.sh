@@ -122,6 +122,22 @@ cmd_down() {
   [[ -z "$left" ]] || die "could not remove: $(echo $left)"
 }
 
+# The kernel's neighbour tables (ARP, NDP) are one per machine, shared by every namespace: gc_thresh3
+# (default 1024) caps the entries of all hosts of all LANs together. A 100-host LAN whose hosts resolve
+# their peers passes it, and then a send to a peer not yet resolved fails (ENOBUFS, "neighbor table
+# overflow" in dmesg): hosts silently stop reaching each other (a DHT of isolated daemons). Raised here,
+# never lowered.
+raise_neigh_limits() {
+  local fam k cur want
+  for fam in ipv4 ipv6; do
+    for k in 1:8192 2:32768 3:65536; do
+      cur="$(sysctl -n "net.$fam.neigh.default.gc_thresh${k%%:*}" 2>/dev/null || echo 0)"
+      want="${k#*:}"
+      if ((cur < want)); then sysctl -qw "net.$fam.neigh.default.gc_thresh${k%%:*}=$want" 2>/dev/null || true; fi
+    done
+  done
+}
+
 cmd_up() {
   local n="" rate=""
   while (($#)); do
@@ -160,6 +176,7 @@ cmd_up() {
 
   trap 'echo "lan.sh: up failed; removing what it made" >&2; trap - ERR INT TERM; cmd_down || true; exit 1' ERR INT TERM
 
+  raise_neigh_limits
   local br i ns vif
   br="$(bridge_of)"
   ip link add "$br" type bridge mcast_snooping 0 stp_state 0 forward_delay 0
