@@ -8,7 +8,8 @@ import test from 'ava';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { closed, freePort, singleFileTorrent, spawnPeer, tempDir, type Teardown } from './helpers/swarm.js';
 import { AS_ROOT, testUnless } from './helpers/clients.js';
 import { describeError, explainSystemError } from '../src/cli/system-errors.js';
@@ -120,7 +121,7 @@ testUnless(AS_ROOT, 'a .torrent without read permission: exit 2, "permission den
 test('system errors as sentences with the contract exit code (unit: what the command line prints)', (t) => {
   const sys = (code: string, extra: Record<string, unknown> = {}): NodeJS.ErrnoException => Object.assign(new Error(`${code}: raw`), { code, errno: -1, ...extra });
   t.deepEqual(explainSystemError(sys('ENOSPC', { path: '/data/x' }) as never), {
-    text: 'no space left on the disk for /data/x: free some space, or choose a folder on another disk (--out, --downloads, --state)',
+    text: 'no space left on the disk for /data/x: free some space, or choose a folder on another disk',
     exitCode: 1,
   });
   t.is(explainSystemError(sys('EACCES', { syscall: 'open', path: '/x.torrent' }) as never)?.exitCode, 2);
@@ -131,7 +132,58 @@ test('system errors as sentences with the contract exit code (unit: what the com
   // A worded error keeps its words; only its raw system tail becomes the sentence.
   const cause = sys('ENOSPC', { path: '/d/f' });
   const wrapped = new UsageError(`cannot leech f: ${cause.message}`, { cause });
-  t.deepEqual(describeError(wrapped), { message: 'cannot leech f: no space left on the disk for /d/f: free some space, or choose a folder on another disk (--out, --downloads, --state)', exitCode: 2 });
+  t.deepEqual(describeError(wrapped), { message: 'cannot leech f: no space left on the disk for /d/f: free some space, or choose a folder on another disk', exitCode: 2 });
   t.is(describeError(new UsageError('plain')), undefined);
   t.deepEqual(describeError(sys('EMFILE')), { message: 'too many open files: raise the limit (ulimit -n) or run fewer torrents at once', exitCode: 1 });
+});
+
+/** A full tmpfs at `dir` (64 KiB, filled), unmounted in teardown; undefined when this process may not mount. */
+function fullDisk(t: Teardown, dir: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'pipe' });
+  } catch {
+    return false;
+  }
+  t.teardown(() => {
+    try {
+      execFileSync('umount', [dir], { stdio: 'pipe' });
+    } catch {
+      execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+    }
+  });
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${path.join(dir, 'fill')}`, 'bs=4096', 'count=64'], { stdio: 'pipe' });
+  } catch {
+    // dd stops when the disk is full: that is the point
+  }
+  return true;
+}
+
+testUnless(AS_ROOT === undefined && process.env.CI !== 'true' ? 'needs root to mount a full tmpfs' : undefined, 'a full disk (ENOSPC): a sentence naming the path and the fix, for make-torrent -o and seed --state', async (t) => {
+  const dir = await tempDir(t);
+  const fx = await singleFileTorrent(dir, { length: 50_000, pieceLength: 16384 });
+  const full = path.join(dir, 'full');
+  await mkdir(full);
+  t.true(fullDisk(t, full), 'mounted a tmpfs');
+  const made = await run(t, ['make-torrent', fx.contentPath, '-o', path.join(full, 'x.torrent')]);
+  t.is(made.code, 1, made.describe);
+  t.regex(made.stderr, /no space left on the disk.*: free some space, or choose a folder on another disk/, made.describe);
+  t.true(made.stderr.includes(path.join(full, 'x.torrent')), made.describe);
+  const seeded = await run(t, ['seed', fx.torrentPath, '--data', fx.contentPath, '--state', path.join(full, 'state'), '--host', HOST, '--port', '0', '--no-dht', '--no-lsd']);
+  t.true(seeded.code === 1 || seeded.code === 2, seeded.describe);
+  t.regex(seeded.stderr, /cannot seed payload\.bin: .*no space left on the disk: free some space/, seeded.describe);
+  t.notRegex(made.stderr + seeded.stderr, /ENOSPC/);
+});
+
+test('--host or --api-host not of this machine (EADDRNOTAVAIL): exit 2 naming it', async (t) => {
+  const dir = await tempDir(t);
+  const fx = await singleFileTorrent(dir, { length: 50_000, pieceLength: 16384 });
+  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine.
+  const seed = await run(t, ['seed', fx.torrentPath, '--data', fx.contentPath, '--host', '192.0.2.1', '--port', '0', '--no-dht', '--no-lsd', '--state', path.join(dir, 's')]);
+  t.is(seed.code, 2, seed.describe);
+  t.regex(seed.stderr, /--host 192\.0\.2\.1 is not an address of this machine: give one of its own/);
+  const start = await run(t, ['start', '--api-host', '192.0.2.1', '--api', '0', '--api-token', 'a-long-token-1234', '--host', HOST, '--port', '0', '--no-dht', '--no-lsd', '--state', path.join(dir, 's2'), '--torrents', path.join(dir, 't'), '--downloads', path.join(dir, 'd')]);
+  t.is(start.code, 2, start.describe);
+  t.regex(start.stderr, /192\.0\.2\.1 is not an address of this machine/);
+  for (const r of [seed, start]) t.notRegex(r.stderr, RAW, r.describe);
 });

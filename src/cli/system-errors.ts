@@ -72,7 +72,7 @@ export function explainSystemError(e: SystemErrorLike): { text: string; exitCode
       return { text: `the path is too long: ${path ?? ''}`, exitCode: 2 };
     case 'ENOSPC':
     case 'EDQUOT':
-      return { text: `no space left on the disk${path ? ` for ${path}` : ''}: free some space, or choose a folder on another disk (--out, --downloads, --state)`, exitCode: 1 };
+      return { text: `no space left on the disk${path ? ` for ${path}` : ''}: free some space, or choose a folder on another disk`, exitCode: 1 };
     case 'EMFILE':
     case 'ENFILE':
       return { text: 'too many open files: raise the limit (ulimit -n) or run fewer torrents at once', exitCode: 1 };
