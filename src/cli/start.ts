@@ -16,7 +16,7 @@ import type { Torrent } from '../session/torrent.js';
 import { addCommonOptions, checkHostResolves, parseCommonOptions, printJson } from './common.js';
 import { parseBytes } from './parse.js';
 import { isLoopbackHost } from '../util/address.js';
-import { formatBytes } from './progress.js';
+import { formatBytes, formatDuration } from './progress.js';
 import { onStopSignal } from './signals.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { trackerReason } from './swarm-status.js';
@@ -161,6 +161,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
       : {}),
   });
   if (common.json) wireJsonEvents(daemon);
+  else logTrackerEvents(daemon, log);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (stopping ??= daemon.stop());
@@ -229,6 +230,25 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
   }, 60_000);
   summary.unref();
   // Runs until a signal: the listener keeps the event loop alive.
+}
+
+/**
+ * Without --json, the daemon's log says when a torrent's trackers do not
+ * answer (each failed round, with when the next is: the retries back off)
+ * and when they answer again, as seed/leech say it on their status lines.
+ */
+function logTrackerEvents(daemon: Daemon, log: ReturnType<typeof getLogger>): void {
+  daemon.session.on('torrent:added', (t: Torrent) => {
+    let failing = false;
+    t.on('tracker:failed', (f) => {
+      failing = true;
+      log.warn(`${t.metainfo.info.name}: tracker unreachable: ${f.url} (${trackerReason(f.error, f.url)}); retrying in ${formatDuration(f.retryInMs)}${f.failures > 1 ? ` (${f.failures} tries failed in a row)` : ''}`);
+    });
+    t.on('tracker:announced', (a) => {
+      if (failing) log.info(`${t.metainfo.info.name}: tracker reachable again: ${a.url} (${a.peers} peer${a.peers === 1 ? '' : 's'})`);
+      failing = false;
+    });
+  });
 }
 
 /** --json: progress (at most one a second per torrent), complete and error events of every torrent, present and future. */

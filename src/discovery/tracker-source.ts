@@ -263,7 +263,7 @@ export class TrackerPeerSource implements PeerSource {
       const backoff = Math.min((this.#opts.retryBaseMs ?? DEFAULT_SETTINGS.trackerRetryInitialMs) * 2 ** (failures - 1), maxS * 1000);
       // Whoever listens (the CLI's status line) tells the user; else the log does, once.
       if (this.#ctx.onAnnounceFailed) this.#ctx.onAnnounceFailed({ url: lastUrl, error: lastReason, failures, retryInMs: this.#again ? 0 : backoff });
-      if (failures === 1) this.#log[this.#ctx.onAnnounceFailed ? 'info' : 'warn'](`no tracker answered: ${lastError}`);
+      if (failures === 1) this.#log[this.#ctx.onAnnounceFailed ? 'debug' : 'warn'](`no tracker answered: ${lastError}`);
       this.#schedule(this.#again ? 0 : backoff);
       this.#again = false;
       return;
