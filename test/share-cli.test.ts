@@ -11,7 +11,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { PEER_BIN } from './helpers/bin.js';
-import { runPeer } from './dht-cli-helpers.js';
+import { runPeer, startDht } from './dht-cli-helpers.js';
 import { Cleanup, fileSha1, fixtureBytes, freePort, spawnPeer, tempDir, writeFixture, type PeerProcess, type Teardown } from './helpers/swarm.js';
 import { pollUntil } from './helpers/poll.js';
 import { makeTorrent } from '../src/cli/make-torrent.js';
@@ -103,57 +103,6 @@ async function find(args: string[], client: number): Promise<FindOut> {
   return JSON.parse(r.stdout) as FindOut;
 }
 
-test.serial('a file shared by name on one daemon is listed and downloaded by name from another address, byte-equal', async (t) => {
-  const content = path.join(dir, 'content', 'clip.bin');
-  await writeFixture(content, fixtureBytes(700_001, 7));
-  const out = await shareOn(a, [content]);
-  t.like(out, { name: 'clip.bin', namespace: 'files', length: 700_001, files: 1, path: content, alreadySeeding: false });
-  t.regex(out.infoHash, /^[0-9a-f]{40}$/);
-  t.true(out.magnet.startsWith(`magnet:?xt=urn:btih:${out.infoHash}`));
-  t.true(out.stored >= 1, 'a DHT node took the name');
-
-  // The daemon seeds it where it lies (no copy in its downloads folder).
-  const list = (await (await fetch(new URL('api/torrents', a.api))).json()) as { torrents: { infoHash: string; have: number; pieces: number; state: string }[] };
-  const seeded = list.torrents.find((x) => x.infoHash === out.infoHash);
-  t.truthy(seeded, 'daemon a runs the torrent');
-  t.is(seeded!.have, seeded!.pieces);
-
-  // find, from a third address, through daemon b's node.
-  const found = await find([], 10);
-  t.is(found.namespace, 'files');
-  const f = found.files.find((x) => x.name === 'clip.bin');
-  t.truthy(f, JSON.stringify(found));
-  t.like(f, { length: 700_001, files: 1, infoHash: out.infoHash, magnet: out.magnet });
-  t.deepEqual((await find(['CLIP'], 10)).files.map((x) => x.name), ['clip.bin'], 'substring, case ignored');
-  t.deepEqual((await find(['*.bin'], 10)).files.map((x) => x.name), ['clip.bin'], 'glob');
-  t.deepEqual((await find(['*.iso'], 10)).files, [], 'nothing matches: an empty list');
-  const text = await runPeer(['find', 'clip', ...viaB(10), '--state', path.join(dir, 'find-text')]);
-  t.is(text.code, 0, text.stderr);
-  t.regex(text.stdout, /^clip\.bin\s+[\d.]+ KiB\s+magnet:\?xt=urn:btih:/m);
-  const none = await runPeer(['find', 'nothing-like-it', ...viaB(10), '--state', path.join(dir, 'find-text')]);
-  t.is(none.code, 0, 'an empty list is not a failure');
-  t.is(none.stdout, '');
-  t.regex(none.stderr, /no files in namespace "files" matching "nothing-like-it"/);
-
-  // The daemon's API lists the catalogue too (the dashboard reads it).
-  const api = (await (await fetch(new URL('api/catalogue', b.api))).json()) as FindOut;
-  t.truthy(api.files.find((x) => x.name === 'clip.bin' && x.infoHash === out.infoHash));
-  const one = await fetch(new URL('api/catalogue/clip.bin', b.api));
-  t.is(one.status, 200);
-  t.like(((await one.json()) as { file: object }).file, { name: 'clip.bin', length: 700_001 });
-  t.is((await fetch(new URL('api/catalogue/nothing-here', b.api))).status, 404);
-
-  // fetch by name, from the third address.
-  const port = await freePort([host(10)]);
-  const outDir = path.join(dir, 'fetched');
-  const got = await runPeer(['fetch', 'clip.bin', ...viaB(10), '--port', String(port), '--out', outDir, '--state', path.join(dir, 'fetch-state'), '--exit-on-complete', '--json'], 120_000);
-  t.is(got.code, 0, got.stderr);
-  const events = got.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; [k: string]: unknown });
-  t.like(events[0], { event: 'resolved', name: 'clip.bin', namespace: 'files', infoHash: out.infoHash, length: 700_001 });
-  t.truthy(events.find((e) => e.event === 'complete' && e.infoHash === out.infoHash));
-  t.is(await fileSha1(path.join(outDir, 'clip.bin')), await fileSha1(content));
-});
-
 test.serial('a folder shared with --as in another namespace; sharing the name again points it at the new content', async (t) => {
   const folder = path.join(dir, 'content', 'pack');
   await writeFixture(path.join(folder, 'one.bin'), fixtureBytes(40_000, 1));
@@ -217,15 +166,18 @@ test.serial('POST /api/torrents with dataPath seeds in place, and refuses relati
 });
 
 test.serial('a daemon seeds what it was given to share again after a restart', async (t) => {
+  // A DHT of their own (c and a node x): c stopping must not leave a dead entry in a's and b's tables.
+  const x = await startDht(['--host', host(6), '--state', path.join(dir, 'x')]);
+  t.teardown(() => x.stop());
   const root = path.join(dir, 'c');
-  let c = await startDaemon(t, root, host(3), ['--bootstrap', `${host(1)}:${a.port}`]);
+  let c = await startDaemon(t, root, host(3), ['--bootstrap', `${x.host}:${x.port}`]);
   t.teardown(() => stopDaemon(c));
   const content = path.join(dir, 'content', 'kept.bin');
   await writeFixture(content, fixtureBytes(200_000, 4));
   const out = await shareOn(c, [content, '--as', 'kept']);
   await stopDaemon(c);
   t.is(c.proc.exit?.code, 0, c.proc.describe());
-  c = await startDaemon(t, root, host(3), ['--bootstrap', `${host(1)}:${a.port}`], c.port);
+  c = await startDaemon(t, root, host(3), ['--bootstrap', `${x.host}:${x.port}`], c.port);
   const torrents = await pollUntil(async () => {
     const l = ((await (await fetch(new URL('api/torrents', c.api))).json()) as { torrents: { infoHash: string; have: number; pieces: number }[] }).torrents;
     return l.find((x) => x.infoHash === out.infoHash);
@@ -323,6 +275,57 @@ test.serial('a daemon with an API token: share and the seed-in-place route need 
   const viaEnv = spawnSync(process.execPath, [PEER_BIN, 'share', content, '--api-port', String(d.apiPort)], { encoding: 'utf8', env: { ...process.env, PEER_API_TOKEN: token }, timeout: 60_000 });
   t.is(viaEnv.status, 1, viaEnv.stderr);
   t.regex(viaEnv.stderr, /without the DHT/, 'PEER_API_TOKEN is the token when --token is not given');
+});
+
+test.serial('a file shared by name on one daemon is listed and downloaded by name from another address, byte-equal', async (t) => {
+  const content = path.join(dir, 'content', 'clip.bin');
+  await writeFixture(content, fixtureBytes(700_001, 7));
+  const out = await shareOn(a, [content]);
+  t.like(out, { name: 'clip.bin', namespace: 'files', length: 700_001, files: 1, path: content, alreadySeeding: false });
+  t.regex(out.infoHash, /^[0-9a-f]{40}$/);
+  t.true(out.magnet.startsWith(`magnet:?xt=urn:btih:${out.infoHash}`));
+  t.true(out.stored >= 1, 'a DHT node took the name');
+
+  // The daemon seeds it where it lies (no copy in its downloads folder).
+  const list = (await (await fetch(new URL('api/torrents', a.api))).json()) as { torrents: { infoHash: string; have: number; pieces: number; state: string }[] };
+  const seeded = list.torrents.find((x) => x.infoHash === out.infoHash);
+  t.truthy(seeded, 'daemon a runs the torrent');
+  t.is(seeded!.have, seeded!.pieces);
+
+  // find, from a third address, through daemon b's node.
+  const found = await find([], 10);
+  t.is(found.namespace, 'files');
+  const f = found.files.find((x) => x.name === 'clip.bin');
+  t.truthy(f, JSON.stringify(found));
+  t.like(f, { length: 700_001, files: 1, infoHash: out.infoHash, magnet: out.magnet });
+  t.deepEqual((await find(['CLIP'], 10)).files.map((x) => x.name), ['clip.bin'], 'substring, case ignored');
+  t.deepEqual((await find(['*.bin'], 10)).files.map((x) => x.name), ['clip.bin'], 'glob');
+  t.deepEqual((await find(['*.iso'], 10)).files, [], 'nothing matches: an empty list');
+  const text = await runPeer(['find', 'clip', ...viaB(10), '--state', path.join(dir, 'find-text')]);
+  t.is(text.code, 0, text.stderr);
+  t.regex(text.stdout, /^clip\.bin\s+[\d.]+ KiB\s+magnet:\?xt=urn:btih:/m);
+  const none = await runPeer(['find', 'nothing-like-it', ...viaB(10), '--state', path.join(dir, 'find-text')]);
+  t.is(none.code, 0, 'an empty list is not a failure');
+  t.is(none.stdout, '');
+  t.regex(none.stderr, /no files in namespace "files" matching "nothing-like-it"/);
+
+  // The daemon's API lists the catalogue too (the dashboard reads it).
+  const api = (await (await fetch(new URL('api/catalogue', b.api))).json()) as FindOut;
+  t.truthy(api.files.find((x) => x.name === 'clip.bin' && x.infoHash === out.infoHash));
+  const one = await fetch(new URL('api/catalogue/clip.bin', b.api));
+  t.is(one.status, 200);
+  t.like(((await one.json()) as { file: object }).file, { name: 'clip.bin', length: 700_001 });
+  t.is((await fetch(new URL('api/catalogue/nothing-here', b.api))).status, 404);
+
+  // fetch by name, from the third address.
+  const port = await freePort([host(10)]);
+  const outDir = path.join(dir, 'fetched');
+  const got = await runPeer(['fetch', 'clip.bin', ...viaB(10), '--port', String(port), '--out', outDir, '--state', path.join(dir, 'fetch-state'), '--exit-on-complete', '--json'], 120_000);
+  t.is(got.code, 0, got.stderr);
+  const events = got.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; [k: string]: unknown });
+  t.like(events[0], { event: 'resolved', name: 'clip.bin', namespace: 'files', infoHash: out.infoHash, length: 700_001 });
+  t.truthy(events.find((e) => e.event === 'complete' && e.infoHash === out.infoHash));
+  t.is(await fileSha1(path.join(outDir, 'clip.bin')), await fileSha1(content));
 });
 
 test.serial('share --foreground with no daemon seeds and keeps the name published from its own process until Ctrl-C, then exits 0', async (t) => {
