@@ -214,3 +214,26 @@ test('after a resume, the closing line counts only what this run downloaded (dat
   const downloaded = Number(m![1]) * (m![2] === 'MiB' ? 1024 * 1024 : 1024);
   t.true(downloaded < 1_500_000 - Number(resumed![1]) * 16384 * 0.9, `this run downloaded ${downloaded} B, not the whole file (first run: ${summary?.downloaded})`);
 });
+
+test('peer start logs a tracker that does not answer (reason, retry), and with --json prints tracker events', async (t) => {
+  t.timeout(60_000);
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'downloads', 'daemon.bin');
+  await writeFixture(file, fixtureBytes(80_000, 13));
+  const trackerPort = await freePort([SEEDER]);
+  const url = `http://${SEEDER}:${trackerPort}/announce`;
+  const { infoHash } = await torrentWithTracker(t, file, path.join(dir, 'torrents', 'daemon.torrent'), url);
+  const port = await freePort([SEEDER]);
+  const args = (json: boolean) => ['start', '--no-api', '--no-dht', '--no-lsd', '--host', SEEDER, '--port', String(port), '--state', path.join(dir, `state-${json}`), '--torrents', path.join(dir, 'torrents'), '--downloads', path.join(dir, 'downloads'), ...(json ? ['--json'] : [])];
+  const human = spawnPeer(t, args(false));
+  await human.waitForStderr(new RegExp(`warn \\[daemon\\] daemon\\.bin: tracker unreachable: ${re(url)} \\(connection refused\\); retrying in 5\\.0 s`));
+  human.kill('SIGINT');
+  t.is((await closed(human)).code, 0, human.describe());
+  t.regex(human.stderr(), /stopped: 1 torrent, downloaded 0 B, uploaded 0 B, ratio 0\.00\n/);
+  const json = spawnPeer(t, args(true));
+  const e = await json.waitFor((x) => x.event === 'tracker', 'a tracker event');
+  t.like(e as unknown as Record<string, unknown>, { infoHash, state: 'failed', url, error: 'connection refused', failures: 1, retryInMs: 5000 });
+  json.kill('SIGINT');
+  t.is((await closed(json)).code, 0, json.describe());
+  t.like(json.events.at(-1) as unknown as Record<string, unknown>, { event: 'summary', torrents: 1, downloaded: 0, uploaded: 0, ratio: null, unfinished: 0 });
+});
