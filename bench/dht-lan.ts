@@ -3,7 +3,11 @@
  * short-lived `peer kv get` finds a value `peer kv put` stored from another
  * host of the namespace LAN, with no --bootstrap (the LAN's DHT is found
  * over LSD or at the host's daemon). The 100-host bench:lan run found it 4
- * times in 10; this reproduces it at a smaller scale with only DHT daemons.
+ * times in 10. The cause was the machine, not the DHT: the kernel's
+ * neighbour table (one for all namespaces, 1024 entries by default)
+ * overflowed, and hosts could no longer reach peers they had not resolved
+ * yet; lan.sh now raises the limits. Run this while a 100-host LAN is up
+ * with the old limits and every daemon is alone (puts stored on 1 node).
  *
  *   npx tsx bench/dht-lan.ts [--hosts 30] [--keys 20] [--daemon dht|start] [--peer PATH] [--settle S] [--up-settle S]
  *
@@ -96,8 +100,8 @@ async function main(): Promise<number> {
         const [i, ns] = l.split(' ');
         return { i: Number(i), ns: ns! };
       });
-    // A host's link-local IPv6 address is still tentative (DAD) for a second or two after `up`; an LSD
-    // service started then was seen to send nothing over IPv4 either, and its daemon stayed alone.
+    // A host's link-local IPv6 address is tentative (DAD) for a second or two after `up`: LSD started
+    // then drops its IPv6 channel (EINVAL) and runs on IPv4 only. Like a real machine, let it settle.
     await sleep(args.upSettleS * 1000);
     for (const h of hosts) {
       const state = path.join(dataDir, `host${h.i}`);

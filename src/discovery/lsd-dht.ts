@@ -13,14 +13,11 @@
  *   `findLanDhtNodes`.
  *
  * Why not go on at the first answer: that is nearly always the daemon of
- * its own host (a ping on loopback), the LSD announce had not even left
- * (it is batched), and every lookup then started from that one daemon's
- * table. A daemon that had missed the others' announces at start (all
- * hosts starting at once) knew nobody, so a put stored on that one node and
- * a get from another host found nothing (bench:dht-lan: 30 hosts, puts
- * stored on 1 node, 0 of 15 gets). Waiting for the LAN's answers lets the
- * lookup start from many nodes, and the announce makes the LAN's daemons
- * answer, which they hear from each other too.
+ * its own host (a ping on loopback), before its own LSD announce has even
+ * left (announces are batched), so every lookup started from that one
+ * daemon's routing table, and a daemon that knew few nodes (just restarted,
+ * or cut off) made the put or get land on the wrong nodes. Waiting a moment
+ * for the LAN's answers lets the lookup start from many nodes.
  */
 import type { DhtNode } from '../dht/node.js';
 import { errorMessage } from '../errors.js';
@@ -54,7 +51,9 @@ export async function announceDhtNodeOnLan(node: DhtNode, opts: LanDhtOptions): 
     opts.logger.warn(`running without local service discovery: ${errorMessage(err)}`);
     return undefined;
   }
-  lsd.register(LSD_DHT_INFOHASH, { port: node.address.port, announce: true, answer: true, onPeer: (addr) => node.addNode(addr) });
+  // Only nodes of this node's family: it cannot ping the other (LSD runs over IPv4 and IPv6 alike).
+  const v6 = node.address.host.includes(':');
+  lsd.register(LSD_DHT_INFOHASH, { port: node.address.port, announce: true, answer: true, onPeer: (addr) => addr.host.includes(':') === v6 && node.addNode(addr) });
   return lsd;
 }
 
@@ -83,6 +82,7 @@ export async function findLanDhtNodes(
   const tryNode = (addr: PeerAddress): void => {
     const key = `${addr.host}:${addr.port}`;
     if (signal.aborted || tried.has(key) || (addr.host === own.host && addr.port === own.port)) return;
+    if (addr.host.includes(':') !== own.host.includes(':')) return; // the other family: this socket cannot reach it
     tried.add(key);
     node.ping(addr, { signal }).then(
       () => {
