@@ -9,6 +9,7 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PEER_BIN } from './helpers/bin.js';
 import { runPeer, startDht } from './dht-cli-helpers.js';
@@ -123,6 +124,11 @@ test.serial('a folder shared with --as in another namespace; sharing the name ag
   // Sharing what the daemon already seeds is fine: it says so.
   const again = await shareOn(a, [other, '--as', 'holiday pack', '--namespace', 'team']);
   t.true(again.alreadySeeding);
+  // A symlink is shared as the file it points to, under the link's name.
+  const link = path.join(dir, 'content', 'link.bin');
+  await symlink(other, link);
+  const viaLink = await shareOn(a, [link, '--namespace', 'team']);
+  t.like(viaLink, { name: 'link.bin', path: other, infoHash: second.infoHash, alreadySeeding: true });
 });
 
 test.serial('POST /api/torrents with dataPath seeds in place, and refuses relative paths, the state folder and data that does not match', async (t) => {

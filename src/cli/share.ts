@@ -13,7 +13,7 @@
  * --json -> {"name","namespace","infoHash","magnet","length","files","path","seq","stored","alreadySeeding"}.
  */
 import { Command, Option } from 'commander';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { CatalogueError, SwarmError, UsageError, errorMessage } from '../errors.js';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
@@ -120,11 +120,13 @@ function quoteArg(s: string): string {
 
 /** Resolves with the result, or undefined after --foreground ran until interrupted. */
 export async function share(path: string, raw: ShareRaw): Promise<ShareResult | undefined> {
-  const abs = resolve(path);
-  const st = await stat(abs).catch(() => undefined);
+  const given = resolve(path);
+  const st = await stat(given).catch(() => undefined);
   if (!st) throw new UsageError(`${path}: no such file or folder`);
   if (!st.isFile() && !st.isDirectory()) throw new UsageError(`${path}: not a file or a folder`);
-  const name = raw.as ?? basename(abs);
+  // A symlink is shared as what it points to (the daemon seeds real paths only); the name stays the one given.
+  const abs = await realpath(given);
+  const name = raw.as ?? basename(given);
   const problem = catalogueNameProblem(name);
   if (problem) throw new UsageError(`cannot share as ${JSON.stringify(name)}: ${problem}`);
   const namespace = raw.namespace;
