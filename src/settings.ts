@@ -329,6 +329,8 @@ export const DEFAULT_SETTINGS = {
   kvChunkConcurrency: 8,
   /** Tries of the read-modify-write (with cas) that updates a namespace's key index on put and delete. */
   kvIndexRetries: 5,
+  /** After a restart, published items no node took (no DHT found yet) are tried again after this long, then 2x, 4x... (5 tries). */
+  kvRestartRetryMs: 15_000,
   /** A torrent's DHT source looks up and announces this often (BEP 5 peers expire after 30 min). */
   dhtAnnounceIntervalMs: 15 * 60_000,
   /**

@@ -318,3 +318,32 @@ test('a damaged key index is refused readably by list, and the next put rebuilds
   t.true(put.indexed);
   t.deepEqual(await kv.list({ namespace: 'damaged-index' }), ['fresh']);
 });
+
+test('restarted alone (no DHT found yet), a publisher tries its list again once it knows nodes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kv-retry-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // The hourly timer never fires here: only the restart retries can put the value again.
+  const slow: Partial<Settings> = { dhtRepublishIntervalMs: 3_600_000, kvRestartRetryMs: 300 };
+  const nodes = await network(5, slow);
+  t.teardown(() => stopAll(nodes));
+  const state = join(dir, 'publisher');
+  const pub = await client(nodes[0]!, slow, state);
+  await new KvStore(pub, identity).put('late', 'found later', { namespace: 'retry', republish: true });
+  await pub.stop({ leave: false } as never);
+  // The value leaves the network (as if it had expired there); the publisher forgets its routing table.
+  await stopAll(nodes);
+  const fresh = await network(5, slow);
+  t.teardown(() => stopAll(fresh));
+  await rm(join(state, 'dht-routing.json'), { force: true });
+  const again = new DhtNode({ host: '127.0.0.1', port: 0, logger: silentLogger, settings: { ...settings, ...slow }, stateDir: state });
+  await again.start();
+  t.teardown(() => again.stop({ leave: false } as never));
+  await again.ready();
+  t.is(again.stats().nodes, 0);
+  const reader = new KvStore(fresh[3]!, identity);
+  t.is((await reader.lookup('late', { namespace: 'retry' })).status, 'not-found');
+  // Now it hears of a node (as LSD would tell it).
+  again.addNode(fresh[0]!.address);
+  const got = await pollUntil(async () => (await reader.get('late', { namespace: 'retry' }))?.value, 'the value put again by a retry', 15_000, 200);
+  t.is(got, 'found later');
+});

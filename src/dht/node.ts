@@ -248,7 +248,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     this.#republishTimer = setInterval(() => void this.#publisher.republish(), this.settings.dhtRepublishIntervalMs);
     this.#republishTimer.unref();
     if (!this.#opts.readOnly) this.#ready = this.#join();
-    if (republishRestored) void this.#ready.then(() => this.#publisher.republish());
+    if (republishRestored) void this.#ready.then(() => this.#publisher.republishRestored());
   }
 
   /** Resolves when the first join (a lookup of our own id, then of a random id in each of a few sparse buckets) has finished. */

@@ -303,23 +303,41 @@ export class ItemPublisher {
   async republish(): Promise<void> {
     // One round at a time: a long round (big values, a slow network) is not doubled by the next tick.
     if (this.#republishing) return this.#republishing;
-    this.#republishing = this.#republishRound().finally(() => (this.#republishing = undefined));
+    this.#republishing = this.#republishRound().then(() => undefined).finally(() => (this.#republishing = undefined));
     return this.#republishing;
   }
 
-  async #republishRound(): Promise<void> {
-    const entries = [...this.#published];
+  /**
+   * After a restart: a round once the node has joined, then again (after
+   * kvRestartRetryMs, twice that, ... 5 tries) for the items no node took, e.g. a LAN
+   * node whose DHT is found over LSD only after it has joined with nobody.
+   */
+  async republishRestored(): Promise<void> {
+    let pending = await this.#republishRound();
+    for (let attempt = 0; pending.length > 0 && attempt < 5 && this.#ctx.running(); attempt++) {
+      await new Promise<void>((resolve) => setTimeout(resolve, this.#ctx.settings.kvRestartRetryMs * 2 ** attempt).unref());
+      if (!this.#ctx.running()) return;
+      pending = await this.#republishRound(pending.filter((k) => this.#published.has(k)));
+    }
+  }
+
+  /** Puts the items again (all, or those of `keys`); resolves with the keys no node took. */
+  async #republishRound(keys?: string[]): Promise<string[]> {
+    const entries = keys ? keys.map((k) => [k, this.#published.get(k)!] as const).filter(([, e]) => e) : [...this.#published];
+    const missed: string[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < entries.length && this.#ctx.running()) {
         const [key, item] = entries[next++]!;
-        await this.#republishOne(key, item);
+        if ((await this.#republishOne(key, item)) === 0) missed.push(key);
       }
     };
     await Promise.all(Array.from({ length: Math.min(REPUBLISH_ENTRIES_AT_ONCE, entries.length) }, worker));
+    return missed;
   }
 
-  async #republishOne(key: string, item: PublishedEntry): Promise<void> {
+  /** Puts one item again; resolves with how many nodes took it. */
+  async #republishOne(key: string, item: PublishedEntry): Promise<number> {
     try {
       const target = item.mutable ? mutableTarget(item.mutable.k, item.mutable.salt) : immutableTarget(item.v);
       if (item.children?.length) await this.#putChildren(item.children, {});
@@ -332,8 +350,10 @@ export class ItemPublisher {
         this.unpublish(target);
       }
       this.#ctx.events.emit('item:republished', { target: key, stored });
+      return stored;
     } catch (err) {
       this.#ctx.log.debug(`republishing ${key}: ${errorMessage(err)}`);
+      return 0;
     }
   }
 }
