@@ -205,6 +205,14 @@ test.serial('errors: no daemon (1), a missing path (2), a name too long (2), an 
   t.is(missing.code, 2);
   t.regex(missing.stderr, /no such file or folder/);
 
+  // A folder with a symlink inside: make-torrent would follow it, a seeder never reads through one.
+  const linked = path.join(dir, 'content', 'linked');
+  await writeFixture(path.join(linked, 'real.bin'), fixtureBytes(3000, 12));
+  await symlink('real.bin', path.join(linked, 'alias.bin'));
+  const withLink = await runPeer(['share', linked, '--api-port', String(a.apiPort)]);
+  t.is(withLink.code, 2);
+  t.regex(withLink.stderr, /holds symlinks .*alias\.bin.*never reads through/);
+
   const long = await runPeer(['share', content, '--as', 'n'.repeat(65), '--api-port', String(a.apiPort)]);
   t.is(long.code, 2);
   t.regex(long.stderr, /65 bytes.*at most 64.*--as/);

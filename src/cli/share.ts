@@ -197,6 +197,11 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult | 
 
 async function hashWithProgress(abs: string, human: boolean): Promise<Awaited<ReturnType<typeof makeTorrent>>> {
   const content = await listContent(abs);
+  if (content.links.length > 0) {
+    const shown = content.links.slice(0, 3).join(', ') + (content.links.length > 3 ? `, and ${content.links.length - 3} more` : '');
+    // make-torrent follows them, but a seeder never reads through a symlink: the pieces would never verify.
+    throw new UsageError(`${abs} holds symlinks (${shown}), which a seeder never reads through: share a copy with the links replaced by what they point to`);
+  }
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new SwarmError('interrupted: nothing was shared', 'EINTERRUPTED', 1));
   process.once('SIGINT', onSignal);
