@@ -56,14 +56,7 @@ export function stopLine(s: TorrentStats, done: boolean): string {
   return `stopped: downloaded ${formatBytes(s.downloaded)}, uploaded ${formatBytes(s.uploaded)}, ratio ${ratio}${done ? '' : `; ${pct}% done, run the same command to resume`}`;
 }
 
-/**
- * Text from the network made safe for a terminal line: control characters
- * (an escape sequence could move the cursor or rewrite the status line, a
- * newline could fake a line of ours) become U+FFFD.
- */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
-}
+export { printable } from '../util/printable.js';
 
 /** A tracker's failure as the user reads it: without the URL repeated, system codes in words. */
 export function trackerReason(error: string, url: string): string {

@@ -19,6 +19,7 @@ import { HashPool } from '../util/hash-pool.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { randomBytes } from '../util/hash.js';
 import { AtomicWriteError, writeFileAtomic } from '../util/atomic-write.js';
+import { printable } from '../util/printable.js';
 import { listenError } from '../util/listen-errors.js';
 import { openTorrentStorage } from '../storage/torrent-storage.js';
 import type { PieceStore } from '../storage/piece-store.js';
@@ -332,7 +333,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       const msg = { ...m, at: Date.now(), infoHash: metainfo.infoHashHex };
       this.messages.push(msg);
       if (this.messages.length > MAX_KEPT_MESSAGES) this.messages.shift();
-      this.#opts.logger.info(`Received message from ${m.from}: ${m.text}`);
+      this.#opts.logger.info(`Received message from ${m.from}: ${printable(m.text)}`); // no escape sequence from a peer reaches the terminal
       this.emit('message:received', msg);
     });
     if (this.#opts.useTrackers !== false && metainfo.announceList.length) {
