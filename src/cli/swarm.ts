@@ -99,9 +99,12 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
   try {
     await session.start();
     let torrent: Torrent;
+    /** The "looking for peers" line already printed (a magnet's, before its metadata): not said twice. */
+    let saidSources: string | undefined;
     if (magnet) {
       const sources = peerSources({ trackers: magnet.trackers.length, webSeeds: 0, peers: common.peers.length + magnet.peers.length }, common, session);
       if (!common.json && !common.quiet) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n${sources.text}\n`);
+      saidSources = sources.text;
       // Until a peer sends the metadata nothing else moves: say so after a while, and again now and then.
       const fetchStarted = Date.now();
       let nextNote = METADATA_WAIT_NOTE_MS;
@@ -141,7 +144,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       if (!common.json && !common.quiet) process.stderr.write(`dashboard: ${api.url}\n`);
     }
     running = torrent;
-    await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown, line);
+    await watch(log, torrent, torrent.metainfo, common, cmd, session, shutdown, line, saidSources);
   } catch (err) {
     await shutdown();
     throw err;
@@ -274,6 +277,7 @@ function watch(
   session: Session,
   shutdown: () => Promise<void>,
   line: StatusLine,
+  saidSources?: string,
 ): Promise<void> {
   const name = metainfo.info.name;
   const where = formatHostPort(common.settings.host, session.port);
@@ -297,7 +301,7 @@ function watch(
     if (torrent.resumeOutcome !== 'fresh' && cmd.mode === 'leech' && first.have > 0) {
       process.stderr.write(`resumed: ${first.have} of ${first.pieces} pieces already here (${torrent.resumeOutcome === 'trusted' ? 'resume state trusted' : 'verified on disk'})\n`);
     }
-    if (!torrent.done || cmd.mode === 'seed') process.stderr.write(`${sources.text}\n`);
+    if ((!torrent.done || cmd.mode === 'seed') && sources.text !== saidSources) process.stderr.write(`${sources.text}\n`);
   }
   const startedAt = Date.now();
   const peersSeen = new Set<string>();
