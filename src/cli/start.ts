@@ -161,7 +161,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
       : {}),
   });
   if (common.json) wireJsonEvents(daemon);
-  else logTrackerEvents(daemon, log);
+  else logTorrentEvents(daemon, log);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (stopping ??= daemon.stop());
@@ -233,12 +233,17 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
 }
 
 /**
- * Without --json, the daemon's log says when a torrent's trackers do not
+ * Without --json, the daemon's log says when a torrent completes, and when its trackers do not
  * answer (each failed round, with when the next is: the retries back off)
  * and when they answer again, as seed/leech say it on their status lines.
  */
-function logTrackerEvents(daemon: Daemon, log: ReturnType<typeof getLogger>): void {
+function logTorrentEvents(daemon: Daemon, log: ReturnType<typeof getLogger>): void {
   daemon.session.on('torrent:added', (t: Torrent) => {
+    t.on('torrent:complete', (c) => {
+      const where = daemon.records.find((r) => r.infoHash === t.infoHashHex);
+      const path = where?.kind === 'torrent' ? ` -> ${where.contentPath}` : '';
+      log.info(`${t.metainfo.info.name}: complete${path} (${formatBytes(t.stats().wanted)}), ${formatBytes(c.downloaded)} downloaded in ${formatDuration(c.elapsedMs)}; seeding`);
+    });
     let failing = false;
     t.on('tracker:failed', (f) => {
       failing = true;
