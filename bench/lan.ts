@@ -152,6 +152,23 @@ function procStatus(pid: number | undefined, field: 'VmHWM' | 'RssAnon'): number
 
 const vmHwm = (pid: number | undefined): number | undefined => procStatus(pid, 'VmHWM');
 
+/** The three largest mappings by resident size, from /proc/PID/smaps. */
+function rssByMapping(pid: number | undefined): string {
+  if (!pid) return '?';
+  try {
+    const byName = new Map<string, number>();
+    let name = '';
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+(?:\s+(.*))?$/.exec(line);
+      if (m) name = path.basename(m[1] ?? '') || '[anon]';
+      else if (line.startsWith('Rss:')) byName.set(name, (byName.get(name) ?? 0) + Number(line.split(/\s+/)[1]) * 1024);
+    }
+    return [...byName].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([n, b]) => `${n} ${fmtMiB(b)}`).join(', ');
+  } catch {
+    return '?';
+  }
+}
+
 function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => string | undefined): Daemon {
   const root = path.join(dataDir, `host${host.i}`);
   const dirs = { root, torrents: path.join(root, 'torrents'), downloads: path.join(root, 'downloads'), state: path.join(root, 'state') };
@@ -183,6 +200,8 @@ function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => 
     try {
       e = JSON.parse(line) as typeof e;
     } catch {
+      // Not an event: what LAN_NODE_FLAGS made node print (--trace-gc writes to stdout).
+      errLog.write(line + '\n');
       return;
     }
     if (e.event === 'started') d.started = true;
@@ -384,6 +403,8 @@ async function main(): Promise<number> {
       if (anon.length) results.push({ label: 'peak anon RSS (min / median / p90 / max)', value: [pct(anon, 0), pct(anon, 50), pct(anon, 90), Math.max(...anon)].map(fmtMiB).join(' / ') });
       const top = [...daemons].sort((a, b) => b.peakRss - a.peakRss).slice(0, 5);
       results.push({ label: 'highest peaks (host: RSS / anon)', value: top.map((d) => `${d.host.i}: ${fmtMiB(d.peakRss)} / ${fmtMiB(d.peakAnon)}`).join(', ') });
+      // Where the memory of the highest is now (malloc's [heap], V8 and big buffers in [anon], the node binary).
+      for (const d of top.slice(0, 3)) results.push({ label: `  host ${d.host.i} now (RSS by mapping)`, value: rssByMapping(d.proc.pid) });
       const over = daemons.filter((d) => d.peakRss > RSS_TARGET);
       targets.push({ what: 'RSS <= 100 MiB per daemon', met: rss.length === daemons.length && over.length === 0, detail: `max ${fmtMiB(Math.max(...rss))}${over.length ? `, ${over.length} over (hosts ${over.slice(0, 5).map((d) => d.host.i).join(', ')})` : ''}` });
       const t0 = performance.now();
