@@ -15,7 +15,7 @@
 import { Command } from 'commander';
 import { addCommonOptions, checkHostResolves, parseCommonOptions, printJson, refuseInapplicable } from './common.js';
 import { stopSignal } from './signals.js';
-import { listenError } from '../util/listen-errors.js';
+import { hostWords, listenError } from '../util/listen-errors.js';
 import { UsageError } from '../errors.js';
 import { getLogger } from '../log.js';
 import { announceDhtNodeOnLan } from '../discovery/lsd-dht.js';
@@ -56,13 +56,13 @@ export function registerDht(program: Command): void {
     try {
       await node.start();
     } catch (err) {
-      throw listenError(err, { what: `DHT UDP port ${s.port} on ${s.host}`, fix: 'choose another with --port', host: `--host ${s.host}` });
+      throw listenError(err, { what: `DHT UDP port ${s.port} on ${hostWords(s.host)}`, fix: 'choose another with --port', host: `--host ${s.host}` });
     }
     try {
       await tracker?.start();
     } catch (err) {
       await node.stop();
-      throw listenError(err, { what: `tracker port ${common.tracker} on ${s.host}`, fix: 'choose another with --tracker PORT' });
+      throw listenError(err, { what: `tracker port ${common.tracker} on ${hostWords(s.host)}`, fix: 'choose another with --tracker PORT' });
     }
     const lsd = common.lsd ? await announceDhtNodeOnLan(node, { host: s.host, settings: s, logger: getLogger('lsd') }) : undefined;
     if (tracker && !common.json) process.stderr.write(`tracker: ${tracker.announceUrl} (HTTP and UDP)\n`);

@@ -9,7 +9,7 @@ import { getLogger, LOG_LEVELS, setLogLevel, type LogLevel } from '../log.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { checkHostResolves, examplesText, printJson } from './common.js';
 import { parsePort } from './parse.js';
-import { listenError } from '../util/listen-errors.js';
+import { hostWords, listenError } from '../util/listen-errors.js';
 import { stopSignal } from './signals.js';
 
 interface TrackerFlags {
@@ -79,7 +79,7 @@ export function registerTracker(program: Command): void {
         await server.start();
       } catch (err) {
         // As `seed --tracker`: a port someone holds, or a host not of this machine, is bad input (exit 2) naming the fix.
-        throw listenError(err, { what: `tracker port ${port} on ${flags.host}`, fix: 'choose another with --port, or stop the program that holds it', host: `--host ${flags.host}` });
+        throw listenError(err, { what: `tracker port ${port} on ${hostWords(flags.host)}`, fix: 'choose another with --port, or stop the program that holds it', host: `--host ${flags.host}` });
       }
       const info = {
         event: 'listening',

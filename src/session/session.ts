@@ -20,7 +20,7 @@ import { TokenBucket } from '../util/token-bucket.js';
 import { randomBytes } from '../util/hash.js';
 import { AtomicWriteError, writeFileAtomic } from '../util/atomic-write.js';
 import { printable } from '../util/printable.js';
-import { listenError } from '../util/listen-errors.js';
+import { hostWords, listenError } from '../util/listen-errors.js';
 import { openTorrentStorage } from '../storage/torrent-storage.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import { TrackerPeerSource } from '../discovery/tracker-source.js';
@@ -169,7 +169,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     try {
       await this.#listener.start();
     } catch (err) {
-      throw listenError(err, { what: `port ${this.settings.port} on ${this.settings.host}`, fix: 'choose another with --port', host: `--host ${this.settings.host}` });
+      throw listenError(err, { what: `port ${this.settings.port} on ${hostWords(this.settings.host)}`, fix: 'choose another with --port', host: `--host ${this.settings.host}` });
     }
     if (this.#opts.dht) {
       // Loaded on demand (as the tracker below): a `--no-dht` leecher starts faster without them.

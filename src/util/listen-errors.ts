@@ -14,6 +14,11 @@ export interface ListenFailureWords {
   host?: string;
 }
 
+/** A listening host as a user reads it: `every address` for the wildcards, else the address. */
+export function hostWords(host: string): string {
+  return host === '::' || host === '0.0.0.0' || host === '' ? 'every address' : host;
+}
+
 /** The error code of `err` or of the first error in its cause chain that has one. */
 function codeOf(err: unknown): string | undefined {
   for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
