@@ -27,7 +27,7 @@ test('every event seed, leech and start print with --json has a row in the READM
   const text = await readme();
   const table = text.slice(text.indexOf('### `--json` events'));
   const events = new Set<string>();
-  for (const file of ['swarm.ts', 'start.ts']) {
+  for (const file of ['swarm.ts', 'swarm-watch.ts', 'start.ts']) {
     const src = await readFile(path.join(REPO_ROOT, 'src', 'cli', file), 'utf8');
     for (const m of src.matchAll(/printJson\(\{\s*event: '([a-z]+)'/g)) events.add(m[1]!);
   }
