@@ -178,12 +178,12 @@ testUnless(AS_ROOT === undefined && process.env.CI !== 'true' ? 'needs root to m
 test('--host or --api-host not of this machine (EADDRNOTAVAIL): exit 2 naming it', async (t) => {
   const dir = await tempDir(t);
   const fx = await singleFileTorrent(dir, { length: 50_000, pieceLength: 16384 });
-  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine.
-  const seed = await run(t, ['seed', fx.torrentPath, '--data', fx.contentPath, '--host', '192.0.2.1', '--port', '0', '--no-dht', '--no-lsd', '--state', path.join(dir, 's')]);
+  // 198.51.100.0/24 is TEST-NET-2 (RFC 5737): never an address of this machine.
+  const seed = await run(t, ['seed', fx.torrentPath, '--data', fx.contentPath, '--host', '198.51.100.1', '--port', '0', '--no-dht', '--no-lsd', '--state', path.join(dir, 's')]);
   t.is(seed.code, 2, seed.describe);
-  t.regex(seed.stderr, /--host 192\.0\.2\.1 is not an address of this machine: give one of its own/);
-  const start = await run(t, ['start', '--api-host', '192.0.2.1', '--api', '0', '--api-token', 'a-long-token-1234', '--host', HOST, '--port', '0', '--no-dht', '--no-lsd', '--state', path.join(dir, 's2'), '--torrents', path.join(dir, 't'), '--downloads', path.join(dir, 'd')]);
+  t.regex(seed.stderr, /--host 198\.51\.100\.1 is not an address of this machine: give one of its own/);
+  const start = await run(t, ['start', '--api-host', '198.51.100.1', '--api', '0', '--api-token', 'a-long-token-1234', '--host', HOST, '--port', '0', '--no-dht', '--no-lsd', '--state', path.join(dir, 's2'), '--torrents', path.join(dir, 't'), '--downloads', path.join(dir, 'd')]);
   t.is(start.code, 2, start.describe);
-  t.regex(start.stderr, /192\.0\.2\.1 is not an address of this machine/);
+  t.regex(start.stderr, /198\.51\.100\.1 is not an address of this machine/);
   for (const r of [seed, start]) t.notRegex(r.stderr, RAW, r.describe);
 });

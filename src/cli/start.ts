@@ -18,6 +18,8 @@ import { parseBytes } from './parse.js';
 import { isLoopbackHost } from '../util/address.js';
 import { formatBytes, formatDuration } from './progress.js';
 import { onStopSignal } from './signals.js';
+import { hostWords } from '../util/listen-errors.js';
+import { formatHostPort } from '../util/address.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { trackerReason } from './swarm-status.js';
 
@@ -207,7 +209,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
   } else {
     const lines = [
       `serving ${session.torrents.length} torrent(s) — watch folder ${torrentsDir}, downloads ${downloadsDir}`,
-      `listening for peers on ${s.host}:${session.port}`,
+      `listening for peers on ${hostWords(s.host) === 'every address' ? `every address, port ${session.port}` : formatHostPort(s.host, session.port)}`,
     ];
     if (session.tracker) lines.push(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)`);
     if (session.dht) lines.push(`DHT node on UDP port ${session.dht.address.port}`);
