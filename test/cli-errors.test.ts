@@ -187,3 +187,17 @@ test('--host or --api-host not of this machine (EADDRNOTAVAIL): exit 2 naming it
   t.regex(start.stderr, /198\.51\.100\.1 is not an address of this machine/);
   for (const r of [seed, start]) t.notRegex(r.stderr, RAW, r.describe);
 });
+
+test('seed with no --data and nothing in downloads/, and peer message with no daemon: a sentence with the fix', async (t) => {
+  const dir = await tempDir(t);
+  const fx = await singleFileTorrent(dir, { length: 50_000, pieceLength: 16384 });
+  const p = spawnPeer(t, ['seed', fx.torrentPath, '--host', HOST, '--port', '0', '--no-dht', '--no-lsd', '--state', path.join(dir, 's')], { cwd: dir });
+  const seed = await closed(p);
+  t.is(seed.code, 2, p.describe());
+  t.regex(p.stderr(), /cannot seed payload\.bin: missing file .*downloads\/payload\.bin .*give the content with --data PATH; without it, seed looks in downloads\//, p.describe());
+  const closedPort = await freePort(['127.0.0.1']);
+  const m = await run(t, ['message', 'all', 'hello', '--api-port', String(closedPort)]);
+  t.is(m.code, 1, m.describe);
+  t.regex(m.stderr, new RegExp(`cannot reach the daemon's API at http://127\\.0\\.0\\.1:${closedPort}: connection refused \\(is \`peer start\` running`));
+  t.notRegex(m.stderr, RAW);
+});

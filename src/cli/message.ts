@@ -73,7 +73,9 @@ export async function sendMessage(base: URL, to: string, text: string, token?: s
     res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ to, text }), signal: AbortSignal.timeout(15_000) });
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
-    throw new SwarmError(`cannot reach the daemon's API at ${url.origin}: ${errorMessage(cause ?? err)} (is \`peer start\` running?)`, 'EAPI', 1);
+    const code = (cause as { code?: string } | undefined)?.code;
+    const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'unknown host' : (err as Error).name === 'TimeoutError' ? 'no answer within 15 s' : errorMessage(cause ?? err);
+    throw new SwarmError(`cannot reach the daemon's API at ${url.origin}: ${why} (is \`peer start\` running, with its API there? --api URL or --api-port N say where)`, 'EAPI', 1);
   }
   let body: { error?: unknown; sent?: unknown } = {};
   try {

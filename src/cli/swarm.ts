@@ -188,7 +188,9 @@ async function addWithVerifyProgress(session: Session, metainfo: Metainfo, conte
     }
     return torrent;
   } catch (err) {
-    throw new UsageError(`cannot ${cmd.mode} ${metainfo.info.name}: ${errorMessage(err)}`, { cause: err });
+    // seed without --data looks in downloads/: say so when nothing is there.
+    const hint = cmd.mode === 'seed' && cmd.dataPath === undefined && /^missing file /.test(errorMessage(err)) ? ' (give the content with --data PATH; without it, seed looks in downloads/)' : '';
+    throw new UsageError(`cannot ${cmd.mode} ${metainfo.info.name}: ${errorMessage(err)}${hint}`, { cause: err });
   } finally {
     bar?.stop();
   }
