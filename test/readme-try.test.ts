@@ -77,7 +77,9 @@ test('README "Try it on one machine": every command prints what the README shows
   await chmod(path.join(bin, 'npx'), 0o755);
 
   const tracker = await freePort(['127.0.0.1']);
-  const [p1, p2] = [await freePort(['127.0.0.1']), await freePort(['127.0.0.2'])];
+  let p1 = await freePort(['127.0.0.1']);
+  while (p1 === tracker) p1 = await freePort(['127.0.0.1']);
+  const p2 = await freePort(['127.0.0.2']);
   const ports = (s: string): string => s.replace(/(?<!\d)6969(?!\d)/g, String(tracker)).replace(/(?<!\d)6881(?!\d)/g, String(p1)).replace(/(?<!\d)6882(?!\d)/g, String(p2));
   const script = ['exec 2>&1'];
   steps.forEach((s, i) => {
