@@ -237,3 +237,25 @@ test('peer start logs a tracker that does not answer (reason, retry), and with -
   t.is((await closed(json)).code, 0, json.describe());
   t.like(json.events.at(-1) as unknown as Record<string, unknown>, { event: 'summary', torrents: 1, downloaded: 0, uploaded: 0, ratio: null, unfinished: 0 });
 });
+
+test('a tracker\'s failure reason reaches the status line without its control characters (hostile tracker)', async (t) => {
+  t.timeout(60_000);
+  const { createServer } = await import('node:http');
+  const reason = 'bad \x1b[2J tracker';
+  const body = Buffer.concat([Buffer.from(`d14:failure reason${Buffer.byteLength(reason)}:`), Buffer.from(reason), Buffer.from('e')]);
+  const server = createServer((_req, res) => res.end(body));
+  const trackerPort = await freePort([SEEDER]);
+  await new Promise<void>((r) => server.listen(trackerPort, SEEDER, r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'evil.bin');
+  await writeFixture(file, fixtureBytes(40_000, 14));
+  const url = `http://${SEEDER}:${trackerPort}/announce`;
+  await torrentWithTracker(t, file, path.join(dir, 'evil.torrent'), url);
+  const port = await freePort([LEECHER]);
+  const p = spawnPeer(t, ['leech', path.join(dir, 'evil.torrent'), '--out', path.join(dir, 'out'), '--host', LEECHER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, 'state')]);
+  await p.waitForStderr(new RegExp(`tracker unreachable: ${re(url)} \\(.*bad \uFFFD\\[2J tracker.*\\); retrying in 5\\.0 s`));
+  t.false(p.stderr().includes('\x1b'), 'no escape character from the tracker on stderr');
+  p.kill('SIGINT');
+  t.is((await closed(p)).code, 0, p.describe());
+});

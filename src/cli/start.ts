@@ -21,7 +21,7 @@ import { onStopSignal } from './signals.js';
 import { hostWords } from '../util/listen-errors.js';
 import { formatHostPort } from '../util/address.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
-import { trackerReason } from './swarm-status.js';
+import { printable, trackerReason } from './swarm-status.js';
 
 interface RawStart {
   torrents: string;
@@ -249,10 +249,10 @@ function logTorrentEvents(daemon: Daemon, log: ReturnType<typeof getLogger>): vo
     let failing = false;
     t.on('tracker:failed', (f) => {
       failing = true;
-      log.warn(`${t.metainfo.info.name}: tracker unreachable: ${f.url} (${trackerReason(f.error, f.url)}); retrying in ${formatDuration(f.retryInMs)}${f.failures > 1 ? ` (${f.failures} tries failed in a row)` : ''}`);
+      log.warn(`${printable(t.metainfo.info.name)}: tracker unreachable: ${printable(f.url)} (${printable(trackerReason(f.error, f.url))}); retrying in ${formatDuration(f.retryInMs)}${f.failures > 1 ? ` (${f.failures} tries failed in a row)` : ''}`);
     });
     t.on('tracker:announced', (a) => {
-      if (failing) log.info(`${t.metainfo.info.name}: tracker reachable again: ${a.url} (${a.peers} peer${a.peers === 1 ? '' : 's'})`);
+      if (failing) log.info(`${printable(t.metainfo.info.name)}: tracker reachable again: ${printable(a.url)} (${a.peers} peer${a.peers === 1 ? '' : 's'})`);
       failing = false;
     });
   });

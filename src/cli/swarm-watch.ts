@@ -184,7 +184,7 @@ export function watch(
     torrent.on('tracker:announced', (a) => {
       if (common.json) printJson({ event: 'tracker', infoHash: metainfo.infoHashHex, state: 'announced', url: a.url, peers: a.peers });
       else if (!common.quiet && (!trackerHeard || trackerFailing)) {
-        process.stderr.write(`tracker ${trackerFailing ? 'reachable again' : 'answered'}: ${a.url} (${a.peers} peer${a.peers === 1 ? '' : 's'})\n`);
+        process.stderr.write(`tracker ${trackerFailing ? 'reachable again' : 'answered'}: ${printable(a.url)} (${a.peers} peer${a.peers === 1 ? '' : 's'})\n`);
       }
       trackerHeard = true;
       trackerFailing = false;
@@ -195,7 +195,8 @@ export function watch(
       if (common.json) printJson({ event: 'tracker', infoHash: metainfo.infoHashHex, state: 'failed', url: f.url, error: reason, failures: f.failures, retryInMs: f.retryInMs });
       else if (!common.quiet) {
         const more = metainfo.announceList.flat().length > 1 ? 'no tracker answered; last tried ' : 'tracker unreachable: ';
-        process.stderr.write(`${more}${f.url} (${reason}); retrying in ${formatDuration(f.retryInMs)}${f.failures > 1 ? ` (${f.failures} tries failed in a row)` : ''}\n`);
+        // The reason may be a tracker's own words (its failure reason): printed harmless, as a message is.
+        process.stderr.write(`${more}${printable(f.url)} (${printable(reason)}); retrying in ${formatDuration(f.retryInMs)}${f.failures > 1 ? ` (${f.failures} tries failed in a row)` : ''}\n`);
       }
     });
     // A text from a peer (BEP 10 swarm_msg, `peer message`): shown, its control characters made harmless.
