@@ -108,7 +108,7 @@ export function watch(
   contentPath: string,
   saidSources?: string,
 ): Promise<void> {
-  const name = metainfo.info.name;
+  const name = printable(metainfo.info.name); // a name from a torrent or magnet of anyone's making: no escape sequences on stderr
   const where = formatHostPort(common.settings.host, session.port);
   if (!common.json && !common.quiet) {
     process.stderr.write(`${cmd.mode === 'seed' ? 'seeding' : 'downloading'} ${name} (${metainfo.infoHashHex}) — listening on ${where}\n`);
@@ -123,7 +123,7 @@ export function watch(
   // Where we stand on start: what a resume kept, and where peers can come from (a hint when nowhere).
   const sources = peerSources(countsOf(metainfo, common), common, session);
   if (common.json) {
-    printJson({ event: 'started', infoHash: metainfo.infoHashHex, name, mode: cmd.mode, path: contentPath, sources: sources.active });
+    printJson({ event: 'started', infoHash: metainfo.infoHashHex, name: metainfo.info.name, mode: cmd.mode, path: contentPath, sources: sources.active });
     if (torrent.resumeOutcome !== 'fresh' && first.have > 0) printJson({ event: 'resumed', infoHash: metainfo.infoHashHex, have: first.have, pieces: first.pieces, how: torrent.resumeOutcome });
   } else if (!common.quiet) {
     if (torrent.resumeOutcome !== 'fresh' && cmd.mode === 'leech' && first.have > 0) {

@@ -16,7 +16,7 @@ import { checkHostResolves, parseCommonOptions, printJson, type CommonOptions } 
 import { createProgress, formatDuration, type Progress } from './progress.js';
 import { StatusLine } from './status-line.js';
 import { onStopSignal } from './signals.js';
-import { stopLine } from './swarm-status.js';
+import { printable, stopLine } from './swarm-status.js';
 import { peerSources, watch, type SwarmCommandOptions } from './swarm-watch.js';
 
 export type { SwarmCommandOptions };
@@ -72,7 +72,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     let saidSources: string | undefined;
     if (magnet) {
       const sources = peerSources({ trackers: magnet.trackers.length, webSeeds: 0, peers: common.peers.length + magnet.peers.length }, common, session);
-      if (!common.json && !common.quiet) process.stderr.write(`fetching the metadata of ${magnet.name ?? magnet.infoHashHex} from peers...\n${sources.text}\n`);
+      if (!common.json && !common.quiet) process.stderr.write(`fetching the metadata of ${printable(magnet.name ?? magnet.infoHashHex)} from peers...\n${sources.text}\n`);
       saidSources = sources.text;
       // Until a peer sends the metadata nothing else moves: say so after a while, and again now and then.
       const fetchStarted = Date.now();
@@ -88,7 +88,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       } finally {
         clearInterval(note);
       }
-      if (!common.json && !common.quiet) process.stderr.write(`metadata received after ${formatDuration(Date.now() - fetchStarted)}: ${torrent.metainfo.info.name}\n`);
+      if (!common.json && !common.quiet) process.stderr.write(`metadata received after ${formatDuration(Date.now() - fetchStarted)}: ${printable(torrent.metainfo.info.name)}\n`);
     } else {
       torrent = await addWithVerifyProgress(session, metainfo!, resolve(torrentContentPath(cmd, metainfo!)), cmd, common);
       if (cmd.mode === 'seed') checkSeedData(torrent, resolve(torrentContentPath(cmd, metainfo!)), cmd.allowPartial === true, common);
@@ -151,7 +151,7 @@ function torrentContentPath(cmd: SwarmCommandOptions, metainfo: Metainfo): strin
 async function addWithVerifyProgress(session: Session, metainfo: Metainfo, contentPath: string, cmd: SwarmCommandOptions, common: CommonOptions): Promise<Torrent> {
   // Verifying the data on disk can take minutes: a bar on a terminal, elsewhere a plain line every few seconds.
   const human = !common.json && !common.quiet;
-  const name = metainfo.info.name;
+  const name = printable(metainfo.info.name); // a name from a torrent or magnet of anyone's making
   let bar: Progress | undefined;
   let verifyStarted = 0;
   let lastLine = 0;
