@@ -73,7 +73,9 @@ export async function findLanDhtNodes(
   const found: PeerAddress[] = [];
   const tried = new Set<string>();
   const done = new AbortController();
-  const signal = AbortSignal.any([done.signal, AbortSignal.timeout(opts.waitMs), ...(opts.signal ? [opts.signal] : [])]);
+  // A timer of our own, not AbortSignal.timeout: inside AbortSignal.any, Node 20 may collect that signal before it fires.
+  const waitTimer = setTimeout(() => done.abort(), opts.waitMs);
+  const signal = AbortSignal.any([done.signal, ...(opts.signal ? [opts.signal] : [])]);
   let first: () => void = () => undefined;
   const firstAnswer = new Promise<void>((resolve) => (first = resolve));
   let full: () => void = () => undefined;
@@ -115,6 +117,7 @@ export async function findLanDhtNodes(
       clearTimeout(timer);
     }
   } finally {
+    clearTimeout(waitTimer);
     done.abort();
     await lsd?.stop();
   }
