@@ -63,7 +63,9 @@ test('peer leech stopped with Ctrl-C says what moved and how to resume; with --j
     const port = await freePort(['127.0.0.3']);
     const args = peerArgs('127.0.0.3', port, path.join(dir, `state-${json}`)).filter((a) => json || a !== '--json');
     const p = spawnPeer(t, ['leech', fx.torrentPath, '--out', path.join(dir, `out-${json}`), '--peer', `127.0.0.2:${seeder.port}`, ...args]);
-    await new Promise((r) => setTimeout(r, 2500));
+    // Running (a loaded machine can take a while to start it), then some data in.
+    if (json) await p.waitFor((e) => e.event === 'progress' && e.downloaded > 0, 'some data in');
+    else await p.waitForStderr(/down [\d.]+ (KiB|MiB)\/s/);
     p.child.kill('SIGINT');
     t.deepEqual(await closed(p), { code: 0, signal: null }, p.describe());
     if (json) {
