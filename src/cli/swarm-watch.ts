@@ -11,6 +11,7 @@ import type { Torrent, TorrentStats } from '../session/torrent.js';
 import { printJson, type CommonOptions, type parseCommonOptions } from './common.js';
 import { formatBytes, formatDuration } from './progress.js';
 import { formatHostPort } from '../util/address.js';
+import { hostWords } from '../util/listen-errors.js';
 import type { StatusLine } from './status-line.js';
 import { completeLine, downloadFields, printable, seedFields, trackerReason } from './swarm-status.js';
 
@@ -109,7 +110,7 @@ export function watch(
   saidSources?: string,
 ): Promise<void> {
   const name = printable(metainfo.info.name); // a name from a torrent or magnet of anyone's making: no escape sequences on stderr
-  const where = formatHostPort(common.settings.host, session.port);
+  const where = hostWords(common.settings.host) === 'every address' ? `every address, port ${session.port}` : formatHostPort(common.settings.host, session.port);
   if (!common.json && !common.quiet) {
     process.stderr.write(`${cmd.mode === 'seed' ? 'seeding' : 'downloading'} ${name} (${metainfo.infoHashHex}) — listening on ${where}\n`);
     if (session.tracker) process.stderr.write(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)\n`);
@@ -171,7 +172,7 @@ export function watch(
     torrent.on('peer:connected', (p) => {
       peersSeen.add(p.address);
       if (common.json) printJson({ event: 'peer', infoHash: metainfo.infoHashHex, state: 'connected', address: p.address, outgoing: p.outgoing, client: p.client, fast: p.fast });
-      log.info(`peer connected: ${p.address} (${p.outgoing ? 'outgoing' : 'incoming'}, ${p.client || 'unknown client'}${p.fast ? ', fast extension' : ''})`);
+      log.info(`peer connected: ${p.address} (${p.outgoing ? 'outgoing' : 'incoming'}, ${printable(p.client) || 'unknown client'}${p.fast ? ', fast extension' : ''})`);
     });
     torrent.on('peer:disconnected', (p) => {
       if (common.json) printJson({ event: 'peer', infoHash: metainfo.infoHashHex, state: 'gone', address: p.address, reason: p.reason });
