@@ -137,7 +137,8 @@ function onTerminal(t: Teardown, args: string[], cols: number): { output: () => 
   t.teardown(() => {
     if (!done) process.kill(-child.pid!, 'SIGKILL');
   });
-  return { output: () => out, exited, interrupt: () => process.kill(-child.pid!, 'SIGINT') };
+  // Ctrl-C as typed: the pseudo-terminal turns it into SIGINT for the program (script itself carries on and keeps the output).
+  return { output: () => out, exited, interrupt: () => void child.stdin!.write('\x03') };
 }
 
 testUnless(existsSync(SCRIPT) ? undefined : 'no util-linux script(1) for a pseudo-terminal', 'on an 60-column terminal: one status line that never wraps, labelled rates, logs above it, no ETA at 0%, gone after complete', async (t) => {
@@ -258,4 +259,21 @@ test('a tracker\'s failure reason reaches the status line without its control ch
   t.false(p.stderr().includes('\x1b'), 'no escape character from the tracker on stderr');
   p.kill('SIGINT');
   t.is((await closed(p)).code, 0, p.describe());
+});
+
+testUnless(existsSync(SCRIPT) ? undefined : 'no util-linux script(1) for a pseudo-terminal', 'a seeder on a terminal shows its line (peers, upload) in place, and Ctrl-C takes it away before the stop line', async (t) => {
+  t.timeout(60_000);
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'shown.bin');
+  await writeFixture(file, fixtureBytes(100_000, 15));
+  const fx = await torrentOf(file, path.join(dir, 'shown.torrent'), 16 * 1024);
+  const port = await freePort([SEEDER]);
+  const run = onTerminal(t, ['seed', fx.torrentPath, '--data', file, '--host', SEEDER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, 'state')], 80);
+  await pollUntil(() => (/\r\x1b\[2Kseeding shown\.bin  peers 0  up 0 B\/s  uploaded 0 B/.test(run.output()) ? true : undefined), 'the seeder\'s status line', 40_000, 100);
+  run.interrupt();
+  t.is(await within(run.exited, 20_000, 'the seeder to stop'), 0, run.output().slice(-1500));
+  const out = run.output();
+  const tail = out.slice(out.lastIndexOf('stopped: '));
+  t.regex(tail, /^stopped: downloaded 0 B, uploaded 0 B, ratio 0\.00\r?\n/);
+  t.notRegex(tail, /seeding shown\.bin  peers/, 'no status line after the stop line');
 });
