@@ -208,7 +208,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
     printJson({ event: 'started', port: session.port, torrents: session.torrents.length, api: apiUrl ?? null, tracker: session.tracker?.announceUrl ?? null });
   } else {
     const lines = [
-      `serving ${session.torrents.length} torrent(s) — watch folder ${torrentsDir}, downloads ${downloadsDir}`,
+      `${session.torrents.length ? `serving ${session.torrents.length} torrent${session.torrents.length === 1 ? '' : 's'} — ` : ''}watch folder ${torrentsDir} (a .torrent or .magnet file put there is added), downloads ${downloadsDir}`,
       `listening for peers on ${hostWords(s.host) === 'every address' ? `every address, port ${session.port}` : formatHostPort(s.host, session.port)}`,
     ];
     if (session.tracker) lines.push(`tracker: ${session.tracker.announceUrl} (HTTP and UDP)`);
