@@ -18,7 +18,10 @@
  *       every dhtRepublishIntervalMs; here run once on demand).
  * Target: >= 99.9% of gets return the latest value after each step.
  *
- *   npm run bench:dht-durability -- [--nodes 200] [--keys 500] [--publishers 5] [--leave-batch 20]
+ *   npm run bench:dht-durability -- [--nodes 200] [--keys 500] [--publishers 5] [--leave-batch 10]
+ *
+ * --leave-batch: nodes that leave at the same moment in step (b) (all in this one process, so a
+ * big batch shares the CPU and hands fewer items on within dhtLeaveTimeoutMs than a real machine would).
  *
  * Loopback only; state folders under bench/.data/, removed at the end.
  */
@@ -42,7 +45,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { nodes: 200, keys: 500, publishers: 5, leaveBatch: 20, concurrency: 16 };
+  const out: Args = { nodes: 200, keys: 500, publishers: 5, leaveBatch: 10, concurrency: 16 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): number => {
