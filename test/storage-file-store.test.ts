@@ -295,3 +295,26 @@ test('a file deleted under an open store: its pieces are not had, the others ver
   const have = await verifyPieces(store, fx.info, pool);
   t.deepEqual([...have.ones()], [0, 2, 3, 4]);
 });
+
+test('verify: small data is hashed on this thread (no worker started), the pool path finds the same pieces', async (t) => {
+  const fx = multiFile();
+  const dir = await tempDir(t);
+  const root = await writeContent(dir, fx);
+  // Damage the first byte of d.bin (offset 32768, piece 2): both paths must leave exactly that piece out.
+  const d = path.join(root, 'd.bin');
+  const bytes = await readFile(d);
+  bytes[0]! ^= 0xff;
+  await writeFile(d, bytes);
+  const store = new FileStore({ info: fx.info, contentPath: root, create: false, logger: log });
+  t.teardown(() => store.close());
+  await store.open();
+  const fresh = new HashPool({ threads: 2 });
+  t.teardown(() => fresh.close());
+  const here = await verifyPieces(store, fx.info, fresh);
+  t.is(fresh.workerCount, 0, 'no worker thread for a small torrent');
+  const pooled = await verifyPieces(store, fx.info, fresh, { inlineHashBytes: 0 });
+  t.true(fresh.workerCount > 0, 'inlineHashBytes 0 hashes in the pool');
+  t.deepEqual([...here.ones()], [...pooled.ones()]);
+  t.false(here.get(2), 'the damaged piece is not had');
+  t.is(here.count(), fx.info.pieceCount - 1);
+});
