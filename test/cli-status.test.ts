@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import path from 'node:path';
-import { fitFields } from '../src/cli/status-line.js';
+import { displayWidth, fitFields } from '../src/cli/status-line.js';
 import { downloadFields, etaMs, stopLine } from '../src/cli/swarm-status.js';
 import type { TorrentStats } from '../src/session/torrent.js';
 import { closed, fixtureBytes, freePort, peerArgs, spawnPeer, torrentOf, writeFixture } from './helpers/swarm.js';
@@ -30,6 +30,21 @@ test('fitFields drops the least kept fields first and never exceeds the width', 
   t.regex(narrow, /down 2 MiB\/s/);
   t.notRegex(narrow, /up 512/);
   t.notRegex(narrow, /a-rather-long/);
+});
+
+test('a name in wide characters (CJK, emoji) is measured in terminal columns: the line still fits', (t) => {
+  t.is(displayWidth('abc'), 3);
+  t.is(displayWidth('進撃の巨人'), 10);
+  t.is(displayWidth('e\u0301'), 1, 'a combining accent takes no column');
+  t.is(displayWidth('🎬x'), 3);
+  const fields = downloadFields('進撃の巨人 第1期 全25話 BD 1080p 字幕付き.mkv', stats(), 10_000);
+  for (const w of [120, 80, 60, 40, 25, 10]) {
+    const line = fitFields(fields, w);
+    t.true(displayWidth(line) <= w, `width ${w}: ${line} takes ${displayWidth(line)} columns`);
+  }
+  const name = fitFields(fields, 200).split('  ')[1]!;
+  t.is(name, '進撃の巨人 第1期 全25話 BD 10…');
+  t.is(displayWidth(name), 30, 'the name is cut at 30 columns');
 });
 
 test('no ETA before it means something: no rate, nothing in yet, or the first seconds', (t) => {

@@ -14,17 +14,66 @@ export interface StatusField {
   keep: number;
 }
 
-/** Fits fields into `width` columns: drops the least kept first, then cuts the first field. */
+/**
+ * Columns `text` takes on a terminal: East Asian wide and fullwidth
+ * characters and most emoji take two, combining marks and zero-width
+ * characters none (names of torrents are often Chinese, Japanese or
+ * Korean: counted as one column each, the line would wrap).
+ */
+export function displayWidth(text: string): number {
+  let w = 0;
+  for (const ch of text) w += charWidth(ch.codePointAt(0)!);
+  return w;
+}
+
+function charWidth(cp: number): number {
+  if (cp === 0x200b || cp === 0x200c || cp === 0x200d || cp === 0xfeff) return 0;
+  if ((cp >= 0x0300 && cp <= 0x036f) || (cp >= 0x1ab0 && cp <= 0x1aff) || (cp >= 0x20d0 && cp <= 0x20ff) || (cp >= 0xfe20 && cp <= 0xfe2f) || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0x303e) ||
+    (cp >= 0x3041 && cp <= 0x33ff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xa000 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  ) {
+    return 2;
+  }
+  return 1;
+}
+
+/** `text` cut to at most `width` columns, with `…` when something was cut. */
+export function cutToWidth(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text;
+  let out = '';
+  let w = 0;
+  for (const ch of text) {
+    const cw = charWidth(ch.codePointAt(0)!);
+    if (w + cw > width - 1) break;
+    out += ch;
+    w += cw;
+  }
+  return out + '…';
+}
+
+/** Fits fields into `width` columns: drops the least kept first, then cuts what is left. */
 export function fitFields(fields: readonly StatusField[], width: number): string {
   const live = [...fields];
   const join = (fs: readonly StatusField[]): string => fs.map((f) => f.text).join('  ');
-  while (live.length > 1 && join(live).length > width) {
+  while (live.length > 1 && displayWidth(join(live)) > width) {
     let drop = 0;
     for (let i = 1; i < live.length; i++) if (live[i]!.keep < live[drop]!.keep) drop = i;
     live.splice(drop, 1);
   }
-  const line = join(live);
-  return line.length > width ? line.slice(0, Math.max(0, width - 1)) + '…' : line;
+  return cutToWidth(join(live), Math.max(1, width));
 }
 
 export class StatusLine {

@@ -5,7 +5,7 @@
  */
 import type { TorrentStats } from '../session/torrent.js';
 import { formatBytes, formatDuration } from './progress.js';
-import type { StatusField } from './status-line.js';
+import { cutToWidth, type StatusField } from './status-line.js';
 
 /** ETA from the current download rate, only once it means something (some data in, a rate, a few seconds in). */
 export function etaMs(s: TorrentStats, elapsedMs: number): number | undefined {
@@ -20,7 +20,7 @@ export function downloadFields(name: string, s: TorrentStats, elapsedMs: number)
   const eta = etaMs(s, elapsedMs);
   const fields: StatusField[] = [
     { text: `${pct.toFixed(1)}%`, keep: 9 },
-    { text: name.length > 30 ? `${name.slice(0, 29)}…` : name, keep: 2 },
+    { text: cutToWidth(name, 30), keep: 2 },
     { text: `${formatBytes(doneBytes)}/${formatBytes(s.wanted)}`, keep: 4 },
     { text: `down ${formatBytes(s.downloadRate)}/s`, keep: 8 },
     { text: `up ${formatBytes(s.uploadRate)}/s`, keep: 3 },
@@ -33,7 +33,7 @@ export function downloadFields(name: string, s: TorrentStats, elapsedMs: number)
 /** The line while seeding: `seeding name  peers 3  up 2.1 MiB/s  uploaded 1.2 GiB`. */
 export function seedFields(name: string, s: TorrentStats): StatusField[] {
   return [
-    { text: `seeding ${name.length > 30 ? `${name.slice(0, 29)}…` : name}`, keep: 9 },
+    { text: `seeding ${cutToWidth(name, 30)}`, keep: 9 },
     { text: `peers ${s.peers}`, keep: 8 },
     { text: `up ${formatBytes(s.uploadRate)}/s`, keep: 7 },
     { text: `uploaded ${formatBytes(s.uploaded)}`, keep: 6 },

@@ -14,7 +14,7 @@ import { Session, contentPathIn } from '../session/session.js';
 import type { Torrent } from '../session/torrent.js';
 import { checkHostResolves, parseCommonOptions, printJson, type CommonOptions } from './common.js';
 import { createProgress, formatDuration, type Progress } from './progress.js';
-import { StatusLine } from './status-line.js';
+import { StatusLine, cutToWidth } from './status-line.js';
 import { onStopSignal } from './signals.js';
 import { printable, stopLine } from './swarm-status.js';
 import { peerSources, watch, type SwarmCommandOptions } from './swarm-watch.js';
@@ -170,7 +170,7 @@ async function addWithVerifyProgress(session: Session, metainfo: Metainfo, conte
         if (!verifyStarted) {
           verifyStarted = Date.now();
           lastLine = verifyStarted;
-          if (process.stderr.isTTY) bar = createProgress({ label: `verifying ${name.length > 24 ? `${name.slice(0, 23)}…` : name}`, total, unit: 'items' });
+          if (process.stderr.isTTY) bar = createProgress({ label: `verifying ${cutToWidth(name, 24)}`, total, unit: 'items' });
           else process.stderr.write(`verifying ${name}: ${total} piece${total === 1 ? '' : 's'} to check on disk (${contentPath})\n`);
         }
         if (bar) bar.update(done);
