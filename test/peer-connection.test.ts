@@ -347,3 +347,31 @@ test('the remote closing its end closes the connection (not a protocol error)', 
   t.true(conn.closed);
   t.deepEqual(closes.map((c) => [c.reason, c.protocolError]), [['connection closed by remote', false]]);
 });
+
+test('the send limit follows the peer upload rate: 128 KiB for a slow or new peer, up to sendBufferBytesPerPeer for a fast one', async (t) => {
+  const { conn, time } = await setup({ settings: { sendBufferBytesPerPeer: 1024 * 1024 } });
+  t.is(conn.sendLimit, 128 * 1024, 'a peer we have sent nothing yet');
+  // 500 KB/s (a 20 Mbit uplink shared by five peers): 250 ms of it is under the floor.
+  conn.uploadRate.add(5 * 500_000, time.clock());
+  t.is(conn.sendLimit, 128 * 1024);
+  t.is(conn.sendRoom, 128 * 1024, 'nothing waits: the whole limit is room');
+  // Hundreds of MB/s: the full buffer.
+  conn.uploadRate.add(400 * 1024 * 1024, time.clock());
+  t.is(conn.sendLimit, 1024 * 1024);
+});
+
+test('serving a peer that does not read stops near the send limit, not at sendBufferBytesPerPeer', async (t) => {
+  const { conn, remote } = await setup({ settings: { sendBufferBytesPerPeer: 1024 * 1024, maxRemoteRequests: 200, maxUnsentBytesPerPeer: 4 * 1024 * 1024 } });
+  remote.end.pauseReading();
+  conn.unchoke();
+  // 18 whole blocks (pieces 0-8 of 32 KiB): 288 KiB, more than the limit.
+  for (let i = 0; i < 18; i++) remote.send({ type: 'request', ...req(i >> 1, (i & 1) * K16) });
+  await settle();
+  let served = 0;
+  for (let i = 0; i < 18 && !conn.congested; i++) {
+    conn.serve(req(i >> 1, (i & 1) * K16), new Uint8Array(K16));
+    served++;
+  }
+  t.true(conn.congested);
+  t.true(served * K16 <= 128 * 1024 + 2 * K16, `stopped after ${served} blocks (${(served * K16) / 1024} KiB)`);
+});

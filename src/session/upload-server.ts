@@ -160,13 +160,15 @@ export class UploadServer {
         else done();
         continue;
       }
-      // The following requests for the next blocks of the same piece leave in the same write.
+      // The following requests for the next blocks of the same piece leave in the same write
+      // (as much as the peer's send limit leaves room for: a slow peer gets short runs).
+      const runBytes = Math.min(maxRunBytes, Math.max(req.length, conn.sendRoom));
       const run = [req];
       let bytes = req.length;
       while (q.head < q.queue.length && run.length < image.blocks) {
         const next = q.queue[q.head]!;
         if (next.index !== req.index || image.blockOf(next.begin, next.length) !== first + run.length) break;
-        if (bytes + next.length > maxRunBytes) break;
+        if (bytes + next.length > runBytes) break;
         if (!conn.stillRequested(next) || !budget.take(next.length)) break;
         run.push(next);
         bytes += next.length;
