@@ -88,6 +88,7 @@ test('peer leech stopped with Ctrl-C says what moved and how to resume; with --j
       t.truthy(summary, p.stdout());
       t.true((summary?.downloaded ?? 0) > 0);
       t.true((summary?.left ?? 0) > 0);
+      t.true(typeof (summary as { elapsedMs?: number } | undefined)?.elapsedMs === 'number', 'summary.elapsedMs (DESIGN.md)');
     } else {
       t.regex(p.stderr(), /stopped: downloaded [\d.]+ (KiB|MiB), uploaded .*, ratio [\d.]+; [\d.]+% done, run the same command to resume/);
     }

@@ -103,6 +103,7 @@ function parseCount0(value: string | undefined, option: string): number | undefi
 }
 
 export async function runStart(raw: RawStart & Parameters<typeof parseCommonOptions>[0]): Promise<void> {
+  const runStarted = Date.now();
   const common = parseCommonOptions(raw, { apiDefault: true });
   setLogLevel(raw.logLevel as LogLevel);
   const log = getLogger('daemon');
@@ -176,7 +177,7 @@ export async function runStart(raw: RawStart & Parameters<typeof parseCommonOpti
     const unfinished = all.filter((x) => x.left > 0).length;
     void shutdown().then(
       () => {
-        if (common.json) printJson({ event: 'summary', torrents: all.length, downloaded: down, uploaded: up, ratio: down > 0 ? up / down : null, unfinished });
+        if (common.json) printJson({ event: 'summary', torrents: all.length, downloaded: down, uploaded: up, ratio: down > 0 ? up / down : null, unfinished, elapsedMs: Date.now() - runStarted });
         else {
           process.stderr.write(
             `stopped: ${all.length} torrent${all.length === 1 ? '' : 's'}, downloaded ${formatBytes(down)}, uploaded ${formatBytes(up)}, ratio ${down > 0 ? (up / down).toFixed(2) : up > 0 ? 'inf' : '0.00'}` +

@@ -23,6 +23,7 @@ export type { SwarmCommandOptions };
 import type { ApiServer } from '../api/server.js';
 
 export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
+  const runStarted = Date.now();
   const common = parseCommonOptions(cmd.raw);
   await checkHostResolves(common.settings.host);
   const log = getLogger(cmd.mode);
@@ -54,7 +55,7 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     void shutdown().then(() => {
       if (running) {
         const s = running.stats();
-        if (common.json) printJson({ event: 'summary', infoHash: s.infoHash, downloaded: s.downloaded, uploaded: s.uploaded, ratio: s.downloaded > 0 ? s.uploaded / s.downloaded : null, left: s.left });
+        if (common.json) printJson({ event: 'summary', infoHash: s.infoHash, downloaded: s.downloaded, uploaded: s.uploaded, ratio: s.downloaded > 0 ? s.uploaded / s.downloaded : null, left: s.left, elapsedMs: Date.now() - runStarted });
         else {
           line.close();
           process.stderr.write(`${stopLine(s, running.done)}\n`);
