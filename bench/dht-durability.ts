@@ -181,7 +181,9 @@ async function main(): Promise<number> {
         }
       }),
     );
-    log(`${args.keys} keys put by ${args.publishers} publishers in ${((performance.now() - tPut) / 1000).toFixed(1)} s (${putFailures} puts stored nowhere)`);
+    const putLine = `${args.keys} keys put by ${args.publishers} publishers in ${((performance.now() - tPut) / 1000).toFixed(1)} s: ${keys.filter((k) => k.value !== '').length} stored; ${putFailures} puts stored nowhere (a key none of whose puts was stored is left out of the gets)`;
+    log(putLine);
+    results.push(putLine);
     // Let the storing nodes' batched saves happen before anything restarts.
     await sleep((SETTINGS.dhtItemSaveDelayMs ?? 0) + 1_000);
 
