@@ -66,6 +66,12 @@ test('a magnet that nothing can find peers for says so at once, not only "fetchi
   await p.waitForStderr(/fetching the metadata of nothing from peers\.\.\.\nlooking for peers: nothing can find any .*give --peer HOST:PORT/);
   p.kill('SIGINT');
   t.is((await closed(p)).code, 0, p.describe());
+  // --json: a metadata event says it is fetching, and from where (nowhere).
+  const j = spawnPeer(t, ['leech', `magnet:?xt=urn:btih:${'ab'.repeat(20)}&dn=nothing`, '--out', path.join(dir, 'out'), '--host', LEECHER, '--port', String(port), '--no-dht', '--no-lsd', '--state', path.join(dir, 'state'), '--json']);
+  const e = await j.waitFor((x) => x.event === 'metadata', 'a metadata event');
+  t.deepEqual(e as unknown, { event: 'metadata', infoHash: 'ab'.repeat(20), state: 'fetching', name: 'nothing', sources: [] });
+  j.kill('SIGINT');
+  t.is((await closed(j)).code, 0, j.describe());
 });
 
 test('seed --recheck without a terminal says it is verifying, how far, and what it found', async (t) => {

@@ -73,7 +73,8 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
     let saidSources: string | undefined;
     if (magnet) {
       const sources = peerSources({ trackers: magnet.trackers.length, webSeeds: 0, peers: common.peers.length + magnet.peers.length }, common, session);
-      if (!common.json && !common.quiet) process.stderr.write(`fetching the metadata of ${printable(magnet.name ?? magnet.infoHashHex)} from peers...\n${sources.text}\n`);
+      if (common.json) printJson({ event: 'metadata', infoHash: magnet.infoHashHex, state: 'fetching', name: magnet.name ?? null, sources: sources.active });
+      else if (!common.quiet) process.stderr.write(`fetching the metadata of ${printable(magnet.name ?? magnet.infoHashHex)} from peers...\n${sources.text}\n`);
       saidSources = sources.text;
       // Until a peer sends the metadata nothing else moves: say so after a while, and again now and then.
       const fetchStarted = Date.now();
@@ -89,7 +90,8 @@ export async function runSwarm(cmd: SwarmCommandOptions): Promise<void> {
       } finally {
         clearInterval(note);
       }
-      if (!common.json && !common.quiet) process.stderr.write(`metadata received after ${formatDuration(Date.now() - fetchStarted)}: ${printable(torrent.metainfo.info.name)}\n`);
+      if (common.json) printJson({ event: 'metadata', infoHash: magnet.infoHashHex, state: 'received', name: torrent.metainfo.info.name, elapsedMs: Date.now() - fetchStarted });
+      else if (!common.quiet) process.stderr.write(`metadata received after ${formatDuration(Date.now() - fetchStarted)}: ${printable(torrent.metainfo.info.name)}\n`);
     } else {
       torrent = await addWithVerifyProgress(session, metainfo!, resolve(torrentContentPath(cmd, metainfo!)), cmd, common);
       if (cmd.mode === 'seed') checkSeedData(torrent, resolve(torrentContentPath(cmd, metainfo!)), cmd.allowPartial === true, common);

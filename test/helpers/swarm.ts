@@ -201,7 +201,8 @@ export type PeerEvent =
   | { event: 'resumed'; infoHash: string; have: number; pieces: number; how: 'trusted' | 'verified' }
   | { event: 'peer'; infoHash: string; state: 'connected' | 'gone'; address: string; outgoing?: boolean; client?: string; fast?: boolean; reason?: string }
   | { event: 'tracker'; infoHash: string; state: 'announced' | 'failed'; url: string; peers?: number; error?: string; failures?: number; retryInMs?: number }
-  | { event: 'message'; infoHash: string; from: string; text: string };
+  | { event: 'message'; infoHash: string; from: string; text: string }
+  | { event: 'metadata'; infoHash: string; state: 'fetching' | 'received'; name: string | null; sources?: string[]; elapsedMs?: number };
 
 export interface Exit {
   code: number | null;
@@ -461,6 +462,10 @@ export function eventProblems(p: PeerProcess, torrent: { infoHashHex: string; pi
         } else if (rec.state === 'failed') {
           if (typeof rec.error !== 'string' || typeof rec.retryInMs !== 'number' || typeof rec.failures !== 'number') problems.push(`${where}: error, failures or retryInMs`);
         } else problems.push(`${where}: state is neither announced nor failed`);
+        break;
+      case 'metadata':
+        if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
+        if (rec.state !== 'fetching' && rec.state !== 'received') problems.push(`${where}: state is neither fetching nor received`);
         break;
       case 'message':
         if (rec.infoHash !== torrent.infoHashHex) problems.push(`${where}: infoHash`);
