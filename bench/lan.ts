@@ -135,6 +135,8 @@ interface Daemon {
   peakRss: number;
   /** Peak RssAnon (the heap, buffers: what the process allocated, without code and file pages). */
   peakAnon: number;
+  /** When the peak RSS was first seen, ms since the bench started the daemons. */
+  peakAt: number;
   exit?: number | string;
   exited: Promise<number | string>;
   stderrTail: string;
@@ -185,6 +187,7 @@ function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => 
     started: false,
     peakRss: 0,
     peakAnon: 0,
+    peakAt: 0,
     stderrTail: '',
     exited: new Promise((resolve) => proc.on('close', (code, sig) => resolve(code ?? sig ?? 'unknown'))),
   };
@@ -296,7 +299,11 @@ async function main(): Promise<number> {
     }
     rssTimer = setInterval(() => {
       for (const d of daemons) {
-        d.peakRss = Math.max(d.peakRss, vmHwm(d.proc.pid) ?? 0);
+        const hwm = vmHwm(d.proc.pid) ?? 0;
+        if (hwm > d.peakRss) {
+          d.peakRss = hwm;
+          d.peakAt = performance.now() - t0;
+        }
         d.peakAnon = Math.max(d.peakAnon, procStatus(d.proc.pid, 'RssAnon') ?? 0);
       }
     }, 1000);
@@ -402,7 +409,7 @@ async function main(): Promise<number> {
       const anon = daemons.map((d) => d.peakAnon).filter((x) => x > 0);
       if (anon.length) results.push({ label: 'peak anon RSS (min / median / p90 / max)', value: [pct(anon, 0), pct(anon, 50), pct(anon, 90), Math.max(...anon)].map(fmtMiB).join(' / ') });
       const top = [...daemons].sort((a, b) => b.peakRss - a.peakRss).slice(0, 5);
-      results.push({ label: 'highest peaks (host: RSS / anon)', value: top.map((d) => `${d.host.i}: ${fmtMiB(d.peakRss)} / ${fmtMiB(d.peakAnon)}`).join(', ') });
+      results.push({ label: 'highest peaks (host: RSS / anon, at s from start)', value: top.map((d) => `${d.host.i}: ${fmtMiB(d.peakRss)} / ${fmtMiB(d.peakAnon)} at ${(d.peakAt / 1000).toFixed(0)}`).join(', ') });
       // Where the memory of the highest is now (malloc's [heap], V8 and big buffers in [anon], the node binary).
       for (const d of top.slice(0, 3)) results.push({ label: `  host ${d.host.i} now (RSS by mapping)`, value: rssByMapping(d.proc.pid) });
       const over = daemons.filter((d) => d.peakRss > RSS_TARGET);
