@@ -368,6 +368,9 @@ async function main(): Promise<number> {
     }).length;
     results.push({ label: 'byte-equal (every 10th host)', value: `${equal}/${sample.length}` });
 
+    // The peaks of the transfer alone, before the KV runs (which block this loop, and the RSS polling, while they run).
+    const beforeKv = daemons.map((d) => Math.max(d.peakRss, vmHwm(d.proc.pid) ?? 0));
+    results.push({ label: 'peak RSS by the end of the transfer (median / max)', value: `${fmtMiB(pct(beforeKv, 50))} / ${fmtMiB(Math.max(...beforeKv))}` });
     // KV: put on host 1, read on ten others (no --bootstrap: the LAN's DHT over LSD, or the host's daemon).
     const key = `bench-${lan.prefix}`;
     const value = `hello from host 1 at ${new Date().toISOString()}`;
