@@ -34,3 +34,13 @@ test('every event seed, leech and start print with --json has a row in the READM
   for (const e of ['progress', 'complete', 'error', 'peer', 'tracker', 'message', 'paused', 'started', 'resumed', 'summary']) t.true(events.has(e) || e === 'error', `the sources print ${e}`);
   for (const e of events) t.regex(table, new RegExp(`\\| \`${e}\` \\|`), `README documents the ${e} event`);
 });
+
+test('every link inside the README leads to one of its headings', async (t) => {
+  const text = await readme();
+  // GitHub's anchors: lower case, punctuation dropped, spaces to hyphens.
+  const slug = (h: string): string => h.trim().toLowerCase().replace(/[^\p{L}\p{N}\s-]/gu, '').replace(/\s/g, '-');
+  const anchors = new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+  const links = [...text.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]!);
+  t.true(links.length > 0);
+  for (const l of links) t.true(anchors.has(l), `#${l} has a heading`);
+});
