@@ -74,6 +74,9 @@ const SETTINGS: Partial<Settings> = {
   // The leave keeps its default bound (dhtLeaveTimeoutMs): what it hands on in that time is reported.
 };
 
+/** Namespaces each publisher writes at once. */
+const PUT_CHAINS = 4;
+
 type Size = 'small' | '16 KiB' | '64 KiB';
 const SIZES: Record<Size, number> = { small: 100, '16 KiB': 16 * 1024, '64 KiB': 64 * 1024 };
 
@@ -156,15 +159,17 @@ async function main(): Promise<number> {
     const sizeNames = Object.keys(SIZES) as Size[];
     for (let k = 0; k < args.keys; k++) {
       const publisher = k % args.publishers;
-      keys.push({ publisher, namespace: `durability-${process.pid}-p${publisher}`, key: `key-${k}`, size: sizeNames[k % 3]!, value: '' });
+      // Each publisher writes PUT_CHAINS namespaces at once (one namespace's puts go one at a time: each updates its key index).
+      const chain = Math.floor(k / args.publishers) % PUT_CHAINS;
+      keys.push({ publisher, namespace: `durability-${process.pid}-p${publisher}-${chain}`, key: `key-${k}`, size: sizeNames[k % 3]!, value: '' });
     }
     const tPut = performance.now();
     let putFailures = 0;
-    // One publisher writes its keys one at a time (each put updates its namespace's key index); publishers run at once.
+    // Within a namespace keys are put one at a time (each put updates the namespace's key index); namespaces and publishers at once.
     await Promise.all(
-      publishers.map(async (node, p) => {
+      publishers.flatMap((node, p) => Array.from({ length: PUT_CHAINS }, async (_, chain) => {
         const kv = new KvStore(node, noIdentity, { republish: true });
-        const mine = keys.filter((k) => k.publisher === p);
+        const mine = keys.filter((k) => k.publisher === p && k.namespace.endsWith(`-p${p}-${chain}`));
         for (const [i, k] of mine.entries()) {
           // A tenth are put twice: the second value is the latest.
           for (let round = 0; round < (i % 10 === 0 ? 2 : 1); round++) {
@@ -179,7 +184,7 @@ async function main(): Promise<number> {
             }
           }
         }
-      }),
+      })),
     );
     const putLine = `${args.keys} keys put by ${args.publishers} publishers in ${((performance.now() - tPut) / 1000).toFixed(1)} s: ${keys.filter((k) => k.value !== '').length} stored; ${putFailures} puts stored nowhere (a key none of whose puts was stored is left out of the gets)`;
     log(putLine);
