@@ -219,7 +219,9 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
     this.#lsd = lsd;
     const dht = this.#dht;
-    if (dht) lsd.register(LSD_DHT_INFOHASH, { port: dht.address.port, announce: true, answer: true, onPeer: (addr) => dht.addNode(addr) });
+    // A node heard over LSD goes to our DHT node of its family (the IPv4 node pinged IPv6 addresses and timed out).
+    const nodeFor = (addr: PeerAddress): DhtNode | undefined => (addr.host.includes(':') === dht?.address.host.includes(':') ? dht : this.#dht6);
+    if (dht) lsd.register(LSD_DHT_INFOHASH, { port: dht.address.port, announce: true, answer: true, onPeer: (addr) => nodeFor(addr)?.addNode(addr) });
   }
 
   /**
