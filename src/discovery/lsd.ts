@@ -107,6 +107,8 @@ interface Channel {
 }
 
 export class LsdService extends TypedEmitter<LsdEvents> {
+  /** IPv6 interfaces whose last announce was refused with EINVAL: dropped at the second refusal in a row. */
+  readonly #v6Refusals = new Map<string, number>();
   /** Random per process: our own announces come back through multicast loopback and are dropped by it. */
   readonly cookie: string = toHex(randomBytes(8));
   readonly #opts: LsdServiceOptions;
@@ -302,10 +304,19 @@ export class LsdService extends TypedEmitter<LsdEvents> {
               ch.socket.setMulticastInterface(iface);
               await new Promise<void>((resolve, reject) => ch.socket.send(data, this.#port, ch.group, (err) => (err ? reject(err) : resolve())));
               datagrams++;
+              this.#v6Refusals.delete(iface);
             } catch (err) {
               if (ch.family === 6 && (err as NodeJS.ErrnoException).code === 'EINVAL') {
-                // This interface has no route for IPv6 multicast (no usable IPv6 address): it never will in this run.
-                // Said once, at info, and the interface is dropped instead of a warning every minute.
+                // This interface has no route for IPv6 multicast (no usable IPv6 address). Right after the address was
+                // set it may still be tentative (duplicate address detection): tried again at the next announce.
+                const refusals = (this.#v6Refusals.get(iface) ?? 0) + 1;
+                this.#v6Refusals.set(iface, refusals);
+                if (refusals < 2) {
+                  this.#log.debug(`LSD over IPv6 via ${iface} not possible yet (${errorMessage(err)}); trying again at the next announce`);
+                  continue;
+                }
+                // Twice in a row: it never will in this run. Said once, at info, and the interface is dropped instead of a warning every minute.
+                this.#v6Refusals.delete(iface);
                 ch.interfaces.splice(ch.interfaces.indexOf(iface), 1);
                 this.#log.info(`LSD over IPv6 via ${iface} is not possible here (${errorMessage(err)}); IPv4 LSD goes on`);
                 continue;
