@@ -6,6 +6,7 @@
  * - `GET /api/catalogue/:name?namespace=files` -> {"namespace","file":{...}} or 404.
  * Names are published by `peer share` with `PUT /api/kv/:name?namespace=files`.
  */
+import { anySignal } from '../util/abort.js';
 import type http from 'node:http';
 import { SwarmError, errorMessage } from '../errors.js';
 import { DEFAULT_CATALOGUE_NAMESPACE, catalogueNameProblem, entryJson, listCatalogue, resolveName, type CatalogueKv } from '../session/catalogue.js';
@@ -38,7 +39,7 @@ async function list(ctx: RouteContext, res: http.ServerResponse, query: URLSearc
   const namespace = namespaceOf(query);
   const pattern = query.get('pattern') ?? undefined;
   if (pattern !== undefined && pattern.length > 256) throw new ApiError(400, 'the pattern is over 256 characters');
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(60_000)]);
+  const signal = anySignal([ctx.signal], 60_000);
   let listing: Awaited<ReturnType<typeof listCatalogue>>;
   try {
     listing = await listCatalogue(kv, { namespace, ...(pattern ? { pattern } : {}), signal });
@@ -61,7 +62,7 @@ async function one(ctx: RouteContext, res: http.ServerResponse, raw: string, que
   const problem = catalogueNameProblem(name);
   if (problem) throw new ApiError(400, problem);
   const namespace = namespaceOf(query);
-  const r = await resolveName(kv, name, { namespace, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]) });
+  const r = await resolveName(kv, name, { namespace, signal: anySignal([ctx.signal], 30_000) });
   if (r.kind === 'unreachable') throw new ApiError(503, 'no DHT node answered: this daemon knows no other DHT node (start it with --bootstrap HOST:PORT, or on a LAN with local service discovery)');
   if (r.kind === 'deleted') throw new ApiError(404, `${JSON.stringify(name)} was deleted from namespace ${JSON.stringify(namespace)}`);
   if (r.kind === 'missing') throw new ApiError(404, `no file named ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)}`);

@@ -10,6 +10,7 @@
  * Puts and deletes are republished while the daemon runs and after a
  * restart (its list in --state). Values up to 64 KiB.
  */
+import { anySignal } from '../util/abort.js';
 import type http from 'node:http';
 import { KvError, SwarmError } from '../errors.js';
 import { ApiError, mediaType, readBody, readJsonObject, sendJson } from './http.js';
@@ -64,7 +65,7 @@ function kvKey(ctx: RouteContext, raw: string, query: URLSearchParams): { kv: Kv
 }
 
 function signal(ctx: RouteContext): AbortSignal {
-  return AbortSignal.any([ctx.signal, AbortSignal.timeout(KV_TIMEOUT_MS)]);
+  return anySignal([ctx.signal], KV_TIMEOUT_MS);
 }
 
 /** KvError as HTTP: a cas mismatch is a conflict (409), a malformed stored value a bad gateway (502), no node answering 503. */
