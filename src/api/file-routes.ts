@@ -4,7 +4,7 @@
  * the URL forms and the rules).
  */
 import type http from 'node:http';
-import { mkdir, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { magnetOf } from '../metainfo/magnet.js';
 import type { Metainfo } from '../metainfo/types.js';
@@ -15,6 +15,7 @@ import { receiveFile } from './multipart.js';
 import type { Route, RouteContext } from './routes.js';
 import { placeUpload, torrentOfFile } from './seed-upload.js';
 import { notifyAdded } from './torrent-routes.js';
+import { makeDir } from '../util/make-dir.js';
 
 /** Default cap on one `POST /upload` file. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
@@ -29,7 +30,7 @@ export function fileRoutes(ctx: RouteContext): Route[] {
 async function upload(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   if (mediaType(req) !== 'multipart/form-data') throw new ApiError(415, 'send the file as multipart/form-data');
   const dir = ctx.opts.uploadsDir;
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   const f = await receiveFile(req, { maxBytes: ctx.opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, sink: { kind: 'file', dir } });
   if (f.size === 0) {
     await unlink(f.tempPath!).catch(() => undefined);

@@ -8,7 +8,7 @@
  * move and deleting data need the daemon (`peer start`): elsewhere 501.
  */
 import type http from 'node:http';
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { parseTorrent, MAX_TORRENT_FILE_BYTES } from '../metainfo/parse.js';
@@ -19,6 +19,7 @@ import type { Torrent } from '../session/torrent.js';
 import { ApiError, checkInfoHash, mediaType, readBody, readJsonObject, sendJson } from './http.js';
 import { receiveFile } from './multipart.js';
 import { INFO_HASH_SEGMENT as ih, MAX_JSON_BYTES, type ApiAddedTorrent, type Route, type RouteContext } from './routes.js';
+import { makeDir } from '../util/make-dir.js';
 
 export function torrentRoutes(ctx: RouteContext): Route[] {
   return [
@@ -154,7 +155,7 @@ async function addTorrent(ctx: RouteContext, req: http.IncomingMessage, res: htt
   const meta = parseTorrent(bytes);
   if (ctx.session.torrent(meta.infoHashHex) || ctx.fetching.has(meta.infoHashHex)) throw new ApiError(409, `torrent ${meta.infoHashHex} is already in this session`);
   const contentPath = join(ctx.opts.downloadsDir, meta.info.name);
-  await mkdir(ctx.opts.downloadsDir, { recursive: true });
+  await makeDir(ctx.opts.downloadsDir);
   const torrent = await ctx.session.addTorrent(meta, { contentPath, mode: 'leech' });
   await notifyAdded(ctx, { via: 'torrent', torrent, meta, torrentBytes: bytes, contentPath, mode: 'leech' });
   sendJson(res, 201, { infoHash: meta.infoHashHex, name: meta.info.name, magnet: magnetOf(meta) });
@@ -221,7 +222,7 @@ function addMagnet(ctx: RouteContext, res: http.ServerResponse, magnet: MagnetLi
   const outDir = ctx.opts.downloadsDir;
   void (async () => {
     try {
-      await mkdir(outDir, { recursive: true });
+      await makeDir(outDir);
       const torrent = await ctx.session.addMagnet(magnet, { outDir, signal: ctx.signal });
       await notifyAdded(ctx, { via: 'magnet', torrent, meta: torrent.metainfo, contentPath: join(outDir, torrent.metainfo.info.name), mode: 'leech' });
     } catch (err) {

@@ -17,7 +17,6 @@
  * The DhtNode is shared by all torrents and owned by the session: this
  * source neither starts nor stops it.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DhtNode } from '../dht/node.js';
 import type { Settings } from '../settings.js';
@@ -25,6 +24,7 @@ import type { PeerAddress } from '../util/peer-address.js';
 import { errorMessage } from '../errors.js';
 import { getLogger, type Logger } from '../log.js';
 import type { PeerSource, PeerSourceContext } from './peer-source.js';
+import { makeDir } from '../util/make-dir.js';
 
 export interface DhtPeerSourceOptions {
   /** Time between lookups + announces (default: the node's dhtAnnounceIntervalMs). */
@@ -133,7 +133,7 @@ export async function startIpv6DhtNode(
     settings: opts.settings,
   });
   try {
-    if (opts.stateDir) await mkdir(join(opts.stateDir, 'dht6'), { recursive: true });
+    if (opts.stateDir) await makeDir(join(opts.stateDir, 'dht6'));
     await node.start();
     return node;
   } catch (err) {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { InfoDict } from '../metainfo/types.js';
 import { ContentPaths } from '../storage/content-paths.js';
+import { makeDir } from '../util/make-dir.js';
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -78,7 +79,7 @@ export async function moveContent(info: InfoDict, contentPath: string, toDir: st
     if (err instanceof UsageError) throw err;
     if (errno(err) !== 'ENOENT') throw err;
   }
-  await fsp.mkdir(path.dirname(dest), { recursive: true });
+  await makeDir(path.dirname(dest));
   try {
     await fsp.lstat(from);
   } catch (err) {

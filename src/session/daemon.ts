@@ -15,7 +15,7 @@
  * overrides `addTorrent`/`addMagnet`: the override sees the content path
  * and mode, which the `torrent:added` event does not carry.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -34,6 +34,7 @@ import { deleteContent, moveContent } from './daemon-data.js';
 import { CompletionStore } from '../storage/completion-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { WatchFolder, type WatchedFile } from './watch-folder.js';
+import { makeDir } from '../util/make-dir.js';
 
 export { DaemonSession } from './daemon-session.js';
 
@@ -175,8 +176,8 @@ export class Daemon {
 
   async #start(): Promise<void> {
     const o = this.#opts;
-    await mkdir(o.downloadsDir, { recursive: true });
-    if (o.torrentsDir) await mkdir(o.torrentsDir, { recursive: true });
+    await makeDir(o.downloadsDir);
+    if (o.torrentsDir) await makeDir(o.torrentsDir);
     // Binds the listener, then the DHT node (if any) on the same port number over UDP, before any torrent is reopened.
     await this.session.start();
     const saved = await this.state.load();

@@ -21,6 +21,7 @@ import { StorageError, SymlinkRefusedError, errorMessage } from '../errors.js';
 import { isOnDisk } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
 import { errnoCode, storageIo } from './fs-io.js';
+import { makeDir } from '../util/make-dir.js';
 
 /** 0 where the platform has no O_NOFOLLOW (Windows), where the lstat checks still run. */
 export const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
@@ -104,7 +105,7 @@ export class ContentPaths {
     const folders = this.#folders[i]!;
     // The folder holding the content path is the user's (--out): created as it is, links and all.
     const top = path.dirname(this.contentPath);
-    await storageIo(top, 'create folder', () => fsp.mkdir(top, { recursive: true }));
+    await storageIo(top, 'create folder', () => makeDir(top));
     for (const q of folders) {
       await fsp.mkdir(q).catch((err: unknown) => {
         if (errnoCode(err) !== 'EEXIST') throw new StorageError(`create folder ${q} failed: ${errorMessage(err)}`, { cause: err });

@@ -30,6 +30,7 @@ import { storageIo } from './fs-io.js';
 import { HandleCache } from './handle-cache.js';
 import { PartFile } from './part-file.js';
 import { checkBlock, checkPieceData, checkRange, rangeTarget, scatterViews, totalLength, type FileFingerprint, type PieceStore } from './piece-store.js';
+import { makeDir } from '../util/make-dir.js';
 
 export interface FileStoreOptions {
   info: InfoDict;
@@ -137,7 +138,7 @@ export class FileStore implements PieceStore {
     if (this.info.multiFile) {
       let st = await this.#where.lstatNoLink(this.contentPath);
       if (!st && this.#create) {
-        await storageIo(this.contentPath, 'create folder', () => fsp.mkdir(this.contentPath, { recursive: true }));
+        await storageIo(this.contentPath, 'create folder', () => makeDir(this.contentPath));
         st = await this.#where.lstatNoLink(this.contentPath);
       }
       if (!st) throw new StorageError(`content folder ${this.contentPath} is missing`);

@@ -16,6 +16,7 @@ import { promises as fsp, constants as fsConstants } from 'node:fs';
 import { dirname } from 'node:path';
 import { storageIo } from './fs-io.js';
 import { O_NOFOLLOW } from './content-paths.js';
+import { makeDir } from '../util/make-dir.js';
 
 export class PartFile {
   readonly path: string;
@@ -35,7 +36,7 @@ export class PartFile {
 
   #open(): Promise<fsp.FileHandle> {
     this.#handle ??= (async () => {
-      await storageIo(dirname(this.path), 'create folder', () => fsp.mkdir(dirname(this.path), { recursive: true }));
+      await storageIo(dirname(this.path), 'create folder', () => makeDir(dirname(this.path)));
       return storageIo(this.path, 'open', () => fsp.open(this.path, fsConstants.O_RDWR | fsConstants.O_CREAT | O_NOFOLLOW, 0o600));
     })();
     this.#handle.catch(() => (this.#handle = undefined));

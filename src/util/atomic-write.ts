@@ -8,9 +8,10 @@
  * at any point leaves the old file or the new one, never a torn one.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StorageError, errorMessage } from '../errors.js';
+import { makeDir } from './make-dir.js';
 
 export interface AtomicWriteOptions {
   /**
@@ -65,7 +66,7 @@ export async function writeFileAtomic(target: string, bytes: Uint8Array | string
   const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDir(dir);
       const fh = await open(tmp, 'wx', opts.mode ?? 0o666);
       try {
         if (opts.mode !== undefined) await fh.chmod(opts.mode);
