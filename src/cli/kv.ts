@@ -50,6 +50,7 @@ import { findLanDhtNodes } from '../discovery/lsd-dht.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { isLoopbackHost } from '../util/address.js';
 import { daemonTarget, kvViaDaemon, type DaemonTarget } from './kv-daemon.js';
+import { onStopSignal } from './signals.js';
 
 interface KvRaw {
   namespace?: string;
@@ -213,8 +214,8 @@ async function withNode<T>(common: CommonOptions, fn: (node: DhtNode) => Promise
     if (keepRunning) {
       process.stderr.write('republishing until interrupted (Ctrl-C)\n');
       await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        // Repeated signals ignored (npx forwards Ctrl-C a second time): see signals.ts.
+        onStopSignal(() => resolve());
       });
     }
     return result;

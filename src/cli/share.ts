@@ -29,6 +29,7 @@ import { DEFAULT_SETTINGS } from '../settings.js';
 import { getLogger } from '../log.js';
 import { DEFAULT_STATE_DIR, parseCommonOptions, type CommonOptions } from './common.js';
 import { collect } from './parse.js';
+import { onStopSignal } from './signals.js';
 
 interface ShareRaw extends DaemonApiRaw {
   as?: string;
@@ -163,8 +164,8 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult | 
   const made = await hashWithProgress(abs, human);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new SwarmError('interrupted: the daemon may be seeding it, but the name was not published', 'EINTERRUPTED', 1));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Repeated signals ignored (npx forwards Ctrl-C a second time): see signals.ts.
+  const detachSignals = onStopSignal(onSignal);
   try {
     const { meta } = made;
     if (human) process.stderr.write(`the daemon is checking ${meta.info.name} (${meta.infoHashHex}) before seeding it...\n`);
@@ -190,8 +191,7 @@ export async function share(path: string, raw: ShareRaw): Promise<ShareResult | 
     if (controller.signal.aborted) throw controller.signal.reason;
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    detachSignals();
   }
 }
 
@@ -204,8 +204,8 @@ async function hashWithProgress(abs: string, human: boolean): Promise<Awaited<Re
   }
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new SwarmError('interrupted: nothing was shared', 'EINTERRUPTED', 1));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Repeated signals ignored (npx forwards Ctrl-C a second time): see signals.ts.
+  const detachSignals = onStopSignal(onSignal);
   const progress = createProgress({ label: 'hashing', total: content.totalBytes, unit: 'bytes', ...(human ? {} : { enabled: false }) });
   try {
     // No creation date: the same content always makes the same torrent, so sharing it again (or elsewhere) joins the same swarm.
@@ -215,8 +215,7 @@ async function hashWithProgress(abs: string, human: boolean): Promise<Awaited<Re
     throw err;
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    detachSignals();
   }
 }
 
@@ -237,8 +236,8 @@ async function shareForeground(o: { abs: string; name: string; namespace: string
   const session = new Session({ settings: common.settings, stateDir: common.stateDir, logger: log, dht: { bootstrap: common.bootstrap } });
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Repeated signals ignored (npx forwards Ctrl-C a second time): see signals.ts.
+  const detachSignals = onStopSignal(onSignal);
   try {
     await session.start();
     const { meta } = made;
@@ -274,8 +273,7 @@ async function shareForeground(o: { abs: string; name: string; namespace: string
     if (!stop.signal.aborted) await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     if (human) process.stderr.write('\nstopping: telling peers, saving state...\n');
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    detachSignals();
     await session.stop();
   }
 }
