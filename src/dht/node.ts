@@ -327,12 +327,6 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     const s = this.settings;
     if (this.#opts.readOnly || s.dhtLeaveTimeoutMs <= 0 || this.#responder.items.size === 0) return;
     const items = [...this.#responder.items.entries()].map(([hex, item]) => [fromHex(hex), item] as [Uint8Array, typeof item]);
-    // In random order: the other holders of an item got it in the same order as we did, so when several of them
-    // leave at once and each hands on only part in its time, the same order would hand on the same part.
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [items[i], items[j]] = [items[j]!, items[i]!];
-    }
     // A timer of our own, not AbortSignal.timeout: inside AbortSignal.any, Node 20 may collect the timeout
     // signal before it fires, and the leave then ran on for tens of seconds past its bound (bench:dht-durability).
     const bound = new AbortController();
