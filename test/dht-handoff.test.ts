@@ -129,35 +129,3 @@ test('a leave is bounded: with every neighbour dead, stop returns after dhtLeave
   t.is(stopped, 'stopped');
   t.true((await handed).unfinished > 0);
 });
-
-test('handOffItems: with the neighbourhood in the routing table, one round of get to it replaces the iterative lookup', async (t) => {
-  const { handOffItems } = await import('../src/dht/handoff.js');
-  const { silentLogger: log } = await import('../src/log.js');
-  const near = Array.from({ length: 8 }, (_, i) => ({ id: new Uint8Array(20).fill(i + 1), host: '127.0.0.1', port: 7000 + i }));
-  const asked: string[] = [];
-  let lookups = 0;
-  const item = { kind: 'immutable' as const, v: new Uint8Array([0x31, 0x3a, 0x78]), expiresAt: Date.now() + 60_000 };
-  const r = await handOffItems([[new Uint8Array(20), item]], {
-    nodeId: new Uint8Array(20).fill(0xee),
-    log,
-    known: () => near,
-    k: 8,
-    lookup: async () => {
-      lookups++;
-      return { closest: [], queried: 0, responded: 0, hops: 0, stoppedEarly: false, stalled: 0 };
-    },
-    // Six answer get with a token (two hold it already), two never answer; puts succeed.
-    query: async (to, q) => {
-      asked.push(`${q.q}:${to.port}`);
-      if (to.port >= 7006) throw new Error('timeout');
-      if (q.q === 'get') return (to.port < 7002 ? { id: new Uint8Array(20), token: new Uint8Array([1]), v: item.v } : { id: new Uint8Array(20), token: new Uint8Array([1]) }) as never;
-      return { id: new Uint8Array(20) } as never;
-    },
-    concurrency: 4,
-    signal: new AbortController().signal,
-  });
-  t.is(lookups, 0, 'no iterative lookup');
-  t.is(asked.filter((a) => a.startsWith('get:')).length, 8);
-  t.deepEqual(asked.filter((a) => a.startsWith('put:')).sort(), ['put:7002', 'put:7003', 'put:7004', 'put:7005']);
-  t.deepEqual({ handedOn: r.handedOn, puts: r.puts, unfinished: r.unfinished }, { handedOn: 1, puts: 4, unfinished: 0 });
-});

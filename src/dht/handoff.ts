@@ -16,7 +16,7 @@
  */
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { KrpcQuery, KrpcResponse, NodeInfo } from './krpc.js';
+import type { KrpcQuery, KrpcResponse } from './krpc.js';
 import type { LookupResult, Op } from './lookup.js';
 import type { PeerAddress } from '../util/peer-address.js';
 import type { StoredItem } from './stores.js';
@@ -26,16 +26,6 @@ export interface HandoffContext {
   log: Logger;
   lookup: (target: Uint8Array, query: KrpcQuery, opts: Op) => Promise<LookupResult>;
   query: (to: PeerAddress, query: KrpcQuery, signal?: AbortSignal) => Promise<KrpcResponse>;
-  /**
-   * The closest nodes our routing table knows to a target. An item we store
-   * lies near our own id, where our table is densest, so one round of `get`
-   * to those nodes (for their tokens) finds where it belongs without an
-   * iterative lookup: several times fewer queries per item, which is what
-   * bounds how many items a leave hands on in its time.
-   */
-  known?: (target: Uint8Array, n: number) => NodeInfo[];
-  /** k: how many of the known closest are asked in that one round. */
-  k?: number;
   /** Items looked up and put at once. */
   concurrency: number;
   signal: AbortSignal;
@@ -62,19 +52,8 @@ export async function handOffItems(items: [target: Uint8Array, item: StoredItem]
   const result: HandoffResult = { items: items.length, handedOn: 0, puts: 0, unfinished: 0 };
   let next = 0;
   let finished = 0;
-  const k = ctx.k ?? 8;
-  const nearOrLookup = async (target: Uint8Array): Promise<{ closest: { node: NodeInfo; response: KrpcResponse }[] }> => {
-    const near = ctx.known?.(target, k) ?? [];
-    if (near.length >= k / 2) {
-      const asked = await Promise.allSettled(near.map((node) => ctx.query(node, { q: 'get', id: ctx.nodeId, target }, ctx.signal).then((response) => ({ node, response }))));
-      const closest = asked.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-      // Most of them answered: that is the neighbourhood. Otherwise the table is stale there: look it up.
-      if (closest.length >= Math.min(k / 2, near.length)) return { closest };
-    }
-    return ctx.lookup(target, { q: 'get', id: ctx.nodeId, target }, { signal: ctx.signal });
-  };
   const one = async (target: Uint8Array, item: StoredItem): Promise<void> => {
-    const lookup = await nearOrLookup(target);
+    const lookup = await ctx.lookup(target, { q: 'get', id: ctx.nodeId, target }, { signal: ctx.signal });
     let held = 0;
     const puts: Promise<unknown>[] = [];
     const mutable = item.kind === 'mutable' ? { k: item.k, sig: item.sig, seq: item.seq, ...(item.salt ? { salt: item.salt } : {}) } : undefined;

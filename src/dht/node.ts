@@ -340,8 +340,6 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
         log: this.#log,
         lookup: (target, query, o) => this.#lookup(target, query, o),
         query: (to, query, sig) => this.#query(to, query, sig),
-        known: (target, n) => this.#table.closest(target, n),
-        k: s.dhtK,
         concurrency: s.dhtLeaveConcurrency,
         signal,
       });
