@@ -35,9 +35,15 @@ export function spawnTool(t: Teardown, cmd: string, args: string[], opts: { cwd?
       code = null;
       resolve(null);
     });
+    // 'exit' can come before the last of stdout has been read: wait for the pipes to close too
+    // (at most 2 s, in case a grandchild holds them), or a --json line can be missing from output().
     child.once('exit', (c) => {
       code = c;
-      resolve(c);
+      const late = setTimeout(() => resolve(c), 2000);
+      child.once('close', () => {
+        clearTimeout(late);
+        resolve(c);
+      });
     });
   });
   const tail = (): string => (out.length > 3000 ? `...${out.slice(-3000)}` : out);
