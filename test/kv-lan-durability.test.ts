@@ -16,39 +16,17 @@
  */
 import test, { type ImplementationFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PEER_BIN } from './helpers/bin.js';
-import { closed, REPO_ROOT, spawnPeer, tempDir, type PeerProcess, type Teardown } from './helpers/swarm.js';
-import { lan, lanUnavailable } from './helpers/lan.js';
+import { closed, REPO_ROOT, spawnPeer, tempDir, type PeerProcess } from './helpers/swarm.js';
+import { lanDownAll, lanUnavailable, lanUp, type LanHost } from './helpers/lan.js';
 import { ITEMS_FILE, decodeItems } from '../src/dht/item-persistence.js';
 
 const PEER_PORT = 6881;
 
-type Host = { i: number; ns: string; addr: string };
-
-const prefixes: string[] = [];
-function lanUp(t: Teardown, n: number, net: string): Host[] {
-  const prefix = `d${randomBytes(3).toString('hex')}n`;
-  prefixes.push(prefix);
-  t.teardown(() => lanDown(prefix));
-  const up = lan(['up', String(n), '--prefix', prefix, '--net', net]);
-  if (!up.ok) throw new Error(`lan.sh up ${n} --prefix ${prefix} --net ${net} failed: ${up.err}`);
-  return lan(['list', '--prefix', prefix])
-    .out.trim()
-    .split('\n')
-    .map((l) => {
-      const [i, ns, addr] = l.split(' ');
-      return { i: Number(i), ns: ns!, addr: addr! };
-    });
-}
-
-function lanDown(prefix: string): void {
-  const r = lan(['down', '--prefix', prefix]);
-  if (!r.ok) process.stderr.write(`kv-lan-durability.test: lan.sh down --prefix ${prefix} failed: ${r.err}\n`);
-}
+type Host = LanHost;
 
 /** `peer ARGS` inside host h, to completion (bounded). */
 function runIn(h: Host, args: string[], timeoutMs = 60_000): { code: number | null; stdout: string; stderr: string } {
@@ -74,13 +52,11 @@ const lanTest = (title: string, impl: ImplementationFn<[]>): void => {
   test.skip(title, impl);
 };
 
-test.after.always(() => {
-  for (const p of prefixes) lanDown(p);
-});
+test.after.always(lanDownAll);
 
 lanTest('three hosts: a value put on host 1, every daemon restarted, the value read on host 3 (storing daemons kept it in --state)', async (t) => {
   t.timeout(300_000);
-  const hosts = lanUp(t, 3, '10.94');
+  const hosts = lanUp(t, 3, '10.94', 'd');
   // A fresh namespace host's link-local IPv6 address is tentative for a moment; let it settle before LSD starts.
   await sleep(3_000);
   const dir = await tempDir(t, 'kv-lan-durability-');

@@ -20,14 +20,13 @@
  */
 import test, { type ImplementationFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MAKE_TORRENT_BIN, PEER_BIN } from './helpers/bin.js';
 import { clients } from './helpers/clients.js';
 import { ltEvent, spawnLibtorrent } from './helpers/libtorrent.js';
-import { closed, fileSha1, fixtureBytes, isComplete, REPO_ROOT, spawnJson, spawnPeer, tempDir, writeFixture, type PeerEvent, type PeerProcess, type Teardown } from './helpers/swarm.js';
-import { lan, lanUnavailable } from './helpers/lan.js';
+import { closed, fileSha1, fixtureBytes, isComplete, REPO_ROOT, spawnJson, spawnPeer, tempDir, writeFixture, type PeerEvent, type PeerProcess } from './helpers/swarm.js';
+import { lanDownAll, lanUnavailable, lanUp, type LanHost } from './helpers/lan.js';
 import { encodeLsdAnnounce, lsdHostHeader, LSD_IPV4_GROUP } from '../src/discovery/lsd-codec.js';
 import { LSD_DHT_INFOHASH } from '../src/discovery/lsd.js';
 
@@ -37,30 +36,7 @@ const PIECE = 64 * 1024;
 /** Bound on each transfer: LSD's first round, or the LAN DHT it bootstraps, well within this. */
 const FIND_MS = 120_000;
 
-type Host = { i: number; ns: string; addr: string };
-
-const prefixes: string[] = [];
-/** A LAN of `n` hosts with a prefix and a /16 of its own; taken down in teardown. */
-function lanUp(t: Teardown, n: number, net: string): Host[] {
-  // "s" + 6 hex + "n": unique per run, 8 characters, not ending in a digit.
-  const prefix = `s${randomBytes(3).toString('hex')}n`;
-  prefixes.push(prefix);
-  t.teardown(() => lanDown(prefix));
-  const up = lan(['up', String(n), '--prefix', prefix, '--net', net]);
-  if (!up.ok) throw new Error(`lan.sh up ${n} --prefix ${prefix} --net ${net} failed: ${up.err}`);
-  return lan(['list', '--prefix', prefix])
-    .out.trim()
-    .split('\n')
-    .map((l) => {
-      const [i, ns, addr] = l.split(' ');
-      return { i: Number(i), ns: ns!, addr: addr! };
-    });
-}
-
-function lanDown(prefix: string): void {
-  const r = lan(['down', '--prefix', prefix]);
-  if (!r.ok) process.stderr.write(`lan-lsd.test: lan.sh down --prefix ${prefix} failed: ${r.err}\n`);
-}
+type Host = LanHost;
 
 const wrap = (h: Host): string[] => ['ip', 'netns', 'exec', h.ns];
 
@@ -99,13 +75,11 @@ const lanTest = (title: string, impl: ImplementationFn<[]>): void => {
   test.skip(title, impl);
 };
 
-test.after.always(() => {
-  for (const p of prefixes) lanDown(p);
-});
+test.after.always(lanDownAll);
 
 lanTest('three daemons with no tracker, --peer or --bootstrap: a watch-folder torrent on one and its magnet on the others arrive byte-equal; kv put and get across hosts without --bootstrap', async (t) => {
   t.timeout(FIND_MS + 120_000);
-  const hosts = lanUp(t, 4, '10.91');
+  const hosts = lanUp(t, 4, '10.91', 's');
   const dir = await tempDir(t, 'lan-lsd-');
   const fx = await makeContent(dir, 'lsd-payload.bin', 11);
   const daemons = [1, 2, 3].map((i) => {
@@ -231,7 +205,7 @@ process.on('SIGTERM', () => process.exit(0));
 
 ltTest('libtorrent with LSD on: it finds us from our announce, and we find it (no tracker, no --peer)', async (t) => {
   t.timeout(FIND_MS + 60_000);
-  const hosts = lanUp(t, 4, '10.92');
+  const hosts = lanUp(t, 4, '10.92', 's');
   const [h1, h2, h3, h4] = hosts as [Host, Host, Host, Host];
   const dir = await tempDir(t, 'lan-lsd-lt-');
   const ours = await makeContent(path.join(dir, 'a'), 'ours.bin', 21);
@@ -293,7 +267,7 @@ process.on('SIGTERM', () => process.exit(0));
 
 lanTest('what goes on the wire: BEP 14 datagrams with our port and cookie, a public torrent announced, a private one never; --no-lsd sends nothing; peer dht announces the DHT rendezvous', async (t) => {
   t.timeout(90_000);
-  const hosts = lanUp(t, 3, '10.94');
+  const hosts = lanUp(t, 3, '10.94', 's');
   const [h1, h2, h3] = hosts as [Host, Host, Host];
   const dir = await tempDir(t, 'lan-lsd-wire-');
   const pub = await makeContent(path.join(dir, 'pub'), 'public.bin', 31);

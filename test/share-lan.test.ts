@@ -14,38 +14,16 @@
  */
 import test, { type ImplementationFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { PEER_BIN } from './helpers/bin.js';
-import { fileSha1, fixtureBytes, REPO_ROOT, spawnPeer, tempDir, writeFixture, type Teardown } from './helpers/swarm.js';
-import { lan, lanUnavailable } from './helpers/lan.js';
+import { fileSha1, fixtureBytes, REPO_ROOT, spawnPeer, tempDir, writeFixture } from './helpers/swarm.js';
+import { lanDownAll, lanUnavailable, lanUp, type LanHost } from './helpers/lan.js';
 import { pollUntil } from './helpers/poll.js';
 
 const PEER_PORT = 6881;
 const PAYLOAD = 2 * 1024 * 1024 + 4321;
 
-type Host = { i: number; ns: string; addr: string };
-
-const prefixes: string[] = [];
-function lanUp(t: Teardown, n: number, net: string): Host[] {
-  const prefix = `c${randomBytes(3).toString('hex')}n`;
-  prefixes.push(prefix);
-  t.teardown(() => lanDown(prefix));
-  const up = lan(['up', String(n), '--prefix', prefix, '--net', net]);
-  if (!up.ok) throw new Error(`lan.sh up ${n} --prefix ${prefix} --net ${net} failed: ${up.err}`);
-  return lan(['list', '--prefix', prefix])
-    .out.trim()
-    .split('\n')
-    .map((l) => {
-      const [i, ns, addr] = l.split(' ');
-      return { i: Number(i), ns: ns!, addr: addr! };
-    });
-}
-
-function lanDown(prefix: string): void {
-  const r = lan(['down', '--prefix', prefix]);
-  if (!r.ok) process.stderr.write(`share-lan.test: lan.sh down --prefix ${prefix} failed: ${r.err}\n`);
-}
+type Host = LanHost;
 
 /** `ARGV` inside host h, to completion (bounded). */
 function runIn(h: Host, argv: string[], timeoutMs = 60_000): { code: number | null; stdout: string; stderr: string } {
@@ -76,13 +54,11 @@ const lanTest = (title: string, impl: ImplementationFn<[]>): void => {
   test.skip(title, impl);
 };
 
-test.after.always(() => {
-  for (const p of prefixes) lanDown(p);
-});
+test.after.always(lanDownAll);
 
 lanTest('a file shared by name on host 1 is listed on host 3 and downloaded by name on host 2, byte-equal, with no tracker or bootstrap', async (t) => {
   t.timeout(300_000);
-  const hosts = lanUp(t, 3, '10.93');
+  const hosts = lanUp(t, 3, '10.93', 'c');
   const dir = await tempDir(t, 'share-lan-');
   const procs = hosts.map((h) => {
     const root = path.join(dir, `host-${h.i}`);

@@ -5,9 +5,8 @@
  * it runs and after a restart. `undefined` means no daemon took it (none
  * answers there, or it runs no DHT), and the command stores it alone.
  */
-import { DEFAULT_SETTINGS } from '../settings.js';
 import { KvError, SwarmError, UsageError, errorMessage } from '../errors.js';
-import { parsePort } from './parse.js';
+import { daemonApiBase } from './daemon-api.js';
 
 export interface DaemonTarget {
   base: URL;
@@ -31,21 +30,12 @@ const OPERATION_TIMEOUT_MS = 90_000;
 
 /** The daemon's API from --api URL|PORT / --api-port N (default http://127.0.0.1:<apiPort>). */
 export function daemonTarget(raw: { api?: string | boolean; apiPort?: string; token?: string }): DaemonTarget {
-  if (raw.api !== undefined && raw.apiPort !== undefined) throw new UsageError('give --api or --api-port, not both');
   const token = raw.token ?? process.env.PEER_API_TOKEN;
-  const withToken = token ? { token } : {};
-  if (raw.apiPort !== undefined) return { base: new URL(`http://127.0.0.1:${parsePort(raw.apiPort, '--api-port')}/`), explicit: true, ...withToken };
-  if (raw.api === undefined || raw.api === true) return { base: new URL(`http://127.0.0.1:${DEFAULT_SETTINGS.apiPort}/`), explicit: raw.api === true, ...withToken };
-  const text = String(raw.api);
-  if (/^\d+$/.test(text)) return { base: new URL(`http://127.0.0.1:${parsePort(text, '--api')}/`), explicit: true, ...withToken };
-  let url: URL;
-  try {
-    url = new URL(/^https?:\/\//i.test(text) ? text : `http://${text}`);
-  } catch {
-    throw new UsageError(`--api: not a URL: ${text}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--api: not an http(s) URL: ${text}`);
-  return { base: url, explicit: true, ...withToken };
+  // A bare --api (true) names the default daemon explicitly; anything given makes the daemon required.
+  const explicit = raw.api !== undefined || raw.apiPort !== undefined;
+  const base = daemonApiBase({ ...(typeof raw.api === 'string' ? { api: raw.api } : {}), ...(raw.apiPort !== undefined ? { apiPort: raw.apiPort } : {}) });
+  if (raw.api === true && raw.apiPort !== undefined) throw new UsageError('give --api or --api-port, not both');
+  return { base, explicit, ...(token ? { token } : {}) };
 }
 
 /** PUT (a value) or DELETE at /api/kv/KEY on the daemon; undefined when no daemon with a DHT took it. */

@@ -12,8 +12,8 @@ import { Command } from 'commander';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { SwarmError, UsageError, errorMessage } from '../errors.js';
 import { MAX_MESSAGE_BYTES } from '../session/extensions.js';
-import { parsePort } from './parse.js';
 import { examplesText, printJson } from './common.js';
+import { daemonApiBase } from './daemon-api.js';
 
 interface MessageRaw {
   api?: string;
@@ -40,25 +40,12 @@ export function registerMessage(program: Command): void {
       ]) + '\nThe peer that receives it prints "message from HOST:PORT: TEXT" on stderr (peer seed and leech;\npeer start logs it), or a "message" event with --json.',
     )
     .action(async (to: string, text: string, raw: MessageRaw) => {
-      const result = await sendMessage(apiBase(raw), to, text, raw.token ?? process.env.PEER_API_TOKEN);
+      const result = await sendMessage(daemonApiBase(raw), to, text, raw.token ?? process.env.PEER_API_TOKEN);
       if (raw.json) printJson(result);
       else process.stdout.write(`sent to ${result.sent} peer${result.sent === 1 ? '' : 's'}\n`);
     });
 }
 
-function apiBase(raw: MessageRaw): URL {
-  if (raw.api !== undefined && raw.apiPort !== undefined) throw new UsageError('give --api or --api-port, not both');
-  if (raw.apiPort !== undefined) return new URL(`http://127.0.0.1:${parsePort(raw.apiPort, '--api-port')}/`);
-  const text = raw.api ?? `http://127.0.0.1:${DEFAULT_SETTINGS.apiPort}/`;
-  let url: URL;
-  try {
-    url = new URL(/^https?:\/\//i.test(text) ? text : `http://${text}`);
-  } catch {
-    throw new UsageError(`--api: not a URL: ${text}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--api: not an http(s) URL: ${text}`);
-  return url;
-}
 
 export async function sendMessage(base: URL, to: string, text: string, token?: string): Promise<{ to: string; sent: number }> {
   if (to !== 'all' && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(to)) throw new UsageError(`<to> must be a peer's host:port, or "all": got ${JSON.stringify(to)}`);

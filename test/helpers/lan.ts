@@ -4,6 +4,7 @@
  * iproute2 and tbf), with the reason when not.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { REPO_ROOT } from './swarm.js';
 
@@ -21,4 +22,41 @@ export function lanUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()}): network namespaces need root`;
   const r = lan(['check']);
   return r.ok ? undefined : r.err.trim() || 'lan.sh check failed';
+}
+
+export type LanHost = { i: number; ns: string; addr: string };
+
+/** Prefixes of the LANs made by lanUp and not yet taken down. */
+const upPrefixes = new Set<string>();
+
+/**
+ * A LAN of `n` hosts with a prefix of its own (`tag` + 6 hex + "n": unique
+ * per run, 8 characters, not ending in a digit) and the /16 `net`, taken
+ * down in `t`'s teardown (and by lanDownAll, for a run that ends early).
+ */
+export function lanUp(t: { teardown(fn: () => void): void }, n: number, net: string, tag: string): LanHost[] {
+  const prefix = `${tag}${randomBytes(3).toString('hex')}n`;
+  upPrefixes.add(prefix);
+  t.teardown(() => lanDown(prefix));
+  const up = lan(['up', String(n), '--prefix', prefix, '--net', net]);
+  if (!up.ok) throw new Error(`lan.sh up ${n} --prefix ${prefix} --net ${net} failed: ${up.err}`);
+  return lan(['list', '--prefix', prefix])
+    .out.trim()
+    .split('\n')
+    .map((l) => {
+      const [i, ns, addr] = l.split(' ');
+      return { i: Number(i), ns: ns!, addr: addr! };
+    });
+}
+
+/** Takes a LAN of lanUp down (idempotent); a failure is said on stderr, not thrown (teardown goes on). */
+export function lanDown(prefix: string): void {
+  if (!upPrefixes.delete(prefix)) return;
+  const r = lan(['down', '--prefix', prefix]);
+  if (!r.ok) process.stderr.write(`lan.sh down --prefix ${prefix} failed: ${r.err}\n`);
+}
+
+/** Every LAN of lanUp still up: for `test.after.always`. */
+export function lanDownAll(): void {
+  for (const p of [...upPrefixes]) lanDown(p);
 }
