@@ -9,7 +9,7 @@
  */
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Settings } from '../settings.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import type { InfoDict } from '../metainfo/types.js';
 import { pieceLengthAt } from '../metainfo/layout.js';
 import type { BlockRequest } from '../picker/piece-picker.js';
@@ -17,9 +17,11 @@ import type { PeerConnection } from '../peer/connection.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 import { PieceImage, imageBytes } from './piece-image.js';
+import { SendBudget } from './send-budget.js';
 import { PieceRefusedError, type ServeCheck } from './serve-check.js';
 
-export type UploadSettings = Pick<Settings, 'blockBytes' | 'uploadCacheBytes' | 'uploadReadAheadPieces' | 'maxConcurrentPieceReads' | 'maxUploadWriteBytes'>;
+export type UploadSettings = Pick<Settings, 'blockBytes' | 'uploadCacheBytes' | 'uploadReadAheadPieces' | 'maxConcurrentPieceReads' | 'maxUploadWriteBytes'> &
+  Partial<Pick<Settings, 'sendBufferBytesTotal'>>;
 
 export interface UploadServerOptions {
   info: InfoDict;
@@ -31,6 +33,12 @@ export interface UploadServerOptions {
   serveCheck: Pick<ServeCheck, 'refuses' | 'admit'>;
   /** The upload rate limit (shared by the session's torrents). */
   budget: TokenBucket;
+  /**
+   * Blocks waiting unsent in sockets, bounded across connections (shared by
+   * the session's torrents when given; otherwise this torrent's own, of
+   * `sendBufferBytesTotal`).
+   */
+  sendBudget?: SendBudget;
   /** The limit held a block back: call pumpAll() again in about `ms`. */
   onLimited: (ms: number) => void;
   /** Payload bytes handed to a socket. */
@@ -61,6 +69,7 @@ export class UploadServer {
   readonly #imageBytes: number;
   /** Images of whole pieces whose messages all left: reused for the next reads (no allocation per piece). */
   readonly #spareImages: PieceImage[] = [];
+  readonly #send: SendBudget;
 
   constructor(opts: UploadServerOptions) {
     this.#o = opts;
@@ -71,6 +80,7 @@ export class UploadServer {
     this.#cacheMax = Math.max(2, Math.floor(cacheBytes / opts.info.pieceLength));
     this.#readAheadPieces = Math.max(1, Math.min(opts.settings.uploadReadAheadPieces, this.#cacheMax - 1));
     this.#imageBytes = imageBytes(opts.info.pieceLength, opts.settings.blockBytes);
+    this.#send = opts.sendBudget ?? new SendBudget(opts.settings.sendBufferBytesTotal ?? DEFAULT_SETTINGS.sendBufferBytesTotal);
   }
 
   /** Routes a new connection's requests, cancels and socket drains here. */
@@ -97,7 +107,9 @@ export class UploadServer {
   }
 
   forget(connId: number): void {
+    const q = this.#queues.get(connId);
     this.#queues.delete(connId);
+    if (q) this.#send.forget(q);
   }
 
   pumpAll(): void {
@@ -129,11 +141,17 @@ export class UploadServer {
    * blocks of cached pieces go out at once (no promise per block); a
    * missing piece is read whole, with the next few distinct pieces of the
    * queue read ahead, and the pump resumes when the read lands.
+   *
+   * What waits unsent is bounded per peer (`congested`) and across peers
+   * (the send budget: past it a peer waits its turn). A peer with nothing
+   * waiting in its socket may always have one block written, so peers that
+   * stopped reading cannot hold up the others by filling the budget.
    */
   pump(conn: PeerConnection): void {
     const q = this.#queues.get(conn.id);
     if (!q) return;
     const budget = this.#o.budget;
+    const send = this.#send;
     const maxRunBytes = this.#o.settings.maxUploadWriteBytes;
     while (q.head < q.queue.length && !conn.congested && !conn.closed) {
       const req = q.queue[q.head]!;
@@ -146,6 +164,7 @@ export class UploadServer {
         this.#readAhead(conn, q);
         break;
       }
+      if (conn.unsentBytes > 0 && !send.mayWrite(q, () => this.pump(conn))) break;
       if (!budget.take(req.length)) {
         this.#o.onLimited(budget.msUntil(req.length));
         break;
@@ -153,16 +172,21 @@ export class UploadServer {
       q.head++;
       const first = image.blockOf(req.begin, req.length);
       image.refs++;
-      const done = (): void => this.#unref(image);
       if (first < 0) {
         // Off the block grid (another block size): header and payload written apart.
+        send.take(req.length);
+        const done = (): void => {
+          this.#unref(image);
+          send.give(req.length);
+        };
         if (conn.serve(req, image.payload(req.begin, req.length), done)) this.#o.onUploaded(req.length);
         else done();
         continue;
       }
       // The following requests for the next blocks of the same piece leave in the same write
-      // (as much as the peer's send limit leaves room for: a slow peer gets short runs).
-      const runBytes = Math.min(maxRunBytes, Math.max(req.length, conn.sendRoom));
+      // (as much as the peer's send limit and the send budget leave room for: a slow peer, or
+      // many peers at once, get short runs).
+      const runBytes = Math.min(maxRunBytes, Math.max(req.length, Math.min(conn.sendRoom, send.roomBytes)));
       const run = [req];
       let bytes = req.length;
       while (q.head < q.queue.length && run.length < image.blocks) {
@@ -174,6 +198,11 @@ export class UploadServer {
         bytes += next.length;
         q.head++;
       }
+      send.take(bytes);
+      const done = (): void => {
+        this.#unref(image);
+        send.give(bytes);
+      };
       if (conn.serveMessages(run, image.messages(first, first + run.length), done)) this.#o.onUploaded(bytes);
       else done();
     }
