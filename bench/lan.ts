@@ -13,7 +13,11 @@
  * Peers find each other by local service discovery (BEP 14) and the DHT:
  * no tracker, no --peer.
  *
- *   npm run bench:lan -- [--hosts 100] [--size 16M] [--rate 20mbit] [--timeout S] [--no-api]
+ *   npm run bench:lan -- [--hosts 100] [--size 16M] [--rate 20mbit] [--timeout S] [--no-api] [--keep]
+ *
+ * --keep keeps bench/.data/lan-PREFIX/ (each host's stderr.log) even when
+ * every target is met. LAN_PEER=path/to/peer.js runs another build of the
+ * daemon (e.g. one bundled apart while dist/ is rebuilt by others).
  *
  * Needs root (network namespaces) and `npm run build` first. The LAN is
  * always taken down at the end, also on failure or Ctrl-C.
@@ -27,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LAN_SH = path.join(ROOT, 'scripts', 'lan.sh');
-const PEER = path.join(ROOT, 'dist', 'peer.js');
+const PEER = path.resolve(process.env.LAN_PEER ?? path.join(ROOT, 'dist', 'peer.js'));
 const MAKE_TORRENT = path.join(ROOT, 'dist', 'make-torrent.js');
 const MiB = 1024 * 1024;
 const RSS_TARGET = 100 * MiB;
@@ -40,10 +44,11 @@ interface Args {
   rate: string;
   timeoutS: number | undefined;
   api: boolean;
+  keep: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { hosts: 100, sizeBytes: 16 * MiB, rate: '20mbit', timeoutS: undefined, api: true };
+  const out: Args = { hosts: 100, sizeBytes: 16 * MiB, rate: '20mbit', timeoutS: undefined, api: true, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): string => {
@@ -56,7 +61,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--rate') out.rate = v();
     else if (a === '--timeout') out.timeoutS = Number(v());
     else if (a === '--no-api') out.api = false;
-    else throw new Error(`unknown option ${a} (--hosts N, --size 16M, --rate 20mbit, --timeout S, --no-api)`);
+    else if (a === '--keep') out.keep = true;
+    else throw new Error(`unknown option ${a} (--hosts N, --size 16M, --rate 20mbit, --timeout S, --no-api, --keep)`);
   }
   if (!Number.isInteger(out.hosts) || out.hosts < 2 || out.hosts > 250) throw new Error('--hosts: 2..250');
   rateBitsPerSec(out.rate);
@@ -137,6 +143,8 @@ interface Daemon {
   peakAnon: number;
   /** When the peak RSS was first seen, ms since the bench started the daemons. */
   peakAt: number;
+  /** Where the memory was when the peak RSS was seen (largest mappings). */
+  peakMappings: string;
   exit?: number | string;
   exited: Promise<number | string>;
   stderrTail: string;
@@ -165,7 +173,7 @@ function rssByMapping(pid: number | undefined): string {
       if (m) name = path.basename(m[1] ?? '') || '[anon]';
       else if (line.startsWith('Rss:')) byName.set(name, (byName.get(name) ?? 0) + Number(line.split(/\s+/)[1]) * 1024);
     }
-    return [...byName].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([n, b]) => `${n} ${fmtMiB(b)}`).join(', ');
+    return [...byName].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([n, b]) => `${n} ${fmtMiB(b)}`).join(', ');
   } catch {
     return '?';
   }
@@ -188,6 +196,7 @@ function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => 
     peakRss: 0,
     peakAnon: 0,
     peakAt: 0,
+    peakMappings: '?',
     stderrTail: '',
     exited: new Promise((resolve) => proc.on('close', (code, sig) => resolve(code ?? sig ?? 'unknown'))),
   };
@@ -301,6 +310,8 @@ async function main(): Promise<number> {
       for (const d of daemons) {
         const hwm = vmHwm(d.proc.pid) ?? 0;
         if (hwm > d.peakRss) {
+          // The breakdown only past 80 MiB: reading smaps of a hundred processes every second costs CPU the run needs.
+          if (hwm > 80 * MiB) d.peakMappings = rssByMapping(d.proc.pid);
           d.peakRss = hwm;
           d.peakAt = performance.now() - t0;
         }
@@ -414,7 +425,10 @@ async function main(): Promise<number> {
       const top = [...daemons].sort((a, b) => b.peakRss - a.peakRss).slice(0, 5);
       results.push({ label: 'highest peaks (host: RSS / anon, at s from start)', value: top.map((d) => `${d.host.i}: ${fmtMiB(d.peakRss)} / ${fmtMiB(d.peakAnon)} at ${(d.peakAt / 1000).toFixed(0)}`).join(', ') });
       // Where the memory of the highest is now (malloc's [heap], V8 and big buffers in [anon], the node binary).
-      for (const d of top.slice(0, 3)) results.push({ label: `  host ${d.host.i} now (RSS by mapping)`, value: rssByMapping(d.proc.pid) });
+      for (const d of top.slice(0, 3)) {
+        results.push({ label: `  host ${d.host.i} at its peak (RSS by mapping)`, value: d.peakMappings });
+        results.push({ label: `  host ${d.host.i} now (RSS by mapping)`, value: rssByMapping(d.proc.pid) });
+      }
       const over = daemons.filter((d) => d.peakRss > RSS_TARGET);
       targets.push({ what: 'RSS <= 100 MiB per daemon', met: rss.length === daemons.length && over.length === 0, detail: `max ${fmtMiB(Math.max(...rss))}${over.length ? `, ${over.length} over (hosts ${over.slice(0, 5).map((d) => d.host.i).join(', ')})` : ''}` });
       const t0 = performance.now();
@@ -428,7 +442,7 @@ async function main(): Promise<number> {
       targets.push({ what: 'every daemon stopped cleanly (SIGTERM -> exit 0)', met: clean === daemons.length, detail: `${clean}/${daemons.length}` });
     }
     lan.down();
-    if (targets.every((x) => x.met)) rmSync(dataDir, { recursive: true, force: true });
+    if (targets.every((x) => x.met) && !args.keep) rmSync(dataDir, { recursive: true, force: true });
     else log(`kept ${dataDir} (each host's stderr.log) for a look`);
   }
 
