@@ -199,6 +199,17 @@ export const DEFAULT_SETTINGS = {
   chokeIntervalMs: 10_000,
   /** Optimistic unchoke rotation. */
   optimisticUnchokeIntervalMs: 30_000,
+  /**
+   * Seeding, blocks' worth of pieces suggested (BEP 6) to each leecher we
+   * unchoke, pieces no other peer was given or has (session/seed-spreading.ts):
+   * the seed's upload goes out as distinct pieces, each once, before any goes
+   * out twice. About a leecher's request queue (initialQueueDepth). 0: off.
+   */
+  seedSuggestBlocks: 64,
+  /** At most this many pieces suggested to one leecher at a time (libtorrent keeps its 16 newest). */
+  seedSuggestMaxPieces: 16,
+  /** A suggested piece the leecher has not asked for within this long may be suggested to another. */
+  seedSuggestAssignMs: 3_000,
 
   // --- storage -----------------------------------------------------------
   /**

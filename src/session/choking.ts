@@ -5,35 +5,59 @@
  * not at the next round up to chokeIntervalMs later: on a LAN swarm the
  * last leechers otherwise sat idle with one piece to go while the seeder's
  * upload was free.
+ *
+ * Seeding, each unchoke is preceded by the seed's suggestions of distinct
+ * pieces (seed-spreading.ts), and a choke gives them back.
  */
 import type { Settings } from '../settings.js';
 import { Choker } from '../picker/choker.js';
 import type { PeerConnection } from '../peer/connection.js';
+import { SeedSpreading, type SeedSpreadingOptions } from './seed-spreading.js';
 
 export class Choking {
   readonly #choker: Choker;
   readonly #connections: () => Iterable<PeerConnection>;
+  readonly #spread: SeedSpreading | undefined;
 
-  constructor(opts: { settings: Pick<Settings, 'unchokeSlots' | 'optimisticUnchokeIntervalMs' | 'chokeIntervalMs'>; connections: () => Iterable<PeerConnection> }) {
+  constructor(opts: {
+    settings: Pick<Settings, 'unchokeSlots' | 'optimisticUnchokeIntervalMs' | 'chokeIntervalMs'>;
+    connections: () => Iterable<PeerConnection>;
+    /** Seed spreading (seed-spreading.ts); without it, unchokes carry no suggestions. */
+    spread?: SeedSpreadingOptions;
+  }) {
     const s = opts.settings;
     this.#choker = new Choker({ slots: s.unchokeSlots, optimisticEveryRounds: Math.round(s.optimisticUnchokeIntervalMs / s.chokeIntervalMs) });
     this.#connections = opts.connections;
+    this.#spread = opts.spread ? new SeedSpreading(opts.spread) : undefined;
+  }
+
+  /** Unchokes the peer, the seed's suggestions first. */
+  #unchoke(conn: PeerConnection): void {
+    if (conn.amChoking) this.#spread?.unchoking(conn);
+    conn.unchoke();
+  }
+
+  #choke(conn: PeerConnection): void {
+    if (!conn.amChoking) this.#spread?.choked(conn);
+    conn.choke();
   }
 
   /** Routes a new connection's interest here. */
   attach(conn: PeerConnection): void {
+    this.#spread?.attach(conn);
     conn.on('peer:interested', () => {
-      if (this.#choker.tryUnchokeNow(conn.id)) conn.unchoke();
+      if (this.#choker.tryUnchokeNow(conn.id)) this.#unchoke(conn);
     });
     conn.on('peer:not-interested', () => {
       this.#choker.remove(conn.id);
-      conn.choke();
+      this.#choke(conn);
       this.unchokeIntoFreeSlots();
     });
   }
 
   forget(connId: number): void {
     this.#choker.remove(connId);
+    this.#spread?.forget(connId);
   }
 
   /** The periodic round: the choker picks whom to unchoke (`seeding`: by upload rate). */
@@ -51,8 +75,8 @@ export class Choking {
     const unchoke = this.#choker.round(cands, seeding);
     for (const c of this.#connections()) {
       if (!c.handshaken) continue;
-      if (unchoke.has(c.id)) c.unchoke();
-      else c.choke();
+      if (unchoke.has(c.id)) this.#unchoke(c);
+      else this.#choke(c);
     }
   }
 
@@ -64,7 +88,7 @@ export class Choking {
     for (let i = 0; i < waiting.length; i++) {
       const c = waiting[(start + i) % waiting.length]!;
       if (!this.#choker.tryUnchokeNow(c.id)) return;
-      c.unchoke();
+      this.#unchoke(c);
     }
   }
 }

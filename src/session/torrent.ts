@@ -113,7 +113,18 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       blockBytes: opts.settings.blockBytes,
       have: deps.storage.have,
     });
-    this.#choking = new Choking({ settings: opts.settings, connections: () => this.#conns.values() });
+    this.#choking = new Choking({
+      settings: opts.settings,
+      connections: () => this.#conns.values(),
+      spread: {
+        pieceCount: info.pieceCount,
+        pieceLength: info.pieceLength,
+        settings: opts.settings,
+        availability: (i) => this.#picker.availability(i),
+        seeding: () => this.complete,
+        clock: this.#now,
+      },
+    });
     this.#ownLimits = { upload: new TokenBucket(opts.uploadLimitBytesPerS ?? 0), download: new TokenBucket(opts.downloadLimitBytesPerS ?? 0) };
     const shared = deps.limits ?? { upload: new TokenBucket(0), download: new TokenBucket(0) };
     // A request or an upload must pass both the session's bucket and this torrent's own.
