@@ -42,6 +42,8 @@ test('a piece the seed already served goes to nobody else while pieces it never 
   for (let i = 0; i < 6; i++) t.true(s.requested(1, i));
   t.false(s.requested(1, 0), 'a second block of the same piece is not a second copy');
   t.is(s.servedOnce, 6);
+  t.true(s.requested(2, 0));
+  t.is(s.earlyRepeats, 1, 'piece 0 went out twice before pieces 6 and 7 went out once');
   t.deepEqual(s.suggest(2, bits(n), 2, 0).sort(), [6, 7]);
   // Both remaining pieces are with peer 2 now; peer 3 gets the least served of the rest.
   const third = s.suggest(3, bits(n), 1, 0);

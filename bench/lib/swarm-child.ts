@@ -27,6 +27,8 @@ export interface SwarmChild {
   /** Hosts (no port) named by 'peer connected' log lines, in order, repeats kept. */
   connectedHosts: string[];
   stderrTail: string;
+  /** Log lines of the seed's spreading (session/seed-spreading.ts), with the bench clock's time of arrival. */
+  spreadLines: Array<{ t: number; line: string }>;
   /**
    * Peak RSS (VmHWM of /proc/PID/status, polled every RSS_POLL_MS while it
    * runs). The high-water mark only grows, so polling misses at most the
@@ -72,6 +74,7 @@ export function startSwarmChild(
     reportPath,
     events: [],
     connectedHosts: [],
+    spreadLines: [],
     stderrTail: '',
     exited: new Promise((res) => {
       proc.on('close', (code, sig) => {
@@ -129,6 +132,7 @@ export function startSwarmChild(
   createInterface({ input: proc.stderr! }).on('line', (line) => {
     const m = CONNECTED_RE.exec(line);
     if (m) child.connectedHosts.push(m[1]!);
+    if (line.includes('seed spread: ')) child.spreadLines.push({ t: performance.now(), line });
     child.stderrTail = (child.stderrTail + line + '\n').slice(-4000);
   });
   return child;

@@ -66,6 +66,10 @@ interface LanRun {
   /** Per second since the spawn: seeder's host upload, all leechers' hosts download (bytes), leechers complete so far. */
   /** Bytes all leechers' hosts received during the run (duplicates and headers included). */
   leechersWireBytes: number;
+  /** Seconds from the spawn until every piece had left the seeder once (our seeder's log; NaN when it did not say). */
+  firstCopySec: number;
+  /** Pieces the seeder sent again before that (from the same line). */
+  earlyRepeats: number;
   /** Busy CPU seconds of the whole machine (all cores) from the spawn to the last completion. */
   cpuSec: number;
   timeline: Array<{ sec: number; seederUp: number; swarmDown: number; done: number; cpuBusy: number }>;
@@ -151,7 +155,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   const timeoutMs = (args.timeoutS ?? Math.max(120, 20 * (args.sizeBytes * 8) / rateBitsPerSec(args.rate))) * 1000;
   const childEnv = { BENCH_PEER_JS: client === 'before' ? args.beforePeerJs! : env.peerJs };
   const children: SwarmChild[] = [];
-  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, cpuSec: NaN, timeline: [] };
+  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, cpuSec: NaN, firstCopySec: NaN, earlyRepeats: NaN, timeline: [] };
   const ours = (i: number, name: string, argv: string[]): SwarmChild => {
     const prof = args.cpuProfDir && name.startsWith('leecher') ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProfDir}`] : [];
     const c = startSwarmChild(name, [...prof, env.launch, ...argv], childEnv, join(dir, `${name}.usage.json`), env.root, { wrap: lan.wrap(i) });
@@ -174,11 +178,12 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   const noLsd = spawnSync(process.execPath, [childEnv.BENCH_PEER_JS, 'leech', '--help'], { encoding: 'utf8' }).stdout.includes('--no-lsd') ? ['--no-lsd'] : [];
   const common = (i: number): string[] => ['--host', lan.host(i).addr, '--port', String(PEER_PORT), '--state', join(dir, `state-${i}`), '--json', '--no-dht', ...noLsd, '--log-level', 'info'];
   let sampler: NodeJS.Timeout | undefined;
+  let seederChild: SwarmChild | undefined;
   try {
     const tracker = ours(1, 'tracker', ['tracker', '--host', lan.host(1).addr, '--port', String(TRACKER_PORT), '--json']);
     await tracker.waitFor((e) => e.event === 'listening', 30_000, 'the tracker to listen');
     if (client !== 'libtorrent') {
-      const seeder = ours(2, 'seeder', ['seed', torrent, '--data', env.payload, ...common(2)]);
+      const seeder = (seederChild = ours(2, 'seeder', ['seed', torrent, '--data', env.payload, ...common(2)]));
       await seeder.waitFor((e) => e.event === 'progress' && e.have === e.pieces, 300_000, 'the seeder to verify its data');
       await sleep(2000); // its first announce
     } else {
@@ -217,6 +222,11 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
       ),
     );
     result.seederWireBytes = lan.counter(2, 'rx_bytes') - seedUp0;
+    const out = seederChild?.spreadLines.find((l) => l.line.includes('every piece has left the seed once'));
+    if (out) {
+      result.firstCopySec = (out.t - t0) / 1000;
+      result.earlyRepeats = Number(/\((\d+) pieces went out again/.exec(out.line)?.[1] ?? NaN);
+    }
     result.cpuSec = (cpuTicks().busy - cpu0.busy) / 100; // USER_HZ
     result.leechersWireBytes = leecherIdx.reduce((a, i, k) => a + lan.counter(i, 'tx_bytes') - down0[k]!, 0);
     result.completions = waits.flatMap((w) => (w.status === 'fulfilled' ? [(w.value.t - t0) / 1000] : [])).sort((a, b) => a - b);
@@ -239,22 +249,28 @@ function report(args: LanArgs, sizeLabel: string, runs: LanRun[]): string[] {
   const f = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1));
   const lines = [
     `swarm benchmark --lan: ${sizeLabel} (${args.sizeBytes} bytes), 1 seeder + ${args.leechers} leechers, one namespace host each at ${args.rate} (tbf, both ways), tracker on its own host; floor (size / rate) ${floor.toFixed(1)} s`,
-    'client      run  time s  of floor  seeder up x  first s  median s  last s  CPU s  leechers down x',
+    'client      run  time s  of floor  seeder up x  first s  median s  last s  CPU s  leechers down x  seed 1st copy s  early repeats',
   ];
   for (const r of runs) {
     const last = r.ok ? r.completions.at(-1) : undefined;
     lines.push(
       `${r.client.padEnd(10)}  ${String(r.run + 1).padStart(3)}  ${f(last).padStart(6)}  ${(last ? `${((floor / last) * 100).toFixed(0)}%` : '-').padStart(8)}  ` +
-        `${(r.seederWireBytes / args.sizeBytes).toFixed(2).padStart(11)}  ${f(r.completions[0]).padStart(7)}  ${f(median(r.completions)).padStart(8)}  ${f(r.completions.at(-1)).padStart(6)}  ${f(r.cpuSec).padStart(5)}  ${(r.leechersWireBytes / (args.sizeBytes * args.leechers)).toFixed(3).padStart(15)}` +
+        `${(r.seederWireBytes / args.sizeBytes).toFixed(2).padStart(11)}  ${f(r.completions[0]).padStart(7)}  ${f(median(r.completions)).padStart(8)}  ${f(r.completions.at(-1)).padStart(6)}  ${f(r.cpuSec).padStart(5)}  ${(r.leechersWireBytes / (args.sizeBytes * args.leechers)).toFixed(3).padStart(15)}  ${f(r.firstCopySec).padStart(15)}  ${(Number.isFinite(r.earlyRepeats) ? String(r.earlyRepeats) : '-').padStart(13)}` +
         (r.ok ? '' : `  FAILED: ${r.error}`),
     );
   }
-  lines.push(`("seeder up x": bytes the seeder's host sent on the wire, headers included, in file sizes; "leechers down x": bytes all leechers' hosts received, per leecher, in file sizes (duplicates and headers included); "CPU s": busy CPU seconds of the whole ${cpus().length}-core machine during the run)`);
+  lines.push(`("seeder up x": bytes the seeder's host sent on the wire, headers included, in file sizes; "leechers down x": bytes all leechers' hosts received, per leecher, in file sizes (duplicates and headers included); "CPU s": busy CPU seconds of the whole ${cpus().length}-core machine during the run; "seed 1st copy s": when every piece had left our seeder once, "early repeats": pieces it sent again before that (from its log; '-' where the build does not say))`);
   lines.push('');
   const mbit = (b: number): string => ((b * 8) / 1e6).toFixed(0);
   for (const r of runs) {
     lines.push(`${r.client} run ${r.run + 1}, per second (seeder up Mbit/s / all leechers down Mbit/s / leechers done / machine CPU busy %):`);
     lines.push('  ' + r.timeline.map((s) => `${s.sec}:${mbit(s.seederUp)}/${mbit(s.swarmDown)}/${s.done}/${(s.cpuBusy * 100).toFixed(0)}`).join(' '));
+    // Where the time went: the seeder's upload left unused, and the leechers' links below their line rate, while some leecher still downloaded.
+    const busy = r.timeline.filter((s) => s.done < args.leechers && s.sec > 0);
+    const rateBytes = rateBitsPerSec(args.rate) / 8;
+    const idle = busy.filter((s) => s.seederUp < rateBytes / 2).length;
+    const use = busy.reduce((a, s) => a + s.swarmDown / (rateBytes * (args.leechers - s.done)), 0) / Math.max(1, busy.length);
+    lines.push(`  seeder under half its rate for ${idle} of ${busy.length} s; leechers still downloading used ${(use * 100).toFixed(0)}% of their download links on average`);
   }
   lines.push('');
   const ok = (c: Client): LanRun[] => runs.filter((r) => r.client === c && r.ok);

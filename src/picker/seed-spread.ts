@@ -51,6 +51,7 @@ export class SeedSpread {
   /** Per peer: pieces suggested to it and not yet asked for; and pieces it asked for (each counted once). */
   readonly #peers = new Map<number, { assigned: Set<number>; asked: Set<number> }>();
   #servedOnce = 0;
+  #repeats = 0;
 
   constructor(opts: SeedSpreadOptions) {
     if (!Number.isInteger(opts.pieceCount) || opts.pieceCount <= 0) throw new RangeError(`pieceCount must be a positive integer, got ${opts.pieceCount}`);
@@ -66,6 +67,11 @@ export class SeedSpread {
   /** Pieces the seed has begun to serve to at least one peer. */
   get servedOnce(): number {
     return this.#servedOnce;
+  }
+
+  /** Pieces asked for by one more peer before every piece had been served once: the seed's upload that went out twice too early. */
+  get earlyRepeats(): number {
+    return this.#repeats;
   }
 
   /** Peers the seed began to serve the piece to. */
@@ -91,6 +97,7 @@ export class SeedSpread {
     if (p.asked.has(index)) return false;
     p.asked.add(index);
     if (this.#served[index] === 0) this.#servedOnce++;
+    else if (this.#servedOnce < this.pieceCount) this.#repeats++;
     if (this.#served[index]! < 0xffff) this.#served[index]!++;
     const owner = this.#owner[index]!;
     if (owner !== NONE) {

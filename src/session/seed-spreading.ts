@@ -22,6 +22,8 @@ export interface SeedSpreadingOptions {
   /** We have every piece. */
   seeding: () => boolean;
   clock: Clock;
+  /** Told once, when every piece has left the seed at least once. */
+  log?: (message: string) => void;
 }
 
 export class SeedSpreading {
@@ -29,6 +31,7 @@ export class SeedSpreading {
   readonly #spread: SeedSpread;
   /** Suggestions kept outstanding per leecher. */
   readonly #target: number;
+  #allOut = false;
 
   constructor(opts: SeedSpreadingOptions) {
     this.#o = opts;
@@ -46,7 +49,12 @@ export class SeedSpreading {
   /** Routes a connection's requests and loss of interest here. */
   attach(conn: PeerConnection): void {
     conn.on('peer:request', (req) => {
-      if (this.#spread.requested(conn.id, req.index)) this.topUp(conn);
+      if (!this.#spread.requested(conn.id, req.index)) return;
+      if (this.#spread.servedOnce === this.#spread.pieceCount && !this.#allOut) {
+        this.#allOut = true;
+        this.#o.log?.(`seed spread: every piece has left the seed once (${this.#spread.earlyRepeats} pieces went out again before that)`);
+      }
+      this.topUp(conn);
     });
     conn.on('peer:not-interested', () => this.#spread.release(conn.id));
   }

@@ -123,6 +123,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         availability: (i) => this.#picker.availability(i),
         seeding: () => this.complete,
         clock: this.#now,
+        log: (m) => this.#log.info(m),
       },
     });
     this.#ownLimits = { upload: new TokenBucket(opts.uploadLimitBytesPerS ?? 0), download: new TokenBucket(opts.downloadLimitBytesPerS ?? 0) };
