@@ -18,8 +18,10 @@
  *       every dhtRepublishIntervalMs; here run once on demand).
  * Target: >= 99.9% of gets return the latest value after each step.
  *
- *   npm run bench:dht-durability -- [--nodes 200] [--keys 500] [--publishers 5] [--leave-batch 10]
+ *   npm run bench:dht-durability -- [--nodes 200] [--keys 500] [--publishers 5] [--leave-batch 10] [--steps abc]
  *
+ * --steps: which of (a), (b), (c) to run (default all; e.g. `--steps b`).
+ * A miss is explained: how many live nodes hold the missing part, at which closeness ranks.
  * --leave-batch: nodes that leave at the same moment in step (b) (all in this one process, so a
  * big batch shares the CPU and hands fewer items on within dhtLeaveTimeoutMs than a real machine would).
  *
@@ -42,10 +44,11 @@ interface Args {
   publishers: number;
   leaveBatch: number;
   concurrency: number;
+  steps: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { nodes: 200, keys: 500, publishers: 5, leaveBatch: 10, concurrency: 16 };
+  const out: Args = { nodes: 200, keys: 500, publishers: 5, leaveBatch: 10, concurrency: 16, steps: 'abc' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): number => {
@@ -58,7 +61,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--publishers') out.publishers = v();
     else if (a === '--leave-batch') out.leaveBatch = v();
     else if (a === '--concurrency') out.concurrency = v();
-    else throw new Error(`unknown option ${a} (--nodes N, --keys N, --publishers N, --leave-batch N, --concurrency N)`);
+    else if (a === '--steps') out.steps = argv[++i] ?? 'abc';
+    else throw new Error(`unknown option ${a} (--nodes N, --keys N, --publishers N, --leave-batch N, --concurrency N, --steps abc)`);
   }
   if (out.nodes < 10) throw new Error('--nodes: at least 10');
   return out;
@@ -231,6 +235,18 @@ async function main(): Promise<number> {
         `  stored per node        median ${(pct(bytes, 50) / 1024).toFixed(1)} KiB  p90 ${(pct(bytes, 90) / 1024).toFixed(1)} KiB  max ${(Math.max(...bytes) / 1024).toFixed(1)} KiB  (items: median ${pct(items, 50)}, max ${Math.max(...items)})`,
       ];
       for (const m of misses.slice(0, 5)) lines.push(`  missed: ${m}`);
+      // Why a miss: is the item gone from every live node, or held by live nodes a lookup did not reach?
+      for (const m of misses.slice(0, 12)) {
+        const hex = /target ([0-9a-f]{40})/.exec(m)?.[1];
+        if (!hex) continue;
+        const target = Buffer.from(hex, 'hex');
+        const ranked = live
+          .map((s) => ({ s, d: Buffer.from(s.node.nodeId.map((b, i) => b ^ target[i]!)) }))
+          .sort((a, b) => Buffer.compare(a.d, b.d));
+        const ranks = ranked.flatMap((r, i) => (r.s.node.holdsItem(target) ? [i + 1] : []));
+        const held = storing.filter((s) => !s.alive && s.node.holdsItem(target)).length;
+        lines.push(`  why ${hex.slice(0, 8)}: held by ${ranks.length} live nodes at closeness ranks [${ranks.slice(0, 10).join(', ')}]; ${held} departed nodes held it`);
+      }
       results.push(...lines);
       for (const l of lines) log(l);
     };
@@ -238,11 +254,12 @@ async function main(): Promise<number> {
     await measure('after the puts');
 
     // --- (a) every storing node restarted from its state ------------------------
-    const tA = performance.now();
-    await Promise.all(storing.map((s) => s.node.stop({ leave: false })));
-    // Each comes back on its own port (others' routing tables name it there), with its state folder.
-    for (const s of storing) {
-      s.node = new DhtNode({ host: '127.0.0.1', port: s.port, stateDir: s.stateDir, bootstrap: [], logger: silentLogger, settings: SETTINGS });
+    if (args.steps.includes('a')) {
+      const tA = performance.now();
+      await Promise.all(storing.map((s) => s.node.stop({ leave: false })));
+      // Each comes back on its own port (others' routing tables name it there), with its state folder.
+      for (const s of storing) {
+        s.node = new DhtNode({ host: '127.0.0.1', port: s.port, stateDir: s.stateDir, bootstrap: [], logger: silentLogger, settings: SETTINGS });
     }
     await Promise.all(storing.map((s) => s.node.start()));
     await Promise.all(storing.map((s) => s.node.ready()));
@@ -250,41 +267,46 @@ async function main(): Promise<number> {
     log(restartLine);
     results.push(restartLine);
     await measure('(a) every node restarted from its state');
+    }
 
     // --- (b) half leave gracefully ----------------------------------------------
-    const tB = performance.now();
-    const leaving = [...storing].sort(() => Math.random() - 0.5).slice(0, Math.floor(storing.length / 2));
-    const handoff = { items: 0, handedOn: 0, unfinished: 0 };
-    for (let i = 0; i < leaving.length; i += args.leaveBatch) {
-      const batch = leaving.slice(i, i + args.leaveBatch);
-      await Promise.all(batch.map(async (s) => {
-        s.node.once('items:handed-off', (r) => {
-          handoff.items += r.items;
-          handoff.handedOn += r.handedOn;
-          handoff.unfinished += r.unfinished;
-        });
-        await s.node.stop();
-        s.alive = false;
-      }));
+    if (args.steps.includes('b')) {
+      const tB = performance.now();
+      const leaving = [...storing].sort(() => Math.random() - 0.5).slice(0, Math.floor(storing.length / 2));
+      const handoff = { items: 0, handedOn: 0, unfinished: 0 };
+      for (let i = 0; i < leaving.length; i += args.leaveBatch) {
+        const batch = leaving.slice(i, i + args.leaveBatch);
+        await Promise.all(batch.map(async (s) => {
+          s.node.once('items:handed-off', (r) => {
+            handoff.items += r.items;
+            handoff.handedOn += r.handedOn;
+            handoff.unfinished += r.unfinished;
+          });
+          await s.node.stop();
+          s.alive = false;
+        }));
     }
     const handoffLine = `(b) ${leaving.length} graceful leaves in batches of ${args.leaveBatch} took ${((performance.now() - tB) / 1000).toFixed(1)} s: ${handoff.handedOn} of ${handoff.items} stored items handed on, ${handoff.unfinished} unfinished within dhtLeaveTimeoutMs`;
     log(handoffLine);
     results.push(handoffLine);
     await measure('(b) half of the nodes left gracefully');
+    }
 
     // --- (c) 30% die, one republish cycle -----------------------------------------
-    const alive = storing.filter((s) => s.alive);
-    const dying = [...alive].sort(() => Math.random() - 0.5).slice(0, Math.round(alive.length * 0.3));
-    await Promise.all(dying.map(async (s) => {
-      await s.node.kill();
-      s.alive = false;
-    }));
-    const tC = performance.now();
-    await Promise.all(publishers.map((p) => p.republish()));
-    const republishLine = `(c) ${dying.length} nodes killed; one republish cycle took ${((performance.now() - tC) / 1000).toFixed(1)} s`;
-    log(republishLine);
-    results.push(republishLine);
-    await measure('(c) 30% died abruptly, one republish cycle');
+    if (args.steps.includes('c')) {
+      const alive = storing.filter((s) => s.alive);
+      const dying = [...alive].sort(() => Math.random() - 0.5).slice(0, Math.round(alive.length * 0.3));
+      await Promise.all(dying.map(async (s) => {
+        await s.node.kill();
+        s.alive = false;
+      }));
+      const tC = performance.now();
+      await Promise.all(publishers.map((p) => p.republish()));
+      const republishLine = `(c) ${dying.length} nodes killed; one republish cycle took ${((performance.now() - tC) / 1000).toFixed(1)} s`;
+      log(republishLine);
+      results.push(republishLine);
+      await measure('(c) 30% died abruptly, one republish cycle');
+    }
   } finally {
     await cleanup();
   }

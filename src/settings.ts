@@ -303,6 +303,15 @@ export const DEFAULT_SETTINGS = {
   // --- DHT ---------------------------------------------------------------
   /** Bucket size (BEP 5). */
   dhtK: 8,
+  /**
+   * Nodes each BEP 44 item is stored on by a put, a republish and a graceful
+   * leave: the closest that many that answer. More than the bucket size k,
+   * which still bounds a get's lookup: the extra copies sit just past the k
+   * closest, so when the k nodes closest to an item all go (half of a LAN
+   * shut down at once: bench:dht-durability step (b)), the nodes a get then
+   * finds closest are among those that hold it.
+   */
+  dhtStoreReplicas: 16,
   /** Parallel queries in a lookup. */
   dhtAlpha: 3,
   /** Per-query timeout. */

@@ -129,3 +129,42 @@ test('a leave is bounded: with every neighbour dead, stop returns after dhtLeave
   t.is(stopped, 'stopped');
   t.true((await handed).unfinished > 0);
 });
+
+/** The ids of `nodes` closest to `target` first. */
+function byCloseness(nodes: DhtNode[], target: Uint8Array): DhtNode[] {
+  const d = (n: DhtNode): Buffer => Buffer.from(n.nodeId.map((b, i) => b ^ target[i]!));
+  return [...nodes].sort((a, b) => Buffer.compare(d(a), d(b)));
+}
+
+test('a put stores the item on the dhtStoreReplicas closest nodes, more than the bucket size k', async (t) => {
+  const nodes = await network(t, 24, { dhtStoreReplicas: 12 });
+  const writer = nodes[nodes.length - 1]!;
+  const v = utf8('twelve copies');
+  const r = await writer.putImmutable(v);
+  t.is(r.stored, 12, 'twelve nodes took the put, not dhtK (8)');
+  const holders = nodes.filter((n) => n !== writer && n.holdsItem(r.target));
+  t.is(holders.length, 12);
+  // The copies beyond k sit just past the k closest: the twelve closest others hold it.
+  const closest = byCloseness(nodes.filter((n) => n !== writer), r.target).slice(0, 12);
+  t.deepEqual(new Set(holders), new Set(closest));
+});
+
+test('a leave hands an item on until dhtStoreReplicas live nodes hold it, and asks mutable holders with seq (they answer without the value)', async (t) => {
+  const others = await network(t, 12);
+  const holder = await holderIn(t, others, { dhtStoreReplicas: 10 });
+  const kp = generateKeyPair();
+  const salt = utf8('replicated');
+  const m = signMutable(kp, { salt, seq: 7, v: encodeItemValue(utf8('seven')) });
+  const target = mutableTarget(kp.publicKey, salt);
+  await putOnOne(holder, target, m.v, { k: m.k, sig: m.sig, seq: m.seq, salt });
+  // Two of the others hold it already (same seq): the leave finds them holding and puts to eight more.
+  const [a, b] = byCloseness(others, target);
+  await putOnOne(a!, target, m.v, { k: m.k, sig: m.sig, seq: m.seq, salt });
+  await putOnOne(b!, target, m.v, { k: m.k, sig: m.sig, seq: m.seq, salt });
+  const handed = new Promise<{ items: number; handedOn: number; puts: number }>((resolve) => holder.once('items:handed-off', resolve));
+  await holder.stop();
+  const r = await handed;
+  t.is(r.handedOn, 1);
+  t.is(r.puts, 8, 'puts only to the nodes that did not hold it');
+  t.is(others.filter((n) => n.holdsItem(target)).length, 10);
+});

@@ -12,22 +12,27 @@
  *
  * Bounded: at most `concurrency` items at a time, and everything is
  * abandoned when `signal` aborts (the leave's time bound): exit is never
- * held up beyond it.
+ * held up beyond it. The caller gives the items in random order, so that
+ * what a short bound leaves undone differs between the nodes that leave:
+ * in storage order, every node handed on the same oldest items and never
+ * the newest.
  */
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KrpcQuery, KrpcResponse } from './krpc.js';
-import type { LookupResult, Op } from './lookup.js';
+import type { LookupOp, LookupResult } from './lookup.js';
 import type { PeerAddress } from '../util/peer-address.js';
 import type { StoredItem } from './stores.js';
 
 export interface HandoffContext {
   nodeId: Uint8Array;
   log: Logger;
-  lookup: (target: Uint8Array, query: KrpcQuery, opts: Op) => Promise<LookupResult>;
+  lookup: (target: Uint8Array, query: KrpcQuery, opts: LookupOp) => Promise<LookupResult>;
   query: (to: PeerAddress, query: KrpcQuery, signal?: AbortSignal) => Promise<KrpcResponse>;
   /** Items looked up and put at once. */
   concurrency: number;
+  /** Nodes each item should be on (settings.dhtStoreReplicas): the lookup finds that many closest. */
+  replicas: number;
   signal: AbortSignal;
 }
 
@@ -53,7 +58,9 @@ export async function handOffItems(items: [target: Uint8Array, item: StoredItem]
   let next = 0;
   let finished = 0;
   const one = async (target: Uint8Array, item: StoredItem): Promise<void> => {
-    const lookup = await ctx.lookup(target, { q: 'get', id: ctx.nodeId, target }, { signal: ctx.signal });
+    // A mutable item's holders of this seq (or newer) answer with the seq alone, not the value (BEP 44 get `seq`).
+    const query: KrpcQuery = { q: 'get', id: ctx.nodeId, target, ...(item.kind === 'mutable' ? { seq: item.seq } : {}) };
+    const lookup = await ctx.lookup(target, query, { signal: ctx.signal, k: ctx.replicas });
     let held = 0;
     const puts: Promise<unknown>[] = [];
     const mutable = item.kind === 'mutable' ? { k: item.k, sig: item.sig, seq: item.seq, ...(item.salt ? { salt: item.salt } : {}) } : undefined;

@@ -57,6 +57,8 @@ export interface LookupOptions {
 
 /** Options of a node operation that may be cancelled. */
 export type Op = { signal?: AbortSignal };
+/** A lookup's options: `k`, the closest nodes to find (default settings.dhtK; puts ask for settings.dhtStoreReplicas). */
+export type LookupOp = Op & { k?: number };
 
 /** What a DHT node lends the operations that run lookups on its behalf (announcer.ts, publisher.ts). */
 export interface LookupContext {
@@ -66,7 +68,7 @@ export interface LookupContext {
   /** Our id; it may change at start (a saved one is loaded). */
   nodeId: () => Uint8Array;
   /** An iterative lookup of `target` sending `query` to each node (see iterativeLookup). */
-  lookup: (target: Uint8Array, query: KrpcQuery, opts: Op, onResponse?: LookupOptions['onResponse']) => Promise<LookupResult>;
+  lookup: (target: Uint8Array, query: KrpcQuery, opts: LookupOp, onResponse?: LookupOptions['onResponse']) => Promise<LookupResult>;
   /** One query, with the node's timeouts and bookkeeping. */
   query: (to: PeerAddress, query: KrpcQuery, signal?: AbortSignal) => Promise<KrpcResponse>;
 }

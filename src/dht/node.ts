@@ -36,13 +36,15 @@ import { RoutingTable } from './routing-table.js';
 import { RefusalLog, explainRefusal } from './refusal-log.js';
 import { addressClass, addressGroups, bep42Matches, bep42NodeId, isPublicUnicast } from './bep42.js';
 import { RttTracker } from './rtt.js';
-import { iterativeLookup, type LookupContext, type LookupOptions, type LookupResult, type Op } from './lookup.js';
+import { iterativeLookup, type LookupContext, type LookupOp, type LookupOptions, type LookupResult, type Op } from './lookup.js';
 import { QueryResponder, type ResponderEvents } from './responder.js';
 import { PeerAnnouncer } from './announcer.js';
 import { ItemPublisher, type DhtItem, type ItemLookup, type PublishOptions, type PublisherEvents, type PutMutableOptions, type PutResult } from './publisher.js';
 import { loadRoutingTable, saveRoutingTable } from './state.js';
 import { ItemPersister } from './item-persistence.js';
 import { handOffItems, type HandoffResult } from './handoff.js';
+import { wideLookup } from './wide-lookup.js';
+import { shuffleInPlace } from '../util/shuffle.js';
 
 export type { DhtItem, ItemLookup, PublishOptions, PutMutableOptions, PutResult } from './publisher.js';
 
@@ -327,6 +329,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     const s = this.settings;
     if (this.#opts.readOnly || s.dhtLeaveTimeoutMs <= 0 || this.#responder.items.size === 0) return;
     const items = [...this.#responder.items.entries()].map(([hex, item]) => [fromHex(hex), item] as [Uint8Array, typeof item]);
+    shuffleInPlace(items); // see handoff.ts: what the time bound leaves undone is then not the same items on every node
     // A timer of our own, not AbortSignal.timeout: inside AbortSignal.any, Node 20 may collect the timeout
     // signal before it fires, and the leave then ran on for tens of seconds past its bound (bench:dht-durability).
     const bound = new AbortController();
@@ -341,6 +344,7 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
         lookup: (target, query, o) => this.#lookup(target, query, o),
         query: (to, query, sig) => this.#query(to, query, sig),
         concurrency: s.dhtLeaveConcurrency,
+        replicas: s.dhtStoreReplicas,
         signal,
       });
       this.#log.info(`leaving: handed ${r.handedOn} of ${r.items} stored DHT items on (${r.puts} puts) in ${Math.round(performance.now() - started)} ms${r.unfinished ? `; ${r.unfinished} unfinished after ${s.dhtLeaveTimeoutMs} ms` : ''}`);
@@ -350,6 +354,11 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** True when this node stores an item under `target` (a BEP 44 put was made on it and has not expired). */
+  holdsItem(target: Uint8Array): boolean {
+    return this.#responder.items.get(target) !== undefined;
   }
 
   /** Adds a node we heard of elsewhere (a wire peer's PORT message, BEP 5): pinged, and kept if it answers. */
@@ -412,21 +421,33 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     }
   }
 
-  #seeds(target: Uint8Array): (NodeInfo | PeerAddress)[] {
+  #seeds(target: Uint8Array, want: number): (NodeInfo | PeerAddress)[] {
     const k = this.settings.dhtK;
-    const known: (NodeInfo | PeerAddress)[] = this.#table.closest(target, k);
+    const known: (NodeInfo | PeerAddress)[] = this.#table.closest(target, Math.max(k, want));
     // Bootstrap nodes are asked as long as we know too few nodes to find our way alone.
     return known.length < k ? [...known, ...this.#bootstrap] : known;
   }
 
-  #lookup(target: Uint8Array, query: KrpcQuery, opts: Op, onResponse?: LookupOptions['onResponse']): Promise<LookupResult> {
+  /** A lookup of the `opts.k` (default dhtK) closest nodes; past dhtK, with the sibling subtrees (wide-lookup.ts). */
+  #lookup(target: Uint8Array, query: KrpcQuery, opts: LookupOp, onResponse?: LookupOptions['onResponse']): Promise<LookupResult> {
+    const k = this.settings.dhtK;
+    if (opts.k === undefined || opts.k <= k) return this.#lookupK(target, query, k, opts, onResponse);
+    return wideLookup(target, query, opts.k, {
+      nodeId: this.#nodeId,
+      k,
+      lookup: (t, q, want, on, seeds) => this.#lookupK(t, q, want, opts, on, seeds),
+      query: (to, q) => this.#query(to, q, opts.signal),
+    }, onResponse);
+  }
+
+  #lookupK(target: Uint8Array, query: KrpcQuery, k: number, opts: Op, onResponse?: LookupOptions['onResponse'], seeds: NodeInfo[] = []): Promise<LookupResult> {
     if (!this.#running) return Promise.reject(new DhtError('DHT node is not running', 201));
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.#shutdown.signal]) : this.#shutdown.signal;
     const a = this.#rpc.address;
     return iterativeLookup({
       target,
-      seeds: this.#seeds(target),
-      k: this.settings.dhtK,
+      seeds: [...seeds, ...this.#seeds(target, k)],
+      k,
       alpha: this.settings.dhtAlpha,
       maxQueries: this.settings.dhtMaxLookupQueries,
       self: { id: this.#nodeId, host: a.host, port: a.port },

@@ -212,7 +212,7 @@ export class ItemPublisher {
     if (salt && salt.length > 64) throw new DhtError(`salt too big: ${salt.length} bytes, at most 64`, 207);
     const target = mutableTarget(publicKey, salt);
     let highest: number | undefined;
-    const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, opts, (_n, r) => {
+    const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, { ...opts, k: this.#ctx.settings.dhtStoreReplicas }, (_n, r) => {
       const found = verifyGetResponse(target, salt, r);
       if (found?.kind === 'mutable' && (highest === undefined || found.seq > highest)) highest = found.seq;
     });
@@ -235,7 +235,7 @@ export class ItemPublisher {
   }
 
   async #put(target: Uint8Array, vRaw: Uint8Array, mutable: MutableItem | undefined, opts: Op): Promise<number> {
-    const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, opts);
+    const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, { ...opts, k: this.#ctx.settings.dhtStoreReplicas });
     return (await this.#sendPuts(lookup, vRaw, mutable, opts)).stored;
   }
 
@@ -341,7 +341,7 @@ export class ItemPublisher {
     try {
       const target = item.mutable ? mutableTarget(item.mutable.k, item.mutable.salt) : immutableTarget(item.v);
       if (item.children?.length) await this.#putChildren(item.children, {});
-      const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, {});
+      const lookup = await this.#ctx.lookup(target, { q: 'get', id: this.#ctx.nodeId(), target }, { k: this.#ctx.settings.dhtStoreReplicas });
       const { stored, refusals } = await this.#sendPuts(lookup, item.v, item.mutable, {});
       // Every node holds a newer seq (another writer of the namespace, or a delete elsewhere): ours is stale,
       // unless it was replaced by a newer put of ours meanwhile.

@@ -10,6 +10,7 @@ import type { PeerAddress } from '../util/peer-address.js';
 import { randomBytes } from '../util/hash.js';
 import { bytesEqual, toHex } from '../util/bytes.js';
 import type { MutableItem } from './bep44.js';
+import { shuffleInPlace } from '../util/shuffle.js';
 
 type Clock = () => number;
 
@@ -97,11 +98,7 @@ export class PeerStore {
       if (e.expiresAt <= now) swarm.delete(addr);
       else out.push(e.peer);
     }
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [out[i], out[j]] = [out[j]!, out[i]!];
-    }
-    return out.slice(0, max);
+    return shuffleInPlace(out).slice(0, max);
   }
 
   sweep(): void {

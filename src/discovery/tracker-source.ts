@@ -20,6 +20,7 @@ import { announce, type AnnounceResult } from '../tracker/client.js';
 import type { AnnounceEvent } from '../tracker/http-codec.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import type { PeerSource, PeerSourceContext } from './peer-source.js';
+import { shuffleInPlace } from '../util/shuffle.js';
 
 export interface TrackerSourceOptions {
   /** BEP 12 tiers of announce URLs (a plain `announce` is one tier of one). */
@@ -68,14 +69,7 @@ export interface TrackerUrlStatus {
   warning?: string;
 }
 
-function shuffle<T>(list: T[]): T[] {
-  const out = [...list];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
+const shuffle = <T>(list: T[]): T[] => shuffleInPlace([...list]);
 
 export class TrackerPeerSource implements PeerSource {
   readonly name = 'tracker';

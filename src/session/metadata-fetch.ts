@@ -18,6 +18,7 @@ import { HandshakeReader, encodeHandshake } from '../wire/handshake.js';
 import { FrameDecoder, MAX_EXTENDED_FRAME_BYTES } from '../wire/framer.js';
 import { decodeMessage, encodeMessage } from '../wire/messages.js';
 import { EXTENDED_HANDSHAKE_ID, UT_METADATA, decodeExtendedHandshake, encodeExtendedHandshake, extensionId } from '../wire/extension.js';
+import { shuffleInPlace } from '../util/shuffle.js';
 import {
   MAX_METADATA_BYTES,
   decodeMetadataMessage,
@@ -118,10 +119,7 @@ export class MetadataFetcher {
     const untried = [...this.#known.values()].filter((p) => !p.tried);
     // In random order: a fetch started over (the daemon's restart) with the same peers heard in the same order
     // would try the same unhelpful ones first every time and never reach the rest.
-    for (let i = untried.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [untried[i], untried[j]] = [untried[j]!, untried[i]!];
-    }
+    shuffleInPlace(untried);
     for (const p of untried) {
       if (this.#active >= (this.#opts.parallel ?? DEFAULT_SETTINGS.metadataFetchParallel)) return;
       if (p.tried) continue;
