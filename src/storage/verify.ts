@@ -28,6 +28,14 @@ const BATCH_BYTES = 4 * 1024 * 1024;
  * the 100-host LAN peaked 30 MiB above the others) than 64 MiB of SHA-1.
  */
 const INLINE_HASH_BYTES = 64 * 1024 * 1024;
+/**
+ * Batch bytes and batches in flight when hashing on this thread: one read
+ * under way while the other is hashed is all it can use, and the buffers
+ * may outlive the verification (old-generation garbage until a full
+ * collection: the LAN seeder kept its four 4 MiB buffers, 16 MiB, all run).
+ */
+const INLINE_BATCH_BYTES = 1024 * 1024;
+const INLINE_LANES = 2;
 
 export interface VerifyOptions {
   /** Pieces to check (default: all). Others stay unset in the result. */
@@ -47,8 +55,8 @@ interface Batch {
   count: number;
 }
 
-function makeBatches(info: InfoDict, pieces: number[]): Batch[] {
-  const perBatch = Math.max(1, Math.floor(BATCH_BYTES / info.pieceLength));
+function makeBatches(info: InfoDict, pieces: number[], batchBytes: number): Batch[] {
+  const perBatch = Math.max(1, Math.floor(batchBytes / info.pieceLength));
   const out: Batch[] = [];
   for (const p of pieces) {
     const last = out[out.length - 1];
@@ -78,9 +86,9 @@ export async function verifyPieces(store: PieceStore, info: InfoDict, pool: Hash
     list = Array.from({ length: info.pieceCount }, (_, i) => i);
   }
   const total = list.length;
-  const batches = makeBatches(info, list);
-  const lanes = Math.max(1, opts.concurrency ?? pool.threads * 2);
   const inline = total * info.pieceLength <= (opts.inlineHashBytes ?? INLINE_HASH_BYTES);
+  const batches = makeBatches(info, list, inline ? INLINE_BATCH_BYTES : BATCH_BYTES);
+  const lanes = Math.max(1, opts.concurrency ?? (inline ? INLINE_LANES : pool.threads * 2));
   const signal = opts.signal;
   let next = 0;
   let done = 0;
