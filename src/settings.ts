@@ -210,6 +210,15 @@ export const DEFAULT_SETTINGS = {
   seedSuggestMaxPieces: 16,
   /** A suggested piece the leecher has not asked for within this long may be suggested to another. */
   seedSuggestAssignMs: 3_000,
+  /**
+   * `have` messages to peers we choke are gathered and sent at most this
+   * often (0: each at once). A peer we choke cannot ask us for the piece
+   * yet; each `have` sent alone was a packet of its own (and an ACK back):
+   * on a LAN swarm of 20, about 1,500 a second per leecher, 2% of a
+   * 40 Mbit uplink and much of the kernel's work. Peers we unchoke, and
+   * every peer once we complete, hear at once.
+   */
+  haveBatchMs: 100,
 
   // --- storage -----------------------------------------------------------
   /**

@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { isRunning, machineCpuTicks as cpuTicks, startSwarmChild, stopSwarmChild, type SwarmChild, type JsonEvent } from './swarm-child.js';
+import { isRunning, machineCpuTicks as cpuTicks, startSwarmChild, stopSwarmChild, usageOf, type SwarmChild, type JsonEvent } from './swarm-child.js';
 
 export interface LanArgs {
   leechers: number;
@@ -70,6 +70,9 @@ interface LanRun {
   firstCopySec: number;
   /** Pieces the seeder sent again before that (from the same line). */
   earlyRepeats: number;
+  /** CPU seconds (user + system) of our seeder and of all our leechers, from their exit reports (NaN for libtorrent). */
+  seederCpuSec: number;
+  leechersCpuSec: number;
   /** Busy CPU seconds of the whole machine (all cores) from the spawn to the last completion. */
   cpuSec: number;
   timeline: Array<{ sec: number; seederUp: number; swarmDown: number; done: number; cpuBusy: number }>;
@@ -155,7 +158,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   const timeoutMs = (args.timeoutS ?? Math.max(120, 20 * (args.sizeBytes * 8) / rateBitsPerSec(args.rate))) * 1000;
   const childEnv = { BENCH_PEER_JS: client === 'before' ? args.beforePeerJs! : env.peerJs };
   const children: SwarmChild[] = [];
-  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, cpuSec: NaN, firstCopySec: NaN, earlyRepeats: NaN, timeline: [] };
+  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, cpuSec: NaN, firstCopySec: NaN, earlyRepeats: NaN, seederCpuSec: NaN, leechersCpuSec: NaN, timeline: [] };
   const ours = (i: number, name: string, argv: string[]): SwarmChild => {
     const prof = args.cpuProfDir && name.startsWith('leecher') ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProfDir}`] : [];
     const c = startSwarmChild(name, [...prof, env.launch, ...argv], childEnv, join(dir, `${name}.usage.json`), env.root, { wrap: lan.wrap(i) });
@@ -238,6 +241,14 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   } finally {
     clearInterval(sampler);
     await Promise.all(children.filter(isRunning).map((c) => stopSwarmChild(c, 5000)));
+    if (client !== 'libtorrent') {
+      const cpu = (c: SwarmChild | undefined): number => {
+        const u = c && usageOf(c);
+        return u ? u.userSec + u.systemSec : NaN;
+      };
+      result.seederCpuSec = cpu(seederChild);
+      result.leechersCpuSec = children.filter((c) => c.name.startsWith('leecher')).reduce((a, c) => a + cpu(c), 0);
+    }
     if (!args.keep) await rm(dir, { recursive: true, force: true });
   }
   log(`${client} run ${run + 1}: ${result.ok ? 'ok' : `FAILED (${result.error})`}, last complete ${result.completions.at(-1)?.toFixed(1) ?? '-'} s`);
@@ -249,17 +260,17 @@ function report(args: LanArgs, sizeLabel: string, runs: LanRun[]): string[] {
   const f = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1));
   const lines = [
     `swarm benchmark --lan: ${sizeLabel} (${args.sizeBytes} bytes), 1 seeder + ${args.leechers} leechers, one namespace host each at ${args.rate} (tbf, both ways), tracker on its own host; floor (size / rate) ${floor.toFixed(1)} s`,
-    'client      run  time s  of floor  seeder up x  first s  median s  last s  CPU s  leechers down x  seed 1st copy s  early repeats',
+    'client      run  time s  of floor  seeder up x  first s  median s  last s  CPU s  leechers down x  seed 1st copy s  early repeats  seeder CPU s  leechers CPU s',
   ];
   for (const r of runs) {
     const last = r.ok ? r.completions.at(-1) : undefined;
     lines.push(
       `${r.client.padEnd(10)}  ${String(r.run + 1).padStart(3)}  ${f(last).padStart(6)}  ${(last ? `${((floor / last) * 100).toFixed(0)}%` : '-').padStart(8)}  ` +
-        `${(r.seederWireBytes / args.sizeBytes).toFixed(2).padStart(11)}  ${f(r.completions[0]).padStart(7)}  ${f(median(r.completions)).padStart(8)}  ${f(r.completions.at(-1)).padStart(6)}  ${f(r.cpuSec).padStart(5)}  ${(r.leechersWireBytes / (args.sizeBytes * args.leechers)).toFixed(3).padStart(15)}  ${f(r.firstCopySec).padStart(15)}  ${(Number.isFinite(r.earlyRepeats) ? String(r.earlyRepeats) : '-').padStart(13)}` +
+        `${(r.seederWireBytes / args.sizeBytes).toFixed(2).padStart(11)}  ${f(r.completions[0]).padStart(7)}  ${f(median(r.completions)).padStart(8)}  ${f(r.completions.at(-1)).padStart(6)}  ${f(r.cpuSec).padStart(5)}  ${(r.leechersWireBytes / (args.sizeBytes * args.leechers)).toFixed(3).padStart(15)}  ${f(r.firstCopySec).padStart(15)}  ${(Number.isFinite(r.earlyRepeats) ? String(r.earlyRepeats) : '-').padStart(13)}  ${f(r.seederCpuSec).padStart(12)}  ${f(r.leechersCpuSec).padStart(14)}` +
         (r.ok ? '' : `  FAILED: ${r.error}`),
     );
   }
-  lines.push(`("seeder up x": bytes the seeder's host sent on the wire, headers included, in file sizes; "leechers down x": bytes all leechers' hosts received, per leecher, in file sizes (duplicates and headers included); "CPU s": busy CPU seconds of the whole ${cpus().length}-core machine during the run; "seed 1st copy s": when every piece had left our seeder once, "early repeats": pieces it sent again before that (from its log; '-' where the build does not say))`);
+  lines.push(`("seeder up x": bytes the seeder's host sent on the wire, headers included, in file sizes; "leechers down x": bytes all leechers' hosts received, per leecher, in file sizes (duplicates and headers included); "CPU s": busy CPU seconds of the whole ${cpus().length}-core machine during the run; "seed 1st copy s": when every piece had left our seeder once, "early repeats": pieces it sent again before that (from its log; '-' where the build does not say); "seeder/leechers CPU s": our processes' own user + system seconds, the rest of "CPU s" is the kernel's network work, the bench and anything else on the machine)`);
   lines.push('');
   const mbit = (b: number): string => ((b * 8) / 1e6).toFixed(0);
   for (const r of runs) {
@@ -309,7 +320,8 @@ export async function runLanBench(args: LanArgs, sizeLabel: string, env: LanEnv)
       const clients: Client[] = args.beforePeerJs ? ['before', 'ours', 'libtorrent'] : ['ours', 'libtorrent'];
       // Each run starts with the next client, so none is always first (or always after the same one).
       const order = clients.map((_, k) => clients[(k + run) % clients.length]!);
-      for (const client of order) if (!args.only || args.only === client) runs.push(await runClient(lan, env, args, client, run, torrent));
+      // --client ours with --before: the two builds only, no libtorrent.
+      for (const client of order) if (!args.only || args.only === client || (args.only === 'ours' && client === 'before')) runs.push(await runClient(lan, env, args, client, run, torrent));
     }
   } finally {
     lan.down();

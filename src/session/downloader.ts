@@ -21,6 +21,7 @@ import { DiskPause } from './disk-pause.js';
 import { PieceAssembler } from './piece-assembler.js';
 import { SmartBan, type Ban } from './smart-ban.js';
 import { Requester } from './requester.js';
+import { HaveBatch } from './have-batch.js';
 import { WebSeeds, type WebSeedSettings } from './web-seed.js';
 import type { TorrentEvents } from './torrent-types.js';
 
@@ -32,7 +33,16 @@ export interface DownloaderOptions {
   infoHashHex: string;
   settings: Pick<
     Settings,
-    'blockBytes' | 'maxUnwrittenBytes' | 'banAfterHashFailures' | 'diskRetryInitialMs' | 'diskRetryMaxMs' | 'initialQueueDepth' | 'maxQueueDepth' | 'requestQueueTimeMs' | 'expediteKeepRequests'
+    | 'blockBytes'
+    | 'maxUnwrittenBytes'
+    | 'banAfterHashFailures'
+    | 'diskRetryInitialMs'
+    | 'diskRetryMaxMs'
+    | 'initialQueueDepth'
+    | 'maxQueueDepth'
+    | 'requestQueueTimeMs'
+    | 'expediteKeepRequests'
+    | 'haveBatchMs'
   > &
     WebSeedSettings;
   pool: Pick<HashPool, 'hashPieces'>;
@@ -61,6 +71,7 @@ export class Downloader {
   readonly #disk: DiskPause;
   readonly #smartBan: SmartBan;
   readonly #webSeeds: WebSeeds | undefined;
+  readonly #haves: HaveBatch;
 
   constructor(opts: DownloaderOptions) {
     this.#o = opts;
@@ -74,6 +85,7 @@ export class Downloader {
       atWriteBound: () => this.#assembler.atWriteBound(),
       onLimited: opts.onLimited,
     });
+    this.#haves = new HaveBatch({ batchMs: settings.haveBatchMs, connection: (id) => opts.connections.get(id) });
     const writePiece = (index: number, data: Uint8Array): Promise<void> => opts.storage.store.writePiece(index, data);
     this.#smartBan = new SmartBan({ blockBytes: settings.blockBytes, banAfterFailures: settings.banAfterHashFailures });
     this.#disk = new DiskPause({
@@ -149,6 +161,7 @@ export class Downloader {
 
   forget(connId: number): void {
     this.#requester.forget(connId);
+    this.#haves.forget(connId);
   }
 
   /** Tops up the requests in flight with every peer and web seed. */
@@ -178,6 +191,7 @@ export class Downloader {
 
   /** Stops retrying the disk and waits (at most `drainMs`) for the pieces received to be hashed and written. */
   async stop(drainMs: number): Promise<void> {
+    this.#haves.stop();
     this.#webSeeds?.stop();
     this.#disk.stop();
     await this.#assembler.drain(drainMs);
@@ -242,13 +256,16 @@ export class Downloader {
     o.picker.pieceVerified(index);
     this.#ban(this.#smartBan.pieceVerified(index, data));
     o.emit('piece:verified', index);
+    // Done (every wanted piece here): a leecher may exit at once, so nothing waits.
+    const complete = o.picker.wantedComplete();
     for (const c of o.connections.values()) {
       if (!c.handshaken) continue;
       if (c.bits.get(index)) {
         if (wasWanted) this.#requester.pieceGot(c);
-      }
-      else c.have(index);
+      } else this.#haves.announce(c, index, complete);
     }
+    // The piece that completes us goes out at once, and every `have` still gathered with it.
+    if (complete) this.#haves.flush();
     o.onVerified();
   }
 
