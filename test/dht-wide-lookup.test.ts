@@ -35,7 +35,8 @@ function context(nodes: NodeInfo[], log: KrpcQuery[]): WideLookupContext {
       for (const c of closest) onResponse?.(c.node, c.response);
       return { closest, queried: found.length, responded: found.length, hops: 2, stoppedEarly: false, stalled: 0 };
     },
-    query: async (to, q) => answer(to, q),
+    // A node near the target answers a find_node with the k closest to it (its table knows that neighbourhood).
+    query: async (to, q) => (q.q === 'find_node' ? { ...answer(to, q), nodes: closestTo(nodes, q.target, K) } : answer(to, q)),
   };
 }
 

@@ -435,18 +435,18 @@ export class DhtNode extends TypedEmitter<DhtEvents> {
     return wideLookup(target, query, opts.k, {
       nodeId: this.#nodeId,
       k,
-      lookup: (t, q, want, on, seeds) => this.#lookupK(t, q, want, opts, on, seeds),
+      lookup: (t, q, want, on) => this.#lookupK(t, q, want, opts, on),
       query: (to, q) => this.#query(to, q, opts.signal),
     }, onResponse);
   }
 
-  #lookupK(target: Uint8Array, query: KrpcQuery, k: number, opts: Op, onResponse?: LookupOptions['onResponse'], seeds: NodeInfo[] = []): Promise<LookupResult> {
+  #lookupK(target: Uint8Array, query: KrpcQuery, k: number, opts: Op, onResponse?: LookupOptions['onResponse']): Promise<LookupResult> {
     if (!this.#running) return Promise.reject(new DhtError('DHT node is not running', 201));
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.#shutdown.signal]) : this.#shutdown.signal;
     const a = this.#rpc.address;
     return iterativeLookup({
       target,
-      seeds: [...seeds, ...this.#seeds(target, k)],
+      seeds: this.#seeds(target, k),
       k,
       alpha: this.settings.dhtAlpha,
       maxQueries: this.settings.dhtMaxLookupQueries,

@@ -10,30 +10,35 @@
  * the target, for the prefix lengths `b` between the k-th and the want-th
  * closest found so far. The k nodes closest to the target with bit `b`
  * flipped are the closest of that subtree, in the same order as seen from
- * the target itself (XOR), so one `find_node` lookup per level finds them.
- * Each node found that way is then asked the caller's query (a BEP 44 `get`
- * for the target: its write token and what it holds) directly.
+ * the target itself (XOR). The nodes nearest the target know that
+ * neighbourhood best (their deepest buckets), so a `find_node` of the
+ * flipped target asked of a few of them finds the subtree's nodes in one
+ * round. Each node found that way is then asked the caller's query (a BEP 44
+ * `get` for the target: its write token and what it holds) directly.
  *
  * A subtree whose k closest were all needed may hold more: its own sibling
  * subtrees are looked into next, nearest to the target first, until none
  * can hold an id closer than the want-th known.
  *
- * Bounded: at most MAX_PROBES sibling lookups, each bounded as any lookup.
+ * Bounded: at most MAX_PROBES subtrees, PROBE_ASKERS queries each.
  */
+import { bytesEqual } from '../util/bytes.js';
 import { commonPrefixBits, compareDistance } from './distance.js';
 import type { KrpcQuery, KrpcResponse, NodeInfo } from './krpc.js';
 import type { LookupReply, LookupResult } from './lookup.js';
 
-/** Sibling subtrees looked into at most (each a find_node lookup). */
+/** Sibling subtrees looked into at most. */
 const MAX_PROBES = 10;
+/** Nodes nearest the target asked (find_node) about each sibling subtree: each knows at most k of it. */
+const PROBE_ASKERS = 3;
 
 export interface WideLookupContext {
   /** Our own id (find_node queries carry it). */
   nodeId: Uint8Array;
   /** The bucket size k: what one answer's `nodes` holds. */
   k: number;
-  /** An iterative lookup of `target` for its `k` closest, asking each node `query`, starting also from `seeds`. */
-  lookup: (target: Uint8Array, query: KrpcQuery, k: number, onResponse?: (node: NodeInfo, r: KrpcResponse) => boolean | void, seeds?: NodeInfo[]) => Promise<LookupResult>;
+  /** An iterative lookup of `target` for its `k` closest, asking each node `query`. */
+  lookup: (target: Uint8Array, query: KrpcQuery, k: number, onResponse?: (node: NodeInfo, r: KrpcResponse) => boolean | void) => Promise<LookupResult>;
   /** One query to one node. */
   query: (to: NodeInfo, query: KrpcQuery) => Promise<KrpcResponse>;
 }
@@ -72,7 +77,7 @@ export async function wideLookup(
   ctx: WideLookupContext,
   onResponse?: (node: NodeInfo, r: KrpcResponse) => boolean | void,
 ): Promise<LookupResult> {
-  const first = await ctx.lookup(target, query, want, onResponse);
+  const first = await ctx.lookup(target, query, Math.min(want, ctx.k), onResponse);
   if (first.stoppedEarly || want <= ctx.k) return first;
   const replies = new Map<string, LookupReply>(first.closest.map((c) => [addrKey(c.node), c]));
   let { queried, responded, stalled } = first;
@@ -101,13 +106,18 @@ export async function wideLookup(
     const region = regions.shift()!;
     const limit = threshold();
     if (limit && compareBytes(region.bound, limit) >= 0) break;
-    // Started from the nodes nearest the target, whose tables know its neighbourhood best: a round or two.
-    const seeds = ranked().slice(0, ctx.k).map((c) => c.node);
-    const found = await ctx.lookup(region.point, { q: 'find_node', id: ctx.nodeId, target: region.point }, ctx.k, undefined, seeds);
-    queried += found.queried;
-    responded += found.responded;
-    stalled += found.stalled;
-    const fresh = found.closest.map((c) => c.node).filter((n) => !replies.has(addrKey(n)) && (limit === undefined || compareBytes(xor(n.id, target), limit) < 0));
+    // Asked of the nodes nearest the target, whose routing tables know its neighbourhood best (one round, not a lookup).
+    const askers = ranked().slice(0, PROBE_ASKERS).map((c) => c.node);
+    const heard = new Map<string, NodeInfo>();
+    const probes = await Promise.allSettled(askers.map((n) => ctx.query(n, { q: 'find_node', id: ctx.nodeId, target: region.point })));
+    for (const p of probes) {
+      queried++;
+      if (p.status !== 'fulfilled') continue;
+      responded++;
+      for (const n of p.value.nodes ?? []) if (!bytesEqual(n.id, ctx.nodeId)) heard.set(addrKey(n), n);
+    }
+    const found = [...heard.values()].sort((a, b) => compareDistance(a.id, b.id, region.point));
+    const fresh = found.filter((n) => !replies.has(addrKey(n)) && (limit === undefined || compareBytes(xor(n.id, target), limit) < 0));
     const answers = await Promise.allSettled(fresh.map((n) => ctx.query(n, query)));
     answers.forEach((a, i) => {
       queried++;
@@ -117,7 +127,7 @@ export async function wideLookup(
       replies.set(addrKey(node), { node, response: a.value, hop: 1 });
       onResponse?.(node, a.value);
     });
-    split(region.point, region.level, region.bound, found.closest.map((c) => c.node));
+    split(region.point, region.level, region.bound, found);
   }
   const closest = ranked().slice(0, want);
   return { closest, queried, responded, hops: first.hops, stoppedEarly: false, stalled };
