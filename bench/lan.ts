@@ -37,6 +37,8 @@ const MiB = 1024 * 1024;
 const RSS_TARGET = 100 * MiB;
 /** Extra node flags for every daemon, for a look inside (e.g. LAN_NODE_FLAGS=--trace-gc: each host's stderr.log shows its heap over time). */
 const NODE_FLAGS = (process.env.LAN_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+/** An A/B comparison under the same load: even-numbered hosts get these flags too (LAN_NODE_FLAGS_B='--optimize-for-size'); the report compares the two halves. */
+const NODE_FLAGS_B = (process.env.LAN_NODE_FLAGS_B ?? '').split(/\s+/).filter(Boolean);
 
 interface Args {
   hosts: number;
@@ -145,6 +147,8 @@ interface Daemon {
   peakAt: number;
   /** Where the memory was when the peak RSS was seen (largest mappings). */
   peakMappings: string;
+  /** /proc/PID/smaps then (written to the host's folder for the highest peaks). */
+  peakSmaps: string;
   exit?: number | string;
   exited: Promise<number | string>;
   stderrTail: string;
@@ -163,12 +167,12 @@ function procStatus(pid: number | undefined, field: 'VmHWM' | 'RssAnon'): number
 const vmHwm = (pid: number | undefined): number | undefined => procStatus(pid, 'VmHWM');
 
 /** The three largest mappings by resident size, from /proc/PID/smaps. */
-function rssByMapping(pid: number | undefined): string {
+function rssByMapping(pid: number | undefined, smaps?: string): string {
   if (!pid) return '?';
   try {
     const byName = new Map<string, number>();
     let name = '';
-    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    for (const line of (smaps ?? readFileSync(`/proc/${pid}/smaps`, 'utf8')).split('\n')) {
       const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+(?:\s+(.*))?$/.exec(line);
       if (m) name = path.basename(m[1] ?? '') || '[anon]';
       else if (line.startsWith('Rss:')) byName.set(name, (byName.get(name) ?? 0) + Number(line.split(/\s+/)[1]) * 1024);
@@ -186,7 +190,7 @@ function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => 
   // Nothing configured but its own folders (and JSON events to read completion from); the API on its
   // default port 8080, each host having its own loopback.
   // --trace-exit: a daemon that ends by process.exit says from where in its stderr.log.
-  const args = ['netns', 'exec', host.ns, process.execPath, '--trace-exit', ...NODE_FLAGS, PEER, 'start', '--torrents', dirs.torrents, '--downloads', dirs.downloads, '--state', dirs.state, '--json', ...(api ? [] : ['--no-api'])];
+  const args = ['netns', 'exec', host.ns, process.execPath, '--trace-exit', ...NODE_FLAGS, ...(host.i % 2 === 0 ? NODE_FLAGS_B : []), PEER, 'start', '--torrents', dirs.torrents, '--downloads', dirs.downloads, '--state', dirs.state, '--json', ...(api ? [] : ['--no-api'])];
   const proc = spawn('ip', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const d: Daemon = {
     host,
@@ -197,6 +201,7 @@ function startDaemon(host: Host, dataDir: string, api: boolean, infoHash: () => 
     peakAnon: 0,
     peakAt: 0,
     peakMappings: '?',
+    peakSmaps: '',
     stderrTail: '',
     exited: new Promise((resolve) => proc.on('close', (code, sig) => resolve(code ?? sig ?? 'unknown'))),
   };
@@ -282,6 +287,7 @@ async function main(): Promise<number> {
   const results: { label: string; value: string }[] = [];
   const targets: { what: string; met: boolean; detail: string }[] = [];
   let infoHash: string | undefined;
+  let dropAt = 0;
   try {
     log(`lan.sh up ${args.hosts} ${args.rate} --prefix ${lan.prefix}`);
     let t0 = performance.now();
@@ -311,7 +317,14 @@ async function main(): Promise<number> {
         const hwm = vmHwm(d.proc.pid) ?? 0;
         if (hwm > d.peakRss) {
           // The breakdown only past 80 MiB: reading smaps of a hundred processes every second costs CPU the run needs.
-          if (hwm > 80 * MiB) d.peakMappings = rssByMapping(d.proc.pid);
+          if (hwm > 80 * MiB) {
+            try {
+              d.peakSmaps = readFileSync(`/proc/${d.proc.pid}/smaps`, 'utf8');
+              d.peakMappings = rssByMapping(d.proc.pid, d.peakSmaps);
+            } catch {
+              /* it exited */
+            }
+          }
           d.peakRss = hwm;
           d.peakAt = performance.now() - t0;
         }
@@ -334,7 +347,7 @@ async function main(): Promise<number> {
     // The torrent and its data on host 1, the magnet on every other host, at once.
     const seed = daemons[0]!;
     writeFileSync(path.join(seed.dirs.downloads, name), readFileSync(content));
-    const dropAt = performance.now();
+    dropAt = performance.now();
     writeFileSync(path.join(seed.dirs.torrents, `${name}.torrent`), readFileSync(path.join(contentDir, `${name}.torrent`)));
     for (const d of daemons.slice(1)) writeFileSync(path.join(d.dirs.torrents, `${name}.magnet`), made.magnet + '\n');
     log(`dropped: the torrent on host 1, its magnet on ${args.hosts - 1} hosts; waiting (at most ${fmtS(timeoutMs)}, floor ${fmtS(floorMs)})`);
@@ -422,9 +435,24 @@ async function main(): Promise<number> {
       results.push({ label: 'peak RSS per daemon (min / median / p90 / max)', value: [pct(rss, 0), pct(rss, 50), pct(rss, 90), Math.max(...rss)].map(fmtMiB).join(' / ') });
       const anon = daemons.map((d) => d.peakAnon).filter((x) => x > 0);
       if (anon.length) results.push({ label: 'peak anon RSS (min / median / p90 / max)', value: [pct(anon, 0), pct(anon, 50), pct(anon, 90), Math.max(...anon)].map(fmtMiB).join(' / ') });
+      if (NODE_FLAGS_B.length) {
+        for (const [label, half] of [
+          [`with LAN_NODE_FLAGS_B (${NODE_FLAGS_B.join(' ')}), even hosts`, daemons.filter((d) => d.host.i % 2 === 0)],
+          ['without, odd hosts but 1', daemons.filter((d) => d.host.i % 2 === 1 && d.host.i !== 1)],
+        ] as const) {
+          const r = half.map((d) => d.peakRss).filter((x) => x > 0);
+          const a = half.map((d) => d.peakAnon).filter((x) => x > 0);
+          const done = half.filter((d) => d.completeAt !== undefined).map((d) => d.completeAt! - dropAt);
+          results.push({
+            label: `  peak RSS / anon ${label} (median / max)`,
+            value: `${fmtMiB(pct(r, 50))} / ${fmtMiB(Math.max(...r))}; anon ${fmtMiB(pct(a, 50))} / ${fmtMiB(Math.max(...a))}; complete median ${done.length ? fmtS(pct(done, 50)) : '-'}`,
+          });
+        }
+      }
       const top = [...daemons].sort((a, b) => b.peakRss - a.peakRss).slice(0, 5);
       results.push({ label: 'highest peaks (host: RSS / anon, at s from start)', value: top.map((d) => `${d.host.i}: ${fmtMiB(d.peakRss)} / ${fmtMiB(d.peakAnon)} at ${(d.peakAt / 1000).toFixed(0)}`).join(', ') });
       // Where the memory of the highest is now (malloc's [heap], V8 and big buffers in [anon], the node binary).
+      for (const d of top) if (d.peakSmaps) writeFileSync(path.join(d.dirs.root, 'smaps-at-peak.txt'), d.peakSmaps);
       for (const d of top.slice(0, 3)) {
         results.push({ label: `  host ${d.host.i} at its peak (RSS by mapping)`, value: d.peakMappings });
         results.push({ label: `  host ${d.host.i} now (RSS by mapping)`, value: rssByMapping(d.proc.pid) });
