@@ -74,9 +74,10 @@ export class UploadServer {
   constructor(opts: UploadServerOptions) {
     this.#o = opts;
     // Read-ahead cache: 16 MiB of whole pieces by default (at least 2), enough for a few peers' runs of requests;
-    // at most a quarter of the torrent: a small torrent seeded to many peers otherwise ended up wholly in memory
-    // (the page cache serves its reads as well), a 16 MiB one in each of a hundred LAN daemons.
-    const cacheBytes = Math.min(opts.settings.uploadCacheBytes, Math.max(2 * opts.info.pieceLength, Math.floor(opts.info.length / 4)));
+    // at most an eighth of the torrent: a small torrent seeded to many peers otherwise ended up wholly in memory
+    // (the page cache serves its reads as well), a 16 MiB one in each of a hundred LAN daemons (a quarter, 4 MiB
+    // each, still left the hosts of the 100-host LAN a few MiB short of their memory target).
+    const cacheBytes = Math.min(opts.settings.uploadCacheBytes, Math.max(2 * opts.info.pieceLength, Math.floor(opts.info.length / 8)));
     this.#cacheMax = Math.max(2, Math.floor(cacheBytes / opts.info.pieceLength));
     this.#readAheadPieces = Math.max(1, Math.min(opts.settings.uploadReadAheadPieces, this.#cacheMax - 1));
     this.#imageBytes = imageBytes(opts.info.pieceLength, opts.settings.blockBytes);
@@ -223,11 +224,19 @@ export class UploadServer {
    * Keeps a free image for the next read while the images held (cached,
    * being read, spare) are at most the cache plus one peer's read-ahead:
    * enough that a full cache's next reads allocate nothing, and never a
-   * second cache's worth of memory beside the cache.
+   * second cache's worth of memory beside the cache. Also while the spares
+   * hold less than the send budget: images evicted while their blocks
+   * waited in sockets come back in bursts, and one dropped here is garbage
+   * until a full collection (it lived long enough to be promoted), while
+   * the next read allocates a new one: a LAN seeder's malloc heap grew to
+   * 35 MiB so. The budget bounds how many such images there can be.
    */
   #recycle(image: PieceImage): void {
     if (image.size !== this.#o.info.pieceLength) return;
-    if (this.#cache.size + this.#reading.size + this.#spareImages.length < this.#cacheMax + this.#readAheadPieces) this.#spareImages.push(image);
+    const spares = this.#spareImages.length;
+    if (this.#cache.size + this.#reading.size + spares < this.#cacheMax + this.#readAheadPieces || (spares + 1) * this.#imageBytes <= this.#send.limitBytes) {
+      this.#spareImages.push(image);
+    }
   }
 
   #evict(entry: PieceImage | undefined): void {
