@@ -126,7 +126,7 @@ class FakeConn extends EventEmitter {
 }
 
 function choking(conns: FakeConn[], seeding: boolean): Choking {
-  const settings = { ...DEFAULT_SETTINGS, seedSuggestBlocks: 8, blockBytes: 16 * 1024 };
+  const settings = { ...DEFAULT_SETTINGS, seedSuggestBlocks: 8, blockBytes: 16 * 1024 }; // on here (off by default)
   return new Choking({
     settings,
     connections: () => conns as unknown as PeerConnection[],

@@ -6,7 +6,11 @@
  * last leechers otherwise sat idle with one piece to go while the seeder's
  * upload was free.
  *
- * Seeding, each unchoke is preceded by the seed's suggestions of distinct
+ * A slot that frees goes to the waiting peer furthest behind (fewest
+ * pieces), and leeching, laggardUnchokeSlots of the round's regular slots
+ * do too (picker/choker.ts says why).
+ *
+ * Seeding, each unchoke can be preceded by the seed's suggestions of distinct
  * pieces (seed-spreading.ts), and a choke gives them back.
  */
 import type { Settings } from '../settings.js';
@@ -20,13 +24,17 @@ export class Choking {
   readonly #spread: SeedSpreading | undefined;
 
   constructor(opts: {
-    settings: Pick<Settings, 'unchokeSlots' | 'optimisticUnchokeIntervalMs' | 'chokeIntervalMs'>;
+    settings: Pick<Settings, 'unchokeSlots' | 'optimisticUnchokeIntervalMs' | 'chokeIntervalMs'> & Partial<Pick<Settings, 'laggardUnchokeSlots'>>;
     connections: () => Iterable<PeerConnection>;
     /** Seed spreading (seed-spreading.ts); without it, unchokes carry no suggestions. */
     spread?: SeedSpreadingOptions;
   }) {
     const s = opts.settings;
-    this.#choker = new Choker({ slots: s.unchokeSlots, optimisticEveryRounds: Math.round(s.optimisticUnchokeIntervalMs / s.chokeIntervalMs) });
+    this.#choker = new Choker({
+      slots: s.unchokeSlots,
+      optimisticEveryRounds: Math.round(s.optimisticUnchokeIntervalMs / s.chokeIntervalMs),
+      laggardSlots: s.laggardUnchokeSlots ?? 0,
+    });
     this.#connections = opts.connections;
     this.#spread = opts.spread ? new SeedSpreading(opts.spread) : undefined;
   }
@@ -83,10 +91,10 @@ export class Choking {
   /** A slot may have come free: interested peers waiting get it now. */
   unchokeIntoFreeSlots(): void {
     const waiting = [...this.#connections()].filter((c) => c.handshaken && !c.closed && c.peerInterested && c.amChoking && !c.bits.isComplete());
-    // Start at a random one, so the same peer is not always first in line.
-    const start = Math.floor(Math.random() * waiting.length);
-    for (let i = 0; i < waiting.length; i++) {
-      const c = waiting[(start + i) % waiting.length]!;
+    // The peer furthest behind first (it has the most left to get, and the least to trade for it); ties at random.
+    const order = new Map(waiting.map((c) => [c.id, c.bits.count() + Math.random()]));
+    waiting.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    for (const c of waiting) {
       if (!this.#choker.tryUnchokeNow(c.id)) return;
       this.#unchoke(c);
     }
