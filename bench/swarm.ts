@@ -5,7 +5,12 @@
  *   (default 20 64M 40mbit, 1 run, both clients):
  *   the same swarm on the namespace LAN, ours and libtorrent in the same run
  *   (bench/lib/swarm-lan.ts; needs root); --before DIR adds the build in DIR
- *   (a checkout with dist/) as client "before", in the same rotation.
+ *   (a checkout with dist/) as client "before", in the same rotation
+ *   (--client ours with --before: the two builds, no libtorrent). Per run it
+ *   also prints when every piece had left our seeder once and how many it
+ *   sent twice before that (its log), our seeder's and leechers' own CPU,
+ *   the seconds the seeder sat under half its rate, and the leechers' use
+ *   of their download links.
  *
  * A LAN swarm on loopback (issue 4): each "machine" is its own address, as
  * on a real LAN. `peer tracker` on 127.0.0.1, one `peer seed` on 127.0.0.2,
