@@ -36,6 +36,8 @@ const MAKE_TORRENT = path.join(ROOT, 'dist', 'make-torrent.js');
 const MiB = 1024 * 1024;
 const RSS_TARGET = 100 * MiB;
 /** Extra node flags for every daemon, for a look inside (e.g. LAN_NODE_FLAGS=--trace-gc: each host's stderr.log shows its heap over time). */
+/** LAN_KV_LOG=debug: the kv put and gets run with --log-level debug, their stderr kept as kv-*.log in the data folder (use with --keep). */
+const KV_LOG = process.env.LAN_KV_LOG ? ['--log-level', process.env.LAN_KV_LOG] : [];
 const NODE_FLAGS = (process.env.LAN_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 /** An A/B comparison under the same load: even-numbered hosts get these flags too (LAN_NODE_FLAGS_B='--optimize-for-size'); the report compares the two halves. */
 const NODE_FLAGS_B = (process.env.LAN_NODE_FLAGS_B ?? '').split(/\s+/).filter(Boolean);
@@ -398,7 +400,8 @@ async function main(): Promise<number> {
     // KV: put on host 1, read on ten others (no --bootstrap: the LAN's DHT over LSD, or the host's daemon).
     const key = `bench-${lan.prefix}`;
     const value = `hello from host 1 at ${new Date().toISOString()}`;
-    const put = peerIn(lan.hosts[0]!, ['kv', 'put', key, value, '--namespace', 'bench-lan', '--state', path.join(dataDir, 'kv-put'), '--json']);
+    const put = peerIn(lan.hosts[0]!, ['kv', 'put', key, value, '--namespace', 'bench-lan', '--state', path.join(dataDir, 'kv-put'), '--json', ...KV_LOG]);
+    if (KV_LOG.length) writeFileSync(path.join(dataDir, 'kv-put.log'), put.stderr);
     let stored = 0;
     try {
       stored = (JSON.parse(put.stdout) as { stored: number }).stored;
@@ -410,7 +413,8 @@ async function main(): Promise<number> {
     let reads = 0;
     const readMs: number[] = [];
     for (const h of readers) {
-      const get = peerIn(h, ['kv', 'get', key, '--namespace', 'bench-lan', '--state', path.join(dataDir, `kv-get-${h.i}`), '--json']);
+      const get = peerIn(h, ['kv', 'get', key, '--namespace', 'bench-lan', '--state', path.join(dataDir, `kv-get-${h.i}`), '--json', ...KV_LOG]);
+      if (KV_LOG.length) writeFileSync(path.join(dataDir, `kv-get-${h.i}.log`), get.stderr);
       let got: string | undefined;
       try {
         got = (JSON.parse(get.stdout) as { value: string }).value;
