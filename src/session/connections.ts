@@ -35,6 +35,8 @@ export interface ConnectionsOptions {
   localAddress?: string;
   banned: (host: string) => boolean;
   /** Whether the session's global connection limit allows one more. */
+  /** Known peers not to dial now (a seed we left because we are a seed too). */
+  skipDial?: (key: string) => boolean;
   canConnect?: () => boolean;
   /** No connections now (the torrent is stopped or paused). */
   refusing: () => boolean;
@@ -97,7 +99,7 @@ export class Connections {
   connectMore(): void {
     if (this.#o.refusing()) return;
     const slots = this.#o.settings.maxPeersPerTorrent - this.#conns.size;
-    const dial = this.peers.toDial(slots, this.#conns.values(), { banned: this.#o.banned, canConnect: this.#o.canConnect ?? (() => true) });
+    const dial = this.peers.toDial(slots, this.#conns.values(), { banned: this.#o.banned, canConnect: this.#o.canConnect ?? (() => true), ...(this.#o.skipDial ? { skip: this.#o.skipDial } : {}) });
     for (const p of dial) this.#connect(p);
   }
 

@@ -124,7 +124,7 @@ export class PeerList {
    * per-address limit counting `conns` and attempts under way. `canConnect`
    * is asked before each (the session's global limit).
    */
-  toDial(slots: number, conns: Iterable<{ remoteHost: string }>, opts: { banned: (host: string) => boolean; canConnect: () => boolean }): KnownPeer[] {
+  toDial(slots: number, conns: Iterable<{ remoteHost: string }>, opts: { banned: (host: string) => boolean; canConnect: () => boolean; skip?: (key: string) => boolean }): KnownPeer[] {
     const out: KnownPeer[] = [];
     if (slots <= 0) return out;
     const now = this.#now();
@@ -133,7 +133,7 @@ export class PeerList {
     for (const [h, n] of this.#connectingTo) perHost.set(h, (perHost.get(h) ?? 0) + n);
     for (const p of this.#known.values()) {
       if (out.length >= slots || !opts.canConnect()) break;
-      if (p.connecting || p.connectionId !== undefined || p.nextTryAt > now || opts.banned(p.host)) continue;
+      if (p.connecting || p.connectionId !== undefined || p.nextTryAt > now || opts.banned(p.host) || opts.skip?.(p.key)) continue;
       const n = perHost.get(p.host) ?? 0;
       if (n >= this.addressLimit(p.host)) continue;
       perHost.set(p.host, n + 1);

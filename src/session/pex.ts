@@ -49,6 +49,12 @@ export class PexSwarmView {
     conn.close('both sides are seeds');
   }
 
+  /** True while the peer at `key` (its listen address, `host:port`) is a seed we left because we are one too (droppedSeedPexMs). */
+  isDroppedSeed(key: string): boolean {
+    const d = this.#seedsDropped.get(key);
+    return d !== undefined && this.#now() - d.at <= this.#settings.droppedSeedPexMs;
+  }
+
   /** Our connected peers with known listen addresses, and the seeds dropped recently. */
   swarm(): PexSwarm {
     const swarm: PexSwarm = new Map();

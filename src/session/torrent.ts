@@ -101,6 +101,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       listenPort: opts.listenPort,
       ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
       banned: (host) => this.#downloads.isBanned(host),
+      // A seed does not dial the seeds it left for being one too: on a LAN where everyone has finished,
+      // every pair otherwise reconnected every reconnectAfterCloseMs only to part again (bench:lan, 100 hosts).
+      skipDial: (key) => this.complete && this.#pex.isDroppedSeed(key),
       ...(deps.canConnect ? { canConnect: deps.canConnect } : {}),
       refusing: () => this.#stopped || this.#paused || this.#held !== undefined,
       clock: this.#now,
