@@ -16,11 +16,10 @@
  */
 import test, { type ImplementationFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { MAKE_TORRENT_BIN } from './helpers/bin.js';
 import { closed, fileSha1, fixtureBytes, isComplete, isProgress, spawnPeer, tempDir, writeFixture, type Teardown } from './helpers/swarm.js';
-import { lan, lanUnavailable } from './helpers/lan.js';
+import { lanDownAll, lanUnavailable, lanUp, type LanHost } from './helpers/lan.js';
 import { python, startPyServer } from './helpers/web-seed-py.js';
 
 const RATE = '100mbit';
@@ -30,30 +29,10 @@ const PIECE = 256 * 1024;
 /** Bound on a transfer: under a second of data at 100 Mbit, plus start-up on a slow machine. */
 const TRANSFER_MS = 60_000;
 
-type Host = { i: number; ns: string; addr: string };
+type Host = LanHost;
 
-const prefixes: string[] = [];
-function lanDown(prefix: string): void {
-  const r = lan(['down', '--prefix', prefix]);
-  if (!r.ok) process.stderr.write(`web-seed-lan.test: lan.sh down --prefix ${prefix} failed: ${r.err}\n`);
-}
-
-/** A LAN of `n` hosts with its own prefix and /16; taken down in teardown. */
-function lanUp(t: Teardown, n: number, net: string): Host[] {
-  // "w" + 6 hex + "n": unique per run, 8 characters, not ending in a digit.
-  const prefix = `w${randomBytes(3).toString('hex')}n`;
-  prefixes.push(prefix);
-  t.teardown(() => lanDown(prefix));
-  const up = lan(['up', String(n), RATE, '--prefix', prefix, '--net', net]);
-  if (!up.ok) throw new Error(`lan.sh up ${n} ${RATE} --prefix ${prefix} --net ${net} failed: ${up.err}`);
-  return lan(['list', '--prefix', prefix])
-    .out.trim()
-    .split('\n')
-    .map((l) => {
-      const [i, ns, addr] = l.split(' ');
-      return { i: Number(i), ns: ns!, addr: addr! };
-    });
-}
+/** A LAN of `n` hosts at RATE (prefix "w…n"), taken down in teardown. */
+const lanUpHere = (t: Teardown, n: number, net: string): Host[] => lanUp(t, n, net, 'w', RATE);
 
 const wrap = (h: Host): string[] => ['ip', 'netns', 'exec', h.ns];
 
@@ -73,9 +52,7 @@ const lanTest = (title: string, impl: ImplementationFn<[]>): void => {
   test.skip(title, impl);
 };
 
-test.after.always(() => {
-  for (const p of prefixes) lanDown(p);
-});
+test.after.always(lanDownAll);
 
 /** The payload under `www/<name>`, its torrent with `urls` as url-list (the built make-torrent). */
 async function content(dir: string, name: string): Promise<{ www: string; file: string; sha1: string }> {
@@ -96,7 +73,7 @@ function leechArgs(torrent: string, h: Host, dir: string, tag: string, extra: st
 
 lanTest(`peer leech on one LAN host downloads from a Range HTTP server on another as its only source, byte-equal (${RATE})`, async (t) => {
   t.timeout(TRANSFER_MS + 60_000);
-  const hosts = lanUp(t, 2, '10.96');
+  const hosts = lanUpHere(t, 2, '10.96');
   const [server, leecher] = [hosts[0]!, hosts[1]!];
   const dir = await tempDir(t, 'web-seed-lan-');
   const c = await content(dir, 'lan payload.bin');
@@ -119,7 +96,7 @@ lanTest(`peer leech on one LAN host downloads from a Range HTTP server on anothe
 
 lanTest('a corrupt web seed on the LAN is banned with no piece verified; beside a good one the download completes byte-equal', async (t) => {
   t.timeout(2 * TRANSFER_MS + 60_000);
-  const hosts = lanUp(t, 3, '10.97');
+  const hosts = lanUpHere(t, 3, '10.97');
   const [good, bad, leecher] = [hosts[0]!, hosts[1]!, hosts[2]!];
   const dir = await tempDir(t, 'web-seed-lan-');
   const c = await content(dir, 'payload.bin');

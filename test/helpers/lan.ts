@@ -33,13 +33,15 @@ const upPrefixes = new Set<string>();
  * A LAN of `n` hosts with a prefix of its own (`tag` + 6 hex + "n": unique
  * per run, 8 characters, not ending in a digit) and the /16 `net`, taken
  * down in `t`'s teardown (and by lanDownAll, for a run that ends early).
+ * `rate` (e.g. 100mbit) shapes each host both ways; lan.sh's default otherwise.
  */
-export function lanUp(t: { teardown(fn: () => void): void }, n: number, net: string, tag: string): LanHost[] {
+export function lanUp(t: { teardown(fn: () => void): void }, n: number, net: string, tag: string, rate?: string): LanHost[] {
   const prefix = `${tag}${randomBytes(3).toString('hex')}n`;
   upPrefixes.add(prefix);
   t.teardown(() => lanDown(prefix));
-  const up = lan(['up', String(n), '--prefix', prefix, '--net', net]);
-  if (!up.ok) throw new Error(`lan.sh up ${n} --prefix ${prefix} --net ${net} failed: ${up.err}`);
+  const args = ['up', String(n), ...(rate ? [rate] : []), '--prefix', prefix, '--net', net];
+  const up = lan(args);
+  if (!up.ok) throw new Error(`lan.sh ${args.join(' ')} failed: ${up.err}`);
   return lan(['list', '--prefix', prefix])
     .out.trim()
     .split('\n')
