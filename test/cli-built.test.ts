@@ -9,7 +9,7 @@
  * sources and the bundles are checked for one too.
  */
 import test from 'ava';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MAKE_TORRENT_BIN, makeTorrentCommand, PEER_BIN, REPO_ROOT } from './helpers/bin.js';
 import { closed, fileSha1, freePort, singleFileTorrent, spawnJson, spawnPeer, tempDir, type Teardown, type TorrentFixture } from './helpers/swarm.js';
@@ -61,6 +61,13 @@ async function tsFiles(dir: string): Promise<string[]> {
   }
   return out;
 }
+
+test('the build leaves every bin executable by itself: npx can reuse a link npm made for an earlier build, and never chmods again', async (t) => {
+  for (const file of [PEER_BIN, MAKE_TORRENT_BIN]) {
+    const { mode } = await stat(file);
+    t.is(mode & 0o111, 0o111, `${path.relative(REPO_ROOT, file)} mode ${(mode & 0o777).toString(8)}`);
+  }
+});
 
 test('no computed import() path: every dynamic import in src/ names a literal, and the bundles import nothing relative at run time', async (t) => {
   const computed: string[] = [];
