@@ -1,6 +1,7 @@
 /**
  * `npm run bench:swarm [-- --n 1,10,20,50] [--size 128M] [--runs R] [--client ours,libtorrent]
- *                        [--timeout S] [--stay] [--piece-length N] [--check] [--keep] [--no-build] [--cpu-prof]`
+ *                        [--timeout S] [--stay] [--piece-length N] [--check] [--keep] [--no-build] [--cpu-prof]
+ *                        [--node-flags "FLAGS"]`
  * `npm run bench:swarm -- --lan [LEECHERS [SIZE [RATE]]] [--runs R] [--client ours|libtorrent] [--before DIR] [--cpu-prof]`
  *   (default 20 64M 40mbit, 1 run, both clients):
  *   the same swarm on the namespace LAN, ours and libtorrent in the same run
@@ -52,6 +53,8 @@
  * lives in bench/.data/ (git-ignored) and is removed unless --keep.
  * --cpu-prof writes each leecher's V8 profile to bench/.data/swarm-profiles/N<n>/
  * (kept; summarize with bench/lib/cpu-profile-summary.ts).
+ * --node-flags "FLAGS" runs our seeder and leechers as `node FLAGS ...`
+ * (space-separated; e.g. V8 flags to compare, --trace-deopt to look).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -100,6 +103,7 @@ interface Args {
   keep: boolean;
   build: boolean;
   cpuProf: boolean;
+  nodeFlags: string[];
   /** --client, as given (undefined: both where libtorrent is installed; --lan: both). */
   clients?: SwarmClient[];
   /** --runs (undefined: 3 on loopback, 1 on the LAN). */
@@ -113,7 +117,7 @@ interface Args {
 const DEFAULT_RUNS = 3;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { ns: [1, 10, 20, 50], sizeBytes: 128 * MiB, sizeLabel: '128M', stay: false, check: false, keep: false, build: true, cpuProf: false };
+  const a: Args = { ns: [1, 10, 20, 50], sizeBytes: 128 * MiB, sizeLabel: '128M', stay: false, check: false, keep: false, build: true, cpuProf: false, nodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -136,6 +140,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--keep') a.keep = true;
     else if (k === '--no-build') a.build = false;
     else if (k === '--cpu-prof') a.cpuProf = true;
+    else if (k === '--node-flags') a.nodeFlags = v().split(' ').filter(Boolean);
     else if (k === '--lan') {
       a.lan = { leechers: 20, rate: '40mbit', runs: 1 };
       // Up to three positional values: leechers, size, rate.
@@ -277,7 +282,7 @@ async function runOnce(env: Env, n: number, client: SwarmClient, run: number): P
     if (client === 'ours') {
       seeder = startSwarmChild(
         'seeder',
-        [launch, 'seed', env.torrent, '--data', env.payload, '--host', SEEDER_HOST, '--state', env.seederState, ...common],
+        [...args.nodeFlags, launch, 'seed', env.torrent, '--data', env.payload, '--host', SEEDER_HOST, '--state', env.seederState, ...common],
         childEnv,
         join(runDir, 'seeder.usage.json'),
         ROOT,
@@ -308,6 +313,7 @@ async function runOnce(env: Env, n: number, client: SwarmClient, run: number): P
           ? startSwarmChild(
               `leecher ${host}`,
               [
+                ...args.nodeFlags,
                 ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(DATA, 'swarm-profiles', `N${n}`)}`] : []),
                 launch, 'leech', env.torrent, '--out', out, ...(args.stay ? [] : ['--exit-on-complete']),
                 '--host', host, '--state', join(runDir, `state-${i}`), ...common,
