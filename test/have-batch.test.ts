@@ -13,11 +13,12 @@ class Peer implements HaveTarget {
   }
 }
 
-function rig(batchMs = 100) {
+function rig(batchMs = 100, unchokedBatchMs?: number) {
   const peers = new Map<number, Peer>();
   const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
   const batch = new HaveBatch({
     batchMs,
+    ...(unchokedBatchMs === undefined ? {} : { unchokedBatchMs }),
     connection: (id) => peers.get(id),
     setTimer: (fn, ms) => {
       const t = { fn, ms, cancelled: false };
@@ -48,7 +49,7 @@ test('a peer we choke hears of our pieces only with the next batch, all of them 
   t.deepEqual(b.got, [3, 5]);
 });
 
-test('a peer we unchoke hears at once; so does everyone when the piece completes us', (t) => {
+test('unchokedBatchMs 0 (the default): a peer we unchoke hears at once; so does everyone when the piece completes us', (t) => {
   const { batch, peer } = rig();
   const a = peer(1);
   a.amChoking = false;
@@ -94,4 +95,32 @@ test('batchMs 0 sends every have at once; after stop nothing is sent', (t) => {
   on.fire();
   on.batch.announce(c, 2, false);
   t.deepEqual(c.got, []);
+});
+
+test('with unchokedBatchMs, a peer we unchoke hears with its own shorter batch; completing sends everything at once', (t) => {
+  const { batch, peer, timers, fire } = rig(100, 20);
+  const a = peer(1);
+  a.amChoking = false;
+  const b = peer(2);
+  batch.announce(a, 1, false);
+  batch.announce(a, 2, false);
+  batch.announce(b, 1, false);
+  t.deepEqual(a.got, [], 'nothing sent per piece to the unchoked peer either');
+  t.deepEqual(
+    timers.map((x) => x.ms).sort((x, y) => x - y),
+    [20, 100],
+    'one timer per kind of peer',
+  );
+  timers.find((x) => x.ms === 20)!.fn();
+  t.deepEqual(a.got, [1, 2], 'the unchoked batch leaves on its own timer');
+  t.deepEqual(b.got, [], 'the choked one still waits');
+  t.deepEqual(batch.waiting(2), [1]);
+  batch.announce(a, 3, false);
+  batch.announce(b, 4, true);
+  t.deepEqual(b.got, [4], 'the completing piece goes at once');
+  batch.flush();
+  t.deepEqual(a.got, [1, 2, 3]);
+  t.deepEqual(b.got, [4, 1]);
+  fire();
+  t.deepEqual(a.got, [1, 2, 3], 'nothing sent twice');
 });

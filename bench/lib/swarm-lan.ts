@@ -66,6 +66,9 @@ interface LanRun {
   /** Per second since the spawn: seeder's host upload, all leechers' hosts download (bytes), leechers complete so far. */
   /** Bytes all leechers' hosts received during the run (duplicates and headers included). */
   leechersWireBytes: number;
+  /** Packets (and bytes) all hosts sent during the run: what the kernel's network work scales with. */
+  wirePackets: number;
+  wireBytesSent: number;
   /** Seconds from the spawn until every piece had left the seeder once (our seeder's log; NaN when it did not say). */
   firstCopySec: number;
   /** Pieces the seeder sent again before that (from the same line). */
@@ -139,7 +142,7 @@ class Lan {
   }
 
   /** Bytes through the bridge side of host i's veth: rx = the host's upload, tx = its download. */
-  counter(i: number, which: 'rx_bytes' | 'tx_bytes'): number {
+  counter(i: number, which: 'rx_bytes' | 'tx_bytes' | 'rx_packets' | 'tx_packets'): number {
     return Number(readFileSync(`/sys/class/net/${this.host(i).ifname}/statistics/${which}`, 'utf8').trim());
   }
 }
@@ -158,7 +161,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   const timeoutMs = (args.timeoutS ?? Math.max(120, 20 * (args.sizeBytes * 8) / rateBitsPerSec(args.rate))) * 1000;
   const childEnv = { BENCH_PEER_JS: client === 'before' ? args.beforePeerJs! : env.peerJs };
   const children: SwarmChild[] = [];
-  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, cpuSec: NaN, firstCopySec: NaN, earlyRepeats: NaN, seederCpuSec: NaN, leechersCpuSec: NaN, timeline: [] };
+  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, wirePackets: NaN, wireBytesSent: NaN, cpuSec: NaN, firstCopySec: NaN, earlyRepeats: NaN, seederCpuSec: NaN, leechersCpuSec: NaN, timeline: [] };
   const ours = (i: number, name: string, argv: string[]): SwarmChild => {
     const prof = args.cpuProfDir && name.startsWith('leecher') ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProfDir}`] : [];
     const c = startSwarmChild(name, [...prof, env.launch, ...argv], childEnv, join(dir, `${name}.usage.json`), env.root, { wrap: lan.wrap(i) });
@@ -197,6 +200,10 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
 
     const leecherIdx = Array.from({ length: n }, (_, k) => k + 3);
     const seedUp0 = lan.counter(2, 'rx_bytes');
+    const senders = [2, ...leecherIdx];
+    const sent = (which: 'rx_packets' | 'rx_bytes'): number => senders.reduce((a, i) => a + lan.counter(i, which), 0);
+    const packets0 = sent('rx_packets');
+    const bytesSent0 = sent('rx_bytes');
     const down0 = leecherIdx.map((i) => lan.counter(i, 'tx_bytes'));
     const t0 = performance.now();
     const cpu0 = cpuTicks();
@@ -232,6 +239,8 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
     }
     result.cpuSec = (cpuTicks().busy - cpu0.busy) / 100; // USER_HZ
     result.leechersWireBytes = leecherIdx.reduce((a, i, k) => a + lan.counter(i, 'tx_bytes') - down0[k]!, 0);
+    result.wirePackets = sent('rx_packets') - packets0;
+    result.wireBytesSent = sent('rx_bytes') - bytesSent0;
     result.completions = waits.flatMap((w) => (w.status === 'fulfilled' ? [(w.value.t - t0) / 1000] : [])).sort((a, b) => a - b);
     const failures = waits.flatMap((w) => (w.status === 'rejected' ? [(w.reason as Error).message.slice(0, 300)] : []));
     result.ok = failures.length === 0;
@@ -282,6 +291,7 @@ function report(args: LanArgs, sizeLabel: string, runs: LanRun[]): string[] {
     const idle = busy.filter((s) => s.seederUp < rateBytes / 2).length;
     const use = busy.reduce((a, s) => a + s.swarmDown / (rateBytes * (args.leechers - s.done)), 0) / Math.max(1, busy.length);
     lines.push(`  seeder under half its rate for ${idle} of ${busy.length} s; leechers still downloading used ${(use * 100).toFixed(0)}% of their download links on average`);
+    lines.push(`  packets the seeder and leechers sent: ${(r.wirePackets / 1e3).toFixed(0)} k, ${(r.wireBytesSent / r.wirePackets).toFixed(0)} B on average (${(r.wirePackets / (args.sizeBytes * args.leechers / 1048576)).toFixed(0)} per MiB delivered)`);
   }
   lines.push('');
   const ok = (c: Client): LanRun[] => runs.filter((r) => r.client === c && r.ok);

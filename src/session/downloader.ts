@@ -43,6 +43,7 @@ export interface DownloaderOptions {
     | 'requestQueueTimeMs'
     | 'expediteKeepRequests'
     | 'haveBatchMs'
+    | 'haveBatchUnchokedMs'
   > &
     WebSeedSettings;
   pool: Pick<HashPool, 'hashPieces'>;
@@ -85,7 +86,7 @@ export class Downloader {
       atWriteBound: () => this.#assembler.atWriteBound(),
       onLimited: opts.onLimited,
     });
-    this.#haves = new HaveBatch({ batchMs: settings.haveBatchMs, connection: (id) => opts.connections.get(id) });
+    this.#haves = new HaveBatch({ batchMs: settings.haveBatchMs, unchokedBatchMs: settings.haveBatchUnchokedMs, connection: (id) => opts.connections.get(id) });
     const writePiece = (index: number, data: Uint8Array): Promise<void> => opts.storage.store.writePiece(index, data);
     this.#smartBan = new SmartBan({ blockBytes: settings.blockBytes, banAfterFailures: settings.banAfterHashFailures });
     this.#disk = new DiskPause({
