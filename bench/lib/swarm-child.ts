@@ -27,6 +27,8 @@ export interface SwarmChild {
   /** Hosts (no port) named by 'peer connected' log lines, in order, repeats kept. */
   connectedHosts: string[];
   stderrTail: string;
+  /** 'refusing more connections from X' warnings: a second connection from an address (a crossing dial, mostly). */
+  refusals: number;
   /** Log lines of the seed's spreading (session/seed-spreading.ts), with the bench clock's time of arrival. */
   spreadLines: Array<{ t: number; line: string }>;
   /**
@@ -75,6 +77,7 @@ export function startSwarmChild(
     events: [],
     connectedHosts: [],
     spreadLines: [],
+    refusals: 0,
     stderrTail: '',
     exited: new Promise((res) => {
       proc.on('close', (code, sig) => {
@@ -133,6 +136,7 @@ export function startSwarmChild(
     const m = CONNECTED_RE.exec(line);
     if (m) child.connectedHosts.push(m[1]!);
     if (line.includes('seed spread: ')) child.spreadLines.push({ t: performance.now(), line });
+    if (line.includes('refusing more connections from')) child.refusals++;
     child.stderrTail = (child.stderrTail + line + '\n').slice(-4000);
   });
   return child;

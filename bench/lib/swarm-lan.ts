@@ -69,6 +69,9 @@ interface LanRun {
   /** Packets (and bytes) all hosts sent during the run: what the kernel's network work scales with. */
   wirePackets: number;
   wireBytesSent: number;
+  /** Our peers' 'peer connected' events, and the connections they refused as a second one from an address (NaN for libtorrent). */
+  connections: number;
+  refusals: number;
   /** Seconds from the spawn until every piece had left the seeder once (our seeder's log; NaN when it did not say). */
   firstCopySec: number;
   /** Pieces the seeder sent again before that (from the same line). */
@@ -161,7 +164,7 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   const timeoutMs = (args.timeoutS ?? Math.max(120, 20 * (args.sizeBytes * 8) / rateBitsPerSec(args.rate))) * 1000;
   const childEnv = { BENCH_PEER_JS: client === 'before' ? args.beforePeerJs! : env.peerJs };
   const children: SwarmChild[] = [];
-  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, wirePackets: NaN, wireBytesSent: NaN, cpuSec: NaN, firstCopySec: NaN, earlyRepeats: NaN, seederCpuSec: NaN, leechersCpuSec: NaN, timeline: [] };
+  const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, wirePackets: NaN, wireBytesSent: NaN, connections: NaN, refusals: NaN, cpuSec: NaN, firstCopySec: NaN, earlyRepeats: NaN, seederCpuSec: NaN, leechersCpuSec: NaN, timeline: [] };
   const ours = (i: number, name: string, argv: string[]): SwarmChild => {
     const prof = args.cpuProfDir && name.startsWith('leecher') ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProfDir}`] : [];
     const c = startSwarmChild(name, [...prof, env.launch, ...argv], childEnv, join(dir, `${name}.usage.json`), env.root, { wrap: lan.wrap(i) });
@@ -240,6 +243,11 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
     result.cpuSec = (cpuTicks().busy - cpu0.busy) / 100; // USER_HZ
     result.leechersWireBytes = leecherIdx.reduce((a, i, k) => a + lan.counter(i, 'tx_bytes') - down0[k]!, 0);
     result.wirePackets = sent('rx_packets') - packets0;
+    if (client !== 'libtorrent') {
+      const peers = children.filter((c) => c.name !== 'tracker');
+      result.connections = peers.reduce((a, c) => a + c.events.filter((x) => x.e.event === 'peer' && x.e.state === 'connected').length, 0);
+      result.refusals = peers.reduce((a, c) => a + c.refusals, 0);
+    }
     result.wireBytesSent = sent('rx_bytes') - bytesSent0;
     result.completions = waits.flatMap((w) => (w.status === 'fulfilled' ? [(w.value.t - t0) / 1000] : [])).sort((a, b) => a - b);
     const failures = waits.flatMap((w) => (w.status === 'rejected' ? [(w.reason as Error).message.slice(0, 300)] : []));
@@ -291,6 +299,7 @@ function report(args: LanArgs, sizeLabel: string, runs: LanRun[]): string[] {
     const idle = busy.filter((s) => s.seederUp < rateBytes / 2).length;
     const use = busy.reduce((a, s) => a + s.swarmDown / (rateBytes * (args.leechers - s.done)), 0) / Math.max(1, busy.length);
     lines.push(`  seeder under half its rate for ${idle} of ${busy.length} s; leechers still downloading used ${(use * 100).toFixed(0)}% of their download links on average`);
+    if (Number.isFinite(r.connections)) lines.push(`  connections our seeder and leechers made or took: ${r.connections}; refused as a second one from an address (maxConnectionsPerAddress): ${r.refusals} (log lines, at most one a minute per address)`);
     lines.push(`  packets the seeder and leechers sent: ${(r.wirePackets / 1e3).toFixed(0)} k, ${(r.wireBytesSent / r.wirePackets).toFixed(0)} B on average (${(r.wirePackets / (args.sizeBytes * args.leechers / 1048576)).toFixed(0)} per MiB delivered)`);
   }
   lines.push('');

@@ -135,10 +135,19 @@ export class Connections {
     const list = this.peers;
     const limit = list.addressLimit(host);
     if (list.connectionsWith(host, this.#conns.values()) >= limit) {
-      const key = isLoopbackHost(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
-      this.#warnings.warn(`address ${host}`, `refusing more connections from ${host}: it already has ${limit} with this torrent (${key})`);
-      socket.destroy();
-      return;
+      const crossing = this.#crossing(host, handshake.peerId);
+      if (crossing === 'ours') {
+        this.#o.logger.debug(`${host} dialled us while we dialled it: our connection stands (the lower peer id's)`);
+        socket.destroy();
+        return;
+      }
+      if (crossing === 'none') {
+        const key = isLoopbackHost(host) ? 'maxConnectionsPerLoopbackAddress' : 'maxConnectionsPerAddress';
+        this.#warnings.warn(`address ${host}`, `refusing more connections from ${host}: it already has ${limit} with this torrent (${key})`);
+        socket.destroy();
+        return;
+      }
+      // 'theirs': this one stands, and the remote refuses our dialling.
     }
     if (this.#conns.size >= this.#o.settings.maxPeersPerTorrent && !this.#evictForNewcomer(`${host}:${socket.remotePort ?? 0}`)) {
       this.#o.logger.debug(`refused ${host}: torrent full (${this.#conns.size} peers, none idle)`);
@@ -146,6 +155,21 @@ export class Connections {
       return;
     }
     this.#attach(tcpTransport(socket), false, handshake, rest);
+  }
+
+  /**
+   * A crossing: we are dialling `host` while it dials us. Each side would
+   * refuse the other's connection as a second one from one address, neither
+   * would stand, and both would wait reconnectAfterCloseMs before crossing
+   * again. Both sides decide alike: the connection opened by the lower peer
+   * id stands ('theirs': this incoming one; 'ours': our dialling, which the
+   * remote takes by the same rule). 'none' when what we have with `host` is
+   * more than our own dialling, not answered yet.
+   */
+  #crossing(host: string, theirPeerId: Uint8Array): 'theirs' | 'ours' | 'none' {
+    for (const c of this.#conns.values()) if (c.remoteHost === host && (!c.outgoing || c.handshaken)) return 'none';
+    const order = Buffer.compare(theirPeerId, this.#o.peerId);
+    return order < 0 ? 'theirs' : order > 0 ? 'ours' : 'none';
   }
 
   /** Closes the least useful peer to make room for a newcomer; false when every peer is worth its slot. */
