@@ -209,7 +209,9 @@ clientTest([clients.transmissionCli], 'Transmission seeder -> our leecher: byte-
   const fx = await fixture(t);
   const trPort = await freePort(['0.0.0.0']);
   const cfg = await transmissionConfig(fx.dir, trPort);
-  const tr = spawnTool(t, 'transmission-cli', ['-g', cfg, '-w', fx.contentDir, '-p', String(trPort), '-et', '-M', '-B', '-D', '-U', '-v', fx.torrent]);
+  // No -v: a new torrent is verified on start anyway, and transmission-cli's -v pauses the torrent to queue
+  // the check; its main loop exits when a 200 ms poll sees it stopped, which on a busy machine it sometimes did.
+  const tr = spawnTool(t, 'transmission-cli', ['-g', cfg, '-w', fx.contentDir, '-p', String(trPort), '-et', '-M', '-B', '-D', '-U', fx.torrent]);
   await tr.waitOutput(/Seeding/, 60_000);
   const { leecher, ms } = await ourLeecher(t, fx, '127.0.0.8', `127.0.0.1:${trPort}`);
   t.truthy(peerEvents(leecher).find((e) => e.state === 'connected' && /^TR/.test(e.client ?? '')), `our leecher reported Transmission; events: ${JSON.stringify(peerEvents(leecher))}`);
