@@ -53,4 +53,8 @@ test('a seed and a leecher that dial each other at the same moment keep one conn
   t.is(result, 'complete', 'the leecher completes within 10 s (a refused crossing waits 60 s)');
   t.deepEqual(await readFile(out), data);
   t.is(connections.length, 2, `one connection, seen from both ends: ${connections.join(', ')}`);
+  t.true(
+    ['leech:in,seed:out', 'leech:out,seed:in'].includes([...connections].sort().join(',')),
+    `the two ends of one connection (one dialled, the other took it): ${connections.join(', ')}`,
+  );
 });

@@ -51,6 +51,7 @@ import { DEFAULT_SETTINGS } from '../settings.js';
 import { isLoopbackHost } from '../util/address.js';
 import { daemonTarget, kvViaDaemon, type DaemonTarget } from './kv-daemon.js';
 import { onStopSignal } from './signals.js';
+import { delay } from '../util/abort.js';
 
 interface KvRaw {
   namespace?: string;
@@ -432,7 +433,7 @@ export async function askAgainWhileUnheard<T>(common: Pick<CommonOptions, 'boots
   if (common.bootstrap.length > 0) return r;
   for (let i = 1; i <= UNHEARD_RETRIES && unheard(r); i++) {
     getLogger('kv').debug(`no DHT node answered the lookup: asking again in ${(i * stepMs) / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, i * stepMs));
+    await delay(i * stepMs);
     r = await lookup();
   }
   return r;

@@ -34,9 +34,9 @@ export interface ConnectionsOptions {
   /** Address outgoing connections are made from (`--host`), unless 0.0.0.0. */
   localAddress?: string;
   banned: (host: string) => boolean;
-  /** Whether the session's global connection limit allows one more. */
   /** Known peers not to dial now (a seed we left because we are a seed too). */
   skipDial?: (key: string) => boolean;
+  /** Whether the session's global connection limit allows one more. */
   canConnect?: () => boolean;
   /** No connections now (the torrent is stopped or paused). */
   refusing: () => boolean;
