@@ -54,7 +54,9 @@
  * --cpu-prof writes each leecher's V8 profile to bench/.data/swarm-profiles/N<n>/
  * (kept; summarize with bench/lib/cpu-profile-summary.ts).
  * --node-flags "FLAGS" runs our seeder and leechers as `node FLAGS ...`
- * (space-separated; e.g. V8 flags to compare, --trace-deopt to look).
+ * (space-separated; e.g. V8 flags to compare, --trace-deopt to look). With
+ * --lan they apply to client "ours" only, so `--lan --before .` (this same
+ * build as "before") compares the flags against none in the same rotation.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -458,6 +460,7 @@ async function main(): Promise<void> {
         { leechers: args.lan.leechers, sizeBytes: args.sizeBytes, rate: args.lan.rate, runs: args.lan.runs, keep: args.keep,
           ...(args.lan.only ? { only: args.lan.only } : {}),
           ...(args.lan.before ? { beforePeerJs: args.lan.before } : {}),
+          ...(args.nodeFlags.length ? { nodeFlags: args.nodeFlags } : {}),
           ...(args.cpuProf ? { cpuProfDir: join(DATA, 'swarm-profiles', 'lan') } : {}), ...(args.timeoutS ? { timeoutS: args.timeoutS } : {}) },
         args.sizeLabel,
         { root: ROOT, work, launch: join(childDir, 'launch-peer.js'), peerJs, makeTorrentJs, payload, name, ...(args.pieceLength ? { pieceLength: args.pieceLength } : {}), log },

@@ -37,6 +37,8 @@ export interface LanArgs {
   cpuProfDir?: string;
   /** Another build's dist/peer.js (--before DIR): run as client "before" in the same rotation. */
   beforePeerJs?: string;
+  /** Node flags for client "ours" (--node-flags): with --before DIR naming this same build, an A/B of the flags. */
+  nodeFlags?: string[];
 }
 
 export interface LanEnv {
@@ -79,6 +81,8 @@ interface LanRun {
   /** CPU seconds (user + system) of our seeder and of all our leechers, from their exit reports (NaN for libtorrent). */
   seederCpuSec: number;
   leechersCpuSec: number;
+  /** All our leechers' read- and write-type system calls and context switches, summed (undefined for libtorrent, or where not reported). */
+  leechersCalls?: { reads: number; writes: number; voluntary: number; involuntary: number; userSec: number; systemSec: number };
   /** Busy CPU seconds of the whole machine (all cores) from the spawn to the last completion. */
   cpuSec: number;
   timeline: Array<{ sec: number; seederUp: number; swarmDown: number; done: number; cpuBusy: number }>;
@@ -167,7 +171,8 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
   const result: LanRun = { client, run, ok: false, completions: [], seederWireBytes: NaN, leechersWireBytes: NaN, wirePackets: NaN, wireBytesSent: NaN, connections: NaN, refusals: NaN, cpuSec: NaN, firstCopySec: NaN, earlyRepeats: NaN, seederCpuSec: NaN, leechersCpuSec: NaN, timeline: [] };
   const ours = (i: number, name: string, argv: string[]): SwarmChild => {
     const prof = args.cpuProfDir && name.startsWith('leecher') ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProfDir}`] : [];
-    const c = startSwarmChild(name, [...prof, env.launch, ...argv], childEnv, join(dir, `${name}.usage.json`), env.root, { wrap: lan.wrap(i) });
+    const flags = client === 'ours' ? (args.nodeFlags ?? []) : [];
+    const c = startSwarmChild(name, [...flags, ...prof, env.launch, ...argv], childEnv, join(dir, `${name}.usage.json`), env.root, { wrap: lan.wrap(i) });
     children.push(c);
     return c;
   };
@@ -265,6 +270,20 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
       };
       result.seederCpuSec = cpu(seederChild);
       result.leechersCpuSec = children.filter((c) => c.name.startsWith('leecher')).reduce((a, c) => a + cpu(c), 0);
+      const reports = children.filter((c) => c.name.startsWith('leecher')).map((c) => usageOf(c));
+      if (reports.every((u) => u?.syscalls && u.contextSwitches)) {
+        result.leechersCalls = reports.reduce(
+          (a, u) => ({
+            reads: a.reads + u!.syscalls!.reads,
+            writes: a.writes + u!.syscalls!.writes,
+            voluntary: a.voluntary + u!.contextSwitches!.voluntary,
+            involuntary: a.involuntary + u!.contextSwitches!.involuntary,
+            userSec: a.userSec + u!.userSec,
+            systemSec: a.systemSec + u!.systemSec,
+          }),
+          { reads: 0, writes: 0, voluntary: 0, involuntary: 0, userSec: 0, systemSec: 0 },
+        );
+      }
     }
     if (!args.keep) await rm(dir, { recursive: true, force: true });
   }
@@ -288,6 +307,19 @@ function report(args: LanArgs, sizeLabel: string, runs: LanRun[]): string[] {
     );
   }
   lines.push(`("seeder up x": bytes the seeder's host sent on the wire, headers included, in file sizes; "leechers down x": bytes all leechers' hosts received, per leecher, in file sizes (duplicates and headers included); "CPU s": busy CPU seconds of the whole ${cpus().length}-core machine during the run; "seed 1st copy s": when every piece had left our seeder once, "early repeats": pieces it sent again before that (from its log; '-' where the build does not say); "seeder/leechers CPU s": our processes' own user + system seconds, the rest of "CPU s" is the kernel's network work, the bench and anything else on the machine)`);
+  const withCalls = runs.filter((r) => r.leechersCalls);
+  if (withCalls.length) {
+    const k = (x: number): string => `${(x / 1000).toFixed(0)} k`;
+    lines.push(
+      `our leechers, per run (all ${args.leechers} summed): CPU user + system s / read calls / write calls / context switches (waits + preemptions): ` +
+        withCalls
+          .map((r) => {
+            const c = r.leechersCalls!;
+            return `${r.client} run ${r.run + 1}: ${c.userSec.toFixed(1)} + ${c.systemSec.toFixed(1)} s / ${k(c.reads)} / ${k(c.writes)} / ${k(c.voluntary)} + ${k(c.involuntary)}`;
+          })
+          .join('; '),
+    );
+  }
   lines.push('');
   const mbit = (b: number): string => ((b * 8) / 1e6).toFixed(0);
   for (const r of runs) {

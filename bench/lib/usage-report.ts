@@ -15,6 +15,21 @@ export interface UsageReport {
   maxRssBytes: number;
   /** CPU seconds (user, system) of each thread still alive at exit, by thread id (Linux only). */
   threads?: Array<{ tid: number; userSec: number; systemSec: number }>;
+  /** read-type and write-type system calls of the whole life (/proc/self/io syscr, syscw; Linux only): sockets and files alike. */
+  syscalls?: { reads: number; writes: number };
+  /** Context switches: waits (voluntary) and preemptions (involuntary). */
+  contextSwitches?: { voluntary: number; involuntary: number };
+}
+
+/** syscr and syscw of /proc/self/io, or undefined where there is none. */
+function ioCalls(): { reads: number; writes: number } | undefined {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    const n = (k: string): number => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    return { reads: n('syscr'), writes: n('syscw') };
+  } catch {
+    return undefined;
+  }
 }
 
 /** utime and stime of each thread of this process, from /proc/self/task (empty elsewhere). */
@@ -40,7 +55,10 @@ export function reportUsageOnExit(path: string | undefined = process.env.BENCH_R
       systemSec: r.systemCPUTime / 1e6,
       maxRssBytes: r.maxRSS * 1024, // Node reports kilobytes
       threads: threadTimes(),
+      contextSwitches: { voluntary: r.voluntaryContextSwitches, involuntary: r.involuntaryContextSwitches },
     };
+    const calls = ioCalls();
+    if (calls) report.syscalls = calls;
     writeFileSync(path, JSON.stringify(report));
   });
 }
