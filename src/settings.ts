@@ -243,15 +243,6 @@ export const DEFAULT_SETTINGS = {
    * (the kernel's copy into large folios), about half the leecher's CPU.
    */
   writeChunkBytes: 128 * 1024,
-  /**
-   * Piece data is written on the main thread (into the page cache, tens of
-   * microseconds a chunk) rather than handed to the thread pool, until one
-   * such write takes longer than this: the disk is holding writers back, and
-   * writes then go to the pool for inlineWritePoolMs before being tried on
-   * the main thread again. 0: always the pool.
-   */
-  inlineWriteSlowMs: 20,
-  inlineWritePoolMs: 30_000,
   /** Open file handles kept per store (LRU). */
   maxOpenFiles: 64,
   /** Open data-file handles of a whole daemon (`peer start`): each new store gets this divided by the torrents it runs (at least 2, at most maxOpenFiles). */

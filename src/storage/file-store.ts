@@ -26,7 +26,7 @@ import { DEFAULT_SETTINGS } from '../settings.js';
 import { isOnDisk, mapRange, pieceRange, type FileSlice } from '../metainfo/layout.js';
 import type { InfoDict } from '../metainfo/types.js';
 import { ContentPaths, O_NOFOLLOW } from './content-paths.js';
-import { storageIo, WriteDispatch } from './fs-io.js';
+import { storageIo } from './fs-io.js';
 import { HandleCache } from './handle-cache.js';
 import { PartFile } from './part-file.js';
 import { checkBlock, checkPieceData, checkRange, rangeTarget, scatterViews, totalLength, type FileFingerprint, type PieceStore } from './piece-store.js';
@@ -47,19 +47,10 @@ export interface FileStoreOptions {
   create: boolean;
   /** Largest single write call (default: settings writeChunkBytes). */
   writeChunkBytes?: number;
-  /** Where writes run (default: the process's, from settings inlineWriteSlowMs and inlineWritePoolMs). */
-  writes?: WriteDispatch;
   /** Indices (in info.files) of skipped files: a leecher does not create them; their bytes go to the part file. */
   skipped?: ReadonlySet<number>;
   /** Where the part file lies (in the state folder); needed with `skipped`. */
   partsPath?: string;
-}
-
-/** The process's write dispatch: how slow the disk is is the machine's, not a torrent's. */
-let sharedWrites: WriteDispatch | undefined;
-function processWrites(): WriteDispatch {
-  sharedWrites ??= new WriteDispatch({ slowMs: DEFAULT_SETTINGS.inlineWriteSlowMs, poolMs: DEFAULT_SETTINGS.inlineWritePoolMs });
-  return sharedWrites;
 }
 
 /** Bytes moved at a time from the part file into a file chosen late. */
@@ -72,7 +63,6 @@ export class FileStore implements PieceStore {
   readonly #log: Logger;
   readonly #create: boolean;
   readonly #writeChunkBytes: number;
-  readonly #writes: WriteDispatch;
   readonly #where: ContentPaths;
   /** Absolute path of each file, in torrent order; '' for pad files and symlinks (nothing on disk). */
   readonly #paths: readonly string[];
@@ -96,7 +86,6 @@ export class FileStore implements PieceStore {
     this.#log = opts.logger ?? getLogger('storage');
     this.#create = opts.create;
     this.#writeChunkBytes = opts.writeChunkBytes ?? DEFAULT_SETTINGS.writeChunkBytes;
-    this.#writes = opts.writes ?? processWrites();
     this.#where = new ContentPaths(opts.info, opts.contentPath, opts.create);
     this.contentPath = this.#where.contentPath;
     this.#paths = this.#where.paths;
@@ -262,28 +251,17 @@ export class FileStore implements PieceStore {
     await this.#moving.get(s.fileIndex);
     if (this.#inParts.has(s.fileIndex)) return this.#parts!.write(this.#partsAt(s), data, s.rangeOffset, s.length, this.#writeChunkBytes);
     const p = this.#paths[s.fileIndex]!;
-    // Each chunk is written on this thread while that is quick (WriteDispatch),
-    // else on the thread pool. The pool's chunks go to it at once, not one after
-    // the other: each would otherwise wait for a turn of the event loop (busy
-    // receiving) before the next is issued, and the piece would hold its memory
-    // that much longer (maxUnwrittenBytes). All land before this settles, even
-    // when one fails, so the handle is never released under a write.
+    // The chunks go to the thread pool at once, not one after the other: each
+    // would otherwise wait for a turn of the event loop (busy receiving) before
+    // the next is issued, and the piece would hold its memory that much longer
+    // (maxUnwrittenBytes). All land before this settles, even when one fails,
+    // so the handle is never released under a write.
     return this.#handles.use(s.fileIndex, 'write', async (h) => {
       const writes: Promise<void>[] = [];
-      let failure: { err: unknown } | undefined;
-      for (let at = 0; at < s.length && !failure; at += this.#writeChunkBytes) {
-        const n = Math.min(this.#writeChunkBytes, s.length - at);
-        if (!this.#writes.inline) writes.push(writeFully(h, p, data, s.rangeOffset + at, n, s.fileOffset + at));
-        else {
-          try {
-            this.#writes.writeHere(p, h.fd, data, s.rangeOffset + at, n, s.fileOffset + at);
-          } catch (err) {
-            failure = { err };
-          }
-        }
+      for (let at = 0; at < s.length; at += this.#writeChunkBytes) {
+        writes.push(writeFully(h, p, data, s.rangeOffset + at, Math.min(this.#writeChunkBytes, s.length - at), s.fileOffset + at));
       }
-      const failed = writes.length === 0 ? undefined : (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
-      if (failure) throw failure.err;
+      const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     });
   }
