@@ -38,7 +38,7 @@
  * unless --keep; a kept file of the right size is reused.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, openSync, closeSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { createReadStream, existsSync, openSync, closeSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { randomFillSync } from 'node:crypto';
@@ -76,6 +76,24 @@ interface Args {
 
 type PairName = 'ours' | 'libtorrent' | 'webtorrent' | 'floor' | 'baseline';
 const PAIR_NAMES: readonly PairName[] = ['ours', 'libtorrent', 'webtorrent', 'floor', 'baseline'];
+
+/**
+ * True when this machine is a VM whose virtio balloon reports free pages to
+ * the host (feature bit 5, VIRTIO_BALLOON_F_REPORTING): the host then drops
+ * them, and the guest's next use of each faults to the host.
+ */
+function freePageReporting(): boolean {
+  try {
+    for (const d of readdirSync('/sys/bus/virtio/devices')) {
+      const base = `/sys/bus/virtio/devices/${d}`;
+      if (!readFileSync(`${base}/modalias`, 'utf8').startsWith('virtio:d00000005v')) continue;
+      return readFileSync(`${base}/features`, 'utf8')[5] === '1';
+    }
+  } catch {
+    // not Linux, or no virtio: nothing to say
+  }
+  return false;
+}
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
@@ -611,6 +629,12 @@ function printResults(results: PairResult[], args: Args): void {
     lines.push(
       `the machine's ${cpus().length} cores during the transfers: median ${(median(busy.map((r) => r.machineBusy!)) * 100).toFixed(0)}% busy, ` +
         `hypervisor steal ${(median(busy.map((r) => r.machineSteal ?? 0)) * 100).toFixed(0)}%`,
+    );
+  }
+  if (freePageReporting()) {
+    lines.push(
+      'note: this VM gives its free memory back to the host (virtio balloon free page reporting), so a page the kernel takes for the page cache may fault to the host first: ' +
+        'what a leecher\'s writes cost then varies from run to run (one build measured 2.5 to 4.4 s of leecher CPU per GiB on one day here): compare clients within one run, over several runs',
     );
   }
 
