@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import type { UsageReport } from './usage-report.js';
 import { isRunning, machineCpuTicks as cpuTicks, startSwarmChild, stopSwarmChild, usageOf, type SwarmChild, type JsonEvent } from './swarm-child.js';
 
 export interface LanArgs {
@@ -264,25 +265,21 @@ async function runClient(lan: Lan, env: LanEnv, args: LanArgs, client: Client, r
     clearInterval(sampler);
     await Promise.all(children.filter(isRunning).map((c) => stopSwarmChild(c, 5000)));
     if (client !== 'libtorrent') {
-      const cpu = (c: SwarmChild | undefined): number => {
-        const u = c && usageOf(c);
-        return u ? u.userSec + u.systemSec : NaN;
-      };
-      result.seederCpuSec = cpu(seederChild);
-      result.leechersCpuSec = children.filter((c) => c.name.startsWith('leecher')).reduce((a, c) => a + cpu(c), 0);
+      const cpu = (u: UsageReport | undefined): number => (u ? u.userSec + u.systemSec : NaN);
+      result.seederCpuSec = cpu(seederChild && usageOf(seederChild));
       const reports = children.filter((c) => c.name.startsWith('leecher')).map((c) => usageOf(c));
+      result.leechersCpuSec = reports.reduce((a, u) => a + cpu(u), 0);
       if (reports.every((u) => u?.syscalls && u.contextSwitches)) {
-        result.leechersCalls = reports.reduce(
-          (a, u) => ({
-            reads: a.reads + u!.syscalls!.reads,
-            writes: a.writes + u!.syscalls!.writes,
-            voluntary: a.voluntary + u!.contextSwitches!.voluntary,
-            involuntary: a.involuntary + u!.contextSwitches!.involuntary,
-            userSec: a.userSec + u!.userSec,
-            systemSec: a.systemSec + u!.systemSec,
-          }),
-          { reads: 0, writes: 0, voluntary: 0, involuntary: 0, userSec: 0, systemSec: 0 },
-        );
+        const calls = { reads: 0, writes: 0, voluntary: 0, involuntary: 0, userSec: 0, systemSec: 0 };
+        for (const u of reports as Required<UsageReport>[]) {
+          calls.reads += u.syscalls.reads;
+          calls.writes += u.syscalls.writes;
+          calls.voluntary += u.contextSwitches.voluntary;
+          calls.involuntary += u.contextSwitches.involuntary;
+          calls.userSec += u.userSec;
+          calls.systemSec += u.systemSec;
+        }
+        result.leechersCalls = calls;
       }
     }
     if (!args.keep) await rm(dir, { recursive: true, force: true });
